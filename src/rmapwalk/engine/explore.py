@@ -1,0 +1,409 @@
+"""Exhaustive exploration with optimal dynamic partial-order reduction (TruSt).
+
+The algorithm is that of Kokologiannakis, Marmanis, Gladstein and Vafeiadis, "Truly Stateless,
+Optimal Dynamic Partial Order Reduction" (POPL 2022), as GenMC implements it:
+
+* the state is one execution graph; threads are extended in a fixed order (lowest thread first);
+* a new read is added reading from the co-latest write (always consistent); every other
+  coherent write it could read from becomes a *forward revisit* item;
+* a new write is placed co-last; every other co placement becomes an item; then every earlier
+  read of its location outside its (po | rf)-prefix may be *backward revisited* to read from it,
+  keeping only the reads' "added before" prefix plus the write's prefix, provided that every
+  event the revisit deletes was added *maximally* (the condition that makes each execution
+  graph reachable in exactly one way, hence optimality);
+* items are processed last-in first-out; a forward item restricts the graph to the events added
+  up to the revisited event; a backward item works on a restricted copy (a nested execution).
+
+Each complete graph is visited once per (rf, co) class: under SC that is one execution per
+Mazurkiewicz trace, and under TSO/PSO one per consistent execution graph.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from rmapwalk.engine.events import (
+    BLOCK,
+    CRASH,
+    END,
+    ERROR,
+    LIMIT,
+    NO_WRITE,
+    OBSERVE,
+    READ,
+    RMW,
+    WRITE,
+)
+from rmapwalk.engine.graph import GR, GW, Ev, Graph
+from rmapwalk.engine.models import MemoryModel, co_succ, get_model
+from rmapwalk.engine.program import Final, Program
+from rmapwalk.engine.result import HOLDS, INCOMPLETE, VIOLATED, Result, Stats, Violation
+from rmapwalk.engine.runtime import ModelError, ThreadBehaviour
+
+_RF, _CO, _BREV = 0, 1, 2
+
+
+@dataclass
+class Options:
+    """Bounds and switches of one exploration."""
+
+    max_executions: int | None = None
+    max_events: int = 1000
+    timeout: float | None = None
+    #: stop at the first violation instead of exploring everything
+    stop_on_first: bool = False
+    #: keep a trace for at most this many violations (all are counted)
+    keep_violations: int = 1
+    #: remember every execution to count duplicates (tests only: memory grows)
+    check_redundancy: bool = False
+    #: called on every finished execution with (graph, kind); for tests and extensions
+    on_execution: Callable[[Graph, str], None] | None = None
+    #: extra checks on complete executions: fn(graph, final) -> list of (kind, message)
+    final_checks: tuple[Callable[[Graph, Final], list[tuple[str, str]]], ...] = ()
+
+
+class _Stop(Exception):
+    pass
+
+
+class Explorer:
+    """Explores every execution of ``prog`` under ``model``."""
+
+    def __init__(self, prog: Program, model: str | MemoryModel = "sc", options: Options | None = None) -> None:
+        if not prog.threads:
+            raise ModelError(f"program {prog.name!r} has no threads")
+        self.prog = prog
+        self.model = get_model(model) if isinstance(model, str) else model
+        self.opt = options or Options()
+        self.beh = [ThreadBehaviour(td, i, self.opt.max_events) for i, td in enumerate(prog.threads)]
+        self.stats = Stats()
+        self.result = Result(prog.name, self.model.name, HOLDS, stats=self.stats)
+        for c in prog.conditions:
+            if c.kind == "exists":
+                self.result.exists[c.name] = False
+        self._seen: set[Any] = set()
+        self._deadline = 0.0
+
+    # ---------------------------------------------------------------------------------------
+    def run(self) -> Result:
+        t0 = time.perf_counter()
+        self._deadline = t0 + self.opt.timeout if self.opt.timeout else 0.0
+        try:
+            self._explore()
+        except _Stop:
+            pass
+        self.stats.seconds = time.perf_counter() - t0
+        self.stats.thread_runs = sum(b.runs for b in self.beh)
+        res = self.result
+        if res.violation_count:
+            res.verdict = VIOLATED
+        elif res.incomplete_reason or self.stats.bounded:
+            res.verdict = INCOMPLETE
+            if not res.incomplete_reason:
+                res.incomplete_reason = "a thread exceeded the per-thread event bound"
+        return res
+
+    def _explore(self) -> None:
+        model = self.model
+        g = Graph(self.prog, self.beh)
+        execs: list[tuple[Graph, list[tuple[int, tuple[int, int], tuple[int, int]]]]] = []
+        wl: list[tuple[int, tuple[int, int], tuple[int, int]]] = []
+        execs.append((g, wl))
+        self._visit(g, wl)
+        while execs:
+            g, wl = execs[-1]
+            if not wl:
+                execs.pop()
+                continue
+            kind, ref1, ref2 = wl.pop()
+            if kind == _RF:
+                r = g.ev(ref1)
+                g.restrict(r.stamp)
+                g.set_rf(r, g.ev(ref2))
+                r.added_max = False
+                if not model.read_ok(g, r) or not self._after_read(g, wl, r):
+                    self.stats.inconsistent += 1
+                    continue
+                self._visit(g, wl)
+            elif kind == _CO:
+                w = g.ev(ref1)
+                g.restrict(w.stamp)
+                co = g.co[w.loc]
+                co.remove(w)
+                co.insert(co.index(g.ev(ref2)) + 1, w)
+                w.added_max = False
+                if not model.write_ok(g, w):
+                    self.stats.inconsistent += 1
+                    continue
+                self._calc_revisits(g, wl, w)
+                self._visit(g, wl)
+            else:
+                a = g.ev(ref2)
+                g.restrict(a.stamp)
+                r = g.ev(ref1)
+                porf = g.porf_view(a)
+                view = [max(x, y) for x, y in zip(g.stamp_view(r.stamp), porf, strict=True)]
+                g2 = g.copy_view(view)
+                for t, last in enumerate(porf):
+                    evs = g2.threads[t]
+                    for i in range(last + 1):
+                        evs[i].revisitable = False
+                r2 = g2.ev(ref1)
+                a2 = g2.ev(ref2)
+                g2.set_rf(r2, a2)
+                r2.added_max = g2.co[a2.loc][-1] is a2
+                wl2: list[tuple[int, tuple[int, int], tuple[int, int]]] = []
+                if not model.read_ok(g2, r2) or not self._after_read(g2, wl2, r2):
+                    self.stats.inconsistent += 1
+                    continue
+                execs.append((g2, wl2))
+                self._visit(g2, wl2)
+
+    # ---------------------------------------------------------------------------------------
+    @staticmethod
+    def _rmw_taken(g: Graph, w: Ev) -> bool:
+        """Does a successful RMW already read from ``w``?  (Its write sits right after ``w``.)"""
+        s = co_succ(g, w)
+        return s is not None and s.rmw and g.threads[s.tid][s.idx - 1].rf is w
+
+    def _after_read(self, g: Graph, wl: list[Any], r: Ev) -> bool:
+        """Finish adding read ``r`` whose rf was just (re)chosen: the RMW write half, the cursor."""
+        if r.rmw:
+            val = g.rmw_value(r)
+            if val is not NO_WRITE:
+                if self._rmw_taken(g, r.rf):  # type: ignore[arg-type]
+                    return False
+                w = g.add_rmw_write(r, val)
+                if co_succ(g, w) is not None and not self.model.write_ok(g, w):
+                    return False
+                self._calc_revisits(g, wl, w)
+        g.advance(r.tid)
+        return True
+
+    @staticmethod
+    def _co_lower_bound(g: Graph, e: Ev | None, tid: int, loc: int, co: list[Ev]) -> int:
+        """Index in ``co`` of the co-latest write that coherence forces before a new access of
+        ``loc`` by thread ``tid`` (its own earlier writes, and what its earlier reads read)."""
+        low = 0
+        for x in g.threads[tid]:
+            if x is e:
+                break
+            if x.loc == loc:
+                w = x if x.kind == GW else x.rf if x.kind == GR else None
+                if w is not None:
+                    i = co.index(w)
+                    if i > low:
+                        low = i
+        return low
+
+    def _calc_revisits(self, g: Graph, wl: list[Any], a: Ev) -> None:
+        reads = g.loc_reads.get(a.loc)
+        if not reads:
+            return
+        porf: list[int] | None = None
+        succ = None if a.rmw else co_succ(g, a)
+        for r in reads:
+            if not r.revisitable or r.rf is a:
+                continue
+            if porf is None:
+                porf = g.porf_view(a)
+            if r.idx <= porf[r.tid]:
+                continue
+            view = [max(x, y) for x, y in zip(g.stamp_view(r.stamp), porf, strict=True)]
+            if succ is not None and succ.idx > view[succ.tid]:
+                continue  # the write's co-successor would be deleted
+            if self._maximal(g, r, a, view):
+                wl.append((_BREV, r.ref, a.ref))
+
+    @staticmethod
+    def _maximal(g: Graph, r: Ev, a: Ev, view: list[int]) -> bool:
+        """Was every event the revisit deletes (and ``r`` itself) added maximally?"""
+
+        def in_view(x: Ev) -> bool:
+            return x.tid < 0 or x.idx <= view[x.tid]
+
+        def co_before_kept(w: Ev) -> bool:
+            co = g.co[w.loc]
+            for s in co[co.index(w) + 1 :]:
+                if s is not a and in_view(s):
+                    return True
+            return False
+
+        def check(e: Ev) -> bool:
+            if e.kind == GR:
+                if not e.added_max:
+                    return False
+                w = e.rf
+                assert w is not None
+                if not in_view(w) and w.stamp > e.stamp:
+                    return False
+                return not co_before_kept(w)
+            if e.kind == GW:
+                if not e.added_max:
+                    return False
+                return not co_before_kept(e)
+            return True
+
+        if not check(r):
+            return False
+        for t, evs in enumerate(g.threads):
+            for i in range(view[t] + 1, len(evs)):
+                if not check(evs[i]):
+                    return False
+        return True
+
+    # ---------------------------------------------------------------------------------------
+    def _visit(self, g: Graph, wl: list[Any]) -> None:
+        """Extend ``g`` thread by thread until the execution ends, pushing alternatives."""
+        stats = self.stats
+        cursor = g.cursor
+        n = g.nthreads
+        while True:
+            tid = -1
+            for t in range(n):
+                k = cursor[t].kind
+                if k != END and k != BLOCK:
+                    tid = t
+                    break
+            if tid < 0:
+                self._finish(g)
+                return
+            node = cursor[tid]
+            k = node.kind
+            stats.events += 1
+            if k == READ or k == RMW:
+                co = g.co_list(node.loc)
+                low = self._co_lower_bound(g, None, tid, node.loc, co)
+                w = co[-1]
+                r = g.add_read(tid, node, w)
+                last = len(co) - 1
+                if low < last:
+                    for i in range(low, last):
+                        c = co[i]
+                        if k == RMW and node.op(c.val) is not NO_WRITE and self._rmw_taken(g, c):  # type: ignore[misc]
+                            continue
+                        wl.append((_RF, r.ref, c.ref))
+                if k == RMW:
+                    val = node.op(w.val)  # type: ignore[misc]
+                    if val is not NO_WRITE:
+                        w2 = g.add_rmw_write(r, val)
+                        self._calc_revisits(g, wl, w2)
+                g.advance(tid)
+            elif k == WRITE:
+                w = g.add_plain(tid, node)
+                co = g.co_list(node.loc)
+                low = self._co_lower_bound(g, w, tid, node.loc, co)
+                co.append(w)
+                last = len(co) - 2
+                for i in range(low, last):
+                    p = co[i]
+                    if self._rmw_taken(g, p):
+                        continue
+                    wl.append((_CO, w.ref, p.ref))
+                self._calc_revisits(g, wl, w)
+                cursor[tid] = node.next  # type: ignore[assignment]
+            elif k == ERROR:
+                self._violation(g, "assertion", str(node.value), tid, node)
+                return
+            elif k == LIMIT:
+                stats.bounded += 1
+                self._violation(g, "event limit", f"thread {self.prog.threads[tid].name} exceeded "
+                                f"{self.opt.max_events} events (a loop that never ends?)", tid, node,
+                                count=False)
+                return
+            elif k == CRASH:
+                src = node.src
+                raise ModelError(f"thread {self.prog.threads[tid].name} raised {node.value}", src)
+            else:  # fence, observe, alloc, free, special
+                g.add_plain(tid, node)
+                cursor[tid] = node.next  # type: ignore[assignment]
+
+    def _final(self, g: Graph) -> Final:
+        d: dict[str, Any] = {}
+        prog = self.prog
+        for t, evs in enumerate(g.threads):
+            tname = prog.threads[t].name
+            for e in evs:
+                if e.node is not None and e.node.kind == OBSERVE:
+                    d[f"{tname}:{e.node.label}"] = e.val
+            end = g.cursor[t]
+            if end.kind == END and isinstance(end.value, dict):
+                for k, v in end.value.items():
+                    d[f"{tname}:{k}"] = v
+        for loc in prog.observed:
+            d[loc.name] = g.final_memory(loc)
+        return Final(d)
+
+    def _finish(self, g: Graph) -> None:
+        stats = self.stats
+        opt = self.opt
+        blocked = any(c.kind == BLOCK for c in g.cursor)
+        if opt.check_redundancy:
+            key = g.key()
+            if key in self._seen:
+                stats.redundant += 1
+            self._seen.add(key)
+        if blocked:
+            stats.blocked += 1
+            if opt.on_execution:
+                opt.on_execution(g, "blocked")
+        else:
+            stats.complete += 1
+            final = self._final(g)
+            okey = final.key()
+            res = self.result
+            res.outcomes[okey] = res.outcomes.get(okey, 0) + 1
+            for c in self.prog.conditions:
+                sat = bool(c.pred(final))
+                if c.kind == "exists":
+                    if sat:
+                        res.exists[c.name] = True
+                elif (c.kind == "forbid") == sat:
+                    self._violation(g, c.name, f"final state {final!r}", None, None)
+            for check in opt.final_checks:
+                for kind, msg in check(g, final):
+                    self._violation(g, kind, msg, None, None)
+            if opt.on_execution:
+                opt.on_execution(g, "complete")
+        self._check_bounds()
+
+    def _check_bounds(self) -> None:
+        st = self.stats
+        opt = self.opt
+        if opt.max_executions is not None and st.executions >= opt.max_executions:
+            self.result.incomplete_reason = f"stopped after {st.executions} executions (--max-executions)"
+            raise _Stop
+        if self._deadline and time.perf_counter() > self._deadline:
+            self.result.incomplete_reason = f"stopped after {opt.timeout} s (--timeout)"
+            raise _Stop
+
+    def _violation(self, g: Graph, kind: str, message: str, tid: int | None, node: Any,
+                   count: bool = True) -> None:
+        from rmapwalk.engine.replay import graph_to_replay
+
+        res = self.result
+        if count:
+            self.stats.errors += 1
+            res.violation_count += 1
+        if self.opt.on_execution:
+            self.opt.on_execution(g, "error")
+        where = None
+        if node is not None and node.src is not None:
+            where = f"{node.src.file}:{node.src.line}"
+        if len(res.violations) < self.opt.keep_violations:
+            data = graph_to_replay(g, self.model.name)
+            data["violation"] = {"kind": kind, "message": message}
+            v = Violation(kind, message, self.prog.threads[tid].name if tid is not None else None, where, data)
+            res.violations.append(v)
+        if count and self.opt.stop_on_first:
+            self.result.incomplete_reason = None
+            raise _Stop
+        self._check_bounds()
+
+
+def explore(prog: Program, model: str = "sc", **kw: Any) -> Result:
+    """Explore every execution of ``prog`` under ``model`` (``sc``, ``tso`` or ``pso``)."""
+    return Explorer(prog, model, Options(**kw)).run()

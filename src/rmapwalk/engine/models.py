@@ -1,0 +1,332 @@
+"""Memory models as consistency checks on execution graphs: SC, x86-TSO and PSO.
+
+Each model is the classic axiomatic one (Alglave, Maranget, Tautschnig, "Herding cats", 2014):
+
+* SC:  acyclic(po | rf | co | fr)
+* TSO: acyclic(po-loc | rf | co | fr)  and  acyclic(ppo | rfe | co | fr), where ppo drops
+  write->read pairs of po unless a full fence or a locked (RMW) instruction lies between them.
+* PSO: as TSO, and ppo also drops write->write pairs to different locations unless a store fence
+  (smp_wmb, a release) or a full fence lies between them.  An RMW acts on memory directly (its
+  write is ordered before everything after it); a fully ordered (``mb``) RMW is also ordered after
+  everything before it, and a ``release`` RMW after every earlier store.
+
+All three also require RMW atomicity (nothing in co between an RMW's read source and its write),
+which the explorer guarantees by construction.
+
+The explorer only ever adds edges at a *sink* of an already consistent graph, so a check is one
+reachability question: does the co-successor of the write a new read (or placed write) sits after
+reach an event that must precede it?  ``read_ok``/``write_ok`` answer exactly that; ``consistent``
+is the full check, used by replay and by the tests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from rmapwalk.engine.events import F_MB, F_RELEASE, F_WMB, MB, RELEASE
+from rmapwalk.engine.graph import GF, GR, GW, Ev, Graph
+
+
+def co_succ(g: Graph, w: Ev) -> Ev | None:
+    co = g.co[w.loc]
+    i = co.index(w) + 1
+    return co[i] if i < len(co) else None
+
+
+class MemoryModel:
+    """A memory model: a preserved-program-order rule plus the shared communication relations."""
+
+    name = "model"
+    #: reads may take values from their own thread's earlier writes before others see them
+    store_forwarding = True
+    #: whether per-location coherence needs its own check (SC's main check implies it)
+    check_loc = True
+
+    # -- ppo -----------------------------------------------------------------------------------
+    def ordered_after(self, a: Ev, evs: list[Ev]) -> list[Ev]:
+        """Memory events po-after ``a`` (in its thread ``evs``) that ppo orders after it;
+        enough of them that their ppo-closure gives the rest."""
+        raise NotImplementedError
+
+    def ordered_before(self, b: Ev, evs: list[Ev]) -> list[Ev]:
+        """Memory events po-before ``b`` that ppo orders before it (all of them)."""
+        raise NotImplementedError
+
+    # -- reachability ------------------------------------------------------------------------
+    def _ghb_succ(self, g: Graph, e: Ev) -> Iterable[Ev]:
+        out: list[Ev] = []
+        if e.tid >= 0:
+            out.extend(self.ordered_after(e, g.threads[e.tid]))
+        if e.kind == GW:
+            for r in e.readers:  # type: ignore[union-attr]
+                if r.tid != e.tid or not self.store_forwarding:
+                    out.append(r)
+            s = co_succ(g, e)
+            if s is not None:
+                out.append(s)
+        elif e.kind == GR:
+            s = co_succ(g, e.rf)  # type: ignore[arg-type]
+            if s is not None:
+                out.append(s)
+        return out
+
+    @staticmethod
+    def _loc_succ(g: Graph, e: Ev) -> Iterable[Ev]:
+        out: list[Ev] = []
+        if e.tid >= 0:
+            evs = g.threads[e.tid]
+            for j in range(e.idx + 1, len(evs)):
+                b = evs[j]
+                if b.loc == e.loc and b.kind <= GW:
+                    out.append(b)
+                    break
+        if e.kind == GW:
+            out.extend(e.readers)  # type: ignore[arg-type]
+            s = co_succ(g, e)
+            if s is not None:
+                out.append(s)
+        else:
+            s = co_succ(g, e.rf)  # type: ignore[arg-type]
+            if s is not None:
+                out.append(s)
+        return out
+
+    def _reaches(self, g: Graph, start: Ev, targets: set[int], loc_only: bool) -> bool:
+        if not targets:
+            return False
+        seen = {id(start)}
+        stack = [start]
+        succ = self._loc_succ if loc_only else self._ghb_succ
+        while stack:
+            x = stack.pop()
+            if id(x) in targets:
+                return True
+            for y in succ(g, x):
+                i = id(y)
+                if i not in seen:
+                    seen.add(i)
+                    stack.append(y)
+        return False
+
+    def _sink_ok(self, g: Graph, e: Ev, succ: Ev | None) -> bool:
+        """Adding ``e`` at a sink, with its only outgoing edge to ``succ`` (and succ's closure)."""
+        if succ is None:
+            return True
+        evs = g.threads[e.tid]
+        if not self._reaches(g, succ, {id(x) for x in self.ordered_before(e, evs)}, False):
+            if not self.check_loc:
+                return True
+            loc_preds = {id(x) for x in evs[: e.idx] if x.loc == e.loc and x.kind <= GW}
+            return not self._reaches(g, succ, loc_preds, True)
+        return False
+
+    def read_ok(self, g: Graph, r: Ev) -> bool:
+        """Is the graph still consistent with read ``r`` (a po-maximal sink) reading ``r.rf``?"""
+        return self._sink_ok(g, r, co_succ(g, r.rf))  # type: ignore[arg-type]
+
+    def write_ok(self, g: Graph, w: Ev) -> bool:
+        """Is the graph still consistent with write ``w`` (po-maximal, unread) at its co place?"""
+        return self._sink_ok(g, w, co_succ(g, w))
+
+    # -- full check ----------------------------------------------------------------------------
+    def consistent(self, g: Graph) -> bool:
+        nodes = [e for e in g.events() if e.kind <= GW] + [co[0] for co in g.co.values()]
+        if not _acyclic(g, nodes, self._ghb_succ):
+            return False
+        if not _acyclic(g, nodes, self._loc_succ):
+            return False
+        return _atomic(g)
+
+
+def _acyclic(g: Graph, nodes: list[Ev], succ: object) -> bool:
+    color: dict[int, int] = {}
+    f = succ  # type: ignore[assignment]
+    for root in nodes:
+        if id(root) in color:
+            continue
+        stack = [(root, iter(f(g, root)))]  # type: ignore[operator]
+        color[id(root)] = 1
+        while stack:
+            x, it = stack[-1]
+            for y in it:
+                c = color.get(id(y))
+                if c == 1:
+                    return False
+                if c is None:
+                    color[id(y)] = 1
+                    stack.append((y, iter(f(g, y))))  # type: ignore[operator]
+                    break
+            else:
+                color[id(x)] = 2
+                stack.pop()
+    return True
+
+
+def _atomic(g: Graph) -> bool:
+    for evs in g.threads:
+        for e in evs:
+            if e.kind == GW and e.rmw:
+                r = evs[e.idx - 1]
+                co = g.co[e.loc]
+                if co.index(e) != co.index(r.rf) + 1:  # type: ignore[arg-type]
+                    return False
+    return True
+
+
+class SC(MemoryModel):
+    """Sequential consistency: every execution is an interleaving of the threads."""
+
+    name = "sc"
+    store_forwarding = False
+    check_loc = False
+
+    def ordered_after(self, a: Ev, evs: list[Ev]) -> list[Ev]:
+        for j in range(a.idx + 1, len(evs)):
+            b = evs[j]
+            if b.kind <= GW:
+                return [b]
+        return []
+
+    def ordered_before(self, b: Ev, evs: list[Ev]) -> list[Ev]:
+        for j in range(b.idx - 1, -1, -1):
+            a = evs[j]
+            if a.kind <= GW:
+                return [a]
+        return []
+
+
+def _full(e: Ev) -> bool:
+    return e.kind == GF and e.mode == F_MB
+
+
+class TSO(MemoryModel):
+    """x86-TSO: a FIFO store buffer per CPU; locked instructions and mfence drain it."""
+
+    name = "tso"
+
+    @staticmethod
+    def _ord(a: Ev, b: Ev, full_between: bool) -> bool:
+        if a.kind == GW and not a.rmw and b.kind == GR and not b.rmw:
+            return full_between
+        return True
+
+    def ordered_after(self, a: Ev, evs: list[Ev]) -> list[Ev]:
+        out = []
+        full = a.rmw
+        for j in range(a.idx + 1, len(evs)):
+            b = evs[j]
+            if b.kind > GW:
+                if _full(b):
+                    full = True
+                continue
+            if self._ord(a, b, full):
+                out.append(b)
+                if b.kind == GR:
+                    break
+            if b.rmw:
+                full = True
+        return out
+
+    def ordered_before(self, b: Ev, evs: list[Ev]) -> list[Ev]:
+        out = []
+        full = b.rmw
+        for j in range(b.idx - 1, -1, -1):
+            a = evs[j]
+            if a.kind > GW:
+                if _full(a):
+                    full = True
+                continue
+            if self._ord(a, b, full):
+                out.append(a)
+            if a.rmw:
+                full = True
+        return out
+
+
+def _pso_full_before(e: Ev) -> bool:
+    return e.rmw and e.kind == GR and e.mode == MB
+
+
+def _pso_stores_before(e: Ev) -> bool:
+    # a release RMW waits for every earlier store before it reads
+    return e.rmw and e.kind == GR and e.mode == RELEASE
+
+
+def _pso_full_after(e: Ev) -> bool:
+    # An atomic RMW acts on memory itself (as SPARC's atomics do): its write is visible before
+    # anything after it in program order executes, whatever its kernel ordering mode.
+    return e.rmw and e.kind == GW
+
+
+def _pso_ss_before(e: Ev) -> bool:
+    return e.kind == GW and (e.mode == RELEASE or (e.rmw and e.mode == MB))
+
+
+def _pso_ss_fence(e: Ev) -> bool:
+    return e.kind == GF and (e.mode == F_WMB or e.mode == F_RELEASE)
+
+
+class PSO(MemoryModel):
+    """SPARC PSO: a store buffer per CPU and per location; stores to different locations may
+    become visible out of order unless a store fence (smp_wmb, a release) orders them."""
+
+    name = "pso"
+
+    @staticmethod
+    def _ord(a: Ev, b: Ev, full: bool, ss: bool) -> bool:
+        if a.kind == GR:
+            return True
+        # a is a write
+        if b.kind == GR:
+            return full or _pso_full_after(a) or _pso_full_before(b) or _pso_stores_before(b)
+        return full or ss or a.loc == b.loc or _pso_full_after(a) or _pso_ss_before(b)
+
+    def ordered_after(self, a: Ev, evs: list[Ev]) -> list[Ev]:
+        out = []
+        full = ss = False
+        for j in range(a.idx + 1, len(evs)):
+            b = evs[j]
+            if b.kind > GW:
+                if _full(b):
+                    full = True
+                elif _pso_ss_fence(b):
+                    ss = True
+                continue
+            if self._ord(a, b, full, ss):
+                out.append(b)
+                if b.kind == GR:
+                    break
+            if _pso_full_after(b) or _pso_full_before(b):
+                full = True
+            elif _pso_ss_before(b):
+                ss = True
+        return out
+
+    def ordered_before(self, b: Ev, evs: list[Ev]) -> list[Ev]:
+        out = []
+        full = ss = False
+        for j in range(b.idx - 1, -1, -1):
+            a = evs[j]
+            if a.kind > GW:
+                if _full(a):
+                    full = True
+                elif _pso_ss_fence(a):
+                    ss = True
+                continue
+            if self._ord(a, b, full, ss):
+                out.append(a)
+            if _pso_full_after(a) or _pso_full_before(a):
+                full = True
+            elif _pso_ss_before(a):
+                ss = True
+        return out
+
+
+MODELS: dict[str, type[MemoryModel]] = {"sc": SC, "tso": TSO, "pso": PSO}
+
+
+def get_model(name: str) -> MemoryModel:
+    try:
+        return MODELS[name.lower()]()
+    except KeyError:
+        raise ValueError(f"unknown memory model {name!r} (choose from {', '.join(MODELS)})") from None

@@ -1,0 +1,174 @@
+"""The operations thread code uses to reach shared memory.  Each call is one event.
+
+These are the engine's own, model-neutral primitives; :mod:`rmapwalk.kernel` builds the Linux
+names (``READ_ONCE``, ``smp_mb``, ``cmpxchg``...) on top of them.  Every call returns what the
+operation returns in the execution being explored: ``load(x)`` is simply the value read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from rmapwalk.engine import runtime as _rt
+from rmapwalk.engine.events import (
+    ACCESS_MODES,
+    FENCE,
+    FENCE_KINDS,
+    FREE,
+    MB,
+    NO_WRITE,
+    PLAIN,
+    READ,
+    RMW,
+    RMW_MODES,
+    SPECIAL,
+    WRITE,
+)
+from rmapwalk.engine.runtime import ModelError
+
+
+def _check_loc(loc: object) -> int:
+    if not isinstance(loc, int) or isinstance(loc, bool) or loc <= 0:
+        raise ModelError(f"not a shared location: {loc!r}")
+    return loc
+
+
+def load(loc: int, mode: str = PLAIN, label: str = "load") -> Any:
+    """Read ``loc``; ``mode`` is ``plain``, ``once`` or ``acquire``."""
+    rec = _rt.current()
+    if rec.pos < rec.npath:
+        return rec.value_op(READ, loc, mode, None, label)
+    _check_loc(loc)
+    if mode not in ACCESS_MODES or mode == "release":
+        raise ModelError(f"{label}: bad mode {mode!r} for a load")
+    return rec.value_op(READ, loc, mode, None, label)
+
+
+def store(loc: int, value: Any, mode: str = PLAIN, label: str = "store") -> None:
+    """Write ``value`` to ``loc``; ``mode`` is ``plain``, ``once`` or ``release``."""
+    rec = _rt.current()
+    if rec.pos < rec.npath:
+        rec.depth += 1
+        return
+    _check_loc(loc)
+    if mode not in ACCESS_MODES or mode == "acquire":
+        raise ModelError(f"{label}: bad mode {mode!r} for a store")
+    try:
+        hash(value)
+    except TypeError:
+        raise ModelError(f"{label}: stored value {value!r} is not hashable") from None
+    rec.plain_op(WRITE, loc, value, mode, label)
+
+
+def rmw(loc: int, op: Callable[[Any], Any], mode: str = MB, label: str = "rmw") -> Any:
+    """Atomically read ``loc``, write ``op(old)`` unless it is ``NO_WRITE``; return ``old``.
+
+    ``mode``: ``mb`` (fully ordered, the kernel's value-returning atomics), ``relaxed``,
+    ``acquire`` or ``release``.
+    """
+    rec = _rt.current()
+    if rec.pos < rec.npath:
+        return rec.value_op(RMW, loc, mode, op, label)
+    _check_loc(loc)
+    if mode not in RMW_MODES:
+        raise ModelError(f"{label}: bad mode {mode!r} for a read-modify-write")
+    return rec.value_op(RMW, loc, mode, op, label)
+
+
+def cmpxchg(loc: int, old: Any, new: Any, mode: str = MB, label: str = "cmpxchg") -> Any:
+    """Compare-and-exchange: write ``new`` if ``loc`` holds ``old``; return what was read.
+
+    A failed cmpxchg is only a read (and, as in the kernel, orders nothing).
+    """
+    return rmw(loc, lambda cur: new if cur == old else NO_WRITE, mode, label)
+
+
+def xchg(loc: int, new: Any, mode: str = MB, label: str = "xchg") -> Any:
+    """Atomically replace the value of ``loc`` with ``new``; return the old value."""
+    return rmw(loc, lambda cur: new, mode, label)
+
+
+def fetch_add(loc: int, delta: int, mode: str = MB, label: str = "fetch_add") -> Any:
+    """Atomically add ``delta`` to ``loc``; return the old value."""
+    return rmw(loc, lambda cur: cur + delta, mode, label)
+
+
+def fence(kind: str = "mb", label: str | None = None) -> None:
+    """A memory barrier of ``kind``: mb, wmb, rmb, acquire, release or compiler."""
+    rec = _rt.current()
+    if rec.pos < rec.npath:
+        rec.depth += 1
+        return
+    if kind not in FENCE_KINDS:
+        raise ModelError(f"unknown fence kind {kind!r}")
+    rec.plain_op(FENCE, -1, None, kind, label or f"fence({kind})")
+
+
+def assume(cond: object, why: str = "assume") -> None:
+    """Continue only in executions where ``cond`` holds; elsewhere the thread blocks.
+
+    This keeps spin loops finite: ``v = load(x); assume(v == 1)`` replaces
+    ``while load(x) != 1: pass``.  An execution in which a thread stays blocked is counted as
+    *blocked*, apart from complete ones.
+    """
+    _rt.current().assume(bool(cond), why)
+
+
+def await_value(
+    loc: int, pred: Callable[[Any], bool], mode: str = "once", label: str = "await"
+) -> Any:
+    """Spin until ``pred(load(loc))``: one load, then block unless the value satisfies ``pred``."""
+    v = load(loc, mode, label)
+    assume(pred(v), f"{label}: waiting on {loc!r}")
+    return v
+
+
+def observe(name: str, value: Any) -> None:
+    """Record register ``name`` = ``value`` in this thread's part of the final state."""
+    _rt.current().observe(name, value)
+
+
+def alloc(nfields: int = 1, label: str = "alloc") -> int:
+    """Fresh shared memory of ``nfields`` consecutive locations; returns the first address.
+
+    Addresses depend only on the allocating thread's own history, so they are the same in every
+    execution with that history.  All fields start at 0.
+    """
+    return _rt.current().alloc(nfields, label)
+
+
+def free(addr: int, label: str = "free") -> None:
+    """Record that the memory at ``addr`` is freed (checked by higher layers)."""
+    rec = _rt.current()
+    if rec.pos < rec.npath:
+        rec.depth += 1
+        return
+    rec.plain_op(FREE, _check_loc(addr), None, "", label)
+
+
+def special(label: str, value: Any = None) -> None:
+    """A layer-defined marker event with no memory effect (shown in traces, seen by checks)."""
+    rec = _rt.current()
+    if rec.pos < rec.npath:
+        rec.depth += 1
+        return
+    rec.plain_op(SPECIAL, -1, value, "", label)
+
+
+__all__ = [
+    "NO_WRITE",
+    "alloc",
+    "assume",
+    "await_value",
+    "cmpxchg",
+    "fence",
+    "fetch_add",
+    "free",
+    "load",
+    "observe",
+    "rmw",
+    "special",
+    "store",
+    "xchg",
+]

@@ -1,0 +1,91 @@
+"""What a check returns: verdict, outcomes, statistics and violations with their replay data."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+HOLDS = "holds"
+VIOLATED = "violated"
+INCOMPLETE = "incomplete"
+
+
+@dataclass
+class Violation:
+    """One property that failed in one execution.
+
+    ``kind`` names the property (``assertion``, ``forbidden outcome``, ``event limit``, ...);
+    ``replay`` is the plain-data description of the execution from which
+    :func:`rmapwalk.engine.replay.rebuild` recreates it exactly.
+    """
+
+    kind: str
+    message: str
+    thread: str | None
+    where: str | None
+    replay: dict[str, Any]
+    trace: str = ""
+    replay_file: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "property": self.kind,
+            "message": self.message,
+            "thread": self.thread,
+            "where": self.where,
+            "trace": self.trace,
+            "replay": self.replay_file,
+        }
+
+
+@dataclass
+class Stats:
+    complete: int = 0
+    blocked: int = 0
+    errors: int = 0
+    bounded: int = 0
+    redundant: int = 0
+    inconsistent: int = 0
+    events: int = 0
+    thread_runs: int = 0
+    seconds: float = 0.0
+
+    @property
+    def executions(self) -> int:
+        return self.complete + self.blocked + self.errors + self.bounded
+
+
+@dataclass
+class Result:
+    program: str
+    model: str
+    verdict: str
+    outcomes: dict[tuple[tuple[str, Any], ...], int] = field(default_factory=dict)
+    stats: Stats = field(default_factory=Stats)
+    violations: list[Violation] = field(default_factory=list)
+    violation_count: int = 0
+    #: name -> whether some complete execution satisfied it (herd's ``exists``)
+    exists: dict[str, bool] = field(default_factory=dict)
+    incomplete_reason: str | None = None
+
+    def outcome_set(self) -> set[tuple[tuple[str, Any], ...]]:
+        return set(self.outcomes)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "program": self.program,
+            "verdict": self.verdict,
+            "model": self.model,
+            "outcomes": [dict(o) for o in sorted(self.outcomes, key=repr)],
+            "executions": self.stats.complete,
+            "blocked": self.stats.blocked,
+            "errors": self.stats.errors,
+            "bounded": self.stats.bounded,
+            "redundant": self.stats.redundant,
+            "events": self.stats.events,
+            "seconds": round(self.stats.seconds, 6),
+            "incomplete_reason": self.incomplete_reason,
+            "violation_count": self.violation_count,
+            "violations": [v.as_json() for v in self.violations],
+            "exists": self.exists,
+        }

@@ -1,0 +1,328 @@
+"""Running thread code: each thread's behaviour as a lazily built, memoized trie.
+
+A thread is deterministic given the values its value-returning operations (loads, RMWs) return.
+So its behaviour is a trie: a path of returned values leads to a node, the thread's next event.
+Non-value events (stores, fences, ...) have one successor (``next``); value events have one child
+per returned value (``children``).  Terminal nodes end the thread (END, ERROR, BLOCK, LIMIT, CRASH).
+
+The explorer walks these tries.  Python code runs only to build nodes nobody has seen before: the
+thread function is re-run from its start, its first reads answered from the recorded path at no
+cost, and from there on every operation is recorded as a new node until the next value-returning
+one, where the run stops (an internal exception unwinds it).  This is GenMC's "instruction
+caching" idea: the cost of Python is paid once per distinct behaviour, not once per execution.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+from rmapwalk.engine.events import (
+    ALLOC,
+    BLOCK,
+    CRASH,
+    END,
+    ERROR,
+    FENCE,
+    FREE,
+    LIMIT,
+    OBSERVE,
+    READ,
+    RMW,
+    SPECIAL,
+    WRITE,
+)
+from rmapwalk.engine.program import DYN_BASE, DYN_OBJ_STRIDE, DYN_THREAD_STRIDE, ThreadDef
+
+_HERE = os.path.dirname(os.path.abspath(__file__))
+_PKG = os.path.dirname(_HERE)
+#: files under these folders are library code: a trace names the model line that called into them
+INTERNAL_DIRS = (_HERE + os.sep, os.path.join(_PKG, "kernel") + os.sep)
+
+
+class Src:
+    """Where in the model's source an event comes from."""
+
+    __slots__ = ("file", "line", "func", "text")
+
+    def __init__(self, file: str, line: int, func: str) -> None:
+        self.file = file
+        self.line = line
+        self.func = func
+        self.text: str | None = None
+
+    def __repr__(self) -> str:
+        return f"{os.path.basename(self.file)}:{self.line}"
+
+    def as_json(self) -> dict[str, Any]:
+        return {"file": self.file, "line": self.line, "function": self.func}
+
+
+def _caller_src() -> Src | None:
+    f = sys._getframe(2)
+    while f is not None and f.f_code.co_filename.startswith(INTERNAL_DIRS):
+        f = f.f_back  # type: ignore[assignment]
+    if f is None:
+        return None
+    return Src(f.f_code.co_filename, f.f_lineno, f.f_code.co_name)
+
+
+def _tb_src(tb: Any) -> Src | None:
+    frames = [fr for fr in traceback.extract_tb(tb) if not fr.filename.startswith(INTERNAL_DIRS)]
+    if not frames:
+        return None
+    fr = frames[-1]
+    return Src(fr.filename, fr.lineno or 0, fr.name)
+
+
+class Node:
+    """One event of one thread, reached by the path of values returned before it."""
+
+    __slots__ = (
+        "kind",
+        "loc",
+        "value",
+        "mode",
+        "op",
+        "label",
+        "src",
+        "children",
+        "next",
+        "path",
+        "depth",
+        "tid",
+    )
+
+    def __init__(
+        self,
+        kind: int,
+        tid: int,
+        depth: int,
+        path: tuple[Any, ...],
+        loc: int = -1,
+        value: Any = None,
+        mode: str = "",
+        op: Callable[[Any], Any] | None = None,
+        label: str = "",
+        src: Src | None = None,
+    ) -> None:
+        self.kind = kind
+        self.tid = tid
+        self.depth = depth
+        self.path = path
+        self.loc = loc
+        self.value = value
+        self.mode = mode
+        self.op = op
+        self.label = label
+        self.src = src
+        self.children: dict[Any, Node] | None = None
+        self.next: Node | None = None
+
+    def __repr__(self) -> str:
+        return f"Node(kind={self.kind}, tid={self.tid}, depth={self.depth}, loc={self.loc}, label={self.label!r})"
+
+
+class _Suspend(BaseException):
+    """Unwinds a thread run at the first value-returning operation past the known path."""
+
+
+class _Stop(BaseException):
+    """Unwinds a thread run after it blocked or hit the event limit."""
+
+
+class ModelError(Exception):
+    """The model itself is broken (raised an unexpected exception, bad argument, ...)."""
+
+    def __init__(self, message: str, src: Src | None = None) -> None:
+        super().__init__(message)
+        self.src = src
+
+
+class _Recorder:
+    """Answers the operations of one re-run of one thread."""
+
+    __slots__ = ("tid", "path", "npath", "pos", "depth", "head", "tail", "done", "allocs", "limit")
+
+    def __init__(self, tid: int, path: tuple[Any, ...], limit: int) -> None:
+        self.tid = tid
+        self.path = path
+        self.npath = len(path)
+        self.pos = 0
+        self.depth = 0
+        self.head: Node | None = None
+        self.tail: Node | None = None
+        self.done = False
+        self.allocs = 0
+        self.limit = limit
+
+    @property
+    def live(self) -> bool:
+        return self.pos == self.npath
+
+    def _append(self, node: Node) -> None:
+        if self.tail is None:
+            self.head = node
+        else:
+            self.tail.next = node
+        self.tail = node
+
+    def _new(self, kind: int, **kw: Any) -> Node:
+        if self.done:
+            raise _Suspend
+        if self.depth >= self.limit and kind not in (END, ERROR, CRASH):
+            node = Node(LIMIT, self.tid, self.depth, self.path, src=_caller_src(), label="event limit")
+            self._append(node)
+            self.done = True
+            raise _Stop
+        node = Node(kind, self.tid, self.depth, self.path, src=_caller_src(), **kw)
+        self.depth += 1
+        self._append(node)
+        return node
+
+    # -- operations ------------------------------------------------------------------------
+    def value_op(self, kind: int, loc: int, mode: str, op: Any, label: str) -> Any:
+        if self.pos < self.npath:
+            v = self.path[self.pos]
+            self.pos += 1
+            self.depth += 1
+            return v
+        node = self._new(kind, loc=loc, mode=mode, op=op, label=label)
+        node.children = {}
+        self.done = True
+        raise _Suspend
+
+    def plain_op(self, kind: int, loc: int, value: Any, mode: str, label: str) -> None:
+        if self.pos < self.npath:
+            self.depth += 1
+            return
+        self._new(kind, loc=loc, value=value, mode=mode, label=label)
+
+    def observe(self, name: str, value: Any) -> None:
+        if self.pos < self.npath:
+            self.depth += 1
+            return
+        self._new(OBSERVE, value=value, label=name)
+
+    def assume(self, cond: bool, why: str) -> None:
+        if self.pos < self.npath:
+            return
+        if self.done:
+            raise _Suspend
+        if not cond:
+            self._append(Node(BLOCK, self.tid, self.depth, self.path, label=why, src=_caller_src()))
+            self.done = True
+            raise _Stop
+
+    def alloc(self, nfields: int, label: str) -> int:
+        if nfields > DYN_OBJ_STRIDE:
+            raise ModelError(f"allocation of {nfields} fields is larger than {DYN_OBJ_STRIDE}")
+        addr = DYN_BASE + self.tid * DYN_THREAD_STRIDE + self.allocs * DYN_OBJ_STRIDE
+        self.allocs += 1
+        if self.pos < self.npath:
+            self.depth += 1
+            return addr
+        self._new(ALLOC, loc=addr, value=nfields, label=label)
+        return addr
+
+
+_current: _Recorder | None = None
+
+
+def current() -> _Recorder:
+    """The recorder of the thread run in progress (operations outside a thread are an error)."""
+    rec = _current
+    if rec is None:
+        raise ModelError("a shared-memory operation was called outside a model thread")
+    return rec
+
+
+class ThreadBehaviour:
+    """The memoized behaviour trie of one thread of a program."""
+
+    __slots__ = ("tdef", "tid", "limit", "root", "runs")
+
+    def __init__(self, tdef: ThreadDef, tid: int, limit: int) -> None:
+        self.tdef = tdef
+        self.tid = tid
+        self.limit = limit
+        self.runs = 0
+        self.root: Node = self._run(())
+
+    def child(self, node: Node, value: Any) -> Node:
+        """The node reached when value-returning ``node`` returns ``value``."""
+        children = node.children
+        assert children is not None
+        nxt = children.get(value)
+        if nxt is None:
+            nxt = self._run(node.path + (value,))
+            children[value] = nxt
+        return nxt
+
+    def _run(self, path: tuple[Any, ...]) -> Node:
+        global _current
+        self.runs += 1
+        rec = _Recorder(self.tid, path, self.limit)
+        prev = _current
+        _current = rec
+        try:
+            ret = self.tdef.fn(*self.tdef.args)
+        except (_Suspend, _Stop):
+            pass
+        except AssertionError as e:
+            if not rec.done:  # (an assert in a `finally` while unwinding a suspension is ignored)
+                src = _tb_src(e.__traceback__)
+                msg = str(e) or "assertion failed"
+                if src is not None and not str(e):
+                    msg = f"assertion failed at {os.path.basename(src.file)}:{src.line}"
+                _terminal(rec, ERROR, msg, src)
+        except ModelError:
+            raise
+        except Exception as e:  # the model is broken: report where
+            if not rec.done:
+                src = _tb_src(e.__traceback__)
+                _terminal(rec, CRASH, f"{type(e).__name__}: {e}", src)
+        else:
+            if rec.pos < rec.npath:  # pragma: no cover - nondeterministic thread code
+                raise ModelError(
+                    f"thread {self.tdef.name} is not deterministic: it returned before its "
+                    f"recorded reads were replayed"
+                )
+            _terminal(rec, END, ret, None)
+        finally:
+            _current = prev
+        if rec.head is None:
+            raise ModelError(
+                f"thread {self.tdef.name} is not deterministic: a re-run did not reach the "
+                "operation it reached before"
+            )
+        return rec.head
+
+
+def _terminal(rec: _Recorder, kind: int, value: Any, src: Src | None) -> None:
+    if rec.pos < rec.npath:
+        raise ModelError("thread ended before replaying its recorded reads (nondeterministic model?)")
+    node = Node(kind, rec.tid, rec.depth, rec.path, value=value, src=src)
+    if kind == END:
+        node.label = "end"
+    rec._append(node)
+
+
+# Re-exported node kinds used by ops (kept here so ops needs one import).
+__all__ = [
+    "ALLOC",
+    "FENCE",
+    "FREE",
+    "READ",
+    "RMW",
+    "SPECIAL",
+    "WRITE",
+    "ModelError",
+    "Node",
+    "Src",
+    "ThreadBehaviour",
+    "current",
+]

@@ -1,0 +1,169 @@
+"""Readable traces: an execution graph laid out as steps, one column per thread.
+
+The steps are an order the memory model allows: a topological order of the model's global
+happens-before (po under SC; under TSO/PSO preserved program order, external reads-from,
+coherence and from-read), ties broken by the order in which the explorer added the events.
+Under TSO/PSO a write that other events of its thread overtake is shown twice: where it enters
+the store buffer, and where it becomes visible to the other threads (the flush).
+"""
+
+from __future__ import annotations
+
+import heapq
+import os
+from typing import Any
+
+from rmapwalk.engine.events import F_COMPILER, OBSERVE, RMW
+from rmapwalk.engine.graph import GF, GO, GR, GW, Ev, Graph
+from rmapwalk.engine.models import MemoryModel, get_model
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, int) and not isinstance(v, bool) and abs(v) >= 1 << 16:
+        return hex(v)
+    return repr(v)
+
+
+def linearize(g: Graph, model: MemoryModel) -> list[tuple[str, Ev]]:
+    """Steps ``(what, event)`` with ``what`` in ``exec``, ``issue``, ``flush``."""
+    mem = [e for evs in g.threads for e in evs if e.kind <= GW]
+    ids = {id(e) for e in mem}
+    indeg: dict[int, int] = {id(e): 0 for e in mem}
+    succs: dict[int, list[Ev]] = {}
+    for e in mem + [co[0] for co in g.co.values()]:
+        out = [y for y in model._ghb_succ(g, e) if id(y) in ids]
+        succs[id(e)] = out
+        if e.tid >= 0:
+            for y in out:
+                indeg[id(y)] += 1
+    # reads of the initial value have no predecessor but their own thread's
+    heap = [(e.stamp, e.tid, e.idx, e) for e in mem if indeg[id(e)] == 0]
+    heapq.heapify(heap)
+    order: list[Ev] = []
+    while heap:
+        _, _, _, e = heapq.heappop(heap)
+        order.append(e)
+        for y in succs[id(e)]:
+            indeg[id(y)] -= 1
+            if indeg[id(y)] == 0:
+                heapq.heappush(heap, (y.stamp, y.tid, y.idx, y))
+    if len(order) != len(mem):  # not consistent under this model: fall back to addition order
+        order = sorted(mem, key=lambda e: e.stamp)
+    pos = {id(e): i for i, e in enumerate(order)}
+    steps: list[tuple[str, Ev]] = []
+    emitted: set[int] = set()
+    buffered = model.name != "sc"
+    # non-memory events and store-buffer issues go just before their thread's next memory step
+    for e in order:
+        evs = g.threads[e.tid]
+        for i in range(e.idx):
+            x = evs[i]
+            if id(x) in emitted:
+                continue
+            if x.kind <= GW:
+                if x.kind == GW and buffered and pos[id(x)] > pos[id(e)]:
+                    steps.append(("issue", x))
+                    emitted.add(id(x))
+                continue
+            steps.append(("exec", x))
+            emitted.add(id(x))
+        if id(e) in emitted:
+            steps.append(("flush", e))
+        else:
+            steps.append(("exec", e))
+        emitted.add(id(e))
+    for evs in g.threads:
+        for x in evs:
+            if id(x) not in emitted:
+                steps.append(("exec", x))
+                emitted.add(id(x))
+    return steps
+
+
+def describe(g: Graph, e: Ev, what: str, rowof: dict[int, int]) -> str:
+    node = e.node
+    assert node is not None
+    name = g.prog.loc_name
+    label = node.label
+    if e.kind == GR:
+        rf = e.rf
+        assert rf is not None
+        src = "init" if rf.tid < 0 else f"#{rowof.get(id(rf), '?')}"
+        if rf.tid == e.tid and rf.tid >= 0 and rowof.get(id(rf), 0) > rowof.get(id(e), 0):
+            src = "own store buffer"
+        if node.kind == RMW:
+            nxt = g.threads[e.tid]
+            wrote = nxt[e.idx + 1] if e.idx + 1 < len(nxt) and nxt[e.idx + 1].rmw and nxt[e.idx + 1].kind == GW else None
+            tail = f" -> wrote {_fmt(wrote.val)}" if wrote is not None else " (no write)"
+            return f"{label}({name(e.loc)}) read {_fmt(rf.val)}{tail}  <- {src}"
+        return f"{label}({name(e.loc)}) = {_fmt(rf.val)}  <- {src}"
+    if e.kind == GW:
+        if e.rmw:
+            return f"  ({label} write {name(e.loc)} = {_fmt(e.val)})"
+        if what == "issue":
+            return f"{label}({name(e.loc)}, {_fmt(e.val)}) -> store buffer"
+        if what == "flush":
+            return f"  flush {name(e.loc)} = {_fmt(e.val)} (visible)"
+        return f"{label}({name(e.loc)}, {_fmt(e.val)})"
+    if e.kind == GF:
+        note = " (compiler only)" if e.mode == F_COMPILER else ""
+        return f"{label}{note}"
+    if e.kind == GO and node.kind == OBSERVE:
+        return f"{label} = {_fmt(e.val)}"
+    if node.loc is not None and node.loc > 0:
+        return f"{label}({name(node.loc)})"
+    return label
+
+
+def render(g: Graph, model: str | MemoryModel, title: str = "", show_src: bool = True) -> str:
+    """The execution as a table: one row per step, one column per thread."""
+    m = get_model(model) if isinstance(model, str) else model
+    steps = [s for s in linearize(g, m) if not (s[1].kind == GW and s[1].rmw)]
+    rowof: dict[int, int] = {}
+    for i, (what, e) in enumerate(steps, 1):
+        if what != "issue":
+            rowof[id(e)] = i
+        if e.kind == GR and e.rmw:
+            w = g.threads[e.tid][e.idx + 1] if e.idx + 1 < len(g.threads[e.tid]) else None
+            if w is not None and w.rmw and w.kind == GW:
+                rowof[id(w)] = i
+    names = [t.name for t in g.prog.threads]
+    cells: list[list[str]] = []
+    for i, (what, e) in enumerate(steps, 1):
+        text = describe(g, e, what, rowof)
+        if show_src and e.node is not None and e.node.src is not None and what != "flush":
+            text += f"   [{os.path.basename(e.node.src.file)}:{e.node.src.line}]"
+        row = [""] * len(names)
+        row[e.tid] = text
+        cells.append([str(i)] + row)
+    # the end of each thread
+    ends = []
+    for t, c in enumerate(g.cursor):
+        ends.append(_end_text(c))
+    cells.append(["end"] + ends)
+    header = ["#"] + names
+    widths = [max(len(r[i]) for r in cells + [header]) for i in range(len(header))]
+    lines = []
+    if title:
+        lines.append(title)
+    lines.append(" | ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip())
+    lines.append("-+-".join("-" * w for w in widths))
+    for r in cells:
+        lines.append(" | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
+    return "\n".join(lines)
+
+
+def _end_text(node: Any) -> str:
+    from rmapwalk.engine.events import BLOCK, END, ERROR, LIMIT
+
+    k = node.kind
+    if k == END:
+        return "returned" if node.value is None else f"returned {node.value!r}"
+    if k == BLOCK:
+        return f"BLOCKED: {node.label}"
+    if k == ERROR:
+        where = f" at {os.path.basename(node.src.file)}:{node.src.line}" if node.src else ""
+        return f"ASSERTION FAILED{where}: {node.value}"
+    if k == LIMIT:
+        return "EVENT LIMIT (loop never ends?)"
+    return "(stopped)"
