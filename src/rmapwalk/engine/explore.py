@@ -44,6 +44,8 @@ from rmapwalk.engine.result import HOLDS, INCOMPLETE, VIOLATED, Result, Stats, V
 from rmapwalk.engine.runtime import ModelError, ThreadBehaviour
 
 _RF, _CO, _BREV = 0, 1, 2
+#: a work item: (kind, event, write, tainted) -- see Explorer._explore
+_Item = tuple[int, tuple[int, int], tuple[int, int], bool]
 
 
 @dataclass
@@ -109,8 +111,8 @@ class Explorer:
     def _explore(self) -> None:
         model = self.model
         g = Graph(self.prog, self.beh)
-        execs: list[tuple[Graph, list[tuple[int, tuple[int, int], tuple[int, int]]]]] = []
-        wl: list[tuple[int, tuple[int, int], tuple[int, int]]] = []
+        execs: list[tuple[Graph, list[_Item]]] = []
+        wl: list[_Item] = []
         execs.append((g, wl))
         self._visit(g, wl)
         while execs:
@@ -118,7 +120,7 @@ class Explorer:
             if not wl:
                 execs.pop()
                 continue
-            kind, ref1, ref2 = wl.pop()
+            kind, ref1, ref2, tainted = wl.pop()
             if kind == _RF:
                 r = g.ev(ref1)
                 g.restrict(r.stamp)
@@ -155,9 +157,14 @@ class Explorer:
                 a2 = g2.ev(ref2)
                 g2.set_rf(r2, a2)
                 r2.added_max = g2.co[a2.loc][-1] is a2
-                wl2: list[tuple[int, tuple[int, int], tuple[int, int]]] = []
-                if not model.read_ok(g2, r2) or not self._after_read(g2, wl2, r2):
+                wl2: list[_Item] = []
+                # A revisit computed in a graph that broke RMW atomicity (see _after_read) starts
+                # from a graph not known to be consistent: check all of it.
+                ok = model.consistent(g2) if tainted else model.read_ok(g2, r2)
+                if not ok or not self._after_read(g2, wl2, r2):
                     self.stats.inconsistent += 1
+                    if wl2:  # revisits pushed before an atomicity conflict was found
+                        execs.append((g2, wl2))
                     continue
                 execs.append((g2, wl2))
                 self._visit(g2, wl2)
@@ -169,19 +176,47 @@ class Explorer:
         s = co_succ(g, w)
         return s is not None and s.rmw and g.threads[s.tid][s.idx - 1].rf is w
 
-    def _after_read(self, g: Graph, wl: list[Any], r: Ev) -> bool:
-        """Finish adding read ``r`` whose rf was just (re)chosen: the RMW write half, the cursor."""
+    def _after_read(self, g: Graph, wl: list[_Item], r: Ev) -> bool:
+        """Finish adding read ``r`` whose rf was just (re)chosen: the RMW write half, the cursor.
+
+        Returns False when the graph cannot go on: inconsistent, or the RMW's write conflicts
+        with another RMW that read the same write.  In the second case (as in GenMC) the
+        backward revisits of the new RMW write are still pushed first: they are how the
+        execution where this RMW wins the race is reached.
+        """
         if r.rmw:
             val = g.rmw_value(r)
             if val is not NO_WRITE:
-                if self._rmw_taken(g, r.rf):  # type: ignore[arg-type]
-                    return False
+                taken = self._rmw_taken(g, r.rf)  # type: ignore[arg-type]
                 w = g.add_rmw_write(r, val)
+                if taken:
+                    g.advance(r.tid)
+                    self._calc_revisits(g, wl, w, tainted=True)
+                    return False
                 if co_succ(g, w) is not None and not self.model.write_ok(g, w):
                     return False
                 self._calc_revisits(g, wl, w)
         g.advance(r.tid)
         return True
+
+    def _rf_allowed(self, g: Graph, r: Ev, c: Ev) -> bool:
+        """May RMW read ``r`` (which would succeed reading ``c``) read from ``c``?  Not when an
+        RMW that already read ``c`` successfully is settled: it can never be revisited, or it
+        is in ``r``'s own (po | rf)-prefix (GenMC's rule; unsettled ones are raced)."""
+        s = co_succ(g, c)
+        if s is None or not s.rmw:
+            return True
+        other = g.threads[s.tid][s.idx - 1]
+        if other.rf is not c:
+            return True
+        if not other.revisitable:
+            return False
+        if other.tid == r.tid:
+            return False
+        if r.idx == 0:
+            return True
+        # r's prefix without r's own (tentative) reads-from edge
+        return other.idx > g.porf_view(g.threads[r.tid][r.idx - 1])[other.tid]
 
     @staticmethod
     def _co_lower_bound(g: Graph, e: Ev | None, tid: int, loc: int, co: list[Ev]) -> int:
@@ -199,7 +234,7 @@ class Explorer:
                         low = i
         return low
 
-    def _calc_revisits(self, g: Graph, wl: list[Any], a: Ev) -> None:
+    def _calc_revisits(self, g: Graph, wl: list[_Item], a: Ev, tainted: bool = False) -> None:
         reads = g.loc_reads.get(a.loc)
         if not reads:
             return
@@ -216,7 +251,7 @@ class Explorer:
             if succ is not None and succ.idx > view[succ.tid]:
                 continue  # the write's co-successor would be deleted
             if self._maximal(g, r, a, view):
-                wl.append((_BREV, r.ref, a.ref))
+                wl.append((_BREV, r.ref, a.ref, tainted))
 
     @staticmethod
     def _maximal(g: Graph, r: Ev, a: Ev, view: list[int]) -> bool:
@@ -283,9 +318,9 @@ class Explorer:
                 if low < last:
                     for i in range(low, last):
                         c = co[i]
-                        if k == RMW and node.op(c.val) is not NO_WRITE and self._rmw_taken(g, c):  # type: ignore[misc]
+                        if k == RMW and node.op(c.val) is not NO_WRITE and not self._rf_allowed(g, r, c):  # type: ignore[misc]
                             continue
-                        wl.append((_RF, r.ref, c.ref))
+                        wl.append((_RF, r.ref, c.ref, False))
                 if k == RMW:
                     val = node.op(w.val)  # type: ignore[misc]
                     if val is not NO_WRITE:
@@ -302,7 +337,7 @@ class Explorer:
                     p = co[i]
                     if self._rmw_taken(g, p):
                         continue
-                    wl.append((_CO, w.ref, p.ref))
+                    wl.append((_CO, w.ref, p.ref, False))
                 self._calc_revisits(g, wl, w)
                 cursor[tid] = node.next  # type: ignore[assignment]
             elif k == ERROR:

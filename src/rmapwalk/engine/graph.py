@@ -249,8 +249,7 @@ class Graph:
                     nrf.readers.append(ne)  # type: ignore[union-attr]
                     g.loc_reads.setdefault(ne.loc, []).append(ne)
         for tid in range(g.nthreads):
-            if len(threads[tid]) != len(self.threads[tid]):
-                g.advance(tid)
+            g.advance(tid)
         return g
 
     # -- views -----------------------------------------------------------------------------------

@@ -140,7 +140,7 @@ class MemoryModel:
 
 def _acyclic(g: Graph, nodes: list[Ev], succ: object) -> bool:
     color: dict[int, int] = {}
-    f = succ  # type: ignore[assignment]
+    f = succ
     for root in nodes:
         if id(root) in color:
             continue

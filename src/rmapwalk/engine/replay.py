@@ -67,7 +67,7 @@ def rebuild(prog: Program, data: dict[str, Any], max_events: int = 100000) -> Gr
                     ref = rfs[t][rpos[t]]
                     if ref[0] >= 0 and ref[1] >= len(g.threads[ref[0]]):
                         break  # its write is not there yet: run other threads first
-                    w = g.ev(ref)  # type: ignore[arg-type]
+                    w = g.ev(ref)
                     if ref[0] >= 0 and w.loc != node.loc:
                         raise ReplayError(f"read of thread {prog.threads[t].name} reads another location")
                     rpos[t] += 1
@@ -90,7 +90,7 @@ def rebuild(prog: Program, data: dict[str, Any], max_events: int = 100000) -> Gr
             raise ReplayError("replay data is cyclic: some read reads a write that never happens")
     for loc, refs in data["co"]:
         co = g.co_list(int(loc))
-        writes: list[Ev] = [g.ev(tuple(r)) for r in refs]  # type: ignore[arg-type]
+        writes: list[Ev] = [g.ev(tuple(r)) for r in refs]
         if sorted(map(id, writes)) != sorted(map(id, co[1:])):
             raise ReplayError(f"coherence order of location {loc} does not match the program's writes")
         co[1:] = writes

@@ -92,8 +92,9 @@ def describe(g: Graph, e: Ev, what: str, rowof: dict[int, int]) -> str:
         if rf.tid == e.tid and rf.tid >= 0 and rowof.get(id(rf), 0) > rowof.get(id(e), 0):
             src = "own store buffer"
         if node.kind == RMW:
-            nxt = g.threads[e.tid]
-            wrote = nxt[e.idx + 1] if e.idx + 1 < len(nxt) and nxt[e.idx + 1].rmw and nxt[e.idx + 1].kind == GW else None
+            evs = g.threads[e.tid]
+            nxt = evs[e.idx + 1] if e.idx + 1 < len(evs) else None
+            wrote = nxt if nxt is not None and nxt.rmw and nxt.kind == GW else None
             tail = f" -> wrote {_fmt(wrote.val)}" if wrote is not None else " (no write)"
             return f"{label}({name(e.loc)}) read {_fmt(rf.val)}{tail}  <- {src}"
         return f"{label}({name(e.loc)}) = {_fmt(rf.val)}  <- {src}"
@@ -137,10 +138,7 @@ def render(g: Graph, model: str | MemoryModel, title: str = "", show_src: bool =
         row[e.tid] = text
         cells.append([str(i)] + row)
     # the end of each thread
-    ends = []
-    for t, c in enumerate(g.cursor):
-        ends.append(_end_text(c))
-    cells.append(["end"] + ends)
+    cells.append(["end"] + [_end_text(c) for c in g.cursor])
     header = ["#"] + names
     widths = [max(len(r[i]) for r in cells + [header]) for i in range(len(header))]
     lines = []

@@ -1,0 +1,126 @@
+"""Atomic operations with the kernel's ordering rules (Linux ``Documentation/atomic_t.txt``).
+
+* value-returning RMWs (``xchg``, ``cmpxchg``, ``atomic_*_return``, ``atomic_fetch_*``) are fully
+  ordered unless suffixed ``_relaxed``, ``_acquire`` or ``_release``;
+* a *failed* ``cmpxchg`` is only a load and orders nothing;
+* non-value-returning RMWs (``atomic_inc``, ``atomic_add`` ...) are unordered (``relaxed``);
+* ``atomic_read``/``atomic_set`` are ``READ_ONCE``/``WRITE_ONCE``.
+
+An ``atomic_t`` is just a shared location here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rmapwalk.engine.events import ACQUIRE, MB, NO_WRITE, ONCE, RELAXED, RELEASE
+from rmapwalk.engine.ops import load, rmw, store
+
+
+def _cmpxchg(p: int, old: Any, new: Any, mode: str, label: str) -> Any:
+    return rmw(p, lambda cur: new if cur == old else NO_WRITE, mode, label)
+
+
+def cmpxchg(p: int, old: Any, new: Any) -> Any:
+    """If ``*p == old`` write ``new``; return the value read.  Fully ordered when it succeeds."""
+    return _cmpxchg(p, old, new, MB, "cmpxchg")
+
+
+def cmpxchg_relaxed(p: int, old: Any, new: Any) -> Any:
+    return _cmpxchg(p, old, new, RELAXED, "cmpxchg_relaxed")
+
+
+def cmpxchg_acquire(p: int, old: Any, new: Any) -> Any:
+    return _cmpxchg(p, old, new, ACQUIRE, "cmpxchg_acquire")
+
+
+def cmpxchg_release(p: int, old: Any, new: Any) -> Any:
+    return _cmpxchg(p, old, new, RELEASE, "cmpxchg_release")
+
+
+def xchg(p: int, new: Any) -> Any:
+    """Atomically replace ``*p`` with ``new``; return the old value.  Fully ordered."""
+    return rmw(p, lambda cur: new, MB, "xchg")
+
+
+def xchg_relaxed(p: int, new: Any) -> Any:
+    return rmw(p, lambda cur: new, RELAXED, "xchg_relaxed")
+
+
+def xchg_acquire(p: int, new: Any) -> Any:
+    return rmw(p, lambda cur: new, ACQUIRE, "xchg_acquire")
+
+
+def xchg_release(p: int, new: Any) -> Any:
+    return rmw(p, lambda cur: new, RELEASE, "xchg_release")
+
+
+def atomic_read(v: int) -> Any:
+    return load(v, ONCE, "atomic_read")
+
+
+def atomic_set(v: int, i: Any) -> None:
+    store(v, i, ONCE, "atomic_set")
+
+
+def _add(v: int, i: int, mode: str, label: str) -> Any:
+    return rmw(v, lambda cur: cur + i, mode, label)
+
+
+def atomic_add(i: int, v: int) -> None:
+    """``v += i`` atomically; unordered."""
+    _add(v, i, RELAXED, "atomic_add")
+
+
+def atomic_sub(i: int, v: int) -> None:
+    _add(v, -i, RELAXED, "atomic_sub")
+
+
+def atomic_inc(v: int) -> None:
+    _add(v, 1, RELAXED, "atomic_inc")
+
+
+def atomic_dec(v: int) -> None:
+    _add(v, -1, RELAXED, "atomic_dec")
+
+
+def atomic_add_return(i: int, v: int) -> Any:
+    """``v += i`` atomically; returns the new value; fully ordered."""
+    return _add(v, i, MB, "atomic_add_return") + i
+
+
+def atomic_sub_return(i: int, v: int) -> Any:
+    return _add(v, -i, MB, "atomic_sub_return") - i
+
+
+def atomic_inc_return(v: int) -> Any:
+    return _add(v, 1, MB, "atomic_inc_return") + 1
+
+
+def atomic_dec_return(v: int) -> Any:
+    return _add(v, -1, MB, "atomic_dec_return") - 1
+
+
+def atomic_fetch_add(i: int, v: int) -> Any:
+    """``v += i`` atomically; returns the old value; fully ordered."""
+    return _add(v, i, MB, "atomic_fetch_add")
+
+
+def atomic_fetch_add_relaxed(i: int, v: int) -> Any:
+    return _add(v, i, RELAXED, "atomic_fetch_add_relaxed")
+
+
+def atomic_fetch_add_acquire(i: int, v: int) -> Any:
+    return _add(v, i, ACQUIRE, "atomic_fetch_add_acquire")
+
+
+def atomic_fetch_add_release(i: int, v: int) -> Any:
+    return _add(v, i, RELEASE, "atomic_fetch_add_release")
+
+
+def atomic_xchg(v: int, new: Any) -> Any:
+    return xchg(v, new)
+
+
+def atomic_cmpxchg(v: int, old: Any, new: Any) -> Any:
+    return cmpxchg(v, old, new)

@@ -1,0 +1,36 @@
+"""Marked accesses: READ_ONCE/WRITE_ONCE and the acquire/release accesses.
+
+``READ_ONCE``/``WRITE_ONCE`` are *marked*: the compiler may not tear, fuse or invent them, so
+they never take part in a data race.  They order nothing by themselves.
+``smp_load_acquire`` orders the load before everything after it; ``smp_store_release`` orders
+everything before it before the store.  (Linux ``include/asm-generic/rwonce.h``, ``barrier.h``.)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rmapwalk.engine.events import ACQUIRE, ONCE, RELEASE
+from rmapwalk.engine.ops import fence, load, store
+
+
+def READ_ONCE(x: int) -> Any:
+    """A marked load of ``x``."""
+    return load(x, ONCE, "READ_ONCE")
+
+
+def WRITE_ONCE(x: int, val: Any) -> None:
+    """A marked store of ``val`` to ``x``."""
+    store(x, val, ONCE, "WRITE_ONCE")
+
+
+def smp_load_acquire(p: int) -> Any:
+    """Load ``p``; no later access of this CPU is performed before it."""
+    v = load(p, ACQUIRE, "smp_load_acquire")
+    fence("acquire", "(acquire)")
+    return v
+
+
+def smp_store_release(p: int, v: Any) -> None:
+    """Store ``v`` to ``p`` after every earlier access of this CPU."""
+    store(p, v, RELEASE, "smp_store_release")
