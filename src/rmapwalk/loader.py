@@ -12,6 +12,7 @@ import itertools
 import os
 import re
 import sys
+import sysconfig
 import traceback
 import types
 from dataclasses import dataclass
@@ -22,6 +23,12 @@ from rmapwalk.engine.program import Program
 _counter = itertools.count(1)
 
 _PKG_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+#: frames under these folders are never the model's fault (rmapwalk itself, Python's library)
+_NOT_USER = tuple(
+    {_PKG_DIR}
+    | {os.path.abspath(p) + os.sep for k in ("stdlib", "platstdlib", "purelib", "platlib")
+       if (p := sysconfig.get_paths().get(k))}
+)
 
 
 def show_path(path: str) -> str:
@@ -64,7 +71,7 @@ def exception_text(e: BaseException) -> str:
 
 def user_frame(tb: Any, prefer: str | None = None) -> tuple[str, int] | None:
     """The (file, line) of a traceback to blame: the deepest frame in ``prefer`` (the model file)
-    if there is one, else the deepest frame outside the rmapwalk package."""
+    if there is one, else the deepest frame outside rmapwalk and Python's own library."""
     frames = traceback.extract_tb(tb)
     if prefer is not None:
         pref = os.path.abspath(prefer)
@@ -73,7 +80,7 @@ def user_frame(tb: Any, prefer: str | None = None) -> tuple[str, int] | None:
                 return fr.filename, fr.lineno or 0
     for fr in reversed(frames):
         fn = os.path.abspath(fr.filename)
-        if not fn.startswith(_PKG_DIR) and not fr.filename.startswith("<"):
+        if not fn.startswith(_NOT_USER) and not fr.filename.startswith("<"):
             return fr.filename, fr.lineno or 0
     return None
 
@@ -174,7 +181,15 @@ def _label(sym: str, prog: Program, dup_names: set[str]) -> str:
     return f"{sym} ({prog.name})" if prog.name in dup_names else prog.name
 
 
-def select_program(found: list[tuple[str, Program]], path: str, name: str | None) -> tuple[str, Program]:
+def select_program(found: list[tuple[str, Program]], path: str, name: str | None,
+                   symbol: str | None = None) -> tuple[str, Program]:
+    """Pick the program named ``name`` (a ``Program.name``, else a variable name), or the one
+    bound to variable ``symbol`` when that exists and is called ``name``; with neither, the
+    only one."""
+    if symbol is not None:
+        for s, p in found:
+            if s == symbol and (name is None or p.name == name):
+                return s, p
     if not found:
         raise LoadError(path, "no rmapwalk Program found (define one at module level, or a "
                               "function program() that returns one)")
@@ -197,11 +212,11 @@ def select_program(found: list[tuple[str, Program]], path: str, name: str | None
     return matches[0]
 
 
-def load_model(path: str, name: str | None = None) -> LoadedModel:
-    """Import ``path`` and pick its program (by ``Program.name`` or variable name when given)."""
+def load_model(path: str, name: str | None = None, symbol: str | None = None) -> LoadedModel:
+    """Import ``path`` and pick its program (see :func:`select_program`)."""
     mod, digest = import_file(path)
     ap = os.path.abspath(path)
-    sym, prog = select_program(find_programs(mod, ap), ap, name)
+    sym, prog = select_program(find_programs(mod, ap), ap, name, symbol)
     return LoadedModel(prog, ap, digest, sym)
 
 

@@ -275,7 +275,8 @@ class ThreadBehaviour:
         except AssertionError as e:
             if not rec.done:  # (an assert in a `finally` while unwinding a suspension is ignored)
                 src = _tb_src(e.__traceback__)
-                msg = str(e) or "assertion failed"
+                # (only the first line: pytest's assertion rewriting appends an explanation)
+                msg = str(e).split("\n")[0] or "assertion failed"
                 if src is not None and not str(e):
                     msg = f"assertion failed at {os.path.basename(src.file)}:{src.line}"
                 _terminal(rec, ERROR, msg, src)

@@ -44,10 +44,31 @@ def violation_header(kind: str, message: str, thread: str | None = None, where: 
     return f"{head}: {msg}" if msg else head
 
 
+#: a trace longer than this many steps is shown as its beginning and its end
+TRACE_ROWS = 120
+
+
+def elide_trace(trace: str, max_rows: int = TRACE_ROWS) -> str:
+    """``trace`` (a table from :func:`rmapwalk.engine.trace.render`: two header lines, then one
+    line per step) with the middle steps left out when there are more than ``max_rows``."""
+    lines = trace.split("\n")
+    head, rows = lines[:2], lines[2:]
+    if len(rows) <= max_rows:
+        return trace
+    keep = max(max_rows // 2, 1)
+    skipped = len(rows) - 2 * keep
+    mark = f"... {skipped} steps not shown (--full-trace shows them) ..."
+    return "\n".join(head + rows[:keep] + [mark] + rows[-keep:])
+
+
 def violation_block(kind: str, message: str, trace: str, thread: str | None = None,
-                    where: str | None = None) -> str:
-    """The header line and the trace: exactly what ``rmapwalk replay`` prints for a violation."""
-    return violation_header(kind, message, thread, where) + "\n" + trace
+                    where: str | None = None, full: bool = False) -> str:
+    """The header line and the trace: exactly what ``rmapwalk replay`` prints for a violation.
+
+    Long traces are shortened (see :func:`elide_trace`) unless ``full``.
+    """
+    body = trace if full else elide_trace(trace)
+    return violation_header(kind, message, thread, where) + "\n" + body
 
 
 def replay_hint(replay_file: str | None) -> str:
@@ -161,7 +182,7 @@ def exists_lines(result: Result) -> list[str]:
 
 
 def run_text(result: Result, *, source: str, prog: Program | None = None,
-             shown: Sequence[Violation] = ()) -> str:
+             shown: Sequence[Violation] = (), full_trace: bool = False) -> str:
     """The whole report of ``rmapwalk run``.
 
     ``shown`` are the violations to print in full; each must have ``trace`` (and, if it was
@@ -175,7 +196,7 @@ def run_text(result: Result, *, source: str, prog: Program | None = None,
         parts.append("")
         if len(shown) > 1:
             parts.append(f"[{i}/{len(shown)}]")
-        parts.append(violation_block(v.kind, v.message, v.trace, v.thread, v.where))
+        parts.append(violation_block(v.kind, v.message, v.trace, v.thread, v.where, full_trace))
         parts.append(replay_hint(v.replay_file))
     hidden = result.violation_count - sum(1 for v in shown if v.kind != "event limit")
     if shown and hidden > 0:

@@ -1,0 +1,173 @@
+"""Thread running, bounds and error reporting of the engine."""
+
+from __future__ import annotations
+
+import pytest
+
+from rmapwalk.engine import (
+    INCOMPLETE,
+    VIOLATED,
+    ModelError,
+    Options,
+    Program,
+    assume,
+    explore,
+    load,
+    observe,
+    store,
+)
+from rmapwalk.engine.explore import Explorer
+
+
+def test_thread_code_runs_once_per_distinct_behaviour() -> None:
+    calls = []
+    p = Program("memo")
+    x = p.var("x")
+
+    @p.thread
+    def w() -> None:
+        store(x, 1)
+        store(x, 2)
+
+    @p.thread
+    def r() -> None:
+        calls.append(1)
+        observe("a", load(x))
+        observe("b", load(x))
+
+    res = Explorer(p, "sc", Options()).run()
+    assert res.stats.complete == 6  # (a, b) in {00,01,02,11,12,22}
+    # the reader runs once for its first read and once per distinct value path after it:
+    # 1 (root) + 3 (a = 0,1,2) + 6 (b after a) = 10 runs, not one per execution per event
+    assert len(calls) == 10
+
+
+def test_assertion_failure_is_a_violation_with_where() -> None:
+    p = Program("assert")
+    x = p.var("x")
+
+    @p.thread
+    def t0() -> None:
+        store(x, 1)
+
+    @p.thread
+    def t1() -> None:
+        assert load(x) == 0, "saw the store"
+
+    res = explore(p, "sc")
+    assert res.verdict == VIOLATED
+    v = res.violations[0]
+    assert v.kind == "assertion" and v.message == "saw the store"
+    assert v.where is not None and "test_runtime.py:" in v.where
+    assert res.stats.complete == 1
+
+
+def test_exception_in_thread_is_a_model_error_with_line() -> None:
+    p = Program("boom")
+    x = p.var("x")
+
+    @p.thread
+    def t0() -> None:
+        if load(x) == 0:
+            raise ValueError("bad model")
+
+    with pytest.raises(ModelError) as ei:
+        explore(p, "sc")
+    assert "ValueError: bad model" in str(ei.value)
+    assert ei.value.src is not None and ei.value.src.file.endswith("test_runtime.py")
+
+
+def test_event_bound_makes_the_verdict_incomplete() -> None:
+    p = Program("spin")
+    x = p.var("x")
+
+    @p.thread
+    def t0() -> None:
+        while load(x) == 0:  # nobody ever writes x
+            pass
+
+    res = Explorer(p, "sc", Options(max_events=20)).run()
+    assert res.verdict == INCOMPLETE
+    assert res.stats.bounded == 1
+    assert res.violations and res.violations[0].kind == "event limit"
+
+
+def test_max_executions_stops_with_incomplete() -> None:
+    p = Program("many")
+    xs = p.array("x", 3)
+    for i in range(3):
+        p.thread(lambda i=i: [store(xs[i], 1), observe("s", sum(load(y) for y in xs))], name=f"t{i}")
+    full = explore(p, "sc")
+    assert full.stats.complete > 5
+    res = Explorer(p, "sc", Options(max_executions=5)).run()
+    assert res.verdict == INCOMPLETE and res.stats.complete == 5
+    assert "5 executions" in (res.incomplete_reason or "")
+
+
+def test_blocked_executions_are_counted_apart() -> None:
+    p = Program("await")
+    flag = p.var("flag")
+
+    @p.thread
+    def setter() -> None:
+        store(flag, 1)
+
+    @p.thread
+    def waiter() -> None:
+        assume(load(flag) == 1, "waiting for flag")
+        observe("done", 1)
+
+    res = explore(p, "sc")
+    assert res.stats.complete == 1
+    assert res.stats.blocked == 1
+    assert res.verdict == "holds"
+
+
+def test_nondeterministic_thread_code_is_reported() -> None:
+    import itertools
+
+    counter = itertools.count()
+    p = Program("nondet")
+    x = p.var("x")
+
+    @p.thread
+    def t0() -> None:
+        store(x, 1)
+
+    @p.thread
+    def t1() -> None:
+        n = next(counter)
+        load(x)
+        for _ in range(n % 2):
+            load(x)
+
+    with pytest.raises(ModelError):
+        explore(p, "sc")
+
+
+def test_operation_outside_a_thread_is_an_error() -> None:
+    p = Program("outside")
+    x = p.var("x")
+    with pytest.raises(ModelError):
+        load(x)
+
+
+def test_bad_location_and_mode_are_model_errors() -> None:
+    p = Program("bad")
+
+    @p.thread
+    def t0() -> None:
+        load("x")  # type: ignore[arg-type]
+
+    with pytest.raises(ModelError, match="not a shared location"):
+        explore(p, "sc")
+
+    q = Program("badmode")
+    y = q.var("y")
+
+    @q.thread
+    def t1() -> None:
+        store(y, 1, "acquire")
+
+    with pytest.raises(ModelError, match="bad mode"):
+        explore(q, "sc")
