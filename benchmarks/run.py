@@ -56,7 +56,6 @@ def _sequential_seconds(prog: Any) -> float:
 
 def _one(cfg: tuple[str, int, str]) -> dict[str, Any]:
     from benchmarks.programs import PROGRAMS
-
     from rmapwalk.engine.explore import Explorer, Options
 
     name, param, model = cfg
