@@ -341,13 +341,12 @@ class Explorer:
                 self._calc_revisits(g, wl, w)
                 cursor[tid] = node.next  # type: ignore[assignment]
             elif k == ERROR:
-                self._violation(g, "assertion", str(node.value), tid, node)
+                self._violation(g, "assertion", str(node.value), tid, node, ends_execution=True)
                 return
             elif k == LIMIT:
-                stats.bounded += 1
                 self._violation(g, "event limit", f"thread {self.prog.threads[tid].name} exceeded "
                                 f"{self.opt.max_events} events (a loop that never ends?)", tid, node,
-                                count=False)
+                                ends_execution=True, bound=True)
                 return
             elif k == CRASH:
                 src = node.src
@@ -416,27 +415,36 @@ class Explorer:
             raise _Stop
 
     def _violation(self, g: Graph, kind: str, message: str, tid: int | None, node: Any,
-                   count: bool = True) -> None:
+                   ends_execution: bool = False, bound: bool = False) -> None:
+        """Record a violation found in ``g``.  ``ends_execution``: the execution stops here (a
+        failed assertion) rather than being a complete one whose final state is wrong;
+        ``bound``: not a violation but a bound that made the search incomplete."""
         from rmapwalk.engine.replay import graph_to_replay
 
         res = self.result
-        if count:
-            self.stats.errors += 1
+        if ends_execution:
+            if bound:
+                self.stats.bounded += 1
+            else:
+                self.stats.errors += 1
+            if self.opt.on_execution:
+                self.opt.on_execution(g, "bounded" if bound else "error")
+        if not bound:
             res.violation_count += 1
-        if self.opt.on_execution:
-            self.opt.on_execution(g, "error")
-        where = None
-        if node is not None and node.src is not None:
-            where = f"{node.src.file}:{node.src.line}"
-        if len(res.violations) < self.opt.keep_violations:
+        kept = sum(1 for v in res.violations if (v.kind == "event limit") == bound)
+        if kept < (1 if bound else self.opt.keep_violations):
+            where = None
+            if node is not None and node.src is not None:
+                where = f"{node.src.file}:{node.src.line}"
             data = graph_to_replay(g, self.model.name)
-            data["violation"] = {"kind": kind, "message": message}
-            v = Violation(kind, message, self.prog.threads[tid].name if tid is not None else None, where, data)
-            res.violations.append(v)
-        if count and self.opt.stop_on_first:
+            tname = self.prog.threads[tid].name if tid is not None else None
+            data["violation"] = {"kind": kind, "message": message, "thread": tname, "where": where}
+            res.violations.append(Violation(kind, message, tname, where, data))
+        if not bound and self.opt.stop_on_first:
             self.result.incomplete_reason = None
             raise _Stop
-        self._check_bounds()
+        if ends_execution:
+            self._check_bounds()
 
 
 def explore(prog: Program, model: str = "sc", **kw: Any) -> Result:

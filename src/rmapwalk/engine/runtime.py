@@ -280,7 +280,9 @@ class ThreadBehaviour:
                 if src is not None and not str(e):
                     msg = f"assertion failed at {os.path.basename(src.file)}:{src.line}"
                 _terminal(rec, ERROR, msg, src)
-        except ModelError:
+        except ModelError as e:
+            if e.src is None:
+                e.src = _tb_src(e.__traceback__)
             raise
         except Exception as e:  # the model is broken: report where
             if not rec.done:

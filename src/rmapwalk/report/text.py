@@ -92,7 +92,7 @@ def verdict_line(result: Result) -> str:
             text += f"; exploration incomplete: {result.incomplete_reason}"
         return text
     if result.verdict == INCOMPLETE:
-        return f"verdict: INCOMPLETE ({result.incomplete_reason or 'exploration stopped early'})"
+        return f"verdict: INCOMPLETE: {result.incomplete_reason or 'the exploration stopped early'}"
     return f"verdict: {result.verdict}"  # pragma: no cover - no other verdicts exist
 
 

@@ -1,0 +1,3 @@
+"""A Python file that defines no rmapwalk Program."""
+
+X = 1

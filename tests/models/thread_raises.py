@@ -1,0 +1,17 @@
+"""A thread whose code raises: the model is broken (exit 2, with the line)."""
+
+from rmapwalk.engine import Program, load, store
+
+p = Program("raises")
+x = p.var("x")
+
+
+@p.thread
+def P0() -> None:
+    store(x, 1)
+
+
+@p.thread
+def P1() -> None:
+    if load(x) == 1:
+        raise ValueError("boom")  # line 17
