@@ -80,6 +80,21 @@ def linearize(g: Graph, model: MemoryModel) -> list[tuple[str, Ev]]:
     return steps
 
 
+def _drained_by(g: Graph, w: Ev) -> str:
+    """Name the fence (or atomic) after buffered write ``w`` that forces it out before a later
+    read of its thread, if any."""
+    evs = g.threads[w.tid]
+    for x in evs[w.idx + 1 :]:
+        node = x.node
+        if node is None:
+            continue
+        if x.kind == GF and x.mode in ("mb", "wmb", "release"):
+            return f", drained by {node.label}"
+        if x.rmw:
+            return f", drained by {node.label}"
+    return ""
+
+
 def describe(g: Graph, e: Ev, what: str, rowof: dict[int, int]) -> str:
     node = e.node
     assert node is not None
@@ -104,7 +119,8 @@ def describe(g: Graph, e: Ev, what: str, rowof: dict[int, int]) -> str:
         if what == "issue":
             return f"{label}({name(e.loc)}, {_fmt(e.val)}) -> store buffer"
         if what == "flush":
-            return f"  flush {name(e.loc)} = {_fmt(e.val)} (visible)"
+            why = _drained_by(g, e)
+            return f"  flush {name(e.loc)} = {_fmt(e.val)} (visible{why})"
         return f"{label}({name(e.loc)}, {_fmt(e.val)})"
     if e.kind == GF:
         note = " (compiler only)" if e.mode == F_COMPILER else ""
