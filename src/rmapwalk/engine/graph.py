@@ -210,46 +210,49 @@ class Graph:
         g.nthreads = self.nthreads
         g.cursor = list(self.cursor)
         g.next_stamp = self.next_stamp
-        mapping: dict[int, Ev] = {}
-        g.co = {}
+        inits: dict[int, Ev] = {}
         for loc, co in self.co.items():
-            init = co[0]
-            ni = Ev(-1, loc, GW, loc, init.val, "init", None, -1)
+            ni = Ev(-1, loc, GW, loc, co[0].val, "init", None, -1)
             ni.revisitable = False
-            mapping[id(init)] = ni
-            g.co[loc] = [ni]
+            inits[loc] = ni
         threads: list[list[Ev]] = []
         for tid, evs in enumerate(self.threads):
-            keep = view[tid] + 1
             nl: list[Ev] = []
-            for e in evs[:keep]:
+            for e in evs[: view[tid] + 1]:
                 ne = Ev(e.tid, e.idx, e.kind, e.loc, e.val, e.mode, e.node, e.stamp, e.rmw)
                 ne.revisitable = e.revisitable
                 ne.added_max = e.added_max
-                ne.rf = e.rf  # fixed below
-                mapping[id(e)] = ne
+                ne.rf = e.rf  # the old write: remapped below
                 nl.append(ne)
             threads.append(nl)
         g.threads = threads
+        g.co = {}
         for loc, co in self.co.items():
-            nco = g.co[loc]
-            for w in co[1:]:
-                nw = mapping.get(id(w))
-                if nw is not None:
-                    nco.append(nw)
-        g.loc_reads = {}
+            g.co[loc] = [inits[loc]] + [threads[w.tid][w.idx] for w in co[1:] if w.idx <= view[w.tid]]
+        loc_reads: dict[int, list[Ev]] = {}
+        g.loc_reads = loc_reads
         for nl in threads:
             for ne in nl:
                 if ne.kind == GR:
-                    nrf = mapping.get(id(ne.rf))
-                    if nrf is None:  # its write was removed: read the latest write instead
+                    old = ne.rf
+                    assert old is not None
+                    if old.tid < 0:
+                        nrf = inits[old.loc]
+                    elif old.idx <= view[old.tid]:
+                        nrf = threads[old.tid][old.idx]
+                    else:  # its write is not kept: read the latest write instead
                         nrf = g.co[ne.loc][-1]
                         ne.added_max = True
                     ne.rf = nrf
                     nrf.readers.append(ne)  # type: ignore[union-attr]
-                    g.loc_reads.setdefault(ne.loc, []).append(ne)
+                    lr = loc_reads.get(ne.loc)
+                    if lr is None:
+                        loc_reads[ne.loc] = [ne]
+                    else:
+                        lr.append(ne)
         for tid in range(g.nthreads):
-            g.advance(tid)
+            if len(threads[tid]) != len(self.threads[tid]):
+                g.advance(tid)
         return g
 
     # -- views -----------------------------------------------------------------------------------
