@@ -171,3 +171,17 @@ def test_bad_location_and_mode_are_model_errors() -> None:
 
     with pytest.raises(ModelError, match="bad mode"):
         explore(q, "sc")
+
+
+def test_two_racing_rmws_both_orders_are_explored() -> None:
+    """Regression: the RMW explored second must also be able to win the race."""
+    from rmapwalk.engine import fetch_add
+
+    p = Program("2rmw")
+    x = p.var("x")
+    for name in ("a", "b"):
+        p.thread(lambda: observe("r", fetch_add(x, 1)), name=name)
+    res = explore(p, "sc", check_redundancy=True)
+    assert res.stats.complete == 2
+    assert res.stats.redundant == 0
+    assert {dict(o)["a:r"] for o in res.outcomes} == {0, 1}
