@@ -341,7 +341,7 @@ class Explorer:
                 self._calc_revisits(g, wl, w)
                 cursor[tid] = node.next  # type: ignore[assignment]
             elif k == ERROR:
-                self._violation(g, "assertion", str(node.value), tid, node, ends_execution=True)
+                self._violation(g, node.label or "assertion", str(node.value), tid, node, ends_execution=True)
                 return
             elif k == LIMIT:
                 self._violation(g, "event limit", f"thread {self.prog.threads[tid].name} exceeded "
@@ -380,8 +380,16 @@ class Explorer:
             if key in self._seen:
                 stats.redundant += 1
             self._seen.add(key)
+        for check in self.prog.checks:
+            for kind, msg in check(g, self.model):
+                self._violation(g, kind, msg, None, None)
         if blocked:
             stats.blocked += 1
+            if self._deadlocked(g):
+                waits = ", ".join(
+                    f"{self.prog.threads[t].name} in {c.label}" for t, c in enumerate(g.cursor) if c.kind == BLOCK
+                )
+                self._violation(g, "deadlock", f"every running thread waits forever: {waits}", None, None)
             if opt.on_execution:
                 opt.on_execution(g, "blocked")
         else:
@@ -397,12 +405,28 @@ class Explorer:
                         res.exists[c.name] = True
                 elif (c.kind == "forbid") == sat:
                     self._violation(g, c.name, f"final state {final!r}", None, None)
-            for check in opt.final_checks:
-                for kind, msg in check(g, final):
+            for fcheck in opt.final_checks:
+                for kind, msg in fcheck(g, final):
                     self._violation(g, kind, msg, None, None)
             if opt.on_execution:
                 opt.on_execution(g, "complete")
         self._check_bounds()
+
+    @staticmethod
+    def _deadlocked(g: Graph) -> bool:
+        """Every thread that has not ended waits for a lock, and nothing left in this execution
+        can free it: each waiter's last read took the latest write of its location."""
+        waiting = False
+        for t, c in enumerate(g.cursor):
+            if c.kind == END:
+                continue
+            if c.kind != BLOCK or c.value != "lock":
+                return False
+            last = next((e for e in reversed(g.threads[t]) if e.kind == GR), None)
+            if last is None or g.co[last.loc][-1] is not last.rf:
+                return False
+            waiting = True
+        return waiting
 
     def _check_bounds(self) -> None:
         st = self.stats

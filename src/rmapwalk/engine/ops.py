@@ -105,14 +105,15 @@ def fence(kind: str = "mb", label: str | None = None) -> None:
     rec.plain_op(FENCE, -1, None, kind, label or f"fence({kind})")
 
 
-def assume(cond: object, why: str = "assume") -> None:
+def assume(cond: object, why: str = "assume", kind: str = "assume") -> None:
     """Continue only in executions where ``cond`` holds; elsewhere the thread blocks.
 
     This keeps spin loops finite: ``v = load(x); assume(v == 1)`` replaces
     ``while load(x) != 1: pass``.  An execution in which a thread stays blocked is counted as
-    *blocked*, apart from complete ones.
+    *blocked*, apart from complete ones.  ``kind`` says what the thread waits for; ``"lock"``
+    waits take part in deadlock detection.
     """
-    _rt.current().assume(bool(cond), why)
+    _rt.current().assume(bool(cond), why, kind)
 
 
 def await_value(
@@ -147,6 +148,16 @@ def free(addr: int, label: str = "free") -> None:
     rec.plain_op(FREE, _check_loc(addr), None, "", label)
 
 
+def thread_local() -> dict[str, Any]:
+    """This thread's private Python state for library code (rebuilt on every re-run)."""
+    return _rt.current().tls
+
+
+def thread_id() -> int:
+    """The index of the running thread in its program."""
+    return _rt.current().tid
+
+
 def special(label: str, value: Any = None) -> None:
     """A layer-defined marker event with no memory effect (shown in traces, seen by checks)."""
     rec = _rt.current()
@@ -170,5 +181,7 @@ __all__ = [
     "rmw",
     "special",
     "store",
+    "thread_id",
+    "thread_local",
     "xchg",
 ]

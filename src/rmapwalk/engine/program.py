@@ -12,6 +12,7 @@ shared must be a :class:`Loc`.
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,6 +22,8 @@ from typing import Any
 DYN_BASE = 1 << 32
 DYN_THREAD_STRIDE = 1 << 24
 DYN_OBJ_STRIDE = 1 << 10
+#: locations created by name (library state) live here, below the dynamic region
+NAMED_BASE = 1 << 28
 
 
 class Loc(int):
@@ -124,8 +127,11 @@ class Program:
     init: dict[int, Any] = field(default_factory=dict)
     names: dict[int, str] = field(default_factory=dict)
     observed: list[Loc] = field(default_factory=list)
-    #: thread name -> per-thread lookup of human names for dynamic allocations
     _next_addr: int = 1
+    _named: dict[str, Loc] = field(default_factory=dict)
+    #: checks run on every finished execution (complete or blocked) by library layers:
+    #: fn(graph, model) -> list of (property, message)
+    checks: list[Any] = field(default_factory=list)
 
     # -- locations ---------------------------------------------------------------------------
     def var(self, name: str, init: Any = 0, observe: bool = True) -> Loc:
@@ -139,6 +145,24 @@ class Program:
             self.init[int(loc)] = init
         if observe:
             self.observed.append(loc)
+        return loc
+
+    def named(self, name: str, init: Any = 0) -> Loc:
+        """The location ``name``, created on first use at an address that depends only on the
+        name (so library state created lazily gets the same address in every run)."""
+        loc = self._named.get(name)
+        if loc is not None:
+            return loc
+        if name in self.names.values():
+            raise ValueError(f"location {name!r} already defined with var()")
+        addr = NAMED_BASE + (zlib.crc32(name.encode()) & 0xFFFFFFF)
+        if addr in self.names:
+            raise ValueError(f"named locations {name!r} and {self.names[addr]!r} collide")
+        loc = Loc(addr, name)
+        self.names[addr] = name
+        self._named[name] = loc
+        if init != 0:
+            self.init[addr] = init
         return loc
 
     def array(self, name: str, n: int, init: Any = 0, observe: bool = True) -> list[Loc]:

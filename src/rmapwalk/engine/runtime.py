@@ -134,6 +134,15 @@ class _Stop(BaseException):
     """Unwinds a thread run after it blocked or hit the event limit."""
 
 
+class Violated(AssertionError):
+    """Raised by library code in a thread to report a named property violation (e.g. ``lock
+    misuse``); the thread stops there and the execution is reported like a failed assert."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
 class ModelError(Exception):
     """The model itself is broken (raised an unexpected exception, bad argument, ...)."""
 
@@ -145,9 +154,12 @@ class ModelError(Exception):
 class _Recorder:
     """Answers the operations of one re-run of one thread."""
 
-    __slots__ = ("tid", "path", "npath", "pos", "depth", "head", "tail", "done", "allocs", "limit")
+    __slots__ = ("tid", "path", "npath", "pos", "depth", "head", "tail", "done", "allocs", "limit", "tls")
 
     def __init__(self, tid: int, path: tuple[Any, ...], limit: int) -> None:
+        #: per-thread Python state of library code (locks held, RCU nesting...): rebuilt on every
+        #: re-run, since the re-run replays the same operations
+        self.tls: dict[str, Any] = {}
         self.tid = tid
         self.path = path
         self.npath = len(path)
@@ -207,13 +219,13 @@ class _Recorder:
             return
         self._new(OBSERVE, value=value, label=name)
 
-    def assume(self, cond: bool, why: str) -> None:
+    def assume(self, cond: bool, why: str, kind: str = "assume") -> None:
         if self.pos < self.npath:
             return
         if self.done:
             raise _Suspend
         if not cond:
-            self._append(Node(BLOCK, self.tid, self.depth, self.path, label=why, src=_caller_src()))
+            self._append(Node(BLOCK, self.tid, self.depth, self.path, value=kind, label=why, src=_caller_src()))
             self.done = True
             raise _Stop
 
@@ -280,6 +292,8 @@ class ThreadBehaviour:
                 if src is not None and not str(e):
                     msg = f"assertion failed at {os.path.basename(src.file)}:{src.line}"
                 _terminal(rec, ERROR, msg, src)
+                assert rec.tail is not None
+                rec.tail.label = getattr(e, "kind", "assertion")
         except ModelError as e:
             if e.src is None:
                 e.src = _tb_src(e.__traceback__)
