@@ -300,7 +300,7 @@ class Explorer:
             tid = -1
             for t in range(n):
                 k = cursor[t].kind
-                if k != END and k != BLOCK:
+                if k < END or k > LIMIT:  # not END, ERROR, BLOCK or LIMIT: the thread can go on
                     tid = t
                     break
             if tid < 0:
@@ -340,14 +340,6 @@ class Explorer:
                     wl.append((_CO, w.ref, p.ref, False))
                 self._calc_revisits(g, wl, w)
                 cursor[tid] = node.next  # type: ignore[assignment]
-            elif k == ERROR:
-                self._violation(g, node.label or "assertion", str(node.value), tid, node, ends_execution=True)
-                return
-            elif k == LIMIT:
-                self._violation(g, "event limit", f"thread {self.prog.threads[tid].name} exceeded "
-                                f"{self.opt.max_events} events (a loop that never ends?)", tid, node,
-                                ends_execution=True, bound=True)
-                return
             elif k == CRASH:
                 src = node.src
                 raise ModelError(f"thread {self.prog.threads[tid].name} raised {node.value}", src)
@@ -374,6 +366,18 @@ class Explorer:
     def _finish(self, g: Graph) -> None:
         stats = self.stats
         opt = self.opt
+        # A thread that failed an assertion (or ran past the event bound) stopped there; the
+        # others ran on, so that their later writes could still revisit earlier reads.
+        for t, end in enumerate(g.cursor):
+            if end.kind == ERROR:
+                self._violation(g, end.label or "assertion", str(end.value), t, end, ends_execution=True)
+                return
+        for t, end in enumerate(g.cursor):
+            if end.kind == LIMIT:
+                self._violation(g, "event limit", f"thread {self.prog.threads[t].name} exceeded "
+                                f"{self.opt.max_events} events (a loop that never ends?)", t, end,
+                                ends_execution=True, bound=True)
+                return
         blocked = any(c.kind == BLOCK for c in g.cursor)
         if opt.check_redundancy:
             key = g.key()

@@ -6,9 +6,11 @@ Each model is the classic axiomatic one (Alglave, Maranget, Tautschnig, "Herding
 * TSO: acyclic(po-loc | rf | co | fr)  and  acyclic(ppo | rfe | co | fr), where ppo drops
   write->read pairs of po unless a full fence or a locked (RMW) instruction lies between them.
 * PSO: as TSO, and ppo also drops write->write pairs to different locations unless a store fence
-  (smp_wmb, a release) or a full fence lies between them.  An RMW acts on memory directly (its
-  write is ordered before everything after it); a fully ordered (``mb``) RMW is also ordered after
-  everything before it, and a ``release`` RMW after every earlier store.
+  (smp_wmb) or a full fence lies between them.  An RMW acts on memory directly: its read never
+  takes a value from the store buffer (earlier stores to its location go out first) and its write
+  is ordered before everything after it; a fully ordered (``mb``) RMW is bracketed by full fences,
+  and a ``release`` RMW waits for every earlier store.  A release store waits for every earlier
+  access (it orders nothing after it).
 
 All three also require RMW atomicity (nothing in co between an RMW's read source and its write),
 which the explorer guarantees by construction.
@@ -243,6 +245,11 @@ class TSO(MemoryModel):
         return out
 
 
+def _pso_mb_rmw(e: Ev) -> bool:
+    # a fully ordered RMW is bracketed by full fences: nothing crosses it either way
+    return e.rmw and e.mode == MB
+
+
 def _pso_full_before(e: Ev) -> bool:
     return e.rmw and e.kind == GR and e.mode == MB
 
@@ -278,7 +285,9 @@ class PSO(MemoryModel):
             return True
         # a is a write
         if b.kind == GR:
-            return full or _pso_full_after(a) or _pso_full_before(b) or _pso_stores_before(b)
+            # an RMW reads memory, never the store buffer: same-location stores go out first
+            return (full or _pso_full_after(a) or _pso_full_before(b) or _pso_stores_before(b)
+                    or (b.rmw and a.loc == b.loc))
         return full or ss or a.loc == b.loc or _pso_full_after(a) or _pso_ss_before(b)
 
     def ordered_after(self, a: Ev, evs: list[Ev]) -> list[Ev]:
@@ -296,10 +305,8 @@ class PSO(MemoryModel):
                 out.append(b)
                 if b.kind == GR:
                     break
-            if _pso_full_after(b) or _pso_full_before(b):
+            if _pso_mb_rmw(b):
                 full = True
-            elif _pso_ss_before(b):
-                ss = True
         return out
 
     def ordered_before(self, b: Ev, evs: list[Ev]) -> list[Ev]:
@@ -315,10 +322,8 @@ class PSO(MemoryModel):
                 continue
             if self._ord(a, b, full, ss):
                 out.append(a)
-            if _pso_full_after(a) or _pso_full_before(a):
+            if _pso_mb_rmw(a):
                 full = True
-            elif _pso_ss_before(a):
-                ss = True
         return out
 
 
