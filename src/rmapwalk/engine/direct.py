@@ -30,6 +30,7 @@ class _Direct:
         self.pos = 0
         self.depth = 0
         self.allocs = 0
+        self.tls: dict[str, Any] = {}
 
     def value_op(self, kind: int, loc: int, mode: str, op: Any, label: str) -> Any:
         mem = self.mem
@@ -49,7 +50,7 @@ class _Direct:
     def observe(self, name: str, value: Any) -> None:
         pass
 
-    def assume(self, cond: bool, why: str) -> None:
+    def assume(self, cond: bool, why: str, kind: str = "assume") -> None:
         if not cond:
             raise _Blocked
 

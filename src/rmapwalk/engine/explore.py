@@ -80,7 +80,7 @@ class Explorer:
         self.prog = prog
         self.model = get_model(model) if isinstance(model, str) else model
         self.opt = options or Options()
-        self.beh = [ThreadBehaviour(td, i, self.opt.max_events) for i, td in enumerate(prog.threads)]
+        self.beh = [ThreadBehaviour(td, i, self.opt.max_events, prog) for i, td in enumerate(prog.threads)]
         self.stats = Stats()
         self.result = Result(prog.name, self.model.name, HOLDS, stats=self.stats)
         for c in prog.conditions:

@@ -153,6 +153,14 @@ def thread_local() -> dict[str, Any]:
     return _rt.current().tls
 
 
+def program() -> Any:
+    """The program the running thread belongs to."""
+    prog = _rt.current().prog
+    if prog is None:
+        raise ModelError("this thread was started without its program")
+    return prog
+
+
 def thread_id() -> int:
     """The index of the running thread in its program."""
     return _rt.current().tid
@@ -178,6 +186,7 @@ __all__ = [
     "free",
     "load",
     "observe",
+    "program",
     "rmw",
     "special",
     "store",

@@ -24,6 +24,7 @@ DYN_THREAD_STRIDE = 1 << 24
 DYN_OBJ_STRIDE = 1 << 10
 #: locations created by name (library state) live here, below the dynamic region
 NAMED_BASE = 1 << 28
+NAMED_BLOCK_BASE = 1 << 29
 
 
 class Loc(int):
@@ -129,6 +130,7 @@ class Program:
     observed: list[Loc] = field(default_factory=list)
     _next_addr: int = 1
     _named: dict[str, Loc] = field(default_factory=dict)
+    _blocks: dict[str, int] = field(default_factory=dict)
     #: checks run on every finished execution (complete or blocked) by library layers:
     #: fn(graph, model) -> list of (property, message)
     checks: list[Any] = field(default_factory=list)
@@ -164,6 +166,22 @@ class Program:
         if init != 0:
             self.init[addr] = init
         return loc
+
+    def named_block(self, name: str, fields: list[str]) -> int:
+        """Consecutive locations ``name.field`` for each of ``fields`` (an object of library
+        state, e.g. a slab object), at an address that depends only on ``name``."""
+        if len(fields) > DYN_OBJ_STRIDE:
+            raise ValueError(f"{name}: more than {DYN_OBJ_STRIDE} fields")
+        base = self._blocks.get(name)
+        if base is not None:
+            return base
+        base = NAMED_BLOCK_BASE + (zlib.crc32(name.encode()) & 0xFFFFF) * DYN_OBJ_STRIDE
+        if base in self.names:
+            raise ValueError(f"named blocks {name!r} and {self.names[base]!r} collide")
+        for i, f in enumerate(fields):
+            self.names[base + i] = f"{name}.{f}"
+        self._blocks[name] = base
+        return base
 
     def array(self, name: str, n: int, init: Any = 0, observe: bool = True) -> list[Loc]:
         """``n`` consecutive shared locations ``name[0]`` .. ``name[n-1]``."""

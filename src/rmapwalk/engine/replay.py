@@ -46,7 +46,7 @@ def rebuild(prog: Program, data: dict[str, Any], max_events: int = 100000) -> Gr
     threads = data["threads"]
     if len(threads) != len(prog.threads):
         raise ReplayError(f"replay has {len(threads)} threads, program {prog.name!r} has {len(prog.threads)}")
-    beh = [ThreadBehaviour(td, i, max_events) for i, td in enumerate(prog.threads)]
+    beh = [ThreadBehaviour(td, i, max_events, prog) for i, td in enumerate(prog.threads)]
     g = Graph(prog, beh)
     lengths = [int(t["events"]) for t in threads]
     rfs = [[tuple(x) for x in t["rf"]] for t in threads]

@@ -154,9 +154,11 @@ class ModelError(Exception):
 class _Recorder:
     """Answers the operations of one re-run of one thread."""
 
-    __slots__ = ("tid", "path", "npath", "pos", "depth", "head", "tail", "done", "allocs", "limit", "tls")
+    __slots__ = ("tid", "path", "npath", "pos", "depth", "head", "tail", "done", "allocs", "limit", "tls", "prog")
 
-    def __init__(self, tid: int, path: tuple[Any, ...], limit: int) -> None:
+    def __init__(self, tid: int, path: tuple[Any, ...], limit: int, prog: Any = None) -> None:
+        #: the program the thread belongs to (library code finds its shared state through it)
+        self.prog = prog
         #: per-thread Python state of library code (locks held, RCU nesting...): rebuilt on every
         #: re-run, since the re-run replays the same operations
         self.tls: dict[str, Any] = {}
@@ -255,10 +257,11 @@ def current() -> _Recorder:
 class ThreadBehaviour:
     """The memoized behaviour trie of one thread of a program."""
 
-    __slots__ = ("tdef", "tid", "limit", "root", "runs")
+    __slots__ = ("tdef", "tid", "limit", "root", "runs", "prog")
 
-    def __init__(self, tdef: ThreadDef, tid: int, limit: int) -> None:
+    def __init__(self, tdef: ThreadDef, tid: int, limit: int, prog: Any = None) -> None:
         self.tdef = tdef
+        self.prog = prog
         self.tid = tid
         self.limit = limit
         self.runs = 0
@@ -277,7 +280,7 @@ class ThreadBehaviour:
     def _run(self, path: tuple[Any, ...]) -> Node:
         global _current
         self.runs += 1
-        rec = _Recorder(self.tid, path, self.limit)
+        rec = _Recorder(self.tid, path, self.limit, self.prog)
         prev = _current
         _current = rec
         try:
