@@ -131,6 +131,8 @@ class Program:
     _next_addr: int = 1
     _named: dict[str, Loc] = field(default_factory=dict)
     _blocks: dict[str, int] = field(default_factory=dict)
+    #: configuration of library layers (RCU callback slots, slab caches...), by layer
+    lib: dict[str, Any] = field(default_factory=dict)
     #: checks run on every finished execution (complete or blocked) by library layers:
     #: fn(graph, model) -> list of (property, message)
     checks: list[Any] = field(default_factory=list)

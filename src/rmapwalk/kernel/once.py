@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from rmapwalk.engine.events import ACQUIRE, ONCE, RELEASE
+from rmapwalk.engine.events import ACQUIRE, ONCE, PLAIN, RELEASE
 from rmapwalk.engine.ops import fence, load, store
 
 
@@ -34,3 +34,13 @@ def smp_load_acquire(p: int) -> Any:
 def smp_store_release(p: int, v: Any) -> None:
     """Store ``v`` to ``p`` after every earlier access of this CPU."""
     store(p, v, RELEASE, "smp_store_release")
+
+
+def plain_read(x: int) -> Any:
+    """A plain C load (``r = *x``): may race, and a race on it is reported as a data race."""
+    return load(x, PLAIN, "plain read")
+
+
+def plain_write(x: int, val: Any) -> None:
+    """A plain C store (``*x = v``)."""
+    store(x, val, PLAIN, "plain write")

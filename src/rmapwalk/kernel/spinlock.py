@@ -1,22 +1,72 @@
 """Spinlocks (Linux ``include/linux/spinlock.h``), modelled as a lock word.
 
-``spin_lock`` is an acquire cmpxchg from 0 to 1 that *waits*: in executions where the lock is
-held, the thread blocks there (the engine explores the executions where the holder releases it
-and the waiter then takes it).  ``spin_unlock`` is a release store of 0.
+``spin_lock`` is an acquire cmpxchg of the word from 0 to the owner's CPU number + 1 that *waits*:
+in executions where the lock is held the thread blocks there, and the engine explores the ones in
+which the holder releases it first.  ``spin_unlock`` is a release store of 0.
+
+Misuse is a violation (property ``lock misuse``) at the offending call: unlocking a lock this CPU
+does not hold (including a second unlock), and taking a lock it already holds (which would spin
+forever).  An execution in which every running CPU waits for a lock that nothing will release is
+a ``deadlock`` (the engine detects it; e.g. ABBA lock order).
 """
 
 from __future__ import annotations
 
-from rmapwalk.engine.events import ACQUIRE, NO_WRITE, RELEASE
-from rmapwalk.engine.ops import assume, rmw, store
+from typing import Any
+
+from rmapwalk.engine.events import ACQUIRE, NO_WRITE, ONCE, RELEASE
+from rmapwalk.engine.ops import assume, load, rmw, store, thread_id, thread_local
+from rmapwalk.engine.runtime import Violated
+
+
+def _held() -> dict[int, str]:
+    tls = thread_local()
+    held: dict[int, str] | None = tls.get("spinlocks")
+    if held is None:
+        held = tls["spinlocks"] = {}
+    return held
+
+
+def _name(lock: Any) -> str:
+    return str(lock) if hasattr(lock, "name") else f"lock@{int(lock)}"
 
 
 def spin_lock(lock: int) -> None:
-    """Take ``lock``, waiting while another thread holds it (acquire ordering)."""
-    old = rmw(lock, lambda cur: 1 if cur == 0 else NO_WRITE, ACQUIRE, "spin_lock")
-    assume(old == 0, f"spin_lock({lock!r}): held by another thread")
+    """Take ``lock``, waiting while another CPU holds it (acquire ordering)."""
+    held = _held()
+    if lock in held:
+        raise Violated("lock misuse", f"spin_lock({_name(lock)}) by the CPU that already holds it")
+    me = thread_id() + 1
+    old = rmw(lock, lambda cur: me if cur == 0 else NO_WRITE, ACQUIRE, "spin_lock")
+    assume(old == 0, f"spin_lock({_name(lock)})", kind="lock")
+    held[lock] = "held"
+
+
+def spin_trylock(lock: int) -> bool:
+    """Take ``lock`` if it is free; return whether it was taken (acquire ordering on success)."""
+    held = _held()
+    if lock in held:
+        raise Violated("lock misuse", f"spin_trylock({_name(lock)}) by the CPU that already holds it")
+    me = thread_id() + 1
+    old = rmw(lock, lambda cur: me if cur == 0 else NO_WRITE, ACQUIRE, "spin_trylock")
+    if old == 0:
+        held[lock] = "held"
+        return True
+    return False
 
 
 def spin_unlock(lock: int) -> None:
     """Release ``lock`` (release ordering)."""
+    held = _held()
+    if lock not in held:
+        released = thread_local().setdefault("released", set())
+        what = "a second spin_unlock" if lock in released else "spin_unlock of a lock not held"
+        raise Violated("lock misuse", f"{what}: {_name(lock)}")
+    del held[lock]
+    thread_local().setdefault("released", set()).add(lock)
     store(lock, 0, RELEASE, "spin_unlock")
+
+
+def spin_is_locked(lock: int) -> bool:
+    """Whether some CPU holds ``lock`` (a plain marked read: orders nothing)."""
+    return bool(load(lock, ONCE, "spin_is_locked"))

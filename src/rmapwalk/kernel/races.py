@@ -1,0 +1,55 @@
+"""Data races: two accesses to one location from different CPUs, at least one a write and at
+least one plain (not ``READ_ONCE``/``WRITE_ONCE``/atomic), that nothing orders: neither happens
+before the other through the program order the memory model keeps and reads-from
+(``rmapwalk.engine.analysis.Reach.hb``).  Such a pair lets the compiler tear, fuse or invent
+accesses (Linux ``tools/memory-model/Documentation/explanation.txt``, "plain accesses and data
+races").  ``report_data_races(prog)`` turns the check on for a program (property ``data race``).
+"""
+
+from __future__ import annotations
+
+from rmapwalk.engine.analysis import Reach
+from rmapwalk.engine.events import PLAIN
+from rmapwalk.engine.graph import GR, GW, Ev, Graph
+from rmapwalk.engine.models import MemoryModel
+from rmapwalk.engine.program import Program
+
+
+def report_data_races(prog: Program) -> None:
+    if check_data_races not in prog.checks:
+        prog.checks.append(check_data_races)
+
+
+def check_data_races(g: Graph, model: MemoryModel) -> list[tuple[str, str]]:
+    by_loc: dict[int, list[Ev]] = {}
+    plain_locs = set()
+    for evs in g.threads:
+        for e in evs:
+            if e.kind == GR or e.kind == GW:
+                by_loc.setdefault(e.loc, []).append(e)
+                if e.mode == PLAIN and not e.rmw:
+                    plain_locs.add(e.loc)
+    if not plain_locs:
+        return []
+    hb: Reach | None = None
+    for loc in sorted(plain_locs):
+        acc = by_loc[loc]
+        for i, a in enumerate(acc):
+            for b in acc[i + 1:]:
+                if a.tid == b.tid or (a.kind == GR and b.kind == GR):
+                    continue
+                if (a.mode != PLAIN or a.rmw) and (b.mode != PLAIN or b.rmw):
+                    continue
+                if hb is None:
+                    hb = Reach.hb(g, model)
+                if hb(a, b) or hb(b, a):
+                    continue
+                def show(e: Ev) -> str:
+                    node = e.node
+                    what = "write" if e.kind == GW else "read"
+                    kind = "plain" if e.mode == PLAIN and not e.rmw else "marked"
+                    where = f" at {node.src}" if node is not None and node.src else ""
+                    return f"{g.prog.threads[e.tid].name}'s {kind} {what}{where}"
+
+                return [("data race", f"on {g.prog.loc_name(loc)}: {show(a)} and {show(b)} are unordered")]
+    return []
