@@ -148,7 +148,7 @@ def replay_record(v: Violation, prog: Program, source: str, sha256: str, symbol:
 def trace_of(prog: Program, data: dict[str, Any], max_events: int) -> str:
     """The trace text of a recorded execution (rebuilt from its replay data)."""
     g = rebuild(prog, data, max_events)
-    return render(g, data["model"])
+    return render(g, data["model"], order=(data.get("violation") or {}).get("order"))
 
 
 # -- the command group --------------------------------------------------------------------------

@@ -385,8 +385,8 @@ class Explorer:
                 stats.redundant += 1
             self._seen.add(key)
         for check in self.prog.checks:
-            for kind, msg in check(g, self.model):
-                self._violation(g, kind, msg, None, None)
+            for found in check(g, self.model):
+                self._violation(g, found[0], found[1], None, None, order=found[2] if len(found) > 2 else None)
         if blocked:
             stats.blocked += 1
             if self._deadlocked(g):
@@ -443,7 +443,7 @@ class Explorer:
             raise _Stop
 
     def _violation(self, g: Graph, kind: str, message: str, tid: int | None, node: Any,
-                   ends_execution: bool = False, bound: bool = False) -> None:
+                   ends_execution: bool = False, bound: bool = False, order: Any = None) -> None:
         """Record a violation found in ``g``.  ``ends_execution``: the execution stops here (a
         failed assertion) rather than being a complete one whose final state is wrong;
         ``bound``: not a violation but a bound that made the search incomplete."""
@@ -467,6 +467,8 @@ class Explorer:
             data = graph_to_replay(g, self.model.name)
             tname = self.prog.threads[tid].name if tid is not None else None
             data["violation"] = {"kind": kind, "message": message, "thread": tname, "where": where}
+            if order:
+                data["violation"]["order"] = [[list(a), list(b)] for a, b in order]
             res.violations.append(Violation(kind, message, tname, where, data))
         if not bound and self.opt.stop_on_first:
             self.result.incomplete_reason = None

@@ -131,6 +131,8 @@ class Program:
     _next_addr: int = 1
     _named: dict[str, Loc] = field(default_factory=dict)
     _blocks: dict[str, int] = field(default_factory=dict)
+    #: address -> name of objects (named blocks), so traces show pointers by name
+    objects: dict[int, str] = field(default_factory=dict)
     #: configuration of library layers (RCU callback slots, slab caches...), by layer
     lib: dict[str, Any] = field(default_factory=dict)
     #: checks run on every finished execution (complete or blocked) by library layers:
@@ -183,6 +185,7 @@ class Program:
         for i, f in enumerate(fields):
             self.names[base + i] = f"{name}.{f}"
         self._blocks[name] = base
+        self.objects[base] = name
         return base
 
     def array(self, name: str, n: int, init: Any = 0, observe: bool = True) -> list[Loc]:

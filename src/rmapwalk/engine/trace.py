@@ -18,14 +18,30 @@ from rmapwalk.engine.graph import GF, GO, GR, GW, Ev, Graph
 from rmapwalk.engine.models import MemoryModel, get_model
 
 
-def _fmt(v: Any) -> str:
-    if isinstance(v, int) and not isinstance(v, bool) and abs(v) >= 1 << 16:
-        return hex(v)
+def format_value(prog: Any, v: Any) -> str:
+    """A value as traces show it: addresses of known locations and objects by name."""
+    if isinstance(v, bool) or v is None:
+        return repr(v)
+    if isinstance(v, int):
+        obj = prog.objects.get(v)
+        if obj is not None:
+            return f"&{obj}"
+        name = prog.names.get(v)
+        if name is not None and v >= 1 << 16:
+            return f"&{name}"
+        return hex(v) if abs(v) >= 1 << 16 else repr(v)
+    if isinstance(v, tuple):
+        inner = ", ".join(format_value(prog, x) for x in v)
+        return f"({inner},)" if len(v) == 1 else f"({inner})"
+    if callable(v):
+        return getattr(v, "__qualname__", repr(v))
     return repr(v)
 
 
-def linearize(g: Graph, model: MemoryModel) -> list[tuple[str, Ev]]:
-    """Steps ``(what, event)`` with ``what`` in ``exec``, ``issue``, ``flush``."""
+def linearize(g: Graph, model: MemoryModel, order: list[Any] | None = None) -> list[tuple[str, Ev]]:
+    """Steps ``(what, event)`` with ``what`` in ``exec``, ``issue``, ``flush``.  ``order``: extra
+    pairs of event refs ``(a, b)`` to show ``a`` before ``b`` where the model allows it (how a
+    check's counterexample is shown: the free before the access it makes use-after-free)."""
     mem = [e for evs in g.threads for e in evs if e.kind <= GW]
     ids = {id(e) for e in mem}
     indeg: dict[int, int] = {id(e): 0 for e in mem}
@@ -36,17 +52,17 @@ def linearize(g: Graph, model: MemoryModel) -> list[tuple[str, Ev]]:
         if e.tid >= 0:
             for y in out:
                 indeg[id(y)] += 1
+    base = {k: list(v) for k, v in succs.items()}
+    base_indeg = dict(indeg)
+    for a_ref, b_ref in order or ():
+        a, b = g.ev(tuple(a_ref)), g.ev(tuple(b_ref))
+        if id(a) in ids and id(b) in ids:
+            succs[id(a)].append(b)
+            indeg[id(b)] += 1
     # reads of the initial value have no predecessor but their own thread's
-    heap = [(e.stamp, e.tid, e.idx, e) for e in mem if indeg[id(e)] == 0]
-    heapq.heapify(heap)
-    order: list[Ev] = []
-    while heap:
-        _, _, _, e = heapq.heappop(heap)
-        order.append(e)
-        for y in succs[id(e)]:
-            indeg[id(y)] -= 1
-            if indeg[id(y)] == 0:
-                heapq.heappush(heap, (y.stamp, y.tid, y.idx, y))
+    order = _topo(mem, succs, indeg)
+    if len(order) != len(mem):  # the hints made a cycle: drop them
+        order = _topo(mem, base, base_indeg)
     if len(order) != len(mem):  # not consistent under this model: fall back to addition order
         order = sorted(mem, key=lambda e: e.stamp)
     pos = {id(e): i for i, e in enumerate(order)}
@@ -95,11 +111,31 @@ def _drained_by(g: Graph, w: Ev) -> str:
     return ""
 
 
+def _topo(mem: list[Ev], succs: dict[int, list[Ev]], indeg0: dict[int, int]) -> list[Ev]:
+    """Topological order, ties broken by the order the explorer added events."""
+    indeg = dict(indeg0)
+    heap = [(e.stamp, e.tid, e.idx, e) for e in mem if indeg[id(e)] == 0]
+    heapq.heapify(heap)
+    order: list[Ev] = []
+    while heap:
+        _, _, _, e = heapq.heappop(heap)
+        order.append(e)
+        for y in succs[id(e)]:
+            indeg[id(y)] -= 1
+            if indeg[id(y)] == 0:
+                heapq.heappush(heap, (y.stamp, y.tid, y.idx, y))
+    return order
+
+
 def describe(g: Graph, e: Ev, what: str, rowof: dict[int, int]) -> str:
     node = e.node
     assert node is not None
     name = g.prog.loc_name
     label = node.label
+
+    def fmt(v: Any) -> str:
+        return format_value(g.prog, v)
+
     if e.kind == GR:
         rf = e.rf
         assert rf is not None
@@ -110,32 +146,33 @@ def describe(g: Graph, e: Ev, what: str, rowof: dict[int, int]) -> str:
             evs = g.threads[e.tid]
             nxt = evs[e.idx + 1] if e.idx + 1 < len(evs) else None
             wrote = nxt if nxt is not None and nxt.rmw and nxt.kind == GW else None
-            tail = f" -> wrote {_fmt(wrote.val)}" if wrote is not None else " (no write)"
-            return f"{label}({name(e.loc)}) read {_fmt(rf.val)}{tail}  <- {src}"
-        return f"{label}({name(e.loc)}) = {_fmt(rf.val)}  <- {src}"
+            tail = f" -> wrote {fmt(wrote.val)}" if wrote is not None else " (no write)"
+            return f"{label}({name(e.loc)}) read {fmt(rf.val)}{tail}  <- {src}"
+        return f"{label}({name(e.loc)}) = {fmt(rf.val)}  <- {src}"
     if e.kind == GW:
         if e.rmw:
-            return f"  ({label} write {name(e.loc)} = {_fmt(e.val)})"
+            return f"  ({label} write {name(e.loc)} = {fmt(e.val)})"
         if what == "issue":
-            return f"{label}({name(e.loc)}, {_fmt(e.val)}) -> store buffer"
+            return f"{label}({name(e.loc)}, {fmt(e.val)}) -> store buffer"
         if what == "flush":
             why = _drained_by(g, e)
-            return f"  flush {name(e.loc)} = {_fmt(e.val)} (visible{why})"
-        return f"{label}({name(e.loc)}, {_fmt(e.val)})"
+            return f"  flush {name(e.loc)} = {fmt(e.val)} (visible{why})"
+        return f"{label}({name(e.loc)}, {fmt(e.val)})"
     if e.kind == GF:
         note = " (compiler only)" if e.mode == F_COMPILER else ""
         return f"{label}{note}"
     if e.kind == GO and node.kind == OBSERVE:
-        return f"{label} = {_fmt(e.val)}"
+        return f"{label} = {fmt(e.val)}"
     if node.loc is not None and node.loc > 0:
         return f"{label}({name(node.loc)})"
     return label
 
 
-def render(g: Graph, model: str | MemoryModel, title: str = "", show_src: bool = True) -> str:
+def render(g: Graph, model: str | MemoryModel, title: str = "", show_src: bool = True,
+           order: list[Any] | None = None) -> str:
     """The execution as a table: one row per step, one column per thread."""
     m = get_model(model) if isinstance(model, str) else model
-    steps = [s for s in linearize(g, m) if not (s[1].kind == GW and s[1].rmw)]
+    steps = [s for s in linearize(g, m, order) if not (s[1].kind == GW and s[1].rmw)]
     rowof: dict[int, int] = {}
     for i, (what, e) in enumerate(steps, 1):
         if what != "issue":

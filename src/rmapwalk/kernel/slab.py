@@ -147,7 +147,7 @@ def _rcu_inside(g: Graph) -> dict[int, bool]:
     return inside
 
 
-def check_use_after_free(g: Graph, model: MemoryModel) -> list[tuple[str, str]]:
+def check_use_after_free(g: Graph, model: MemoryModel) -> list[tuple[Any, ...]]:
     st = g.prog.lib.get("slab")
     if not st:
         return []
@@ -192,8 +192,8 @@ def check_use_after_free(g: Graph, model: MemoryModel) -> list[tuple[str, str]]:
                 where = f" at {node.src}" if node is not None and node.src else ""
                 fwhere = f" at {fnode.src}" if fnode is not None and fnode.src else ""
                 what = "reads" if e.kind == GR else "writes"
-                return [("use-after-free",
-                         f"{g.prog.threads[e.tid].name} {what} {g.prog.loc_name(e.loc)}{where} of "
-                         f"{cache.obj_name(obj)}, which {g.prog.threads[f.tid].name} may have freed "
-                         f"(kmem_cache_free{fwhere}) before")]
+                msg = (f"{g.prog.threads[e.tid].name} {what} {g.prog.loc_name(e.loc)}{where} of "
+                       f"{cache.obj_name(obj)}, which {g.prog.threads[f.tid].name} may have freed "
+                       f"(kmem_cache_free{fwhere}) before")
+                return [("use-after-free", msg, [(f.ref, e.ref)])]
     return []
