@@ -279,6 +279,14 @@ def test_message_passing_fences() -> None:
     # PSO never reorders two loads, so smp_rmb() is not needed there; the weaker model is where
     # removing it shows
     assert run(mp(True, False), "pso").verdict == "holds"
+    assert run(mp(True, True), "weak").verdict == "holds"
+    assert kinds(run(mp(True, False), "weak")) == {"assertion"}
+    assert kinds(run(mp(False, True), "weak")) == {"assertion"}
+
+
+@pytest.mark.parametrize("model", ["sc", "tso", "pso", "weak"])
+def test_rcu_dereference_orders_the_dependent_load(model: str) -> None:
+    assert run(pubsub(True), model).verdict == "holds"
 
 
 # 7. data races ----------------------------------------------------------------------------------------

@@ -52,10 +52,12 @@ PLAIN: Final = "plain"
 ONCE: Final = "once"
 ACQUIRE: Final = "acquire"
 RELEASE: Final = "release"
+#: rcu_dereference: a marked load whose dependent loads are ordered after it (address dependency)
+CONSUME: Final = "consume"
 RELAXED: Final = "relaxed"  # for RMWs: no ordering beyond atomicity
 MB: Final = "mb"  # for RMWs: fully ordered (the kernel's value-returning atomics)
 
-ACCESS_MODES: Final = frozenset({PLAIN, ONCE, ACQUIRE, RELEASE})
+ACCESS_MODES: Final = frozenset({PLAIN, ONCE, ACQUIRE, RELEASE, CONSUME})
 RMW_MODES: Final = frozenset({RELAXED, ACQUIRE, RELEASE, MB})
 
 # -- fence kinds ---------------------------------------------------------------------------------

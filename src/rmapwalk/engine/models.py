@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from rmapwalk.engine.events import F_MB, F_RELEASE, F_WMB, MB, RELEASE
+from rmapwalk.engine.events import ACQUIRE, CONSUME, F_ACQUIRE, F_MB, F_RELEASE, F_RMB, F_WMB, MB, RELEASE
 from rmapwalk.engine.graph import GF, GR, GW, Ev, Graph
 
 
@@ -327,7 +327,58 @@ class PSO(MemoryModel):
         return out
 
 
-MODELS: dict[str, type[MemoryModel]] = {"sc": SC, "tso": TSO, "pso": PSO}
+def _rr_fence(e: Ev) -> bool:
+    return e.kind == GF and e.mode in (F_RMB, F_ACQUIRE)
+
+
+class Weak(PSO):
+    """A weaker, multi-copy-atomic CPU: PSO, and loads may also be performed out of order with
+    each other (as on Arm or Power) -- except that a load is never reordered after a later store
+    (no load buffering: executions stay (po | rf)-acyclic, which the explorer relies on).
+
+    Loads are ordered by ``smp_rmb``, ``smp_mb``, an acquire load or RMW, and ``rcu_dereference``
+    (which stands for the address dependency of what is loaded through the pointer: every CPU but
+    Alpha keeps it; dependencies are not tracked, so all later loads are ordered after it)."""
+
+    name = "weak"
+
+    @staticmethod
+    def _ordw(a: Ev, b: Ev, full: bool, ss: bool, rr: bool) -> bool:
+        if a.kind == GR:
+            if b.kind == GW:
+                return True
+            return (full or rr or a.loc == b.loc or a.mode in (ACQUIRE, CONSUME)
+                    or (a.rmw and a.mode in (ACQUIRE, MB)) or _pso_full_before(b))
+        return PSO._ord(a, b, full, ss)
+
+    def _scan(self, e: Ev, evs: list[Ev], forward: bool) -> list[Ev]:
+        out = []
+        full = ss = rr = False
+        rng = range(e.idx + 1, len(evs)) if forward else range(e.idx - 1, -1, -1)
+        for j in rng:
+            x = evs[j]
+            if x.kind > GW:
+                if _full(x):
+                    full = True
+                elif _pso_ss_fence(x):
+                    ss = True
+                elif _rr_fence(x):
+                    rr = True
+                continue
+            if self._ordw(e, x, full, ss, rr) if forward else self._ordw(x, e, full, ss, rr):
+                out.append(x)
+            if _pso_mb_rmw(x):
+                full = True
+        return out
+
+    def ordered_after(self, a: Ev, evs: list[Ev]) -> list[Ev]:
+        return self._scan(a, evs, True)
+
+    def ordered_before(self, b: Ev, evs: list[Ev]) -> list[Ev]:
+        return self._scan(b, evs, False)
+
+
+MODELS: dict[str, type[MemoryModel]] = {"sc": SC, "tso": TSO, "pso": PSO, "weak": Weak}
 
 
 def get_model(name: str) -> MemoryModel:

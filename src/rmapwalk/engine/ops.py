@@ -52,7 +52,7 @@ def store(loc: int, value: Any, mode: str = PLAIN, label: str = "store") -> None
         rec.depth += 1
         return
     _check_loc(loc)
-    if mode not in ACCESS_MODES or mode == "acquire":
+    if mode not in ACCESS_MODES or mode == "acquire" or mode == "consume":
         raise ModelError(f"{label}: bad mode {mode!r} for a store")
     try:
         hash(value)

@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from rmapwalk.engine.events import ACQUIRE, ONCE, RELAXED, RELEASE
+from rmapwalk.engine.events import ACQUIRE, CONSUME, ONCE, RELAXED, RELEASE
 from rmapwalk.engine.ops import assume, fence, load, program, rmw, store, thread_id, thread_local
 from rmapwalk.engine.program import Loc, Program
 from rmapwalk.engine.runtime import ModelError, Violated
@@ -86,7 +86,7 @@ synchronize_rcu_expedited = synchronize_rcu
 
 def rcu_dereference(p: int) -> Any:
     """Load an RCU-protected pointer (a marked load; its dependent loads are ordered after it)."""
-    return load(p, ONCE, "rcu_dereference")
+    return load(p, CONSUME, "rcu_dereference")
 
 
 def rcu_assign_pointer(p: int, v: Any) -> None:
