@@ -23,7 +23,13 @@ from rmapwalk.kernel.rcu import (
     rcu_read_unlock,
     synchronize_rcu,
 )
-from rmapwalk.kernel.slab import SLAB_DESTROY_BY_RCU, SLAB_TYPESAFE_BY_RCU, kmem_cache_alloc, kmem_cache_create, kmem_cache_free
+from rmapwalk.kernel.slab import (
+    SLAB_DESTROY_BY_RCU,
+    SLAB_TYPESAFE_BY_RCU,
+    kmem_cache_alloc,
+    kmem_cache_create,
+    kmem_cache_free,
+)
 
 MODELS = ["sc", "tso", "pso"]
 
@@ -437,3 +443,51 @@ def test_freed_object_is_reused_at_once() -> None:
 
     res = run(p, "sc")
     assert {dict(o)["got"] for o in res.outcomes} == {obj}
+
+
+# bitops and atomics ---------------------------------------------------------------------------------
+@pytest.mark.parametrize("atomic", [True, False])
+def test_set_bit_is_atomic_and___set_bit_is_not(atomic: bool) -> None:
+    from rmapwalk.kernel import bitops
+
+    p = Program("bits")
+    word = p.var("bitmap[0]")
+    setter = bitops.set_bit if atomic else bitops.__set_bit
+    p.thread(lambda: setter(1, word), name="cpu0")
+    p.thread(lambda: setter(2, word), name="cpu1")
+    p.require(lambda f: f["bitmap[0]"] == 0b110, "a bit was lost")
+    res = run(p, "sc")
+    assert res.verdict == ("holds" if atomic else "violated")
+
+
+def test_test_and_clear_bit_harvests_each_bit_once() -> None:
+    from rmapwalk.kernel import bitops
+
+    p = Program("harvest")
+    word = p.var("bitmap[0]", 0b1)
+    got = p.array("got", 2)
+    for i in range(2):
+        p.thread(lambda i=i: WRITE_ONCE(got[i], int(bitops.test_and_clear_bit(0, word))), name=f"cpu{i}")
+    p.require(lambda f: f["got[0]"] + f["got[1]"] == 1, "bit harvested twice or never")
+    assert run(p, "pso").verdict == "holds"
+    assert bitops.BITS_PER_LONG == 64
+
+
+def test_atomic_ordering_variants() -> None:
+    from rmapwalk.kernel import atomic
+
+    p = Program("variants")
+    v = p.var("v")
+    out = p.var("out")
+
+    @p.thread
+    def cpu0() -> None:
+        a = atomic.atomic_inc_return_relaxed(v)  # type: ignore[attr-defined]
+        b = atomic.atomic_fetch_sub_acquire(1, v)  # type: ignore[attr-defined]
+        c = atomic.atomic_cmpxchg_release(v, 0, 5)  # type: ignore[attr-defined]
+        d = atomic.atomic_dec_and_test(v)
+        WRITE_ONCE(out, (a, b, c, d))
+
+    res = run(p, "pso")
+    assert {dict(o)["out"] for o in res.outcomes} == {(1, 1, 0, False)}
+    assert {dict(o)["v"] for o in res.outcomes} == {4}

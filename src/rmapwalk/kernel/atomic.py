@@ -124,3 +124,61 @@ def atomic_xchg(v: int, new: Any) -> Any:
 
 def atomic_cmpxchg(v: int, old: Any, new: Any) -> Any:
     return cmpxchg(v, old, new)
+
+
+# -- the ordering variants of the value-returning operations (Documentation/atomic_t.txt) --------
+_SUFFIX = {"": MB, "_relaxed": RELAXED, "_acquire": ACQUIRE, "_release": RELEASE}
+
+
+def _variants() -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for suffix, mode in _SUFFIX.items():
+        def add_return(i: int, v: int, _m: str = mode, _n: str = f"atomic_add_return{suffix}") -> Any:
+            return _add(v, i, _m, _n) + i
+
+        def sub_return(i: int, v: int, _m: str = mode, _n: str = f"atomic_sub_return{suffix}") -> Any:
+            return _add(v, -i, _m, _n) - i
+
+        def inc_return(v: int, _m: str = mode, _n: str = f"atomic_inc_return{suffix}") -> Any:
+            return _add(v, 1, _m, _n) + 1
+
+        def dec_return(v: int, _m: str = mode, _n: str = f"atomic_dec_return{suffix}") -> Any:
+            return _add(v, -1, _m, _n) - 1
+
+        def fetch_sub(i: int, v: int, _m: str = mode, _n: str = f"atomic_fetch_sub{suffix}") -> Any:
+            return _add(v, -i, _m, _n)
+
+        def fetch_inc(v: int, _m: str = mode, _n: str = f"atomic_fetch_inc{suffix}") -> Any:
+            return _add(v, 1, _m, _n)
+
+        def fetch_dec(v: int, _m: str = mode, _n: str = f"atomic_fetch_dec{suffix}") -> Any:
+            return _add(v, -1, _m, _n)
+
+        def a_xchg(v: int, new: Any, _m: str = mode, _n: str = f"atomic_xchg{suffix}") -> Any:
+            return rmw(v, lambda cur: new, _m, _n)
+
+        def a_cmpxchg(v: int, old: Any, new: Any, _m: str = mode, _n: str = f"atomic_cmpxchg{suffix}") -> Any:
+            return _cmpxchg(v, old, new, _m, _n)
+
+        for base, fn in [("atomic_add_return", add_return), ("atomic_sub_return", sub_return),
+                         ("atomic_inc_return", inc_return), ("atomic_dec_return", dec_return),
+                         ("atomic_fetch_sub", fetch_sub), ("atomic_fetch_inc", fetch_inc),
+                         ("atomic_fetch_dec", fetch_dec), ("atomic_xchg", a_xchg),
+                         ("atomic_cmpxchg", a_cmpxchg)]:
+            fn.__name__ = fn.__qualname__ = base + suffix
+            out[base + suffix] = fn
+    return out
+
+
+globals().update(_variants())
+
+
+def atomic_dec_and_test(v: int) -> bool:
+    """``--v == 0``, fully ordered."""
+    return bool(_add(v, -1, MB, "atomic_dec_and_test") == 1)
+
+
+def atomic_inc_not_zero(v: int) -> bool:
+    """Increment ``v`` unless it is 0; return whether it did (fully ordered on success)."""
+    old = rmw(v, lambda cur: cur + 1 if cur != 0 else NO_WRITE, MB, "atomic_inc_not_zero")
+    return bool(old != 0)
