@@ -52,6 +52,7 @@ class Ev:
         "rmw",
         "revisitable",
         "added_max",
+        "wr",
     )
 
     def __init__(self, tid: int, idx: int, kind: int, loc: int, val: Any, mode: str, node: Node | None,
@@ -69,6 +70,8 @@ class Ev:
         self.rmw = rmw
         self.revisitable = True
         self.added_max = True
+        #: for the read half of an RMW: its write half, or None while it has none (failed)
+        self.wr: Ev | None = None
 
     @property
     def ref(self) -> tuple[int, int]:
@@ -147,6 +150,7 @@ class Graph:
         node = r.node
         assert node is not None
         w = self._new_ev(r.tid, GW, r.loc, val, node.mode, node, True)
+        r.wr = w
         co = self.co_list(r.loc)
         co.insert(co.index(r.rf) + 1, w)  # type: ignore[arg-type]
         return w
@@ -198,6 +202,8 @@ class Graph:
                     self.loc_reads[e.loc].remove(e)
                 elif e.kind == GW:
                     self.co[e.loc].remove(e)
+                    if e.rmw and evs:
+                        evs[-1].wr = None
             self.advance(tid)
         if self.next_stamp > stamp + 1:
             self.next_stamp = stamp + 1
@@ -223,6 +229,8 @@ class Graph:
                 ne.revisitable = e.revisitable
                 ne.added_max = e.added_max
                 ne.rf = e.rf  # the old write: remapped below
+                if e.kind == GW and e.rmw and nl:
+                    nl[-1].wr = ne
                 nl.append(ne)
             threads.append(nl)
         g.threads = threads

@@ -246,17 +246,18 @@ class TSO(MemoryModel):
 
 
 def _pso_mb_rmw(e: Ev) -> bool:
-    # a fully ordered RMW is bracketed by full fences: nothing crosses it either way
-    return e.rmw and e.mode == MB
+    # a successful fully ordered RMW is bracketed by full fences: nothing crosses it either way
+    # (a failed one is only a load and orders nothing: Documentation/atomic_t.txt)
+    return e.rmw and e.mode == MB and (e.kind == GW or e.wr is not None)
 
 
 def _pso_full_before(e: Ev) -> bool:
-    return e.rmw and e.kind == GR and e.mode == MB
+    return e.rmw and e.kind == GR and e.mode == MB and e.wr is not None
 
 
 def _pso_stores_before(e: Ev) -> bool:
-    # a release RMW waits for every earlier store before it reads
-    return e.rmw and e.kind == GR and e.mode == RELEASE
+    # a successful release RMW waits for every earlier store before it reads
+    return e.rmw and e.kind == GR and e.mode == RELEASE and e.wr is not None
 
 
 def _pso_full_after(e: Ev) -> bool:
@@ -348,7 +349,7 @@ class Weak(PSO):
             if b.kind == GW:
                 return True
             return (full or rr or a.loc == b.loc or a.mode in (ACQUIRE, CONSUME)
-                    or (a.rmw and a.mode in (ACQUIRE, MB)) or _pso_full_before(b))
+                    or (a.rmw and a.mode in (ACQUIRE, MB) and a.wr is not None) or _pso_full_before(b))
         return PSO._ord(a, b, full, ss)
 
     def _scan(self, e: Ev, evs: list[Ev], forward: bool) -> list[Ev]:

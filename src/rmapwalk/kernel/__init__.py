@@ -38,8 +38,8 @@ from rmapwalk.kernel.barriers import (
     smp_rmb,
     smp_wmb,
 )
-from rmapwalk.kernel.once import READ_ONCE, WRITE_ONCE, smp_load_acquire, smp_store_release
-from rmapwalk.kernel.spinlock import spin_lock, spin_unlock
+from rmapwalk.kernel.once import READ_ONCE, WRITE_ONCE, plain_read, plain_write, smp_load_acquire, smp_store_release
+from rmapwalk.kernel.spinlock import spin_is_locked, spin_lock, spin_trylock, spin_unlock
 
 __all__ = [
     "READ_ONCE", "WRITE_ONCE", "atomic_add", "atomic_add_return", "atomic_cmpxchg", "atomic_dec",
@@ -48,5 +48,6 @@ __all__ = [
     "atomic_sub", "atomic_sub_return", "atomic_xchg", "barrier", "cmpxchg", "cmpxchg_acquire",
     "cmpxchg_relaxed", "cmpxchg_release", "smp_load_acquire", "smp_mb", "smp_mb__after_atomic",
     "smp_mb__before_atomic", "smp_rmb", "smp_store_release", "smp_wmb", "spin_lock", "spin_unlock",
+    "plain_read", "plain_write", "spin_is_locked", "spin_trylock",
     "xchg", "xchg_acquire", "xchg_relaxed", "xchg_release",
 ]

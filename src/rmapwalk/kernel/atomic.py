@@ -130,44 +130,49 @@ def atomic_cmpxchg(v: int, old: Any, new: Any) -> Any:
 _SUFFIX = {"": MB, "_relaxed": RELAXED, "_acquire": ACQUIRE, "_release": RELEASE}
 
 
+def _variant(base: str, suffix: str, mode: str) -> Any:
+    name = base + suffix
+    kind = base.removeprefix("atomic_")
+
+    def add_return(i: int, v: int) -> Any:
+        return _add(v, i, mode, name) + i
+
+    def sub_return(i: int, v: int) -> Any:
+        return _add(v, -i, mode, name) - i
+
+    def inc_return(v: int) -> Any:
+        return _add(v, 1, mode, name) + 1
+
+    def dec_return(v: int) -> Any:
+        return _add(v, -1, mode, name) - 1
+
+    def fetch_sub(i: int, v: int) -> Any:
+        return _add(v, -i, mode, name)
+
+    def fetch_inc(v: int) -> Any:
+        return _add(v, 1, mode, name)
+
+    def fetch_dec(v: int) -> Any:
+        return _add(v, -1, mode, name)
+
+    def a_xchg(v: int, new: Any) -> Any:
+        return rmw(v, lambda cur: new, mode, name)
+
+    def a_cmpxchg(v: int, old: Any, new: Any) -> Any:
+        return _cmpxchg(v, old, new, mode, name)
+
+    fn = {"add_return": add_return, "sub_return": sub_return, "inc_return": inc_return,
+          "dec_return": dec_return, "fetch_sub": fetch_sub, "fetch_inc": fetch_inc,
+          "fetch_dec": fetch_dec, "xchg": a_xchg, "cmpxchg": a_cmpxchg}[kind]
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = f"``{name}``: {'fully ordered' if mode == MB else mode + ' ordering'} (Documentation/atomic_t.txt)."
+    return fn
+
+
 def _variants() -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for suffix, mode in _SUFFIX.items():
-        def add_return(i: int, v: int, _m: str = mode, _n: str = f"atomic_add_return{suffix}") -> Any:
-            return _add(v, i, _m, _n) + i
-
-        def sub_return(i: int, v: int, _m: str = mode, _n: str = f"atomic_sub_return{suffix}") -> Any:
-            return _add(v, -i, _m, _n) - i
-
-        def inc_return(v: int, _m: str = mode, _n: str = f"atomic_inc_return{suffix}") -> Any:
-            return _add(v, 1, _m, _n) + 1
-
-        def dec_return(v: int, _m: str = mode, _n: str = f"atomic_dec_return{suffix}") -> Any:
-            return _add(v, -1, _m, _n) - 1
-
-        def fetch_sub(i: int, v: int, _m: str = mode, _n: str = f"atomic_fetch_sub{suffix}") -> Any:
-            return _add(v, -i, _m, _n)
-
-        def fetch_inc(v: int, _m: str = mode, _n: str = f"atomic_fetch_inc{suffix}") -> Any:
-            return _add(v, 1, _m, _n)
-
-        def fetch_dec(v: int, _m: str = mode, _n: str = f"atomic_fetch_dec{suffix}") -> Any:
-            return _add(v, -1, _m, _n)
-
-        def a_xchg(v: int, new: Any, _m: str = mode, _n: str = f"atomic_xchg{suffix}") -> Any:
-            return rmw(v, lambda cur: new, _m, _n)
-
-        def a_cmpxchg(v: int, old: Any, new: Any, _m: str = mode, _n: str = f"atomic_cmpxchg{suffix}") -> Any:
-            return _cmpxchg(v, old, new, _m, _n)
-
-        for base, fn in [("atomic_add_return", add_return), ("atomic_sub_return", sub_return),
-                         ("atomic_inc_return", inc_return), ("atomic_dec_return", dec_return),
-                         ("atomic_fetch_sub", fetch_sub), ("atomic_fetch_inc", fetch_inc),
-                         ("atomic_fetch_dec", fetch_dec), ("atomic_xchg", a_xchg),
-                         ("atomic_cmpxchg", a_cmpxchg)]:
-            fn.__name__ = fn.__qualname__ = base + suffix
-            out[base + suffix] = fn
-    return out
+    bases = ["atomic_add_return", "atomic_sub_return", "atomic_inc_return", "atomic_dec_return",
+             "atomic_fetch_sub", "atomic_fetch_inc", "atomic_fetch_dec", "atomic_xchg", "atomic_cmpxchg"]
+    return {b + sfx: _variant(b, sfx, mode) for sfx, mode in _SUFFIX.items() for b in bases}
 
 
 globals().update(_variants())
