@@ -1,0 +1,159 @@
+"""The design switches of the KVM shadow-MMU model.
+
+Each design choice debated around the 2013 "locklessly write-protect" series (and the 3.11 code it
+started from) is a named switch, so that one scenario can run the 3.11 behaviour, the series'
+proposal and the broken alternatives side by side (``kvm-reference.md`` §3.10).
+
+The switches live in one table, :data:`SWITCHES`: name -> allowed values -> default -> one-line
+doc.  To add a switch, add a row to the table *and* an annotated attribute of the same name
+to :class:`Switches` (the module checks at import time that both agree).
+
+Values are strings (the kernel version or proposal they stand for), except the sizes
+``pte_list_ext`` and ``spt_entries``, which are ints.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Switch:
+    """One row of the switch table."""
+
+    name: str
+    #: the allowed values (strings), or ``None`` for an int checked by ``check``
+    values: tuple[str, ...] | None
+    default: Any
+    doc: str
+    #: for int switches: a predicate on the value and a phrase describing what is allowed
+    check: Callable[[int], bool] | None = None
+    allowed: str = ""
+
+    def validate(self, value: Any) -> Any:
+        if self.values is not None:
+            if value not in self.values:
+                raise ValueError(f"switch {self.name}: {value!r} is not one of {', '.join(self.values)}")
+            return value
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(f"switch {self.name}: {value!r} is not an int ({self.allowed})")
+        if self.check is not None and not self.check(value):
+            raise ValueError(f"switch {self.name}: {value} is not allowed ({self.allowed})")
+        return value
+
+
+def _power_of_two(n: int) -> bool:
+    return 1 <= n <= 512 and n & (n - 1) == 0
+
+
+_TABLE: list[Switch] = [
+    Switch("pte_list", ("3.11", "head"), "3.11",
+           "pte-list algorithm: 3.11 (add to the first desc with a free last slot / append at the tail, "
+           "remove refills from the same desc) or the series' head variant (add at the head desc, new "
+           "desc becomes the head, remove refills from the head's last entry; §3.5)"),
+    Switch("desc_cache", ("plain", "typesafe_by_rcu"), "plain",
+           "pte_list_desc kmem cache: 3.11 plain cache (freed descs are gone) or SLAB_DESTROY_BY_RCU "
+           "(type-stable, for the lockless walker; §3.7)"),
+    Switch("nulls", ("off", "on"), "off",
+           "end of a desc chain: NULL (3.11) or a nulls marker naming the rmap head, checked by the "
+           "lockless walker, which restarts on a foreign marker (§3.6)"),
+    Switch("desc_init", ("3.11", "careful"), "3.11",
+           "new desc initialisation: 3.11 (kmem_cache_zalloc'ed, so a reused desc is transiently zero, "
+           "and an appended desc is linked before its slot is filled) or careful (every field written "
+           "once with its final value, and the desc is filled before it is linked; series patch 10)"),
+    Switch("publish", ("none", "wmb", "rcu_assign_pointer"), "none",
+           "ordering of the stores that publish to a lockless walker: none (3.11), smp_wmb() before "
+           "every store that links a desc and before clearing the slot a moved entry came from, or "
+           "rcu_assign_pointer() (release) for the linking stores and smp_wmb() before the clear"),
+    Switch("rmap_access", ("marked", "plain"), "marked",
+           "accesses to rmap heads and descs by lock holders: READ_ONCE/WRITE_ONCE, or plain C "
+           "accesses as in 3.11 (the data-race check can tell them apart)"),
+    Switch("lockless_deref", ("once", "rcu_dereference"), "once",
+           "loads of the lockless walker: READ_ONCE as the series posted it, or rcu_dereference() as "
+           "Gleb asked in the review (seed mail)"),
+    Switch("walk_order", ("bottom_up", "ascending"), "bottom_up",
+           "slot order of the lockless walker inside a desc: from the highest slot down (series) or "
+           "from slot 0 up (the 3.11 iterator's order); §3.9, R7"),
+    Switch("spt_cache", ("plain", "typesafe_by_rcu"), "plain",
+           "memory of shadow page tables (sp->spt): freed at once like 3.11's free_page(), or from a "
+           "SLAB_DESTROY_BY_RCU cache (Gleb's proposal, seed mail; §3.7 v2)"),
+    Switch("pte_list_ext", None, 3,
+           "PTE_LIST_EXT: slots per pte_list_desc (3 in 3.11; small values force chains)",
+           check=lambda n: 1 <= n <= 16, allowed="1 <= n <= 16"),
+    Switch("spt_entries", None, 4,
+           "entries per shadow page table (512 in the kernel); also the model's gfns per large page "
+           "step: a level-L table entry covers spt_entries**(L-1) gfns",
+           check=_power_of_two, allowed="a power of two, 1 <= n <= 512"),
+]
+
+#: name -> switch
+SWITCHES: dict[str, Switch] = {s.name: s for s in _TABLE}
+
+
+@dataclass(frozen=True, init=False)
+class Switches:
+    """The values of every design switch (validated; immutable).
+
+    ``Switches(pte_list="head", nulls="on")``; ``Switches.from_dict({...})``;
+    ``sw.replace(desc_cache="typesafe_by_rcu")``.  An unknown switch or value raises
+    ``ValueError`` naming the valid ones.  Unset switches take their defaults.
+    """
+
+    pte_list: str
+    desc_cache: str
+    nulls: str
+    desc_init: str
+    publish: str
+    rmap_access: str
+    lockless_deref: str
+    walk_order: str
+    spt_cache: str
+    pte_list_ext: int
+    spt_entries: int
+
+    def __init__(self, **kw: Any) -> None:
+        unknown = sorted(set(kw) - set(SWITCHES))
+        if unknown:
+            raise ValueError(f"unknown switch {', '.join(unknown)}; valid switches: {', '.join(SWITCHES)}")
+        for name, sw in SWITCHES.items():
+            object.__setattr__(self, name, sw.validate(kw.get(name, sw.default)))
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any] | None = None, **kw: Any) -> Switches:
+        """Switches from a mapping (and keywords); unknown names raise ``ValueError``."""
+        return cls(**dict(values or {}, **kw))
+
+    def replace(self, **kw: Any) -> Switches:
+        """A copy with some switches changed."""
+        return Switches.from_dict(self.as_dict(), **kw)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in SWITCHES}
+
+    def describe(self) -> str:
+        """``name=value`` for every switch that differs from its default."""
+        diff = [f"{n}={v}" for n, v in self.as_dict().items() if v != SWITCHES[n].default]
+        return " ".join(diff) or "defaults"
+
+
+def _check_table() -> None:
+    names = [f.name for f in dataclasses.fields(Switches)]
+    if names != list(SWITCHES):
+        raise AssertionError(f"Switches fields {names} and the SWITCHES table {list(SWITCHES)} disagree")
+
+
+_check_table()
+
+
+def switch_table() -> str:
+    """The switch table as text: name, allowed values, default, doc (for ``--help`` and docs)."""
+    lines = []
+    for sw in SWITCHES.values():
+        allowed = " | ".join(sw.values) if sw.values is not None else sw.allowed
+        lines.append(f"{sw.name} = {allowed} (default {sw.default}): {sw.doc}")
+    return "\n".join(lines)
+
+__all__ = ["SWITCHES", "Switch", "Switches", "switch_table"]
