@@ -257,11 +257,17 @@ def current() -> _Recorder:
 class ThreadBehaviour:
     """The memoized behaviour trie of one thread of a program."""
 
-    __slots__ = ("tdef", "tid", "limit", "root", "runs", "prog")
+    __slots__ = ("tdef", "tid", "limit", "root", "runs", "prog", "memo", "memo_limit")
+
+    #: how many memoized runs a thread keeps before forgetting them (bounds memory on long
+    #: searches: forgotten behaviour is recomputed by re-running the thread when needed again)
+    MEMO_LIMIT = 5000
 
     def __init__(self, tdef: ThreadDef, tid: int, limit: int, prog: Any = None) -> None:
         self.tdef = tdef
         self.prog = prog
+        self.memo: list[Node] = []
+        self.memo_limit = self.MEMO_LIMIT
         self.tid = tid
         self.limit = limit
         self.runs = 0
@@ -273,8 +279,14 @@ class ThreadBehaviour:
         assert children is not None
         nxt = children.get(value)
         if nxt is None:
+            if len(self.memo) >= self.memo_limit:
+                for n in self.memo:
+                    n.children = {}  # nodes in use stay alive through the graphs holding them
+                self.memo.clear()
+                children = node.children = {}
             nxt = self._run(node.path + (value,))
             children[value] = nxt
+            self.memo.append(node)
         return nxt
 
     def _run(self, path: tuple[Any, ...]) -> Node:
