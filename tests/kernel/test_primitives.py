@@ -491,3 +491,65 @@ def test_atomic_ordering_variants() -> None:
     res = run(p, "pso")
     assert {dict(o)["out"] for o in res.outcomes} == {(1, 1, 0, False)}
     assert {dict(o)["v"] for o in res.outcomes} == {4}
+
+
+# RCU nesting and rcu_barrier -----------------------------------------------------------------------
+def test_nested_read_side_sections_end_at_the_outermost_unlock() -> None:
+    p = remove_then_free("synchronize_rcu")
+    inner = p.threads[0].fn
+
+    def reader() -> None:
+        rcu_read_lock()
+        inner()  # a whole (nested) section inside
+        rcu_read_unlock()
+
+    p.threads[0].fn = reader
+    assert run(p, "tso").verdict == "holds"
+
+
+def test_rcu_read_unlock_without_lock_is_misuse() -> None:
+    p = Program("unbalanced")
+    p.thread(rcu_read_unlock, name="cpu0")
+    assert kinds(run(p, "sc")) == {"rcu misuse"}
+
+
+@pytest.mark.parametrize("barrier", [True, False])
+def test_rcu_barrier_waits_for_queued_callbacks(barrier: bool) -> None:
+    from rmapwalk.kernel.rcu import rcu_barrier
+
+    p = Program("rcu_barrier" + ("" if barrier else "-none"))
+    done = p.var("done")
+
+    @p.thread
+    def cpu0() -> None:
+        call_rcu(1, lambda head: WRITE_ONCE(done, head))
+        if barrier:
+            rcu_barrier()
+            assert READ_ONCE(done) == 1, "callback has not run after rcu_barrier()"
+        else:
+            assert READ_ONCE(done) == 1, "callback has not run"
+
+    init_rcu(p, callbacks=1)
+    res = run(p, "pso")
+    assert res.verdict == ("holds" if barrier else "violated")
+
+
+def test_kernel_violations_are_named_in_json(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    from click.testing import CliRunner
+
+    from rmapwalk.cli import main
+
+    model = tmp_path / "uaf.py"
+    model.write_text(
+        "import sys\n"
+        f"sys.path.insert(0, {str(__import__('os').path.dirname(__file__))!r})\n"
+        "from test_primitives import remove_then_free\n"
+        "prog = remove_then_free('at once')\n"
+    )
+    out = CliRunner().invoke(main, ["run", str(model), "--json", "--replay-dir", str(tmp_path)])
+    assert out.exit_code == 1
+    data = json.loads(out.output)
+    assert data["violations"][0]["property"] == "use-after-free"
+    assert "kmem_cache_free" in data["violations"][0]["trace"]

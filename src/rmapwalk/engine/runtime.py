@@ -64,6 +64,8 @@ class Src:
 def _caller_src() -> Src | None:
     f = sys._getframe(2)
     while f is not None and f.f_code.co_filename.startswith(INTERNAL_DIRS):
+        if f.f_code is _RUN_CODE:  # the thread's own code is all library code (e.g. RCU callbacks)
+            return None
         f = f.f_back  # type: ignore[assignment]
     if f is None:
         return None
@@ -332,6 +334,9 @@ class ThreadBehaviour:
                 "operation it reached before"
             )
         return rec.head
+
+
+_RUN_CODE = ThreadBehaviour._run.__code__
 
 
 def _terminal(rec: _Recorder, kind: int, value: Any, src: Src | None) -> None:
