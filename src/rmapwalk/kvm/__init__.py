@@ -11,6 +11,19 @@ Foundation modules:
   the lockless walker;
 * :mod:`~rmapwalk.kvm.rmap`: ``gfn_to_rmap``, ``rmap_add``, ``rmap_remove``;
 * :mod:`~rmapwalk.kvm.access`: how each kind of access becomes kernel primitives.
+
+The layer above:
+
+* :mod:`~rmapwalk.kvm.spte_ops`: ``mmu_spte_set``/``update``/``clear_*``, ``drop_spte`` and the
+  TLB-flush rule (``flush_rule``);
+* :mod:`~rmapwalk.kvm.vcpu`: vCPUs (mode, flush requests, TLB), guest reads and writes,
+  ``kvm_flush_remote_tlbs``, ``fast_page_fault`` and the slow path (``mark_order``,
+  ``wmb_before_mark``, ``fast_pf_large``, ``fast_pf_indirect``);
+* :mod:`~rmapwalk.kvm.dirty_log`: ``kvm_mmu_slot_remove_write_access`` and
+  ``kvm_vm_ioctl_get_dirty_log``, locked and lockless (``write_protect``, ``flush_location``,
+  ``large_wp``, ``leaf_check``);
+* :mod:`~rmapwalk.kvm.invariants`: I1 (end to end, with a migration thread), I2, I7;
+* :mod:`~rmapwalk.kvm.scenarios`: the named scenarios (``SCENARIOS``).
 """
 
 from rmapwalk.kvm.memslot import KvmMemorySlot, gfn_to_memslot, mark_page_dirty

@@ -27,6 +27,11 @@ Kinds of access:
 ``kernel_write`` spt entries initialised by ``init_shadow_page_table``)
 ``cache_alloc``, ``kmem_cache_alloc`` (0 when the cache is exhausted) / ``kmem_cache_free``
 ``cache_free``
+``spte_read``, sptes: ``READ_ONCE`` / ``WRITE_ONCE`` (3.11 ``__set_spte`` is a plain 64-bit store
+``spte_write`` and ``mmu_spte_get_lockless`` an ``ACCESS_ONCE`` load; 64-bit aligned accesses are
+               single-copy atomic on x86-64, so the model marks both sides: no tearing)
+``spte_xchg``, ``xchg`` / ``cmpxchg`` of an spte (fully ordered; 3.11 ``xchg``,
+``spte_cmpxchg`` ``cmpxchg64``)
 ============== ============================================================================
 """
 
@@ -37,6 +42,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from rmapwalk.engine.runtime import ModelError
+from rmapwalk.kernel.atomic import cmpxchg, xchg
 from rmapwalk.kernel.barriers import smp_wmb
 from rmapwalk.kernel.once import READ_ONCE, WRITE_ONCE, plain_read, plain_write
 from rmapwalk.kernel.rcu import rcu_assign_pointer, rcu_dereference
@@ -65,6 +71,10 @@ class MmuOps:
     kernel_write: Callable[[int, Any], None]
     cache_alloc: Callable[[KmemCache], int]
     cache_free: Callable[[KmemCache, int], None]
+    spte_read: Callable[[int], Any]
+    spte_write: Callable[[int, Any], None]
+    spte_xchg: Callable[[int, Any], Any]
+    spte_cmpxchg: Callable[[int, Any, Any], Any]
 
 
 def runtime_ops(sw: Switches) -> MmuOps:
@@ -82,6 +92,10 @@ def runtime_ops(sw: Switches) -> MmuOps:
         kernel_write=plain_write,
         cache_alloc=kmem_cache_alloc,
         cache_free=kmem_cache_free,
+        spte_read=READ_ONCE,
+        spte_write=WRITE_ONCE,
+        spte_xchg=xchg,
+        spte_cmpxchg=cmpxchg,
     )
 
 
@@ -110,7 +124,19 @@ def build_ops(prog: Program) -> MmuOps:
             raise ModelError(f"building: {cache.obj_name(obj)} freed twice")
         prog.init[int(cache.freelist)] = (obj,) + tuple(free)
 
-    return MmuOps(read, write, write, _nothing, _nothing, walker_read, read, write, cache_alloc, cache_free)
+    def spte_xchg(addr: int, new: Any) -> Any:
+        old = read(addr)
+        write(addr, new)
+        return old
+
+    def spte_cmpxchg(addr: int, old: Any, new: Any) -> Any:
+        cur = read(addr)
+        if cur == old:
+            write(addr, new)
+        return cur
+
+    return MmuOps(read, write, write, _nothing, _nothing, walker_read, read, write, cache_alloc, cache_free,
+                  read, write, spte_xchg, spte_cmpxchg)
 
 
 def check_alloc(cache: KmemCache, obj: int) -> int:

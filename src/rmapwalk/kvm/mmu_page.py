@@ -93,6 +93,15 @@ class KvmMmu:
         self.ops: MmuOps = runtime_ops(sw)
         self._runtime_ops = self.ops
         self.mmu_lock: Loc = prog.var("kvm.mmu_lock", observe=False)
+        #: ``kvm->slots_lock`` (a mutex in the kernel; a spinlock word here): serialises
+        #: KVM_GET_DIRTY_LOG and memslot updates
+        self.slots_lock: Loc = prog.var("kvm.slots_lock", observe=False)
+        #: the vCPUs (``rmapwalk.kvm.vcpu.KvmVcpu``), added by ``kvm_create_vcpu``
+        self.vcpus: list[Any] = []
+        #: guest memory: one location per gfn (``rmapwalk.kvm.vcpu.guest_memory``), created lazily
+        self.guest_mem: dict[int, Loc] = {}
+        #: the host pfn backing gfn g is ``pfn_base + g`` (fixed: no host unmap yet)
+        self.pfn_base = 0x100
         self.memslots: list[KvmMemorySlot] = [
             KvmMemorySlot.create(prog, 0, base_gfn, npages, max_level=max_level, level_bits=self.level_bits,
                                  log_dirty_pages=log_dirty_pages)
@@ -180,6 +189,14 @@ class KvmMmu:
         locs.append(self.desc_cache.freelist)
         have = {int(x) for x in self.prog.observed}
         self.prog.observed.extend(x for x in locs if int(x) not in have)
+
+    def observe_dirty_bitmaps(self) -> None:
+        """Put every memslot's live dirty-bitmap words into the final state."""
+        have = {int(x) for x in self.prog.observed}
+        for slot in self.memslots:
+            for w in slot.dirty_bitmap or []:
+                if int(w) not in have:
+                    self.prog.observed.append(w)
 
     def final_mem(self, final: Mapping[str, Any]) -> Callable[[int], Any]:
         """``mem(addr)``: the value of an observed location in a final state."""

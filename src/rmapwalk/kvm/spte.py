@@ -53,6 +53,11 @@ PT64_BASE_ADDR_MASK = ((1 << 52) - 1) & ~((1 << PAGE_SHIFT) - 1)
 SPTE_LEVEL_SHIFT = PT64_SECOND_AVAIL_BITS_SHIFT
 SPTE_LEVEL_MASK = 0x7 << SPTE_LEVEL_SHIFT
 
+#: model only, never read by the modelled kernel code: set in every non-leaf entry
+#: (``make_nonleaf_spte``) so that invariant checks (I7) can tell a non-leaf entry from a level-1
+#: leaf by the value without any memory access
+SPTE_GHOST_NONLEAF = 1 << 57
+
 #: shadow paging's MMIO marker (3.11 sets reserved bits plus present through
 #: ``kvm_mmu_set_mmio_spte_mask``; the model keeps bits 62, 63 and 0)
 SHADOW_MMIO_MASK = (0x3 << 62) | PT_PRESENT_MASK
@@ -202,16 +207,22 @@ def make_nonleaf_spte(child: int, level: int, *, encode_level: bool = False) -> 
     """The non-leaf entry ``link_shadow_page()`` (arch/x86/kvm/mmu.c, 3.11) writes into a table
     of ``level`` (> 1) to point at a child table: present, writable, user, accessed (upper levels
     are always fully permissive), with ``child`` (the child table's address in the model) in
-    the address field."""
+    the address field, and the model's ghost marker ``SPTE_GHOST_NONLEAF`` (for invariants only)."""
     if level <= PT_PAGE_TABLE_LEVEL:
         raise ValueError("make_nonleaf_spte: a level-1 table holds only leaves")
-    s = PT_PRESENT_MASK | PT_WRITABLE_MASK | PT_USER_MASK | PT_ACCESSED_MASK
+    s = PT_PRESENT_MASK | PT_WRITABLE_MASK | PT_USER_MASK | PT_ACCESSED_MASK | SPTE_GHOST_NONLEAF
     s |= (child << PAGE_SHIFT) & PT64_BASE_ADDR_MASK
     if child << PAGE_SHIFT & ~PT64_BASE_ADDR_MASK:
         raise ValueError(f"make_nonleaf_spte: child {child:#x} does not fit")
     if encode_level:
         s |= level << SPTE_LEVEL_SHIFT
     return s
+
+
+def is_ghost_nonleaf(spte: int) -> bool:
+    """Model only (invariant checks): whether ``spte`` is a non-leaf entry written by
+    ``make_nonleaf_spte``.  Modelled kernel code must not call this."""
+    return bool(spte & SPTE_GHOST_NONLEAF)
 
 
 def spte_describe(spte: int) -> str:
@@ -222,7 +233,7 @@ def spte_describe(spte: int) -> str:
         return f"mmio({spte:#x})"
     names = [("P", PT_PRESENT_MASK), ("W", PT_WRITABLE_MASK), ("U", PT_USER_MASK),
              ("A", PT_ACCESSED_MASK), ("D", PT_DIRTY_MASK), ("L", PT_PAGE_SIZE_MASK),
-             ("HW", SPTE_HOST_WRITEABLE), ("MW", SPTE_MMU_WRITEABLE)]
+             ("HW", SPTE_HOST_WRITEABLE), ("MW", SPTE_MMU_WRITEABLE), ("NL", SPTE_GHOST_NONLEAF)]
     bits = "|".join(n for n, m in names if spte & m) or "-"
     lvl = spte_level(spte)
     return f"{bits} pfn={spte_to_pfn(spte):#x}" + (f" lvl={lvl}" if lvl else "")
@@ -232,9 +243,9 @@ __all__ = [
     "ACC_ALL", "ACC_EXEC_MASK", "ACC_USER_MASK", "ACC_WRITE_MASK", "KVM_NR_PAGE_SIZES", "PAGE_SHIFT",
     "PT64_BASE_ADDR_MASK", "PT64_NX_MASK", "PT_ACCESSED_MASK", "PT_DIRECTORY_LEVEL", "PT_DIRTY_MASK",
     "PT_PAGE_SIZE_MASK", "PT_PAGE_TABLE_LEVEL", "PT_PDPE_LEVEL", "PT_PRESENT_MASK", "PT_USER_MASK",
-    "PT_WRITABLE_MASK", "SHADOW_MMIO_MASK", "SPTE_HOST_WRITEABLE", "SPTE_LEVEL_MASK", "SPTE_LEVEL_SHIFT",
-    "SPTE_MMU_WRITEABLE", "is_large_pte", "is_last_spte", "is_last_spte_by_value", "is_mmio_spte",
-    "is_rmap_spte", "is_shadow_present_pte", "is_writable_pte", "make_nonleaf_spte", "make_spte",
-    "spte_describe", "spte_has_volatile_bits", "spte_is_bit_cleared", "spte_is_locklessly_modifiable",
-    "spte_level", "spte_to_pfn",
+    "PT_WRITABLE_MASK", "SHADOW_MMIO_MASK", "SPTE_GHOST_NONLEAF", "SPTE_HOST_WRITEABLE", "SPTE_LEVEL_MASK",
+    "SPTE_LEVEL_SHIFT", "SPTE_MMU_WRITEABLE", "is_ghost_nonleaf", "is_large_pte", "is_last_spte",
+    "is_last_spte_by_value", "is_mmio_spte", "is_rmap_spte", "is_shadow_present_pte", "is_writable_pte",
+    "make_nonleaf_spte", "make_spte", "spte_describe", "spte_has_volatile_bits", "spte_is_bit_cleared",
+    "spte_is_locklessly_modifiable", "spte_level", "spte_to_pfn",
 ]

@@ -80,6 +80,49 @@ _TABLE: list[Switch] = [
     Switch("spt_cache", ("plain", "typesafe_by_rcu"), "plain",
            "memory of shadow page tables (sp->spt): freed at once like 3.11's free_page(), or from a "
            "SLAB_DESTROY_BY_RCU cache (Gleb's proposal, seed mail; §3.7 v2)"),
+    Switch("write_protect", ("locked", "lockless"), "locked",
+           "dirty-log write-protection in kvm_vm_ioctl_get_dirty_log: under mmu_lock through the locked "
+           "rmap iterator (3.11), or the series' lockless form (RCU read side, pte_list_walk_lockless, "
+           "cmpxchg W-clear of leaf sptes only; §3.8-3.9).  Both implemented (kvm.dirty_log); "
+           "kvm_mmu_slot_remove_write_access is always locked"),
+    Switch("mark_order", ("mark_first", "after_rmap"), "mark_first",
+           "slow-path order of mark_page_dirty: before the spte is made writable and added to the rmap "
+           "(3.11 set_spte), or after rmap_add (series patch 6, 'update spte and add it into rmap "
+           "before dirty log'; §3.4, R6).  Both implemented (kvm.vcpu)"),
+    Switch("wmb_before_mark", ("on", "off"), "on",
+           "with mark_order=after_rmap: smp_wmb() between rmap_add and mark_page_dirty (series), or no "
+           "barrier (broken only under PSO and weaker).  No effect with mark_first.  Implemented"),
+    Switch("sp_free", ("immediate", "call_rcu", "typesafe_slab"), "immediate",
+           "freeing of zapped shadow pages in kvm_mmu_commit_zap_page: at once after the flush IPI "
+           "(3.11), through call_rcu (series v1, rcu_free_shadow_page), or sp->spt from a "
+           "SLAB_DESTROY_BY_RCU cache (series v2, Gleb's proposal; same as spt_cache=typesafe_by_rcu).  "
+           "NOT IMPLEMENTED YET: no model path zaps shadow pages"),
+    Switch("leaf_check", ("by_level", "by_value"), "by_level",
+           "leaf test of the lockless write-protector: is_last_spte(spte, sp->role.level) with the level "
+           "read from the shadow page header (3.11 predicate), or from the value alone with the level "
+           "encoded in every spte (series v2 'check last spte with unawareness of mapping level'; "
+           "§3.8, R10).  Both implemented in the lockless write-protect"),
+    Switch("flush_rule", ("writable", "mmu_writable"), "writable",
+           "mmu_spte_update's TLB-flush decision: old spte hardware-writable and new not (3.11), or old "
+           "spte MMU-writable (locklessly modifiable) and new not writable (series patch 4, merged; "
+           "§3.3.2, R3).  Both implemented (kvm.spte_ops)"),
+    Switch("flush_location", ("under_lock", "after_unlock_serialized", "after_unlock_unserialized"),
+           "under_lock",
+           "where get_dirty_log and kvm_mmu_slot_remove_write_access flush remote TLBs: under mmu_lock "
+           "(3.11), after dropping it with slots_lock held (198c74f43f0f), or after dropping it without "
+           "slots_lock (broken, R8).  All three implemented (kvm.dirty_log)"),
+    Switch("large_wp", ("zap", "readonly"), "zap",
+           "write-protection of a large spte: drop it (3.11 __drop_large_spte) or clear W only "
+           "('lazily drop large spte', c126d94f2c90; R4, R5), with __direct_map then dropping a large "
+           "spte in the way of a 4K mapping (404381c5839d).  Both implemented (spte_write_protect, "
+           "__direct_map; scenario large-spte)"),
+    Switch("fast_pf_large", ("allow", "forbid"), "allow",
+           "fast_page_fault on an spte of a table above level 1: allowed (3.11, where logged slots had "
+           "no large sptes; the reverted caf6900f2d8a) or refused (c126d94f2c90; R4).  Both implemented"),
+    Switch("fast_pf_indirect", ("allow", "forbid"), "forbid",
+           "fast_page_fault on an spte of an indirect (shadowing) page: refused (3.11: the fast path "
+           "runs only on direct maps) or allowed (R1, the ABA on the gfn behind the spte).  Both "
+           "implemented; no scenario builds indirect pages with a changing guest pte yet"),
     Switch("pte_list_ext", None, 3,
            "PTE_LIST_EXT: slots per pte_list_desc (3 in 3.11; small values force chains)",
            check=lambda n: 1 <= n <= 16, allowed="1 <= n <= 16"),
@@ -111,6 +154,16 @@ class Switches:
     lockless_deref: str
     walk_order: str
     spt_cache: str
+    write_protect: str
+    mark_order: str
+    wmb_before_mark: str
+    sp_free: str
+    leaf_check: str
+    flush_rule: str
+    flush_location: str
+    large_wp: str
+    fast_pf_large: str
+    fast_pf_indirect: str
     pte_list_ext: int
     spt_entries: int
 

@@ -1,0 +1,130 @@
+"""The invariants of the KVM model (``kvm-reference.md`` §5.2), each a named property.
+
+* **I1 no dirty page lost**, end-to-end form, as live migration needs it: a migration thread
+  (:func:`migration_thread`) calls ``KVM_GET_DIRTY_LOG`` some times and after each call copies
+  every reported page (``READ_ONCE(mem[g])``) to the destination; after every thread has
+  stopped, a final harvest would report exactly the bits left in the live bitmap and copy those
+  pages.  The property (:func:`require_no_dirty_page_lost`, a condition on the final state):
+  for every gfn, the destination holds the guest's final content, i.e. the gfn's bit is set in
+  the final bitmap, or the last copy the migration thread made of it equals the final
+  ``mem[g]`` (0, the initial content, if it never copied it).  vCPUs write a different value
+  each time, so a write that no harvest covered shows as a stale copy.
+
+  This is the form KVM's own argument uses (``kvm_get_dirty_log_protect``'s comment: a write
+  through a stale TLB entry between the harvest and the flush is covered because userspace reads
+  the page after the ioctl returns).  A write is covered iff a harvest that reported its gfn
+  *returned* after it.  The literal "reported by a harvest that *started* after the write" would
+  flag 3.11 itself (such a write between the ``xchg`` and the flush is reported by no later
+  harvest).  Over-reporting is never a violation (R16).
+
+* **I2 harvest protects before it returns** (opt-in: ``migration_thread(..., check_i2=True)``,
+  because its reads add executions): right after ``KVM_GET_DIRTY_LOG`` returns, the migration
+  thread reads, for each vCPU, the flush request bit, then the TLB entry of each reported gfn,
+  then the gfn's dirty bit; a vCPU whose request was already handled must not hold a writable
+  TLB entry for a reported gfn unless the gfn's bit was set again (:func:`check_harvest_protected`).
+  The "mark pending" excuse of the reference (another vCPU sharing the spte between a fast-path
+  cmpxchg and its mark) is not modelled: sound for scenarios where each spte is used by one vCPU.
+
+* **I7 lockless write-protect only on leaf sptes**: checked at each successful lockless W-clear
+  (:func:`rmapwalk.kvm.dirty_log.check_lockless_wp_target`), with the model's ghost marker of
+  non-leaf values.
+
+* ``endless fault loop`` (raised by :func:`rmapwalk.kvm.vcpu.guest_access`): one guest access
+  faulted more than ``max_fault_retries`` times (R5's symptom).
+
+Not yet: the state form of I1, I3-I6, I8-I11 (I4 is the kernel layer's ``use-after-free``, I6
+the engine's ``event limit``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from rmapwalk.engine.ops import observe
+from rmapwalk.engine.runtime import Violated
+from rmapwalk.kernel.bitops import BITS_PER_LONG, test_bit
+from rmapwalk.kernel.once import READ_ONCE
+from rmapwalk.kvm.dirty_log import kvm_mmu_slot_remove_write_access, kvm_vm_ioctl_get_dirty_log, migration_copy
+from rmapwalk.kvm.memslot import KvmMemorySlot, gfn_to_memslot
+from rmapwalk.kvm.mmu_page import KvmMmu
+from rmapwalk.kvm.vcpu import KVM_REQ_TLB_FLUSH, TLB_RW, guest_memory
+
+I1 = "I1 no dirty page lost"
+I2 = "I2 harvest protects before it returns"
+I7 = "I7 lockless write-protect only on leaf sptes"
+FAULT_LOOP = "endless fault loop"
+
+
+def check_harvest_protected(kvm: KvmMmu, reported: list[int]) -> None:
+    """I2, read right after ``KVM_GET_DIRTY_LOG`` returned ``reported`` (see the module doc)."""
+    for vcpu in kvm.vcpus:
+        if test_bit(KVM_REQ_TLB_FLUSH, vcpu.requests):
+            continue  # the vCPU empties its TLB before its next guest access
+        for g in reported:
+            if READ_ONCE(vcpu.tlb[g]) != TLB_RW:
+                continue
+            slot = gfn_to_memslot(kvm, g)
+            if slot is not None and slot.dirty_bitmap is not None:
+                off = g - slot.base_gfn
+                if test_bit(off % BITS_PER_LONG, slot.dirty_bitmap[off // BITS_PER_LONG]):
+                    continue
+            raise Violated(I2, f"get_dirty_log returned gfn {g} while {vcpu.name}'s TLB still lets it write "
+                               f"gfn {g} and its dirty bit is clear")
+
+
+def migration_thread(kvm: KvmMmu, rounds: int, slot: KvmMemorySlot | None = None, *,
+                     check_i2: bool = False, enable_logging: bool = False) -> Callable[[], None]:
+    """The thread function of live migration's dirty-page loop: (with ``enable_logging``, first
+    ``kvm_mmu_slot_remove_write_access``, as setting ``KVM_MEM_LOG_DIRTY_PAGES`` does; the bitmap
+    should then start all set, standing for the initial full copy) ``rounds`` times
+    ``kvm_vm_ioctl_get_dirty_log`` (then, with ``check_i2``, :func:`check_harvest_protected`)
+    and copy the reported pages; at the end it records its last copy of each gfn as register
+    ``copy[g]`` (0 if never copied)."""
+    mem = guest_memory(kvm)
+
+    def migrate() -> None:
+        copies: dict[int, Any] = {}
+        if enable_logging:
+            kvm_mmu_slot_remove_write_access(kvm, slot or kvm.memslots[0])
+        for _ in range(rounds):
+            reported = kvm_vm_ioctl_get_dirty_log(kvm, slot)
+            if check_i2:
+                check_harvest_protected(kvm, reported)
+            migration_copy(kvm, reported, copies)
+        for g in sorted(mem):
+            observe(f"copy[{g}]", copies.get(g, 0))
+
+    return migrate
+
+
+def final_dirty_gfns(kvm: KvmMmu, final: Mapping[str, Any]) -> set[int]:
+    """The gfns whose bit is set in a final state's live bitmaps (what a final harvest reports;
+    needs ``kvm.observe_dirty_bitmaps()``)."""
+    out: set[int] = set()
+    for slot in kvm.memslots:
+        for i, word in enumerate(slot.dirty_bitmap or []):
+            bits = final[word.name]
+            out |= {slot.base_gfn + i * 64 + b for b in range(64) if bits >> b & 1}
+    return out
+
+
+def lost_pages(kvm: KvmMmu, migrator: str, final: Mapping[str, Any]) -> list[int]:
+    """The gfns whose final content the destination of the migration would not have."""
+    dirty = final_dirty_gfns(kvm, final)
+    return [g for g, loc in sorted(guest_memory(kvm).items())
+            if g not in dirty and final.get(f"{migrator}:copy[{g}]", 0) != final[loc.name]]
+
+
+def require_no_dirty_page_lost(kvm: KvmMmu, migrator: str = "migrate") -> None:
+    """Register I1 (end-to-end form, see the module doc) on the program: ``migrator`` is the
+    name of the :func:`migration_thread`."""
+    guest_memory(kvm)
+    kvm.observe_dirty_bitmaps()
+    kvm.prog.require(lambda f: not lost_pages(kvm, migrator, f), I1)
+
+
+__all__ = [
+    "FAULT_LOOP", "I1", "I2", "I7", "check_harvest_protected", "final_dirty_gfns",
+    "lost_pages", "migration_thread", "require_no_dirty_page_lost",
+]

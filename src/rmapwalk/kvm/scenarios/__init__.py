@@ -1,0 +1,91 @@
+"""Named scenarios of the KVM model: each a tiny program (2-3 threads, 1-2 gfns, small
+``PTE_LIST_EXT``) answering one question of the 2013 review, with the verdict expected for each
+switch setting and memory model.
+
+``SCENARIOS[name]`` is a :class:`Scenario`: ``scenario.switches(preset, **settings)`` gives the
+switches a run uses (the scenario's own ``base`` values over the preset, then the settings),
+``scenario.build(switches)`` the program, ``scenario.expected`` the verdicts the tests assert, and
+:func:`check` runs one configuration.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from rmapwalk.engine import Program, Result, explore
+from rmapwalk.kvm.switches import Switches
+
+HOLDS = "holds"
+VIOLATED = "violated"
+
+
+@dataclass(frozen=True)
+class Expect:
+    """The verdict of a scenario for one setting (switch values over the scenario's base) under
+    one memory model; for a violation, exactly the properties that fire."""
+
+    settings: Mapping[str, Any]
+    model: str
+    verdict: str
+    properties: frozenset[str] = frozenset()
+
+    def describe(self) -> str:
+        s = " ".join(f"{k}={v}" for k, v in self.settings.items()) or "base"
+        return f"{s} @{self.model}"
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One named configuration: its question, the review races it reproduces, the switch values
+    it needs (``base``), how to build its program, and its expected verdicts."""
+
+    name: str
+    question: str
+    races: tuple[str, ...]
+    base: Mapping[str, Any]
+    build_fn: Callable[[Switches], Program]
+    expected: tuple[Expect, ...] = field(default=())
+
+    def switches(self, preset: Switches | None = None, **settings: Any) -> Switches:
+        """The scenario's base values over ``preset`` (default: the 3.11 defaults), then
+        ``settings``."""
+        return (preset or Switches()).replace(**{**dict(self.base), **settings})
+
+    def build(self, switches: Switches) -> Program:
+        return self.build_fn(switches)
+
+
+def expect(settings: Mapping[str, Any], verdicts: Mapping[str, str | frozenset[str]]) -> tuple[Expect, ...]:
+    """Rows for one setting: ``{model: "holds"}`` or ``{model: frozenset({property, ...})}``."""
+    rows = []
+    for model, v in verdicts.items():
+        if isinstance(v, str):
+            rows.append(Expect(dict(settings), model, v))
+        else:
+            rows.append(Expect(dict(settings), model, VIOLATED, frozenset(v)))
+    return tuple(rows)
+
+
+def check(scenario: Scenario, switches: Switches, model: str = "sc", **options: Any) -> Result:
+    """Explore ``scenario`` with ``switches`` under ``model`` (options as for ``explore``)."""
+    options.setdefault("keep_violations", 1)
+    return explore(scenario.build(switches), model, **options)
+
+
+def _registry() -> dict[str, Scenario]:
+    from rmapwalk.kvm.scenarios import large_spte, lost_dirty
+
+    out: dict[str, Scenario] = {}
+    for sc in lost_dirty.SCENARIOS + large_spte.SCENARIOS:
+        if sc.name in out:
+            raise AssertionError(f"scenario {sc.name} defined twice")
+        out[sc.name] = sc
+    return out
+
+
+#: name -> scenario
+SCENARIOS: dict[str, Scenario] = _registry()
+
+__all__ = ["HOLDS", "SCENARIOS", "VIOLATED", "Expect", "Scenario", "check", "expect"]

@@ -1,0 +1,58 @@
+"""Large sptes in a slot where dirty logging is being enabled (R4, and R5's fix).
+
+3.11 zaps large sptes when logging is enabled (``large_wp=zap``).  "Lazily drop large spte"
+(``large_wp=readonly``) only clears their W bit: its first version (caf6900f2d8a, reverted as
+6b73a9606) let ``fast_page_fault`` set W again on such a large spte and mark only one gfn dirty
+(R4); the re-applied version (c126d94f2c90) refuses the fast path above level 1
+(``fast_pf_large=forbid``), and the fault path then drops the large spte before mapping 4K
+pages (404381c5839d, modelled with ``large_wp=readonly``).
+"""
+
+from __future__ import annotations
+
+from rmapwalk.engine import Program
+from rmapwalk.kvm.invariants import I1, migration_thread, require_no_dirty_page_lost
+from rmapwalk.kvm.mmu_page import KvmMmu
+from rmapwalk.kvm.scenarios import HOLDS, Scenario, expect
+from rmapwalk.kvm.switches import Switches
+from rmapwalk.kvm.vcpu import guest_write, kvm_create_vcpu, prefault_spte
+
+ALL_HOLD = {"sc": HOLDS, "tso": HOLDS, "pso": HOLDS}
+
+
+def large_spte(sw: Switches) -> Program:
+    """A writable large spte (level-2 direct root, 4 gfns per entry) maps gfns 0-3, all dirty.
+    ``migrate`` enables dirty logging (``kvm_mmu_slot_remove_write_access``), harvests once and
+    copies; ``vcpu0`` writes gfn 1 once."""
+    p = Program(f"large-spte[{sw.describe()}]")
+    kvm = KvmMmu(p, sw, npages=4, max_level=2, sp_capacity=2, desc_capacity=1)
+    vcpu = kvm_create_vcpu(kvm, root_level=2)
+    prefault_spte(kvm, 0, writable=True, level=2)
+
+    def vcpu0() -> None:
+        guest_write(vcpu, 1, 1)
+
+    p.thread(vcpu0, name=vcpu.name)
+    p.thread(migration_thread(kvm, 1, enable_logging=True), name="migrate")
+    require_no_dirty_page_lost(kvm)
+    return p
+
+
+LARGE_SPTE = Scenario(
+    name="large-spte",
+    question="If enabling dirty logging makes large sptes read-only instead of zapping them, must "
+             "fast_page_fault refuse to make them writable again (c126d94f2c90)?",
+    races=("R4",),
+    base={"pte_list_ext": 1},
+    build_fn=large_spte,
+    expected=(
+        expect({"large_wp": "zap", "fast_pf_large": "allow"}, ALL_HOLD)
+        + expect({"large_wp": "readonly", "fast_pf_large": "allow"},
+                 {"sc": frozenset({I1}), "tso": frozenset({I1}), "pso": frozenset({I1})})
+        + expect({"large_wp": "readonly", "fast_pf_large": "forbid"}, ALL_HOLD)
+    ),
+)
+
+SCENARIOS = (LARGE_SPTE,)
+
+__all__ = ["LARGE_SPTE", "SCENARIOS", "large_spte"]

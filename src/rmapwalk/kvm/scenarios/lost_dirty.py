@@ -1,0 +1,124 @@
+"""Scenarios about dirty logging: the locked baseline, the slow path's mark order (R6), and desc
+reuse under the lockless walker (R9).  Each checks I1 ("no dirty page lost") end to end: a
+migration thread harvests and copies pages; the final bitmap stands for the final harvest after
+every thread stopped (``rmapwalk.kvm.invariants``).
+"""
+
+from __future__ import annotations
+
+from rmapwalk.engine import Program
+from rmapwalk.kernel.spinlock import spin_lock, spin_unlock
+from rmapwalk.kvm.invariants import I1, I2, migration_thread, require_no_dirty_page_lost
+from rmapwalk.kvm.mmu_page import KvmMmu
+from rmapwalk.kvm.scenarios import HOLDS, Scenario, expect
+from rmapwalk.kvm.spte_ops import drop_spte
+from rmapwalk.kvm.switches import Switches
+from rmapwalk.kvm.vcpu import __direct_map, guest_write, kvm_create_vcpu, kvm_flush_remote_tlbs, prefault_spte
+
+ALL_HOLD = {"sc": HOLDS, "tso": HOLDS, "pso": HOLDS}
+I1_ALL = {"sc": frozenset({I1}), "tso": frozenset({I1}), "pso": frozenset({I1})}
+I1_I2 = frozenset({I1, I2})
+
+
+def one_vcpu_two_harvests(sw: Switches, name: str, writes: int = 2, rounds: int = 2, check_i2: bool = True) -> Program:
+    """vcpu0 writes gfn 0 ``writes`` times (values 1, 2, ...); gfn 0 starts unmapped, so the
+    first write takes the slow path and later ones the TLB, the spte or the fast path.  The
+    ``migrate`` thread runs ``rounds`` get_dirty_log calls, checks I2 after each (unless
+    ``check_i2=False``) and copies what they report."""
+    p = Program(f"{name}[{sw.describe()}]")
+    kvm = KvmMmu(p, sw, npages=1, desc_capacity=1, sp_capacity=1)
+    vcpu = kvm_create_vcpu(kvm)
+
+    def vcpu0() -> None:
+        for k in range(writes):
+            guest_write(vcpu, 0, k + 1)
+
+    p.thread(vcpu0, name=vcpu.name)
+    p.thread(migration_thread(kvm, rounds, check_i2=check_i2), name="migrate")
+    require_no_dirty_page_lost(kvm)
+    return p
+
+
+BASELINE = Scenario(
+    name="baseline-locked",
+    question="Does 3.11, with every write-protection under mmu_lock, report every page a vCPU "
+             "dirties while get_dirty_log runs (I1)?",
+    races=(),
+    base={},
+    build_fn=lambda sw: one_vcpu_two_harvests(sw, "baseline-locked"),
+    expected=expect({}, ALL_HOLD),
+)
+
+#: the series' rmap machinery (irrelevant with one spte per gfn, set for faithfulness)
+SERIES_RMAP = {"pte_list": "head", "desc_cache": "typesafe_by_rcu", "nulls": "on", "pte_list_ext": 1}
+
+MARK_ORDER = Scenario(
+    name="mark-order",
+    question="Once get_dirty_log write-protects without mmu_lock, must the slow path mark the page "
+             "dirty only after the spte is writable and on its rmap, with smp_wmb() (series patch 6)?",
+    races=("R6",),
+    base={"write_protect": "lockless", **SERIES_RMAP},
+    build_fn=lambda sw: one_vcpu_two_harvests(sw, "mark-order"),
+    expected=(
+        expect({"mark_order": "mark_first"}, {"sc": I1_I2, "tso": I1_I2, "pso": I1_I2})
+        + expect({"mark_order": "after_rmap", "wmb_before_mark": "on"}, ALL_HOLD)
+        + expect({"mark_order": "after_rmap", "wmb_before_mark": "off"},
+                 {"sc": HOLDS, "tso": HOLDS, "pso": I1_I2})
+        + expect({"mark_order": "mark_first", "write_protect": "locked"}, ALL_HOLD)
+    ),
+)
+
+
+def desc_reuse(sw: Switches) -> Program:
+    """R9.  Two direct roots (roles A and B) both map gfn 0: spte a (root A) and b (root B), both
+    writable, gfn 0 dirty; gfn 0's rmap is the chain [b] -> [a] (PTE_LIST_EXT = 1, the series'
+    head pte-list).  gfn 1 is mapped read-only (dirty-log protected) by spte c in root A.
+
+    * ``migrate`` harvests once (lockless write-protect) and copies;
+    * ``vcpu1`` (root B), under mmu_lock, zaps b (``drop_spte`` as ``mmu_page_zap_pte`` does, and
+      the flush) -- freeing the head desc -- then faults gfn 1 in through root B: gfn 1's rmap
+      becomes a chain, and its first new desc is the one just freed (LIFO, type-stable slab);
+    * ``vcpu0`` (root A) writes gfn 0 once.
+
+    A walker standing on the freed desc follows its new ``more`` into gfn 1's chain; without a
+    nulls marker it ends there, never visits a, and a stays writable: vcpu0's write after the
+    harvest is reported by no one."""
+    p = Program(f"desc-reuse[{sw.describe()}]")
+    kvm = KvmMmu(p, sw, npages=2, desc_capacity=3, sp_capacity=2)
+    vcpu0 = kvm_create_vcpu(kvm, role="A")
+    vcpu1 = kvm_create_vcpu(kvm, role="B")
+    prefault_spte(kvm, 0, writable=True, role="A")
+    b = prefault_spte(kvm, 0, writable=True, role="B")
+    prefault_spte(kvm, 1, writable=False, role="A")
+
+    def guest0() -> None:
+        guest_write(vcpu0, 0, 1)
+
+    def zap_and_fault() -> None:
+        spin_lock(kvm.mmu_lock)
+        drop_spte(kvm, b)
+        kvm_flush_remote_tlbs(kvm)
+        __direct_map(vcpu1, 1, True)
+        spin_unlock(kvm.mmu_lock)
+
+    p.thread(guest0, name=vcpu0.name)
+    p.thread(zap_and_fault, name=vcpu1.name)
+    p.thread(migration_thread(kvm, 1), name="migrate")
+    require_no_dirty_page_lost(kvm)
+    return p
+
+
+DESC_REUSE = Scenario(
+    name="desc-reuse",
+    question="Without a nulls marker ending each desc chain, can the lockless walker be carried into "
+             "another rmap's chain by a freed and reused desc, and miss a writable spte (series patch 8)?",
+    races=("R9",),
+    base={"write_protect": "lockless", "mark_order": "after_rmap", "pte_list": "head",
+          "desc_cache": "typesafe_by_rcu", "pte_list_ext": 1, "publish": "wmb"},
+    build_fn=desc_reuse,
+    expected=expect({"nulls": "off"}, I1_ALL) + expect({"nulls": "on"}, ALL_HOLD),
+)
+
+SCENARIOS = (BASELINE, MARK_ORDER, DESC_REUSE)
+
+__all__ = ["BASELINE", "DESC_REUSE", "MARK_ORDER", "SCENARIOS", "desc_reuse", "one_vcpu_two_harvests"]
