@@ -276,7 +276,7 @@ def _has(instrs: list[Instr], ops: tuple[str, ...]) -> bool:
 #: The PSO variant the engine implements (bruteforce.py's options).  The semantics this file was
 #: written against (bruteforce.py's defaults) is {"release_store": "wmb", "failed_rmw": "ordered"};
 #: the engine chose the kernel's weaker rules for both (models.py): a release store orders nothing
-#: after it, and a failed cmpxchg orders nothing whatever its mode.  See test_pso_choices_* below.
+#: after it, and a failed cmpxchg orders nothing whatever its mode.  See test_pso_choice_* below.
 PSO_RELEASE_STORE = "one-way"
 PSO_FAILED_RMW = "load"
 

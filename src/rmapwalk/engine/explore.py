@@ -459,6 +459,7 @@ class Explorer:
                 self.opt.on_execution(g, "bounded" if bound else "error")
         if not bound:
             res.violation_count += 1
+            res.property_counts[kind] = res.property_counts.get(kind, 0) + 1
         kept = sum(1 for v in res.violations if (v.kind == "event limit") == bound)
         if kept < (1 if bound else self.opt.keep_violations):
             where = None

@@ -64,6 +64,8 @@ class Result:
     stats: Stats = field(default_factory=Stats)
     violations: list[Violation] = field(default_factory=list)
     violation_count: int = 0
+    #: property -> how many times it fired (all of them, also those whose trace was not kept)
+    property_counts: dict[str, int] = field(default_factory=dict)
     #: name -> whether some complete execution satisfied it (herd's ``exists``)
     exists: dict[str, bool] = field(default_factory=dict)
     incomplete_reason: str | None = None
@@ -86,6 +88,7 @@ class Result:
             "seconds": round(self.stats.seconds, 6),
             "incomplete_reason": self.incomplete_reason,
             "violation_count": self.violation_count,
+            "property_counts": dict(sorted(self.property_counts.items())),
             "violations": [v.as_json() for v in self.violations],
             "exists": self.exists,
         }

@@ -108,6 +108,8 @@ def stats_lines(result: Result) -> list[str]:
         ("blocked executions", str(s.blocked)),
         ("violations", str(result.violation_count)),
     ]
+    for prop, n in sorted(result.property_counts.items()):
+        rows.append((f"  {prop}", str(n)))
     if s.bounded:
         rows.append(("executions over the event bound", str(s.bounded)))
     if s.redundant:
