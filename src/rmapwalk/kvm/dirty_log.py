@@ -102,6 +102,18 @@ def kvm_mmu_write_protect_pt_masked(kvm: KvmMmu, slot: KvmMemorySlot, gfn_offset
             __rmap_write_protect(kvm, gfn_to_rmap(kvm, gfn, PT_PAGE_TABLE_LEVEL), False)
 
 
+def rmap_write_protect(kvm: KvmMmu, gfn: int) -> bool:
+    """Models ``rmap_write_protect(kvm, gfn)`` (arch/x86/kvm/mmu.c, 3.11): write-protect every
+    spte of ``gfn`` at every level with ``pt_protect=true`` (also clearing MMU-writable, so the
+    fast path cannot restore W), as ``kvm_mmu_get_page`` does before shadowing a guest page
+    table.  Returns whether the caller must flush remote TLBs (``flush_rule``, R3).  Under
+    mmu_lock."""
+    flush = False
+    for level in range(1, kvm.rmap_level_count() + 1):
+        flush |= __rmap_write_protect(kvm, gfn_to_rmap(kvm, gfn, level), True)
+    return flush
+
+
 # -- the series' lockless write-protection ------------------------------------------------------------------
 
 def check_lockless_wp_target(kvm: KvmMmu, sptep: int, old_spte: int) -> None:
@@ -124,7 +136,16 @@ def spte_write_protect_lockless(kvm: KvmMmu, sptep: int) -> bool:
     The leaf test is ``leaf_check``: ``by_level`` reads ``sp->role.level`` through
     ``page_header`` (the table may meanwhile hold another level's entries), ``by_value`` uses the
     level encoded in the value (series v2).  No flush here: the caller flushes once.  Returns
-    whether it cleared W."""
+    whether it cleared W.
+
+    With ``by_level`` the level is known before the spte is read, as in series v1, whose walker
+    passes the level of the rmap it walks to ``__rmap_write_protect_lockless(sptep, level)``: the
+    model reads ``sp->role.level`` once, before the loop.  A table freed and reused at another
+    level between that read and the spte read is R10 (scenario ``spt-reuse``)."""
+    level = 0
+    if kvm.sw.leaf_check != "by_value":
+        sp = page_header(kvm, sptep)
+        level = int(kvm.ops.kernel_read(kvm.sp_field(sp, "role_level")))
     while True:
         spte = mmu_spte_get_lockless(kvm, sptep)
         if not is_shadow_present_pte(spte) or not is_writable_pte(spte):
@@ -132,8 +153,7 @@ def spte_write_protect_lockless(kvm: KvmMmu, sptep: int) -> bool:
         if kvm.sw.leaf_check == "by_value":
             leaf = is_last_spte_by_value(spte)
         else:
-            sp = page_header(kvm, sptep)
-            leaf = is_last_spte(spte, int(kvm.ops.kernel_read(kvm.sp_field(sp, "role_level"))))
+            leaf = is_last_spte(spte, level)
         if not leaf:
             return False
         if kvm.ops.spte_cmpxchg(sptep, spte, spte & ~PT_WRITABLE_MASK) == spte:
@@ -239,5 +259,5 @@ def migration_copy(kvm: KvmMmu, gfns: list[int], copies: dict[int, Any]) -> None
 __all__ = [
     "__drop_large_spte", "__rmap_write_protect", "check_lockless_wp_target", "kvm_mmu_slot_remove_write_access",
     "kvm_mmu_write_protect_pt_masked", "kvm_mmu_write_protect_pt_masked_lockless", "kvm_vm_ioctl_get_dirty_log",
-    "migration_copy", "spte_write_protect", "spte_write_protect_lockless",
+    "migration_copy", "rmap_write_protect", "spte_write_protect", "spte_write_protect_lockless",
 ]

@@ -32,7 +32,15 @@
 * ``endless fault loop`` (raised by :func:`rmapwalk.kvm.vcpu.guest_access`): one guest access
   faulted more than ``max_fault_retries`` times (R5's symptom).
 
-Not yet: the state form of I1, I3-I6, I8-I11 (I4 is the kernel layer's ``use-after-free``, I6
+* **I9 flush obligations** (:func:`check_write_protected`): right after a write-protection
+  under mmu_lock returned, no vCPU holds a writable TLB entry for the gfn without a pending
+  flush request (scenario ``flush-rule``, R3).
+
+* **I10 no lost accessed/dirty bits**, dirty half (:func:`require_no_lost_dirty_bit`): a page
+  the guest wrote is dirty on the host or still has an spte with D (scenario
+  ``clear-track-bits``, R2).
+
+Not yet: the state form of I1, I3-I6, I8, I10's accessed half, I11 (I4 is the kernel layer's ``use-after-free``, I6
 the engine's ``event limit``).
 """
 
@@ -53,6 +61,8 @@ from rmapwalk.kvm.vcpu import KVM_REQ_TLB_FLUSH, TLB_RW, guest_memory
 I1 = "I1 no dirty page lost"
 I2 = "I2 harvest protects before it returns"
 I7 = "I7 lockless write-protect only on leaf sptes"
+I9 = "I9 flush obligations"
+I10 = "I10 no lost accessed/dirty bits"
 FAULT_LOOP = "endless fault loop"
 
 
@@ -71,6 +81,52 @@ def check_harvest_protected(kvm: KvmMmu, reported: list[int]) -> None:
                     continue
             raise Violated(I2, f"get_dirty_log returned gfn {g} while {vcpu.name}'s TLB still lets it write "
                                f"gfn {g} and its dirty bit is clear")
+
+
+def check_write_protected(kvm: KvmMmu, gfn: int, who: str) -> None:
+    """I9, read right after a write-protection of ``gfn`` under mmu_lock returned (and flushed
+    if it decided it must): no vCPU may still hold a writable TLB entry for ``gfn`` unless a
+    flush request is pending for it (it empties its TLB before its next guest access).  A
+    protector that skipped the flush because it saw W already clear, while another CPU had
+    cleared W without flushing yet, leaves such an entry (R3)."""
+    for vcpu in kvm.vcpus:
+        if test_bit(KVM_REQ_TLB_FLUSH, vcpu.requests):
+            continue
+        if READ_ONCE(vcpu.tlb[gfn]) == TLB_RW:
+            raise Violated(I9, f"{who} write-protected gfn {gfn} and returned, but {vcpu.name}'s TLB still "
+                               f"lets it write gfn {gfn} and no flush is pending")
+
+
+def require_no_lost_dirty_bit(kvm: KvmMmu, gfn: int, sptes: list[int]) -> None:
+    """Register I10 (dirty half) for ``gfn``, whose sptes can only be at ``sptes``: turns on the
+    CPU's D-bit updates (``kvm.hw_dirty_bit``) and the host page's dirty flag
+    (``kvm_set_pfn_dirty``), and requires of every final state: if the guest wrote the page
+    (``mem[gfn]`` is no longer 0), the host page is dirty or a live spte of ``gfn`` still has D
+    (the host would write the page back / see it dirty when that spte is dropped)."""
+    from rmapwalk.kvm.spte import PT_DIRTY_MASK
+
+    mem = guest_memory(kvm)
+    kvm.hw_dirty_bit = True
+    if gfn not in kvm.host_dirty:
+        kvm.host_dirty[gfn] = kvm.prog.var(f"host_page_dirty[{gfn}]")
+    names = kvm.prog.names
+    have = {int(x) for x in kvm.prog.observed}
+    for a in sptes:
+        if int(a) not in have:
+            kvm.prog.observed.append(_loc(kvm, a))
+
+    def ok(f: Mapping[str, Any]) -> bool:
+        if f[mem[gfn].name] == 0 or f[kvm.host_dirty[gfn].name]:
+            return True
+        return any(f[names[int(a)]] & PT_DIRTY_MASK for a in sptes)
+
+    kvm.prog.require(ok, I10)
+
+
+def _loc(kvm: KvmMmu, addr: int) -> Any:
+    from rmapwalk.engine.program import Loc
+
+    return Loc(int(addr), kvm.prog.names[int(addr)])
 
 
 def migration_thread(kvm: KvmMmu, rounds: int, slot: KvmMemorySlot | None = None, *,
@@ -125,6 +181,6 @@ def require_no_dirty_page_lost(kvm: KvmMmu, migrator: str = "migrate") -> None:
 
 
 __all__ = [
-    "FAULT_LOOP", "I1", "I2", "I7", "check_harvest_protected", "final_dirty_gfns",
-    "lost_pages", "migration_thread", "require_no_dirty_page_lost",
+    "FAULT_LOOP", "I1", "I2", "I7", "I9", "I10", "check_harvest_protected", "check_write_protected", "final_dirty_gfns",
+    "lost_pages", "migration_thread", "require_no_dirty_page_lost", "require_no_lost_dirty_bit",
 ]

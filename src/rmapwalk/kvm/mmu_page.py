@@ -102,13 +102,21 @@ class KvmMmu:
         self.guest_mem: dict[int, Loc] = {}
         #: the host pfn backing gfn g is ``pfn_base + g`` (fixed: no host unmap yet)
         self.pfn_base = 0x100
+        #: gfn -> the ghost "host page dirty" flag of its pfn (``kvm_set_pfn_dirty``), for the
+        #: gfns a program tracks (I10); empty: no tracking, no events
+        self.host_dirty: dict[int, Loc] = {}
+        #: whether a guest write through a writable spte without D sets D (the CPU's page walker
+        #: does a locked RMW on the spte); off unless a program needs it (I10)
+        self.hw_dirty_bit = False
         self.memslots: list[KvmMemorySlot] = [
             KvmMemorySlot.create(prog, 0, base_gfn, npages, max_level=max_level, level_bits=self.level_bits,
                                  log_dirty_pages=log_dirty_pages)
         ]
+        # sp_free=typesafe_slab (series v2): headers and tables from SLAB_DESTROY_BY_RCU caches
+        typesafe_sp = sw.sp_free == "typesafe_slab"
         self.sp_cache: KmemCache = kmem_cache_create(prog, MMU_PAGE_HEADER_CACHE, sp_fields(self.spt_entries),
-                                                     0, sp_capacity)
-        spt_flags = SLAB_TYPESAFE_BY_RCU if sw.spt_cache == "typesafe_by_rcu" else 0
+                                                     SLAB_TYPESAFE_BY_RCU if typesafe_sp else 0, sp_capacity)
+        spt_flags = SLAB_TYPESAFE_BY_RCU if sw.spt_cache == "typesafe_by_rcu" or typesafe_sp else 0
         self.spt_cache: KmemCache = kmem_cache_create(prog, MMU_PAGE_SPT_CACHE, spt_fields(self.spt_entries),
                                                       spt_flags, sp_capacity)
         desc_flags = SLAB_TYPESAFE_BY_RCU if sw.desc_cache == "typesafe_by_rcu" else 0

@@ -139,10 +139,11 @@ def spte_is_locklessly_modifiable(spte: int) -> bool:
     return spte & both == both
 
 
-def spte_has_volatile_bits(spte: int) -> bool:
+def spte_has_volatile_bits(spte: int, lockless_volatile: bool = True) -> bool:
     """Models ``spte_has_volatile_bits()`` (arch/x86/kvm/mmu.c, 3.11): whether overwriting the
-    spte must use an atomic xchg (the fast path may set W, the CPU may set A/D)."""
-    if spte_is_locklessly_modifiable(spte):
+    spte must use an atomic xchg (the fast path may set W, the CPU may set A/D).
+    ``lockless_volatile=False`` drops the first test (switch ``volatile_bits=ad_only``, R2)."""
+    if lockless_volatile and spte_is_locklessly_modifiable(spte):
         return True
     if not shadow_accessed_mask:
         return False

@@ -95,8 +95,9 @@ _TABLE: list[Switch] = [
     Switch("sp_free", ("immediate", "call_rcu", "typesafe_slab"), "immediate",
            "freeing of zapped shadow pages in kvm_mmu_commit_zap_page: at once after the flush IPI "
            "(3.11), through call_rcu (series v1, rcu_free_shadow_page), or sp->spt from a "
-           "SLAB_DESTROY_BY_RCU cache (series v2, Gleb's proposal; same as spt_cache=typesafe_by_rcu).  "
-           "NOT IMPLEMENTED YET: no model path zaps shadow pages"),
+           "SLAB_DESTROY_BY_RCU caches for both headers and tables (series v2, Gleb's proposal; "
+           "implies spt_cache=typesafe_by_rcu).  All three implemented (kvm.zap; scenarios sp-free, "
+           "spt-reuse)"),
     Switch("leaf_check", ("by_level", "by_value"), "by_level",
            "leaf test of the lockless write-protector: is_last_spte(spte, sp->role.level) with the level "
            "read from the shadow page header (3.11 predicate), or from the value alone with the level "
@@ -106,6 +107,13 @@ _TABLE: list[Switch] = [
            "mmu_spte_update's TLB-flush decision: old spte hardware-writable and new not (3.11), or old "
            "spte MMU-writable (locklessly modifiable) and new not writable (series patch 4, merged; "
            "§3.3.2, R3).  Both implemented (kvm.spte_ops)"),
+    Switch("volatile_bits", ("mmu_writable", "ad_only"), "mmu_writable",
+           "spte_has_volatile_bits: a locklessly modifiable spte (host- and MMU-writable) counts as "
+           "volatile, so mmu_spte_update and mmu_spte_clear_track_bits overwrite it with xchg (3.11, "
+           "since fast_page_fault exists), or only the A/D bits the CPU may set count (before the fast "
+           "path; broken with it: the plain store loses a D bit the fast path and the CPU set "
+           "meanwhile, R2, Documentation/virtual/kvm/locking.txt).  Both implemented (kvm.spte_ops; "
+           "scenario clear-track-bits)"),
     Switch("flush_location", ("under_lock", "after_unlock_serialized", "after_unlock_unserialized"),
            "under_lock",
            "where get_dirty_log and kvm_mmu_slot_remove_write_access flush remote TLBs: under mmu_lock "
@@ -160,6 +168,7 @@ class Switches:
     sp_free: str
     leaf_check: str
     flush_rule: str
+    volatile_bits: str
     flush_location: str
     large_wp: str
     fast_pf_large: str

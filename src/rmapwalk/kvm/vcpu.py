@@ -51,6 +51,7 @@ from rmapwalk.kvm.rmap import rmap_add
 from rmapwalk.kvm.spte import (
     ACC_ALL,
     ACC_WRITE_MASK,
+    PT_DIRTY_MASK,
     PT_PAGE_TABLE_LEVEL,
     PT_WRITABLE_MASK,
     is_large_pte,
@@ -277,9 +278,14 @@ def _guest_try(vcpu: KvmVcpu, gfn: int, write: bool) -> tuple[bool, bool]:
     entry = _tlb(vcpu).get(gfn, TLB_NONE)
     if entry == TLB_RW or (entry == TLB_RO and not write):
         return True, True
-    _, s, level = walk_shadow(vcpu, gfn)
+    sptep, s, level = walk_shadow(vcpu, gfn)
     if not is_shadow_present_pte(s):
         return False, False
+    if write and is_writable_pte(s) and vcpu.kvm.hw_dirty_bit and not s & PT_DIRTY_MASK:
+        # the CPU sets D with a locked RMW before it caches a writable translation; a changed
+        # spte makes it walk again (here: a fault, which the fast path retries)
+        if vcpu.kvm.ops.spte_cmpxchg(sptep, s, s | PT_DIRTY_MASK) != s:
+            return False, True
     tlb_fill(vcpu, gfn, TLB_RW if is_writable_pte(s) else TLB_RO)
     return (is_writable_pte(s) or not write), True
 

@@ -1,0 +1,124 @@
+"""TLB-flush obligations (I9): the flush rule of ``mmu_spte_update`` once W can be cleared
+without an immediate flush, by the lockless write-protect (``flush-rule``, R3) or by a
+write-protector that flushes after dropping mmu_lock (``flush-outside-lock``, R8).
+"""
+
+from __future__ import annotations
+
+from rmapwalk.engine import Program
+from rmapwalk.kernel.spinlock import spin_lock, spin_unlock
+from rmapwalk.kvm.dirty_log import kvm_mmu_slot_remove_write_access, rmap_write_protect
+from rmapwalk.kvm.invariants import I9, check_write_protected, migration_thread, require_no_dirty_page_lost
+from rmapwalk.kvm.mmu_page import KvmMmu
+from rmapwalk.kvm.scenarios import HOLDS, Scenario, expect
+from rmapwalk.kvm.switches import Switches
+from rmapwalk.kvm.vcpu import guest_write, kvm_create_vcpu, kvm_flush_remote_tlbs, prefault_spte
+
+MODELS = ("sc", "tso", "pso")
+ALL_HOLD = {m: HOLDS for m in MODELS}
+
+
+def flush_rule(sw: Switches) -> Program:
+    """R3.  gfn 0 has a writable spte (dirty).  ``vcpu0`` writes gfn 0 once (its TLB caches the
+    writable translation); ``migrate`` harvests once with the lockless write-protect (W cleared
+    by cmpxchg, the flush only at the end) and copies; ``protect`` is ``kvm_mmu_get_page``
+    shadowing a guest page table at gfn 0: under mmu_lock ``rmap_write_protect`` (pt_protect),
+    flush if it says so, then (still under mmu_lock) I9.  If the harvester cleared W first, ``protect`` finds W clear:
+    ``flush_rule=writable`` skips the flush while vcpu0's TLB is still writable."""
+    p = Program(f"flush-rule[{sw.describe()}]")
+    kvm = KvmMmu(p, sw, npages=1, desc_capacity=1, sp_capacity=1)
+    vcpu = kvm_create_vcpu(kvm)
+    prefault_spte(kvm, 0, writable=True)
+
+    def guest() -> None:
+        guest_write(vcpu, 0, 1)
+
+    def protect() -> None:
+        spin_lock(kvm.mmu_lock)
+        if rmap_write_protect(kvm, 0):
+            kvm_flush_remote_tlbs(kvm)
+        # still under mmu_lock: the slow path cannot make the spte writable again (the model
+        # has no shadowed guest page tables, so after the unlock a fault legitimately would)
+        check_write_protected(kvm, 0, "kvm_mmu_get_page")
+        spin_unlock(kvm.mmu_lock)
+
+    p.thread(guest, name=vcpu.name)
+    p.thread(protect, name="protect")
+    p.thread(migration_thread(kvm, 1), name="migrate")
+    require_no_dirty_page_lost(kvm)
+    return p
+
+
+FLUSH_RULE = Scenario(
+    name="flush-rule",
+    question="Once W can be cleared without mmu_lock and without an immediate flush, must "
+             "mmu_spte_update flush when the old spte was MMU-writable rather than only when it "
+             "was writable (series patch 4)?",
+    races=("R3",),
+    base={"write_protect": "lockless", "mark_order": "after_rmap", "pte_list": "head",
+          "desc_cache": "typesafe_by_rcu", "nulls": "on", "pte_list_ext": 1, "spt_entries": 2},
+    build_fn=flush_rule,
+    expected=(
+        expect({"flush_rule": "writable"}, {m: frozenset({I9}) for m in MODELS})
+        + expect({"flush_rule": "mmu_writable"}, ALL_HOLD)
+        # 3.11's locked write-protect flushes before anyone can see W clear
+        + expect({"flush_rule": "writable", "write_protect": "locked"}, ALL_HOLD)
+    ),
+)
+
+def flush_outside_lock(sw: Switches) -> Program:
+    """R8.  gfn 0 has a writable spte.  ``vcpu0`` writes gfn 0 once (its TLB caches the writable
+    translation); ``memslot`` enables dirty logging (``kvm_mmu_slot_remove_write_access``: W
+    cleared under mmu_lock, the flush where ``flush_location`` says); ``protect`` is
+    ``kvm_mmu_get_page`` write-protecting gfn 0 under mmu_lock (``rmap_write_protect``, flush if
+    it says so), then I9.  With the flush after the unlock, ``protect`` can find W already clear
+    and no flush pending: only ``flush_rule=mmu_writable`` makes it flush (the argument of
+    198c74f43f0f's comment).  ``protect`` runs from a vCPU's fault path and takes no
+    ``slots_lock``, so serialising the two flushers by ``slots_lock`` does not help it."""
+    p = Program(f"flush-outside-lock[{sw.describe()}]")
+    kvm = KvmMmu(p, sw, npages=1, desc_capacity=1, sp_capacity=1)
+    vcpu = kvm_create_vcpu(kvm)
+    prefault_spte(kvm, 0, writable=True)
+
+    def guest() -> None:
+        guest_write(vcpu, 0, 1)
+
+    def memslot() -> None:
+        kvm_mmu_slot_remove_write_access(kvm, kvm.memslots[0])
+
+    def protect() -> None:
+        spin_lock(kvm.mmu_lock)
+        if rmap_write_protect(kvm, 0):
+            kvm_flush_remote_tlbs(kvm)
+        check_write_protected(kvm, 0, "kvm_mmu_get_page")
+        spin_unlock(kvm.mmu_lock)
+
+    p.thread(guest, name=vcpu.name)
+    p.thread(memslot, name="memslot")
+    p.thread(protect, name="protect")
+    require_no_dirty_page_lost(kvm)
+    return p
+
+
+I9_ALL = {m: frozenset({I9}) for m in MODELS}
+
+FLUSH_OUTSIDE_LOCK = Scenario(
+    name="flush-outside-lock",
+    question="May kvm_mmu_slot_remove_write_access flush remote TLBs after dropping mmu_lock "
+             "(198c74f43f0f), and what makes that safe for a write-protector that finds W "
+             "already clear?",
+    races=("R8",),
+    base={"spt_entries": 2, "pte_list_ext": 1},
+    build_fn=flush_outside_lock,
+    expected=(
+        expect({"flush_location": "under_lock", "flush_rule": "writable"}, ALL_HOLD)
+        + expect({"flush_location": "after_unlock_unserialized", "flush_rule": "writable"}, I9_ALL)
+        + expect({"flush_location": "after_unlock_serialized", "flush_rule": "writable"}, I9_ALL)
+        + expect({"flush_location": "after_unlock_serialized", "flush_rule": "mmu_writable"}, ALL_HOLD)
+        + expect({"flush_location": "after_unlock_unserialized", "flush_rule": "mmu_writable"}, ALL_HOLD)
+    ),
+)
+
+SCENARIOS = (FLUSH_RULE, FLUSH_OUTSIDE_LOCK)
+
+__all__ = ["FLUSH_OUTSIDE_LOCK", "FLUSH_RULE", "SCENARIOS", "flush_outside_lock", "flush_rule"]

@@ -1,0 +1,213 @@
+"""Scenarios where shadow pages are zapped or rmap entries removed under the lockless
+write-protect: the freeing of zapped shadow pages (``sp-free``, ``sp_free``), a table reused at
+another level (``spt-reuse``, R10, ``leaf_check``) and the within-desc move of a removal
+(``remove-move``, R7, ``pte_list`` x ``walk_order``).
+
+The lockless write-protect runs in ``get_dirty_log`` on the migration thread, which is no vCPU:
+``kvm_flush_remote_tlbs`` does not wait for it, so only RCU (or type-stable memory) keeps what
+it reads alive.
+"""
+
+from __future__ import annotations
+
+from rmapwalk.engine import Program
+from rmapwalk.kernel.rcu import init_rcu
+from rmapwalk.kernel.spinlock import spin_lock, spin_unlock
+from rmapwalk.kvm.invariants import I1, I7, migration_thread, require_no_dirty_page_lost
+from rmapwalk.kvm.mmu_page import KvmMmu, kvm_mmu_alloc_page
+from rmapwalk.kvm.rmap import rmap_add
+from rmapwalk.kvm.scenarios import HOLDS, Scenario, expect
+from rmapwalk.kvm.spte import is_shadow_present_pte, make_nonleaf_spte, spte_to_pfn
+from rmapwalk.kvm.spte_ops import drop_spte, mmu_spte_set
+from rmapwalk.kvm.switches import Switches
+from rmapwalk.kvm.vcpu import (
+    __direct_map,
+    guest_write,
+    kvm_create_vcpu,
+    kvm_flush_remote_tlbs,
+    kvm_make_spte,
+    mmu_alloc_direct_roots,
+    prefault_spte,
+    shadow_index,
+)
+from rmapwalk.kvm.zap import kvm_mmu_zap_page, sp_of_table
+
+MODELS = ("sc", "tso", "pso")
+ALL_HOLD = {m: HOLDS for m in MODELS}
+#: I4 is the kernel layer's slab check
+UAF = "use-after-free"
+
+
+def _all(prop: str) -> dict[str, frozenset[str]]:
+    return {m: frozenset({prop}) for m in MODELS}
+
+
+def prefault_path(kvm: KvmMmu, gfn: int, root_level: int, *, writable: bool = True) -> tuple[int, int]:
+    """Build-time state: the direct root of ``root_level`` and the tables down to level 1 for
+    ``gfn`` (created with ``kvm_mmu_alloc_page`` and linked as ``__direct_map`` does), a leaf
+    spte for ``gfn`` on its rmap, and (if ``writable``) its dirty bit set.  Returns (the leaf's
+    sptep, the level-1 shadow page)."""
+    _, spt = mmu_alloc_direct_roots(kvm, root_level)
+    enc = kvm.sw.leaf_check == "by_value"
+    with kvm.building():
+        level = root_level
+        while level > 1:
+            sptep = kvm.spt_entry(spt, shadow_index(kvm, gfn, level))
+            s = int(kvm.ops.spte_read(sptep))
+            if is_shadow_present_pte(s):
+                spt = spte_to_pfn(s)
+            else:
+                span = kvm.spt_entries ** (level - 1)
+                child = kvm_mmu_alloc_page(kvm, level - 1, gfn - gfn % span, True, parent_pte=sptep)
+                spt = int(kvm.ops.kernel_read(kvm.sp_field(child, "spt")))
+                mmu_spte_set(kvm, sptep, make_nonleaf_spte(spt, level, encode_level=enc))
+            level -= 1
+        leaf = kvm.spt_entry(spt, shadow_index(kvm, gfn, 1))
+        mmu_spte_set(kvm, leaf, kvm_make_spte(kvm, gfn, 1, writable))
+        rmap_add(kvm, leaf, gfn)
+        sp = sp_of_table(kvm, spt)
+    if writable:
+        word = kvm.memslots[0].dirty_bitmap[0]  # type: ignore[index]
+        kvm.set_initial(word, kvm.prog.init.get(int(word), 0) | 1 << gfn)
+    return leaf, sp
+
+
+#: the series' rmap machinery, with one-slot descs
+SERIES = {"write_protect": "lockless", "mark_order": "after_rmap", "pte_list": "head", "walk_order": "bottom_up",
+          "desc_cache": "typesafe_by_rcu", "nulls": "on", "pte_list_ext": 1, "spt_entries": 2}
+
+
+def sp_free(sw: Switches) -> Program:
+    """A level-2 direct root, a level-1 table P under it, and in P a writable spte for gfn 0
+    (dirty).  ``migrate`` harvests once (the lockless write-protect walks gfn 0's rmap inside
+    ``rcu_read_lock``) and copies; ``zap`` (an MMU-notifier-like kernel thread, no vCPU) zaps P
+    under mmu_lock: the spte is dropped from the rmap, P unlinked from the root, remote TLBs
+    flushed (no vCPU to wait for), P freed as ``sp_free`` says."""
+    p = Program(f"sp-free[{sw.describe()}]")
+    kvm = KvmMmu(p, sw, npages=1, max_level=1, sp_capacity=2, desc_capacity=1)
+    _, sp = prefault_path(kvm, 0, 2)
+
+    def zap() -> None:
+        spin_lock(kvm.mmu_lock)
+        kvm_mmu_zap_page(kvm, sp)
+        spin_unlock(kvm.mmu_lock)
+
+    p.thread(zap, name="zap")
+    p.thread(migration_thread(kvm, 1), name="migrate")
+    require_no_dirty_page_lost(kvm)
+    if sw.sp_free == "call_rcu":
+        init_rcu(p, callbacks=1)
+    return p
+
+
+SP_FREE = Scenario(
+    name="sp-free",
+    question="Once get_dirty_log walks rmaps without mmu_lock, must zapped shadow pages be freed "
+             "only after an RCU grace period (call_rcu) or from a type-stable cache, instead of at "
+             "once after the TLB flush as in 3.11?",
+    races=("R10",),
+    base=SERIES,
+    build_fn=sp_free,
+    expected=(
+        expect({"sp_free": "immediate"}, _all(UAF))
+        + expect({"sp_free": "call_rcu"}, ALL_HOLD)
+        + expect({"sp_free": "typesafe_slab"}, ALL_HOLD)
+    ),
+)
+
+
+def spt_reuse(sw: Switches) -> Program:
+    """R10.  ``spt_entries=2``; a level-3 direct root R, R[0] -> level-2 table Q, Q[0] -> level-1
+    table P, P[0] a writable spte for gfn 0 (dirty).  ``migrate`` harvests once (lockless) and
+    copies; ``vcpu0`` (R's vCPU, no guest access) under mmu_lock zaps P and then maps gfn 4
+    (``__direct_map``): the new level-2 table for R[1] is P's freed header and table (LIFO), and
+    its entry 0 -- the walker's ``sptep`` -- becomes a non-leaf entry pointing to a new level-1
+    table.  A walker that learnt ``level = 1`` before the reuse takes that entry for a leaf."""
+    p = Program(f"spt-reuse[{sw.describe()}]")
+    kvm = KvmMmu(p, sw, npages=5, max_level=1, sp_capacity=5, desc_capacity=1)
+    vcpu = kvm_create_vcpu(kvm, root_level=3)
+    _, sp = prefault_path(kvm, 0, 3)
+
+    def zap_and_map() -> None:
+        spin_lock(kvm.mmu_lock)
+        kvm_mmu_zap_page(kvm, sp)
+        __direct_map(vcpu, 4, True)
+        spin_unlock(kvm.mmu_lock)
+
+    p.thread(zap_and_map, name=vcpu.name)
+    p.thread(migration_thread(kvm, 1), name="migrate")
+    require_no_dirty_page_lost(kvm)
+    if sw.sp_free == "call_rcu":
+        init_rcu(p, callbacks=1)
+    return p
+
+
+SPT_REUSE = Scenario(
+    name="spt-reuse",
+    question="With shadow page tables from a type-stable cache, can the lockless write-protect "
+             "clear W of an entry whose table was reused at another level, unless leaf-ness is "
+             "read from the spte value itself (Gleb's question, series v2)?",
+    races=("R10",),
+    base={**SERIES, "sp_free": "typesafe_slab"},
+    build_fn=spt_reuse,
+    expected=(
+        expect({"leaf_check": "by_level"}, _all(I7))
+        + expect({"leaf_check": "by_value"}, ALL_HOLD)
+        # the same race with the 3.11 free (R10's second half: a freed table, I4) and with call_rcu
+        + expect({"leaf_check": "by_level", "sp_free": "immediate"}, {m: frozenset({I7, UAF}) for m in MODELS})
+        + expect({"leaf_check": "by_value", "sp_free": "immediate"}, _all(UAF))
+        + expect({"leaf_check": "by_level", "sp_free": "call_rcu"}, ALL_HOLD)
+    ),
+)
+
+
+def remove_move(sw: Switches) -> Program:
+    """R7.  ``PTE_LIST_EXT = 2``; two direct roots (roles A and B) map gfn 0 with writable
+    sptes a and b (dirty); gfn 0's rmap is one desc holding both.  ``migrate`` harvests once
+    (lockless) and copies; ``zap`` drops a under mmu_lock (``drop_spte``, the removal moves an
+    entry inside the desc) and flushes; ``vcpu0`` (role B) writes gfn 0 once through b.  A walker
+    that reads the slots in the direction entries move misses b, which stays writable."""
+    p = Program(f"remove-move[{sw.describe()}]")
+    kvm = KvmMmu(p, sw, npages=1, desc_capacity=1, sp_capacity=2)
+    vcpu = kvm_create_vcpu(kvm, role="B")
+    a = prefault_spte(kvm, 0, writable=True, role="A")
+    prefault_spte(kvm, 0, writable=True, role="B")
+
+    def guest() -> None:
+        guest_write(vcpu, 0, 1)
+
+    def zap() -> None:
+        spin_lock(kvm.mmu_lock)
+        drop_spte(kvm, a)
+        kvm_flush_remote_tlbs(kvm)
+        spin_unlock(kvm.mmu_lock)
+
+    p.thread(guest, name=vcpu.name)
+    p.thread(zap, name="zap")
+    p.thread(migration_thread(kvm, 1), name="migrate")
+    require_no_dirty_page_lost(kvm)
+    return p
+
+
+REMOVE_MOVE = Scenario(
+    name="remove-move",
+    question="Does the lockless walker miss an spte that a concurrent pte_list_remove moves "
+             "within a desc, unless it walks against the direction of the refill (series: head "
+             "refill, bottom-up walk)?",
+    races=("R7",),
+    base={"write_protect": "lockless", "mark_order": "after_rmap", "desc_cache": "typesafe_by_rcu",
+          "nulls": "on", "pte_list_ext": 2, "publish": "wmb", "spt_entries": 2},
+    build_fn=remove_move,
+    expected=(
+        expect({"pte_list": "3.11", "walk_order": "ascending"}, _all(I1))
+        + expect({"pte_list": "head", "walk_order": "bottom_up"}, ALL_HOLD)
+        # the walk order alone decides it (both algorithms move the last entry down)
+        + expect({"pte_list": "3.11", "walk_order": "bottom_up"}, ALL_HOLD)
+        + expect({"pte_list": "head", "walk_order": "ascending"}, _all(I1))
+    ),
+)
+
+SCENARIOS = (SP_FREE, SPT_REUSE, REMOVE_MOVE)
+
+__all__ = ["REMOVE_MOVE", "SCENARIOS", "SPT_REUSE", "SP_FREE", "prefault_path", "remove_move", "sp_free",
+           "spt_reuse"]
