@@ -22,7 +22,9 @@ The layer above:
 * :mod:`~rmapwalk.kvm.dirty_log`: ``kvm_mmu_slot_remove_write_access`` and
   ``kvm_vm_ioctl_get_dirty_log``, locked and lockless (``write_protect``, ``flush_location``,
   ``large_wp``, ``leaf_check``);
-* :mod:`~rmapwalk.kvm.invariants`: I1 (end to end, with a migration thread), I2, I7;
+* :mod:`~rmapwalk.kvm.zap`: ``kvm_mmu_prepare_zap_page`` / ``kvm_mmu_commit_zap_page``
+  (``sp_free``);
+* :mod:`~rmapwalk.kvm.invariants`: I1 (end to end, with a migration thread), I2, I7, I9, I10;
 * :mod:`~rmapwalk.kvm.scenarios`: the named scenarios (``SCENARIOS``).
 """
 

@@ -22,6 +22,7 @@ from rmapwalk.kernel.bitops import BITS_PER_LONG, xchg_word
 from rmapwalk.kernel.once import READ_ONCE
 from rmapwalk.kernel.spinlock import spin_lock, spin_unlock
 from rmapwalk.kvm.memslot import KvmMemorySlot
+from rmapwalk.kvm.mmu_checks import check_no_writable_large_spte, kvm_mmu_unlock
 from rmapwalk.kvm.mmu_page import KvmMmu, page_header
 from rmapwalk.kvm.pte_list import pte_list_walk_lockless, rmap_walk
 from rmapwalk.kvm.rmap import gfn_to_rmap
@@ -194,7 +195,8 @@ def kvm_mmu_slot_remove_write_access(kvm: KvmMmu, slot: KvmMemorySlot) -> None:
             __rmap_write_protect(kvm, head, False)
     if kvm.sw.flush_location == "under_lock":
         kvm_flush_remote_tlbs(kvm)
-    spin_unlock(kvm.mmu_lock)
+    check_no_writable_large_spte(kvm, slot, "kvm_mmu_slot_remove_write_access")
+    kvm_mmu_unlock(kvm, "kvm_mmu_slot_remove_write_access")
     if kvm.sw.flush_location != "under_lock":
         kvm_flush_remote_tlbs(kvm)
     if _serialized(kvm):
@@ -238,7 +240,8 @@ def kvm_vm_ioctl_get_dirty_log(kvm: KvmMmu, slot: KvmMemorySlot | None = None) -
     if is_dirty and locked and kvm.sw.flush_location == "under_lock":
         kvm_flush_remote_tlbs(kvm)
     if locked:
-        spin_unlock(kvm.mmu_lock)
+        check_no_writable_large_spte(kvm, slot, "kvm_vm_ioctl_get_dirty_log")
+        kvm_mmu_unlock(kvm, "kvm_vm_ioctl_get_dirty_log")
     if is_dirty and not (locked and kvm.sw.flush_location == "under_lock"):
         kvm_flush_remote_tlbs(kvm)
     if _serialized(kvm):

@@ -40,8 +40,24 @@
   the guest wrote is dirty on the host or still has an spte with D (scenario
   ``clear-track-bits``, R2).
 
-Not yet: the state form of I1, I3-I6, I8, I10's accessed half, I11 (I4 is the kernel layer's ``use-after-free``, I6
-the engine's ``event limit``).
+* **I3 rmap complete and exact whenever mmu_lock is released** (opt-in, ``kvm.check_i3``;
+  :mod:`rmapwalk.kvm.mmu_checks`): every release of mmu_lock in the model's code paths
+  (``kvm_mmu_unlock``) walks every rmap: each entry a present leaf of its gfn and level, and
+  each present leaf among ``kvm.i3_sptes`` on its rmap.
+
+* **I5 the lockless walk visits every entry present throughout** (opt-in, no events:
+  ``kvm.i5_present[head]``, the sptes a program keeps on that rmap; checked when
+  :func:`rmapwalk.kvm.pte_list.pte_list_walk_lockless` returns).
+
+* **I6 lockless walk terminates** (always on): the lockless walker restarts at most
+  ``max_walk_restarts(kvm)`` times (default: twice the number of descs and rmap heads).
+
+* **I11 no writable large spte in a logged slot** (opt-in, ``kvm.check_i11``;
+  :mod:`rmapwalk.kvm.mmu_checks`): when a write-protection of a logged slot returns under
+  mmu_lock, no spte on a rmap above level 1 is writable.
+
+Not yet: the state form of I1, I8, I10's accessed half, I3's completeness over every live
+shadow page (the model keeps no list of them) (I4 is the kernel layer's ``use-after-free``).
 """
 
 from __future__ import annotations
@@ -55,7 +71,9 @@ from rmapwalk.kernel.bitops import BITS_PER_LONG, test_bit
 from rmapwalk.kernel.once import READ_ONCE
 from rmapwalk.kvm.dirty_log import kvm_mmu_slot_remove_write_access, kvm_vm_ioctl_get_dirty_log, migration_copy
 from rmapwalk.kvm.memslot import KvmMemorySlot, gfn_to_memslot
+from rmapwalk.kvm.mmu_checks import I3, I11
 from rmapwalk.kvm.mmu_page import KvmMmu
+from rmapwalk.kvm.pte_list import I5, I6
 from rmapwalk.kvm.vcpu import KVM_REQ_TLB_FLUSH, TLB_RW, guest_memory
 
 I1 = "I1 no dirty page lost"
@@ -181,6 +199,7 @@ def require_no_dirty_page_lost(kvm: KvmMmu, migrator: str = "migrate") -> None:
 
 
 __all__ = [
-    "FAULT_LOOP", "I1", "I2", "I7", "I9", "I10", "check_harvest_protected", "check_write_protected", "final_dirty_gfns",
+    "FAULT_LOOP", "I1", "I2", "I3", "I5", "I6", "I7", "I11",
+    "I9", "I10", "check_harvest_protected", "check_write_protected", "final_dirty_gfns",
     "lost_pages", "migration_thread", "require_no_dirty_page_lost", "require_no_lost_dirty_bit",
 ]

@@ -108,6 +108,18 @@ class KvmMmu:
         #: whether a guest write through a writable spte without D sets D (the CPU's page walker
         #: does a locked RMW on the spte); off unless a program needs it (I10)
         self.hw_dirty_bit = False
+        #: I6's bound on the lockless walker's restarts (None: derived from the program's size,
+        #: ``rmapwalk.kvm.pte_list.max_walk_restarts``)
+        self.max_walk_restarts: int | None = None
+        #: opt-in checks that add events (reads), off unless a scenario or test turns them on:
+        #: I3 at each release of mmu_lock, I11 when a write-protection of a logged slot returns
+        self.check_i3 = False
+        self.check_i11 = False
+        #: I3's completeness is checked for these sptes (address -> level of their table)
+        self.i3_sptes: dict[int, int] = {}
+        #: I5: rmap head address -> the sptes the program keeps on that rmap throughout every
+        #: lockless walk (ghost knowledge; checking it adds no events)
+        self.i5_present: dict[int, set[int]] = {}
         self.memslots: list[KvmMemorySlot] = [
             KvmMemorySlot.create(prog, 0, base_gfn, npages, max_level=max_level, level_bits=self.level_bits,
                                  log_dirty_pages=log_dirty_pages)

@@ -288,7 +288,27 @@ def pte_list_walk(kvm: KvmMmu, head: int, fn: Callable[[int], Any]) -> None:
         fn(sptep)
 
 
+I5 = "I5 lockless walk visits every entry present throughout"
+I6 = "I6 lockless walk terminates"
+
+
+def max_walk_restarts(kvm: KvmMmu) -> int:
+    """The bound of I6: ``kvm.max_walk_restarts`` if set, else twice the number of descs plus
+    rmap heads of the program (each restart needs a writer to have changed one of them)."""
+    if kvm.max_walk_restarts is not None:
+        return kvm.max_walk_restarts
+    heads = sum(len(hs) for slot in kvm.memslots for hs in slot.rmap.values())
+    return 2 * (len(kvm.desc_cache.objects) + heads)
+
+
 # -- the lockless walker ------------------------------------------------------------------------------------
+
+def _recording(fn: Callable[[int], Any], seen: set[int]) -> Callable[[int], Any]:
+    def visit(sptep: int) -> Any:
+        seen.add(int(sptep))
+        return fn(sptep)
+    return visit
+
 
 def pte_list_walk_lockless(kvm: KvmMmu, head: int, fn: Callable[[int], Any]) -> int:
     """The 2013 series' "introduce pte-list lockless walker" (v1 09/12, the seed mail's patch;
@@ -305,9 +325,20 @@ def pte_list_walk_lockless(kvm: KvmMmu, head: int, fn: Callable[[int], Any]) -> 
       ``more == 0`` (a reused desc being (re)initialised);
     * ``nulls=off``: ``more == 0`` ends the walk.
 
-    Restarts are not bounded here: a walker that never finishes hits the engine's event bound
-    (``event limit``), the model's form of a non-terminating walk (invariant I6).
+    I5: with ``kvm.i5_present[head]`` (the sptes the program keeps on this rmap throughout any
+    walk, ghost knowledge declared by a scenario or test; no events), a walk that returns
+    without having passed each of them to ``fn`` raises ``Violated("I5 lockless walk visits
+    every entry present throughout")``.
+
+    Restarts are bounded by ``kvm.max_walk_restarts`` (default: twice the number of descs and
+    rmap heads the program can change, a restart needing a concurrent change of one of them):
+    one more raises ``Violated("I6 lockless walk terminates")`` (invariant I6), instead of
+    running into the engine's event bound.
     """
+    required = kvm.i5_present.get(int(head))
+    seen: set[int] = set()
+    if required:
+        fn = _recording(fn, seen)
     nulls = kvm.sw.nulls == "on"
     own = pte_list_end(kvm, head)
     order = list(reversed(range(kvm.ext))) if kvm.sw.walk_order == "bottom_up" else list(range(kvm.ext))
@@ -333,8 +364,14 @@ def pte_list_walk_lockless(kvm: KvmMmu, head: int, fn: Callable[[int], Any]) -> 
         if not nulls or m == own:
             break
         restarts += 1  # a foreign nulls marker, or 0: restart from the head
+        if restarts > max_walk_restarts(kvm):
+            raise Violated(I6, f"the lockless walk of rmap {int(head):#x} restarted {restarts} times "
+                               f"(bound {max_walk_restarts(kvm)}): last chain end {m!r}, expected {own!r}")
     # (no try/finally: model operations must not run while the engine unwinds a thread)
     rcu_read_unlock()
+    if required and not required <= seen:
+        missed = ", ".join(f"{x:#x}" for x in sorted(required - seen))
+        raise Violated(I5, f"the lockless walk of rmap {int(head):#x} missed {missed}, on it throughout the walk")
     return restarts
 
 
@@ -385,7 +422,8 @@ def pte_list_descs(kvm: KvmMmu, head: int, mem: Callable[[int], Any]) -> list[in
 
 
 __all__ = [
-    "for_each_rmap_spte", "is_desc_ptr", "mmu_alloc_pte_list_desc", "mmu_free_pte_list_desc", "pte_list_add",
+    "I5", "I6", "for_each_rmap_spte", "is_desc_ptr",
+    "mmu_alloc_pte_list_desc", "mmu_free_pte_list_desc", "pte_list_add",
     "pte_list_desc_remove_entry", "pte_list_descs", "pte_list_end", "pte_list_entries", "pte_list_layout",
-    "pte_list_remove", "pte_list_walk", "pte_list_walk_lockless", "rmap_walk",
+    "pte_list_remove", "pte_list_walk", "pte_list_walk_lockless", "max_walk_restarts", "rmap_walk",
 ]

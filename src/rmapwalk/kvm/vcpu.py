@@ -44,8 +44,9 @@ from rmapwalk.engine.runtime import ModelError, Violated
 from rmapwalk.kernel.barriers import smp_mb, smp_wmb
 from rmapwalk.kernel.bitops import set_bit, test_and_clear_bit, test_bit
 from rmapwalk.kernel.once import READ_ONCE, WRITE_ONCE, smp_store_release
-from rmapwalk.kernel.spinlock import spin_lock, spin_unlock
+from rmapwalk.kernel.spinlock import spin_lock
 from rmapwalk.kvm.memslot import gfn_to_memslot, mark_page_dirty
+from rmapwalk.kvm.mmu_checks import kvm_mmu_unlock
 from rmapwalk.kvm.mmu_page import KvmMmu, kvm_mmu_alloc_page, kvm_mmu_page_get_gfn, page_header, spte_index
 from rmapwalk.kvm.rmap import rmap_add
 from rmapwalk.kvm.spte import (
@@ -336,7 +337,7 @@ def tdp_page_fault(vcpu: KvmVcpu, gfn: int, write: bool, present: bool) -> None:
     kvm = vcpu.kvm
     spin_lock(kvm.mmu_lock)
     __direct_map(vcpu, gfn, write, PT_PAGE_TABLE_LEVEL)
-    spin_unlock(kvm.mmu_lock)
+    kvm_mmu_unlock(kvm, "tdp_page_fault")
 
 
 def walk_shadow_page_lockless_begin(vcpu: KvmVcpu) -> None:

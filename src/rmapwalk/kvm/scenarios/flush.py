@@ -6,9 +6,10 @@ write-protector that flushes after dropping mmu_lock (``flush-outside-lock``, R8
 from __future__ import annotations
 
 from rmapwalk.engine import Program
-from rmapwalk.kernel.spinlock import spin_lock, spin_unlock
+from rmapwalk.kernel.spinlock import spin_lock
 from rmapwalk.kvm.dirty_log import kvm_mmu_slot_remove_write_access, rmap_write_protect
 from rmapwalk.kvm.invariants import I9, check_write_protected, migration_thread, require_no_dirty_page_lost
+from rmapwalk.kvm.mmu_checks import kvm_mmu_unlock
 from rmapwalk.kvm.mmu_page import KvmMmu
 from rmapwalk.kvm.scenarios import HOLDS, Scenario, expect
 from rmapwalk.kvm.switches import Switches
@@ -40,7 +41,7 @@ def flush_rule(sw: Switches) -> Program:
         # still under mmu_lock: the slow path cannot make the spte writable again (the model
         # has no shadowed guest page tables, so after the unlock a fault legitimately would)
         check_write_protected(kvm, 0, "kvm_mmu_get_page")
-        spin_unlock(kvm.mmu_lock)
+        kvm_mmu_unlock(kvm)
 
     p.thread(guest, name=vcpu.name)
     p.thread(protect, name="protect")
@@ -91,7 +92,7 @@ def flush_outside_lock(sw: Switches) -> Program:
         if rmap_write_protect(kvm, 0):
             kvm_flush_remote_tlbs(kvm)
         check_write_protected(kvm, 0, "kvm_mmu_get_page")
-        spin_unlock(kvm.mmu_lock)
+        kvm_mmu_unlock(kvm)
 
     p.thread(guest, name=vcpu.name)
     p.thread(memslot, name="memslot")

@@ -7,8 +7,9 @@ every thread stopped (``rmapwalk.kvm.invariants``).
 from __future__ import annotations
 
 from rmapwalk.engine import Program
-from rmapwalk.kernel.spinlock import spin_lock, spin_unlock
+from rmapwalk.kernel.spinlock import spin_lock
 from rmapwalk.kvm.invariants import I1, I2, migration_thread, require_no_dirty_page_lost
+from rmapwalk.kvm.mmu_checks import kvm_mmu_unlock
 from rmapwalk.kvm.mmu_page import KvmMmu
 from rmapwalk.kvm.scenarios import HOLDS, Scenario, expect
 from rmapwalk.kvm.spte_ops import drop_spte
@@ -99,7 +100,7 @@ def desc_reuse(sw: Switches) -> Program:
         drop_spte(kvm, b)
         kvm_flush_remote_tlbs(kvm)
         __direct_map(vcpu1, 1, True)
-        spin_unlock(kvm.mmu_lock)
+        kvm_mmu_unlock(kvm)
 
     p.thread(guest0, name=vcpu0.name)
     p.thread(zap_and_fault, name=vcpu1.name)

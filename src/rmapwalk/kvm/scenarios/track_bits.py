@@ -4,8 +4,9 @@
 from __future__ import annotations
 
 from rmapwalk.engine import Program
-from rmapwalk.kernel.spinlock import spin_lock, spin_unlock
+from rmapwalk.kernel.spinlock import spin_lock
 from rmapwalk.kvm.invariants import I10, require_no_lost_dirty_bit
+from rmapwalk.kvm.mmu_checks import kvm_mmu_unlock
 from rmapwalk.kvm.mmu_page import KvmMmu
 from rmapwalk.kvm.scenarios import HOLDS, Scenario, expect
 from rmapwalk.kvm.spte_ops import drop_spte
@@ -35,7 +36,7 @@ def clear_track_bits(sw: Switches) -> Program:
         spin_lock(kvm.mmu_lock)
         drop_spte(kvm, sptep)
         kvm_flush_remote_tlbs(kvm)
-        spin_unlock(kvm.mmu_lock)
+        kvm_mmu_unlock(kvm)
 
     p.thread(guest, name=vcpu.name)
     p.thread(zap, name="zap")

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from rmapwalk.engine import Program
 from rmapwalk.kernel.rcu import init_rcu
-from rmapwalk.kernel.spinlock import spin_lock, spin_unlock
+from rmapwalk.kernel.spinlock import spin_lock
 from rmapwalk.kvm.invariants import I1, I7, migration_thread, require_no_dirty_page_lost
+from rmapwalk.kvm.mmu_checks import kvm_mmu_unlock
 from rmapwalk.kvm.mmu_page import KvmMmu, kvm_mmu_alloc_page
 from rmapwalk.kvm.rmap import rmap_add
 from rmapwalk.kvm.scenarios import HOLDS, Scenario, expect
@@ -90,7 +91,7 @@ def sp_free(sw: Switches) -> Program:
     def zap() -> None:
         spin_lock(kvm.mmu_lock)
         kvm_mmu_zap_page(kvm, sp)
-        spin_unlock(kvm.mmu_lock)
+        kvm_mmu_unlock(kvm)
 
     p.thread(zap, name="zap")
     p.thread(migration_thread(kvm, 1), name="migrate")
@@ -132,7 +133,7 @@ def spt_reuse(sw: Switches) -> Program:
         spin_lock(kvm.mmu_lock)
         kvm_mmu_zap_page(kvm, sp)
         __direct_map(vcpu, 4, True)
-        spin_unlock(kvm.mmu_lock)
+        kvm_mmu_unlock(kvm)
 
     p.thread(zap_and_map, name=vcpu.name)
     p.thread(migration_thread(kvm, 1), name="migrate")
@@ -180,7 +181,7 @@ def remove_move(sw: Switches) -> Program:
         spin_lock(kvm.mmu_lock)
         drop_spte(kvm, a)
         kvm_flush_remote_tlbs(kvm)
-        spin_unlock(kvm.mmu_lock)
+        kvm_mmu_unlock(kvm)
 
     p.thread(guest, name=vcpu.name)
     p.thread(zap, name="zap")
