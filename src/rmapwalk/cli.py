@@ -1,4 +1,5 @@
-"""The ``rmapwalk`` command: check a model file, replay a saved violation.
+"""The ``rmapwalk`` command: check a model file, replay a saved violation, and the KVM model's
+commands (``scenarios``, ``check kvm``, ``switches``, ``review``).
 
 Exit status: 0 the properties hold, 1 a violation was found (``replay``: always, it shows one),
 2 bad input (missing file, a model that does not load or raises, bad options, a bad replay file)
@@ -10,17 +11,20 @@ Every problem is reported as one line on stderr, ``rmapwalk: FILE:LINE: message`
 
 from __future__ import annotations
 
+import hashlib
+import inspect
 import json
 import os
 import re
 import sys
 import tempfile
+import time
 from collections.abc import Callable
 from typing import Any, NoReturn
 
 import click
 
-from rmapwalk import __version__
+from rmapwalk import __version__, review
 from rmapwalk.engine.explore import Explorer, Options
 from rmapwalk.engine.models import MODELS
 from rmapwalk.engine.program import Program
@@ -28,6 +32,10 @@ from rmapwalk.engine.replay import FORMAT, ReplayError, rebuild
 from rmapwalk.engine.result import HOLDS, INCOMPLETE, VIOLATED, Violation
 from rmapwalk.engine.runtime import ModelError
 from rmapwalk.engine.trace import render
+from rmapwalk.kvm import scenarios as scenarios_pkg
+from rmapwalk.kvm.presets import PRESETS, preset_switches, switches_markdown
+from rmapwalk.kvm.scenarios import SCENARIOS, Scenario
+from rmapwalk.kvm.switches import SWITCHES, Switches, switch_table
 from rmapwalk.loader import (
     LoadError,
     exception_text,
@@ -161,6 +169,11 @@ def main() -> None:
     program() returning one).  `rmapwalk run MODEL.py` explores every execution of it under a
     memory model; a violation is saved as a replay file that `rmapwalk replay FILE` shows again.
 
+    The built-in KVM shadow-MMU model: `rmapwalk scenarios` lists its scenarios, `rmapwalk
+    check kvm --scenario NAME [--preset P] [--set KEY=VALUE ...]` checks one, `rmapwalk
+    switches` lists the design switches and presets, and `rmapwalk review` answers the 2013
+    review's questions (`--markdown` gives docs/review.md).
+
     Exit status: 0 holds, 1 violated, 2 bad input or internal error, 3 incomplete.
     """
 
@@ -282,8 +295,9 @@ def read_replay(file: str) -> dict[str, Any]:
 def replay(replay_file: str, as_json: bool, full_trace: bool) -> None:
     """Show again the violation saved in FILE (written by `rmapwalk run`).
 
-    Re-imports the model file the replay names, rebuilds the exact execution and prints the
-    same trace `run` printed.  Warns if the model file changed since.  Exit status 1.
+    Re-imports the model file the replay names (for `check kvm`: rebuilds the KVM scenario
+    from its name and switch values), rebuilds the exact execution and prints the same trace
+    `run` (or `check kvm`) printed.  Warns if the model file changed since.  Exit status 1.
     """
     path_box: list[str | None] = [None]
 
@@ -294,17 +308,22 @@ def replay(replay_file: str, as_json: bool, full_trace: bool) -> None:
         if not os.path.isabs(source):
             source = os.path.join(os.path.dirname(os.path.abspath(replay_file)), source)
         path_box[0] = source
-        if not os.path.isfile(source):
+        is_kvm = isinstance(data.get("kvm"), dict)
+        if not os.path.isfile(source) and not is_kvm:
             raise Fail(f"{shown}: the model file {source} it was recorded from does not exist")
         changed = False
-        if isinstance(data.get("sha256"), str) and file_sha256(source) != data["sha256"]:
+        if (isinstance(data.get("sha256"), str) and os.path.isfile(source)
+                and file_sha256(source) != data["sha256"]):
             changed = True
             _warn(f"{show_path(source)} changed since {shown} was recorded; the replay may not match")
-        sym = data.get("program_symbol")
-        loaded = load_model(source, data["program"], sym if isinstance(sym, str) else None)
+        if is_kvm:
+            program = kvm_program_from_replay(data, shown)
+        else:
+            sym = data.get("program_symbol")
+            program = load_model(source, data["program"], sym if isinstance(sym, str) else None).program
         max_events = int(data.get("max_events", DEFAULT_MAX_EVENTS))
         try:
-            trace = trace_of(loaded.program, data, max_events)
+            trace = trace_of(program, data, max_events)
         except ReplayError as e:
             hint = " (the model file changed)" if changed else ""
             raise Fail(f"{shown}: the replay does not match the model{hint}: {e}") from None
@@ -327,6 +346,251 @@ def replay(replay_file: str, as_json: bool, full_trace: bool) -> None:
         return EXIT_VIOLATED
 
     _guard(body, lambda: path_box[0])
+
+
+# -- the KVM model: scenarios, check kvm, review ------------------------------------------------
+def _scenario(name: str) -> Scenario:
+    if name not in SCENARIOS:
+        raise Fail(f"unknown scenario {name!r}; valid scenarios: {', '.join(SCENARIOS)}")
+    return SCENARIOS[name]
+
+
+def _memory_model(name: str) -> str:
+    m = name.lower()
+    if m not in MODELS:
+        raise Fail(f"unknown memory model {name!r}; valid models: {', '.join(MODELS)}")
+    return m
+
+
+def parse_sets(items: tuple[str, ...] | list[str]) -> dict[str, Any]:
+    """``KEY=VALUE`` switch settings, validated against the switch table (one-line ``Fail``s)."""
+    out: dict[str, Any] = {}
+    for item in items:
+        key, eq, value = item.partition("=")
+        key, value = key.strip(), value.strip()
+        if not eq or not key:
+            raise Fail(f"--set {item!r}: expected KEY=VALUE; valid switches: {', '.join(SWITCHES)}")
+        sw = SWITCHES.get(key)
+        if sw is None:
+            raise Fail(f"unknown switch {key!r}; valid switches: {', '.join(SWITCHES)}")
+        val: Any = value
+        if sw.values is None:
+            try:
+                val = int(value, 0)
+            except ValueError:
+                raise Fail(f"switch {key}: {value!r} is not an int ({sw.allowed})") from None
+        try:
+            out[key] = sw.validate(val)
+        except ValueError as e:
+            raise Fail(str(e)) from None
+    return out
+
+
+def kvm_switches(sc: Scenario, preset: str | None, sets: dict[str, Any]) -> Switches:
+    """The switches of a ``check kvm`` run: the scenario's base over the preset, then the sets."""
+    base = None
+    if preset is not None:
+        try:
+            base = preset_switches(preset)
+        except ValueError as e:
+            raise Fail(str(e)) from None
+    try:
+        return sc.switches(base, **sets)
+    except ValueError as e:
+        raise Fail(str(e)) from None
+
+
+def scenario_source(sc: Scenario) -> str:
+    """The file defining ``sc`` (recorded in replay files to notice later edits)."""
+    try:
+        f = inspect.getsourcefile(sc.build_fn)
+    except TypeError:
+        f = None
+    return os.path.abspath(f or inspect.getfile(scenarios_pkg))
+
+
+def kvm_program_from_replay(data: dict[str, Any], shown: str) -> Program:
+    """Rebuild the scenario program a ``check kvm`` replay file was recorded from."""
+    k = data["kvm"]
+    name = k.get("scenario")
+    if not isinstance(name, str):
+        raise Fail(f"{shown}: bad replay file: 'kvm.scenario' should be a string")
+    if name not in SCENARIOS:
+        raise Fail(f"{shown}: unknown scenario {name!r}; valid scenarios: {', '.join(SCENARIOS)}")
+    values = k.get("switches")
+    if not isinstance(values, dict):
+        raise Fail(f"{shown}: bad replay file: 'kvm.switches' should be an object")
+    try:
+        sw = Switches.from_dict(values)
+    except ValueError as e:
+        raise Fail(f"{shown}: bad replay file: {e}") from None
+    return SCENARIOS[name].build(sw)
+
+
+@main.command("scenarios")
+def scenarios_cmd() -> None:
+    """List the KVM scenarios, each with the review question it answers."""
+    w = max((len(n) for n in SCENARIOS), default=0)
+    for name, sc in SCENARIOS.items():
+        races = f" [{', '.join(sc.races)}]" if sc.races else ""
+        click.echo(f"{name.ljust(w)}  {_one_line(sc.question)}{races}")
+
+
+@main.command("switches")
+@click.option("--markdown", is_flag=True, help="Print docs/switches.md (Markdown).")
+def switches_cmd(markdown: bool) -> None:
+    """List the design switches of the KVM model (values, default, meaning) and the presets."""
+    if markdown:
+        click.echo(switches_markdown(), nl=False)
+        return
+    click.echo(switch_table())
+    click.echo("")
+    for p in PRESETS.values():
+        click.echo(f"preset {p.name}: {p.doc}")
+
+
+@main.group()
+def check() -> None:
+    """Check a built-in model (`rmapwalk check kvm --scenario NAME`)."""
+
+
+@check.command("kvm", epilog="Switches (KEY = values (default): meaning):\n\n" + "\n\n".join(
+    f"{s.name} = {' | '.join(s.values) if s.values else s.allowed} ({s.default})" for s in SWITCHES.values()))
+@click.option("--scenario", "scenario_name", required=True, metavar="NAME",
+              help="The scenario to check (`rmapwalk scenarios` lists them).")
+@click.option("--preset", metavar="P", help=f"Switch values to start from: {', '.join(PRESETS)} "
+              "(default: the switch table's defaults, i.e. 3.11); the scenario's own base values apply on top.")
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Set one switch (repeatable).")
+@click.option("--model", "-m", "memory_model", default="sc", show_default=True, metavar="MODEL",
+              help=f"Memory model: {', '.join(MODELS)}.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
+@click.option("--max-executions", type=click.IntRange(min=1), metavar="N",
+              help="Stop after N executions (the verdict is then incomplete unless violated).")
+@click.option("--max-events", type=click.IntRange(min=1), default=DEFAULT_MAX_EVENTS, show_default=True,
+              metavar="N", help="Per-thread event bound.")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
+              help="Stop exploring after this many seconds.")
+@click.option("--all-violations", is_flag=True, help="Keep, save and print every violation, not just the first.")
+@click.option("--stop-on-first", is_flag=True, help="Stop exploring at the first violation.")
+@click.option("--replay-dir", type=click.Path(file_okay=False), default=DEFAULT_REPLAY_DIR, show_default=True,
+              metavar="DIR", help="Where to save replay files of violations.")
+@click.option("--full-trace", is_flag=True, help="Print traces in full.")
+def check_kvm(scenario_name: str, preset: str | None, sets: tuple[str, ...], memory_model: str, as_json: bool,
+              max_executions: int | None, max_events: int, timeout: float | None, all_violations: bool,
+              stop_on_first: bool, replay_dir: str, full_trace: bool) -> None:
+    """Explore every execution of a KVM scenario under some switch values and a memory model.
+
+    Exit status as for `run`: 0 holds, 1 violated, 2 bad input, 3 incomplete.  Each violation
+    shown is saved for `rmapwalk replay`, which rebuilds the scenario from its name and switches.
+    """
+
+    def body() -> int:
+        sc = _scenario(scenario_name)
+        model = _memory_model(memory_model)
+        sw = kvm_switches(sc, preset, parse_sets(sets))
+        prog = sc.build(sw)
+        opts = Options(max_executions=max_executions, timeout=timeout, max_events=max_events,
+                       stop_on_first=stop_on_first,
+                       keep_violations=sys.maxsize if all_violations else 1)
+        result = Explorer(prog, model, opts).run()
+        source = scenario_source(sc)
+        sha = file_sha256(source)
+        digest = hashlib.sha1(json.dumps(sw.as_dict(), sort_keys=True).encode()).hexdigest()[:8]
+        for n, v in enumerate(result.violations, 1):
+            record = replay_record(v, prog, source, sha, "", max_events)
+            del record["program_symbol"]
+            record["kvm"] = {"scenario": sc.name, "preset": preset, "switches": sw.as_dict()}
+            content = json.dumps(record, indent=1) + "\n"
+            try:
+                v.trace = trace_of(prog, json.loads(content), max_events)
+            except (ReplayError, ModelError) as e:
+                v.trace = f"(no trace: the execution could not be rebuilt: {e})"
+            fname = os.path.join(replay_dir, f"kvm-{_safe_name(sc.name)}-{digest}-{result.model}-{n}.json")
+            try:
+                write_atomic(fname, content)
+            except OSError as e:
+                _warn(f"cannot save the replay file {show_path(fname)}: {e.strerror or e}")
+            else:
+                v.replay_file = os.path.abspath(fname) if as_json else show_path(fname)
+        if as_json:
+            obj = {
+                "scenario": sc.name,
+                "question": sc.question,
+                "races": list(sc.races),
+                "preset": preset,
+                "switches": sw.as_dict(),
+                "model": result.model,
+                "verdict": result.verdict,
+                "violations": [v.as_json() for v in result.violations],
+                "violation_count": result.violation_count,
+                "property_counts": dict(sorted(result.property_counts.items())),
+                "executions": result.stats.executions,
+                "seconds": round(result.stats.seconds, 6),
+                "incomplete_reason": result.incomplete_reason,
+                "program": result.program,
+                "max_events": max_events,
+            }
+            click.echo(jsonout.dumps(obj))
+        else:
+            click.echo(f"scenario {sc.name}: {_one_line(sc.question)}")
+            click.echo(f"preset {preset or '(none: switch defaults)'}; switches: {sw.describe()}")
+            click.echo(text.run_text(result, source=f"scenario {sc.name}", prog=prog,
+                                     shown=result.violations, full_trace=full_trace))
+        return EXIT_FOR_VERDICT.get(result.verdict, EXIT_ERROR)
+
+    _guard(body, lambda: None)
+
+
+@main.command("review")
+@click.option("--markdown", is_flag=True, help="Print Markdown (docs/review.md) instead of text.")
+@click.option("--models", "models_text", default=",".join(review.DEFAULT_MODELS), show_default=True,
+              metavar="M1,M2", help="Comma-separated memory models to run each setting under.")
+@click.option("--scenario", "scenario_names", multiple=True, metavar="NAME",
+              help="Only this scenario (repeatable; default: every scenario).")
+@click.option("--max-executions", type=click.IntRange(min=1), metavar="N",
+              help="Per-run execution bound (runs that hit it are reported INCOMPLETE).")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
+              help="Per-run time bound (runs that hit it are reported INCOMPLETE).")
+@click.option("--full-trace", is_flag=True, help="Print traces in full (text output).")
+@click.option("--progress", is_flag=True, help="Print one line per finished run on stderr.")
+def review_cmd(markdown: bool, models_text: str, scenario_names: tuple[str, ...], max_executions: int | None,
+               timeout: float | None, full_trace: bool, progress: bool) -> None:
+    """Answer the 2013 review's questions: run every scenario's proposal and broken alternatives.
+
+    For each scenario, every setting of its expected-verdict table under each model; prints a
+    table (question, setting, model, verdict, expected, executions, seconds), the shortest
+    trace of each violated run, and per question the answer the verdicts support.  Exit
+    status: 0 every verdict as expected, 1 some verdict differs, 3 some run incomplete.
+    """
+
+    def body() -> int:
+        models = [_memory_model(m.strip()) for m in models_text.split(",") if m.strip()]
+        if not models:
+            raise Fail(f"--models: no model given; valid models: {', '.join(MODELS)}")
+        models = list(dict.fromkeys(models))
+        try:
+            chosen = review.select(scenario_names)
+        except ValueError as e:
+            raise Fail(str(e)) from None
+        t0 = time.perf_counter()
+        def show(r: review.Run) -> None:
+            click.echo(f"rmapwalk: review: {r.scenario.name} [{review.describe_settings(r.settings)}] "
+                       f"@{r.model}: {r.verdict} ({r.executions} executions, {r.seconds:.2f} s)", err=True)
+
+        runs = review.run_review(chosen, models, max_executions=max_executions, timeout=timeout,
+                                 progress=show if progress else None)
+        total = time.perf_counter() - t0
+        if markdown:
+            click.echo(review.markdown_report(runs, chosen, total, models), nl=False)
+        else:
+            click.echo(review.text_report(runs, chosen, total, full_trace))
+        if any(r.verdict == INCOMPLETE for r in runs):
+            return EXIT_INCOMPLETE
+        if any(r.as_expected is False for r in runs):
+            return EXIT_VIOLATED
+        return EXIT_HOLDS
+
+    _guard(body, lambda: None)
 
 
 if __name__ == "__main__":  # pragma: no cover
