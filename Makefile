@@ -13,7 +13,15 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 demo: $(STAMP)
+	$(BIN)/rmapwalk review --progress
+
+# the engine-only tour of the tutorial's examples
+tour: $(STAMP)
 	$(BIN)/python -m rmapwalk.demo
+
+docs: $(STAMP)
+	$(BIN)/rmapwalk review --markdown > docs/review.md
+	$(BIN)/rmapwalk switches --markdown > docs/switches.md
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
