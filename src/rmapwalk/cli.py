@@ -178,25 +178,36 @@ def main() -> None:
     """
 
 
+
+def _exploration_options(f: Any) -> Any:
+    """The options every exploring command shares (run, check kvm)."""
+    opts = [
+        click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text."),
+        click.option("--max-executions", type=click.IntRange(min=1), metavar="N",
+                     help="Stop after N executions (the verdict is then incomplete unless violated)."),
+        click.option("--max-events", type=click.IntRange(min=1), default=DEFAULT_MAX_EVENTS, show_default=True,
+                     metavar="N", help="Per-thread event bound (catches loops that never end)."),
+        click.option("--timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
+                     help="Stop exploring after this many seconds."),
+        click.option("--all-violations", is_flag=True,
+                     help="Keep, save and print every violation, not just the first."),
+        click.option("--stop-on-first", is_flag=True, help="Stop exploring at the first violation."),
+        click.option("--replay-dir", type=click.Path(file_okay=False), default=DEFAULT_REPLAY_DIR,
+                     show_default=True, metavar="DIR", help="Where to save replay files of violations."),
+        click.option("--full-trace", is_flag=True,
+                     help=f"Print traces in full (longer than {text.TRACE_ROWS} steps they are shortened)."),
+    ]
+    for opt in reversed(opts):
+        f = opt(f)
+    return f
+
 @main.command()
 @click.argument("model_file", metavar="MODEL.py")
 @click.option("--model", "-m", "memory_model", type=click.Choice(list(MODELS), case_sensitive=False),
               default="sc", show_default=True, help="Memory model to explore under.")
 @click.option("--program", "-p", "program_name", metavar="NAME",
               help="Which program of the file to check (its name or variable name).")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
-@click.option("--max-executions", type=click.IntRange(min=1), metavar="N",
-              help="Stop after N executions (the verdict is then incomplete unless violated).")
-@click.option("--max-events", type=click.IntRange(min=1), default=DEFAULT_MAX_EVENTS, show_default=True,
-              metavar="N", help="Per-thread event bound (catches loops that never end).")
-@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
-              help="Stop exploring after this many seconds.")
-@click.option("--all-violations", is_flag=True, help="Keep, save and print every violation, not just the first.")
-@click.option("--stop-on-first", is_flag=True, help="Stop exploring at the first violation.")
-@click.option("--replay-dir", type=click.Path(file_okay=False), default=DEFAULT_REPLAY_DIR, show_default=True,
-              metavar="DIR", help="Where to save replay files of violations.")
-@click.option("--full-trace", is_flag=True,
-              help=f"Print traces in full (longer than {text.TRACE_ROWS} steps they are shortened).")
+@_exploration_options
 def run(model_file: str, memory_model: str, program_name: str | None, as_json: bool,
         max_executions: int | None, max_events: int, timeout: float | None, all_violations: bool,
         stop_on_first: bool, replay_dir: str, full_trace: bool) -> None:
@@ -463,18 +474,7 @@ def check() -> None:
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Set one switch (repeatable).")
 @click.option("--model", "-m", "memory_model", default="sc", show_default=True, metavar="MODEL",
               help=f"Memory model: {', '.join(MODELS)}.")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
-@click.option("--max-executions", type=click.IntRange(min=1), metavar="N",
-              help="Stop after N executions (the verdict is then incomplete unless violated).")
-@click.option("--max-events", type=click.IntRange(min=1), default=DEFAULT_MAX_EVENTS, show_default=True,
-              metavar="N", help="Per-thread event bound.")
-@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
-              help="Stop exploring after this many seconds.")
-@click.option("--all-violations", is_flag=True, help="Keep, save and print every violation, not just the first.")
-@click.option("--stop-on-first", is_flag=True, help="Stop exploring at the first violation.")
-@click.option("--replay-dir", type=click.Path(file_okay=False), default=DEFAULT_REPLAY_DIR, show_default=True,
-              metavar="DIR", help="Where to save replay files of violations.")
-@click.option("--full-trace", is_flag=True, help="Print traces in full.")
+@_exploration_options
 def check_kvm(scenario_name: str, preset: str | None, sets: tuple[str, ...], memory_model: str, as_json: bool,
               max_executions: int | None, max_events: int, timeout: float | None, all_violations: bool,
               stop_on_first: bool, replay_dir: str, full_trace: bool) -> None:
