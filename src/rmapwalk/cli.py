@@ -179,6 +179,23 @@ def main() -> None:
 
 
 
+def _save_violation(v: Any, prog: Any, record: dict[str, Any], max_events: int, fname: str, as_json: bool) -> None:
+    """Save ``v``'s replay record to ``fname`` (atomically) and set its trace and file name.
+
+    The trace is rebuilt from the saved text, so that `rmapwalk replay` prints exactly the same."""
+    content = json.dumps(record, indent=1) + "\n"
+    try:
+        v.trace = trace_of(prog, json.loads(content), max_events)
+    except (ReplayError, ModelError) as e:
+        v.trace = f"(no trace: the execution could not be rebuilt: {e})"
+    try:
+        write_atomic(fname, content)
+    except OSError as e:
+        _warn(f"cannot save the replay file {show_path(fname)}: {e.strerror or e}")
+    else:
+        v.replay_file = os.path.abspath(fname) if as_json else show_path(fname)
+
+
 def _exploration_options(f: Any) -> Any:
     """The options every exploring command shares (run, check kvm)."""
     opts = [
@@ -233,18 +250,8 @@ def run(model_file: str, memory_model: str, program_name: str | None, as_json: b
         result = Explorer(prog, memory_model.lower(), opts).run()
         for n, v in enumerate(result.violations, 1):
             record = replay_record(v, prog, loaded.path, loaded.sha256, loaded.symbol, max_events)
-            content = json.dumps(record, indent=1) + "\n"
-            try:  # from the saved text, so that `replay` prints exactly the same trace
-                v.trace = trace_of(prog, json.loads(content), max_events)
-            except (ReplayError, ModelError) as e:
-                v.trace = f"(no trace: the execution could not be rebuilt: {e})"
-            fname = os.path.join(replay_dir, f"{_safe_name(prog.name)}-{result.model}-{n}.json")
-            try:
-                write_atomic(fname, content)
-            except OSError as e:
-                _warn(f"cannot save the replay file {show_path(fname)}: {e.strerror or e}")
-            else:
-                v.replay_file = os.path.abspath(fname) if as_json else show_path(fname)
+            _save_violation(v, prog, record, max_events,
+                            os.path.join(replay_dir, f"{_safe_name(prog.name)}-{result.model}-{n}.json"), as_json)
         if as_json:
             obj = jsonout.run_json(result, source=loaded.path, program_symbol=loaded.symbol,
                                    max_events=max_events)
@@ -500,18 +507,8 @@ def check_kvm(scenario_name: str, preset: str | None, sets: tuple[str, ...], mem
             record = replay_record(v, prog, source, sha, "", max_events)
             del record["program_symbol"]
             record["kvm"] = {"scenario": sc.name, "preset": preset, "switches": sw.as_dict()}
-            content = json.dumps(record, indent=1) + "\n"
-            try:
-                v.trace = trace_of(prog, json.loads(content), max_events)
-            except (ReplayError, ModelError) as e:
-                v.trace = f"(no trace: the execution could not be rebuilt: {e})"
-            fname = os.path.join(replay_dir, f"kvm-{_safe_name(sc.name)}-{digest}-{result.model}-{n}.json")
-            try:
-                write_atomic(fname, content)
-            except OSError as e:
-                _warn(f"cannot save the replay file {show_path(fname)}: {e.strerror or e}")
-            else:
-                v.replay_file = os.path.abspath(fname) if as_json else show_path(fname)
+            _save_violation(v, prog, record, max_events, os.path.join(
+                replay_dir, f"kvm-{_safe_name(sc.name)}-{digest}-{result.model}-{n}.json"), as_json)
         if as_json:
             obj = {
                 "scenario": sc.name,
