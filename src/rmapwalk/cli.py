@@ -45,7 +45,7 @@ from rmapwalk.loader import (
     show_path,
     user_frame,
 )
-from rmapwalk.report import jsonout, text
+from rmapwalk.report import dot, html, jsonout, progress, text
 
 EXIT_HOLDS = 0
 EXIT_VIOLATED = 1
@@ -194,6 +194,7 @@ def _save_violation(v: Any, prog: Any, record: dict[str, Any], max_events: int, 
         _warn(f"cannot save the replay file {show_path(fname)}: {e.strerror or e}")
     else:
         v.replay_file = os.path.abspath(fname) if as_json else show_path(fname)
+    _write_views(prog, json.loads(content), max_events, record.get("source"), v.replay_file)
 
 
 def _exploration_options(f: Any) -> Any:
@@ -218,6 +219,159 @@ def _exploration_options(f: Any) -> Any:
         f = opt(f)
     return f
 
+# -- presentation: --html, --dot, --quiet and the progress line (docs/output.md) ------------------
+_META = "rmapwalk.output"
+
+
+def _keep_output_option(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    opts = ctx.meta.setdefault(_META, {"written": 0})
+    opts[param.name or ""] = value
+    if param.name == "quiet" and "closing" not in opts:
+        opts["closing"] = True
+        ctx.call_on_close(lambda: _no_violation_note(opts))
+    return value
+
+
+def _no_violation_note(opts: dict[str, Any]) -> None:
+    if opts["written"] == 0 and opts.get("explored"):
+        for key, flag in (("html_file", "--html"), ("dot_file", "--dot")):
+            if opts.get(key):
+                _warn(f"{flag}: no violation to draw; {show_path(opts[key])} not written")
+
+
+def _output_options(f: Any) -> Any:
+    """--html, --dot and --quiet (run, replay, check kvm); their values go to ``ctx.meta``, so the
+    commands' signatures stay as they are."""
+    opts = [
+        click.option("--html", "html_file", type=click.Path(dir_okay=False), metavar="FILE", expose_value=False,
+                     callback=_keep_output_option,
+                     help="Write the violation as a self-contained HTML page (a second one to FILE-2.html, ...)."),
+        click.option("--dot", "dot_file", type=click.Path(dir_okay=False), metavar="FILE", expose_value=False,
+                     callback=_keep_output_option,
+                     help="Write the violation's execution graph (po, rf, co, fr) for Graphviz."),
+        click.option("--quiet", "-q", "quiet", is_flag=True, expose_value=False, callback=_keep_output_option,
+                     help="No progress line (it is only shown when stderr is a terminal) and no notes on stderr."),
+    ]
+    for opt in reversed(opts):
+        f = opt(f)
+    return f
+
+
+def _output_opts() -> dict[str, Any]:
+    ctx = click.get_current_context(silent=True)
+    return ctx.meta.get(_META, {"written": 0}) if ctx is not None else {"written": 0}
+
+
+def _explore(explorer: Any) -> Any:
+    """``explorer.run()`` with the progress line on a terminal (unless --quiet)."""
+    opts = _output_opts()
+    result = progress.run_with_progress(explorer, quiet=bool(opts.get("quiet")),
+                                        label=f"{explorer.prog.name} @{explorer.model.name}")
+    opts["explored"] = True
+    return result
+
+
+def _numbered(path: str, n: int) -> str:
+    if n <= 1:
+        return path
+    stem, ext = os.path.splitext(path)
+    return f"{stem}-{n}{ext}"
+
+
+def _write_views(prog: Any, data: dict[str, Any], max_events: int, source: str | None = None,
+                 replay_file: str | None = None) -> None:
+    """Write the --html page and --dot graph of one violation (if asked for)."""
+    opts = _output_opts()
+    if not opts.get("html_file") and not opts.get("dot_file"):
+        return
+    opts["written"] += 1
+    n = opts["written"]
+    for key, make in (("html_file", lambda: html.html_from_replay(prog, data, max_events, source=source,
+                                                                  replay_file=replay_file)),
+                      ("dot_file", lambda: dot.dot_from_replay(prog, data, max_events))):
+        if not opts.get(key):
+            continue
+        fname = _numbered(opts[key], n)
+        try:
+            content = make()
+        except (ReplayError, ModelError) as e:
+            _warn(f"{show_path(fname)} not written: the execution could not be rebuilt: {e}")
+            continue
+        try:
+            write_atomic(fname, content)
+        except OSError as e:
+            _warn(f"cannot write {show_path(fname)}: {e.strerror or e}")
+        else:
+            if not opts.get("quiet"):
+                click.echo(f"rmapwalk: wrote {show_path(fname)}", err=True)
+
+
+# -- scale: --random, --estimate, --jobs, --cluster, --checkpoint (docs/scale.md) ---------------
+_SCALE = "rmapwalk.scale"
+_RANDOM_ONLY = ("seed", "executions", "scheduler", "depth")
+
+
+def _keep_scale_option(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    opts = ctx.meta.setdefault(_SCALE, {"given": set()})
+    name = param.name or ""
+    opts[name] = value
+    if ctx.get_parameter_source(name) not in (None, click.core.ParameterSource.DEFAULT):
+        opts["given"].add(name)
+    return value
+
+
+def _scale_options(f: Any) -> Any:
+    """``run``'s options for large searches; their values go to ``ctx.meta`` (as the output
+    options' do), so that ``run``'s signature stays as it is."""
+    from rmapwalk.engine.randomized import SCHEDULERS
+
+    keep: dict[str, Any] = {"expose_value": False, "callback": _keep_scale_option}
+    opts = [
+        click.option("--random", "random_search", is_flag=True, **keep,
+                     help="Sample random executions instead of exploring all of them (the verdict is then "
+                          "never 'holds': at best 'no violation in N sampled executions', exit status 3)."),
+        click.option("--seed", type=int, default=0, show_default=True, metavar="S", **keep,
+                     help="With --random (and --estimate): the random seed; the same seed gives the same run."),
+        click.option("--executions", type=click.IntRange(min=1), default=1000, show_default=True, metavar="N",
+                     **keep, help="With --random: how many executions to sample."),
+        click.option("--scheduler", type=click.Choice(list(SCHEDULERS)), default="uniform", show_default=True,
+                     **keep, help="With --random: uniform random choices, or PCT priority scheduling."),
+        click.option("--depth", type=click.IntRange(min=1), default=3, show_default=True, metavar="D", **keep,
+                     help="With --scheduler pct: the bug depth (D-1 priority change points per execution)."),
+        click.option("--estimate", "estimate", is_flag=True, **keep,
+                     help="First sample a few hundred random paths of the search and print an estimate of "
+                          "the number of executions and the time of the exhaustive run."),
+    ]
+    for opt in reversed(opts):
+        f = opt(f)
+    return f
+
+
+def _scale_opts() -> dict[str, Any]:
+    ctx = click.get_current_context(silent=True)
+    return ctx.meta.get(_SCALE, {"given": set()}) if ctx is not None else {"given": set()}
+
+
+def _search(prog: Program, loaded: Any, model: str, opts: Options, as_json: bool) -> Any:
+    """What ``run`` explores with: the exhaustive explorer, or random sampling (--random)."""
+    from rmapwalk.engine.estimate import estimate
+    from rmapwalk.engine.randomized import RandomExplorer
+
+    so = _scale_opts()
+    given = so["given"]
+    if not so.get("random_search"):
+        bad = [n for n in _RANDOM_ONLY if n in given and n != "seed"]
+        if bad:
+            raise Fail(f"--{bad[0]} needs --random")
+    if so.get("estimate"):
+        est = estimate(prog, model, seed=so.get("seed") or 0, max_events=opts.max_events)
+        click.echo(est.describe(), err=as_json)
+    if so.get("random_search"):
+        return RandomExplorer(prog, model, opts, seed=so.get("seed") or 0, executions=so.get("executions") or 1000,
+                              scheduler=so.get("scheduler") or "uniform", depth=so.get("depth") or 3)
+    return Explorer(prog, model, opts)
+
+
 @main.command()
 @click.argument("model_file", metavar="MODEL.py")
 @click.option("--model", "-m", "memory_model", type=click.Choice(list(MODELS), case_sensitive=False),
@@ -225,6 +379,8 @@ def _exploration_options(f: Any) -> Any:
 @click.option("--program", "-p", "program_name", metavar="NAME",
               help="Which program of the file to check (its name or variable name).")
 @_exploration_options
+@_output_options
+@_scale_options
 def run(model_file: str, memory_model: str, program_name: str | None, as_json: bool,
         max_executions: int | None, max_events: int, timeout: float | None, all_violations: bool,
         stop_on_first: bool, replay_dir: str, full_trace: bool) -> None:
@@ -247,7 +403,7 @@ def run(model_file: str, memory_model: str, program_name: str | None, as_json: b
             stop_on_first=stop_on_first,
             keep_violations=sys.maxsize if all_violations else 1,
         )
-        result = Explorer(prog, memory_model.lower(), opts).run()
+        result = _explore(_search(prog, loaded, memory_model.lower(), opts, as_json))
         for n, v in enumerate(result.violations, 1):
             record = replay_record(v, prog, loaded.path, loaded.sha256, loaded.symbol, max_events)
             _save_violation(v, prog, record, max_events,
@@ -310,6 +466,7 @@ def read_replay(file: str) -> dict[str, Any]:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
 @click.option("--full-trace", is_flag=True,
               help=f"Print the trace in full (longer than {text.TRACE_ROWS} steps it is shortened).")
+@_output_options
 def replay(replay_file: str, as_json: bool, full_trace: bool) -> None:
     """Show again the violation saved in FILE (written by `rmapwalk run`).
 
@@ -350,6 +507,7 @@ def replay(replay_file: str, as_json: bool, full_trace: bool) -> None:
         except (KeyError, IndexError, TypeError, ValueError, AttributeError) as e:
             hint = " (the model file changed?)" if changed else ""
             raise Fail(f"{shown}: malformed replay data{hint}: {exception_text(e)}") from None
+        _write_views(program, data, max_events, source, show_path(replay_file))
         v = data.get("violation") or {}
         kind = str(v.get("kind") or "violation")
         message = str(v.get("message") or "")
@@ -482,6 +640,7 @@ def check() -> None:
 @click.option("--model", "-m", "memory_model", default="sc", show_default=True, metavar="MODEL",
               help=f"Memory model: {', '.join(MODELS)}.")
 @_exploration_options
+@_output_options
 def check_kvm(scenario_name: str, preset: str | None, sets: tuple[str, ...], memory_model: str, as_json: bool,
               max_executions: int | None, max_events: int, timeout: float | None, all_violations: bool,
               stop_on_first: bool, replay_dir: str, full_trace: bool) -> None:
@@ -499,7 +658,7 @@ def check_kvm(scenario_name: str, preset: str | None, sets: tuple[str, ...], mem
         opts = Options(max_executions=max_executions, timeout=timeout, max_events=max_events,
                        stop_on_first=stop_on_first,
                        keep_violations=sys.maxsize if all_violations else 1)
-        result = Explorer(prog, model, opts).run()
+        result = _explore(Explorer(prog, model, opts))
         source = scenario_source(sc)
         sha = file_sha256(source)
         digest = hashlib.sha1(json.dumps(sw.as_dict(), sort_keys=True).encode()).hexdigest()[:8]

@@ -238,6 +238,15 @@ ANSWERS: dict[str, str] = {
         "Answer: yes. Without nulls, a walker standing on a desc that is freed and reused in another "
         "gfn's chain finishes in that chain and leaves a writable spte behind (R9), under every "
         "model; with the nulls marker and restart the walk is complete.",
+    "desc-init":
+        "Answer: yes. With the 3.11 allocation (kmem_cache_zalloc) a desc freed to the type-safe "
+        "cache and reused at once is zeroed while a lockless walker may still stand on it; the "
+        "walker reads the transient NULL `more`, takes it for the end of the chain and never "
+        "visits the rest of its own chain (I5; the spte it misses stays writable). The nulls marker "
+        "cannot help, since a NULL is no marker. Writing each pointer once with its final value "
+        "(patch 10) holds under every model run, given the smp_wmb() before linking. Had the walker "
+        "restarted on a NULL `more` (an option of the reconstructed walker, §3.9), the zeroing "
+        "would only cost restarts.",
     "large-spte":
         "Answer: yes. Making large sptes read-only instead of zapping them is safe only if "
         "fast_page_fault refuses sptes above level 1; with the fast path allowed, a write through "

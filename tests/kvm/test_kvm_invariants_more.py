@@ -20,7 +20,8 @@ from rmapwalk.kvm.scenarios import SCENARIOS, Expect
 from rmapwalk.kvm.spte_ops import drop_spte
 from rmapwalk.kvm.vcpu import guest_write, kvm_create_vcpu, mmu_alloc_direct_roots, prefault_spte, shadow_index
 
-SERIES = Switches(pte_list="head", pte_list_ext=1, desc_cache="typesafe_by_rcu", nulls="on")
+SERIES = Switches(pte_list="head", pte_list_ext=1, desc_cache="typesafe_by_rcu", nulls="on",
+                  desc_init="careful")
 A, B, C, E = 0x100, 0x102, 0x104, 0x106  # spte addresses only (the lists never dereference them)
 
 

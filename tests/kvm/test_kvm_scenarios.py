@@ -19,7 +19,7 @@ ROWS = [(sc, e) for sc in SCENARIOS.values() for e in sc.expected]
 
 def test_registry() -> None:
     assert {"baseline-locked", "mark-order", "desc-reuse", "large-spte", "sp-free", "spt-reuse",
-            "remove-move", "flush-rule", "flush-outside-lock", "clear-track-bits"} <= set(SCENARIOS)
+            "remove-move", "flush-rule", "flush-outside-lock", "clear-track-bits", "desc-init"} <= set(SCENARIOS)
     for name, sc in SCENARIOS.items():
         assert sc.name == name and sc.question.endswith("?") and sc.expected
         assert {e.model for e in sc.expected} == {"sc", "tso", "pso"}

@@ -71,6 +71,10 @@ class _Stop(Exception):
     pass
 
 
+class _Pause(Exception):
+    """Raised after an execution is fully counted when :attr:`Explorer._pause` says so."""
+
+
 class Explorer:
     """Explores every execution of ``prog`` under ``model``."""
 
@@ -88,6 +92,11 @@ class Explorer:
                 self.result.exists[c.name] = False
         self._seen: set[Any] = set()
         self._deadline = 0.0
+        #: the exploration state: a stack of levels (graph, work list); a paused exploration
+        #: (see :meth:`run_slice`) continues from it
+        self._execs: list[tuple[Graph, list[_Item]]] = []
+        #: asked after every execution whether to pause (work units, checkpoints)
+        self._pause: Callable[[], bool] | None = None
 
     # ---------------------------------------------------------------------------------------
     def run(self) -> Result:
@@ -108,66 +117,91 @@ class Explorer:
                 res.incomplete_reason = "a thread exceeded the per-thread event bound"
         return res
 
+    def run_slice(self, pause: Callable[[], bool] | None = None) -> bool:
+        """Go on exploring from the current state (:attr:`_execs`; empty: from the start) until
+        the exploration is done (True) or ``pause()``, asked after every execution, returns true
+        (False; the rest of the work stays in :attr:`_execs`).  A bound or ``stop_on_first``
+        ends it as in :meth:`run` (True, with ``result.incomplete_reason`` set or a violation)."""
+        self._pause = pause
+        t0 = time.perf_counter()
+        try:
+            self._explore()
+        except _Pause:
+            return False
+        except _Stop:
+            self._execs.clear()
+        finally:
+            self._pause = None
+            self.stats.seconds += time.perf_counter() - t0
+        return True
+
     def _explore(self) -> None:
-        model = self.model
-        g = Graph(self.prog, self.beh)
-        execs: list[tuple[Graph, list[_Item]]] = []
-        wl: list[_Item] = []
-        execs.append((g, wl))
-        self._visit(g, wl)
+        execs = self._execs
+        if not execs:
+            g = Graph(self.prog, self.beh)
+            wl: list[_Item] = []
+            execs.append((g, wl))
+            self._visit(g, wl)
+        step = self._step
         while execs:
             g, wl = execs[-1]
             if not wl:
                 execs.pop()
                 continue
-            kind, ref1, ref2, tainted = wl.pop()
-            if kind == _RF:
-                r = g.ev(ref1)
-                g.restrict(r.stamp)
-                g.set_rf(r, g.ev(ref2))
-                r.added_max = False
-                if not model.read_ok(g, r) or not self._after_read(g, wl, r):
-                    self.stats.inconsistent += 1
-                    continue
-                self._visit(g, wl)
-            elif kind == _CO:
-                w = g.ev(ref1)
-                g.restrict(w.stamp)
-                co = g.co[w.loc]
-                co.remove(w)
-                co.insert(co.index(g.ev(ref2)) + 1, w)
-                w.added_max = False
-                if not model.write_ok(g, w):
-                    self.stats.inconsistent += 1
-                    continue
-                self._calc_revisits(g, wl, w)
-                self._visit(g, wl)
-            else:
-                a = g.ev(ref2)
-                g.restrict(a.stamp)
-                r = g.ev(ref1)
-                porf = g.porf_view(a)
-                view = [max(x, y) for x, y in zip(g.stamp_view(r.stamp), porf, strict=True)]
-                g2 = g.copy_view(view)
-                for t, last in enumerate(porf):
-                    evs = g2.threads[t]
-                    for i in range(last + 1):
-                        evs[i].revisitable = False
-                r2 = g2.ev(ref1)
-                a2 = g2.ev(ref2)
-                g2.set_rf(r2, a2)
-                r2.added_max = g2.co[a2.loc][-1] is a2
-                wl2: list[_Item] = []
-                # A revisit computed in a graph that broke RMW atomicity (see _after_read) starts
-                # from a graph not known to be consistent: check all of it.
-                ok = model.consistent(g2) if tainted else model.read_ok(g2, r2)
-                if not ok or not self._after_read(g2, wl2, r2):
-                    self.stats.inconsistent += 1
-                    if wl2:  # revisits pushed before an atomicity conflict was found
-                        execs.append((g2, wl2))
-                    continue
-                execs.append((g2, wl2))
-                self._visit(g2, wl2)
+            step(execs, g, wl, wl.pop())
+
+    def _step(self, execs: list[tuple[Graph, list[_Item]]], g: Graph, wl: list[_Item], item: _Item) -> None:
+        """Process one work item of level ``(g, wl)``: a forward revisit (rf or co) in place, or
+        a backward revisit as a new level pushed on ``execs``."""
+        model = self.model
+        kind, ref1, ref2, tainted = item
+        if kind == _RF:
+            r = g.ev(ref1)
+            g.restrict(r.stamp)
+            g.set_rf(r, g.ev(ref2))
+            r.added_max = False
+            if not model.read_ok(g, r) or not self._after_read(g, wl, r):
+                self.stats.inconsistent += 1
+                return
+            self._visit(g, wl)
+        elif kind == _CO:
+            w = g.ev(ref1)
+            g.restrict(w.stamp)
+            co = g.co[w.loc]
+            co.remove(w)
+            co.insert(co.index(g.ev(ref2)) + 1, w)
+            w.added_max = False
+            if not model.write_ok(g, w):
+                self.stats.inconsistent += 1
+                return
+            self._calc_revisits(g, wl, w)
+            self._visit(g, wl)
+        else:
+            a = g.ev(ref2)
+            g.restrict(a.stamp)
+            r = g.ev(ref1)
+            porf = g.porf_view(a)
+            view = [max(x, y) for x, y in zip(g.stamp_view(r.stamp), porf, strict=True)]
+            g2 = g.copy_view(view)
+            for t, last in enumerate(porf):
+                evs = g2.threads[t]
+                for i in range(last + 1):
+                    evs[i].revisitable = False
+            r2 = g2.ev(ref1)
+            a2 = g2.ev(ref2)
+            g2.set_rf(r2, a2)
+            r2.added_max = g2.co[a2.loc][-1] is a2
+            wl2: list[_Item] = []
+            # A revisit computed in a graph that broke RMW atomicity (see _after_read) starts
+            # from a graph not known to be consistent: check all of it.
+            ok = model.consistent(g2) if tainted else model.read_ok(g2, r2)
+            if not ok or not self._after_read(g2, wl2, r2):
+                self.stats.inconsistent += 1
+                if wl2:  # revisits pushed before an atomicity conflict was found
+                    execs.append((g2, wl2))
+                return
+            execs.append((g2, wl2))
+            self._visit(g2, wl2)
 
     # ---------------------------------------------------------------------------------------
     @staticmethod
@@ -441,6 +475,8 @@ class Explorer:
         if self._deadline and time.perf_counter() > self._deadline:
             self.result.incomplete_reason = f"stopped after {opt.timeout} s (--timeout)"
             raise _Stop
+        if self._pause is not None and self._pause():
+            raise _Pause
 
     def _violation(self, g: Graph, kind: str, message: str, tid: int | None, node: Any,
                    ends_execution: bool = False, bound: bool = False, order: Any = None) -> None:

@@ -321,9 +321,15 @@ def pte_list_walk_lockless(kvm: KvmMmu, head: int, fn: Callable[[int], Any]) -> 
     * in each desc every slot is read once (``walk_order``: from the top slot down, or upward),
       empty slots skipped; then ``more``;
     * ``nulls=on``: a nulls marker ends the pass; a foreign one (the walker was carried into
-      another rmap's chain through a freed and reused desc) restarts from the head, and so does
-      ``more == 0`` (a reused desc being (re)initialised);
-    * ``nulls=off``: ``more == 0`` ends the walk.
+      another rmap's chain through a freed and reused desc) restarts from the head;
+    * ``more == 0`` ends the walk, with or without nulls, as it ends the 3.11 iterator
+      (``rmap_get_next``) the walker is derived from.  A NULL ``more`` in a nulls-terminated
+      chain exists only transiently, while a desc is being (re)initialised the 3.11 way
+      (``desc_init=3.11``: zeroed by ``kmem_cache_zalloc``); a walker standing on such a desc
+      stops early and misses the rest of its chain (scenario ``desc-init``).  Series patch 10
+      ("initialize the pointers in pte_list_desc properly", ``desc_init=careful``) removes the
+      transient.  (§3.9 lists "restart on NULL" as a walker option; the hlist_nulls loop the
+      series imitates would instead dereference the NULL.  Both are reconstructions [R].)
 
     I5: with ``kvm.i5_present[head]`` (the sptes the program keeps on this rmap throughout any
     walk, ghost knowledge declared by a scenario or test; no events), a walk that returns
@@ -361,9 +367,9 @@ def pte_list_walk_lockless(kvm: KvmMmu, head: int, fn: Callable[[int], Any]) -> 
             if not is_desc_ptr(m):
                 break
             desc = m
-        if not nulls or m == own:
+        if not nulls or m == own or m == 0:
             break
-        restarts += 1  # a foreign nulls marker, or 0: restart from the head
+        restarts += 1  # a foreign nulls marker: restart from the head
         if restarts > max_walk_restarts(kvm):
             raise Violated(I6, f"the lockless walk of rmap {int(head):#x} restarted {restarts} times "
                                f"(bound {max_walk_restarts(kvm)}): last chain end {m!r}, expected {own!r}")

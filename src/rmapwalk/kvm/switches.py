@@ -63,7 +63,9 @@ _TABLE: list[Switch] = [
     Switch("desc_init", ("3.11", "careful"), "3.11",
            "new desc initialisation: 3.11 (kmem_cache_zalloc'ed, so a reused desc is transiently zero, "
            "and an appended desc is linked before its slot is filled) or careful (every field written "
-           "once with its final value, and the desc is filled before it is linked; series patch 10)"),
+           "once with its final value, and the desc is filled before it is linked; series patch 10).  "
+           "Both implemented (kvm.pte_list; scenario desc-init: with a type-safe desc cache a walker "
+           "still standing on a reused desc reads the transient NULL more and stops early, I5)"),
     Switch("publish", ("none", "wmb", "rcu_assign_pointer"), "none",
            "ordering of the stores that publish to a lockless walker: none (3.11), smp_wmb() before "
            "every store that links a desc and before clearing the slot a moved entry came from, or "

@@ -57,7 +57,8 @@ FLUSH_RULE = Scenario(
              "was writable (series patch 4)?",
     races=("R3",),
     base={"write_protect": "lockless", "mark_order": "after_rmap", "pte_list": "head",
-          "desc_cache": "typesafe_by_rcu", "nulls": "on", "pte_list_ext": 1, "spt_entries": 2},
+          "desc_cache": "typesafe_by_rcu", "nulls": "on", "desc_init": "careful", "pte_list_ext": 1,
+          "spt_entries": 2},
     build_fn=flush_rule,
     expected=(
         expect({"flush_rule": "writable"}, {m: frozenset({I9}) for m in MODELS})

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from rmapwalk.engine import Program
 from rmapwalk.kernel.spinlock import spin_lock
-from rmapwalk.kvm.invariants import I1, I2, migration_thread, require_no_dirty_page_lost
+from rmapwalk.kvm.invariants import I1, I2, I5, migration_thread, require_no_dirty_page_lost
 from rmapwalk.kvm.mmu_checks import kvm_mmu_unlock
 from rmapwalk.kvm.mmu_page import KvmMmu
+from rmapwalk.kvm.rmap import gfn_to_rmap
 from rmapwalk.kvm.scenarios import HOLDS, Scenario, expect
 from rmapwalk.kvm.spte_ops import drop_spte
 from rmapwalk.kvm.switches import Switches
@@ -51,7 +52,8 @@ BASELINE = Scenario(
 )
 
 #: the series' rmap machinery (irrelevant with one spte per gfn, set for faithfulness)
-SERIES_RMAP = {"pte_list": "head", "desc_cache": "typesafe_by_rcu", "nulls": "on", "pte_list_ext": 1}
+SERIES_RMAP = {"pte_list": "head", "desc_cache": "typesafe_by_rcu", "nulls": "on", "desc_init": "careful",
+               "pte_list_ext": 1}
 
 MARK_ORDER = Scenario(
     name="mark-order",
@@ -70,7 +72,7 @@ MARK_ORDER = Scenario(
 )
 
 
-def desc_reuse(sw: Switches) -> Program:
+def desc_reuse(sw: Switches, name: str = "desc-reuse", check_i5: bool = False) -> Program:
     """R9.  Two direct roots (roles A and B) both map gfn 0: spte a (root A) and b (root B), both
     writable, gfn 0 dirty; gfn 0's rmap is the chain [b] -> [a] (PTE_LIST_EXT = 1, the series'
     head pte-list).  gfn 1 is mapped read-only (dirty-log protected) by spte c in root A.
@@ -84,11 +86,13 @@ def desc_reuse(sw: Switches) -> Program:
     A walker standing on the freed desc follows its new ``more`` into gfn 1's chain; without a
     nulls marker it ends there, never visits a, and a stays writable: vcpu0's write after the
     harvest is reported by no one."""
-    p = Program(f"desc-reuse[{sw.describe()}]")
+    p = Program(f"{name}[{sw.describe()}]")
     kvm = KvmMmu(p, sw, npages=2, desc_capacity=3, sp_capacity=2)
     vcpu0 = kvm_create_vcpu(kvm, role="A")
     vcpu1 = kvm_create_vcpu(kvm, role="B")
-    prefault_spte(kvm, 0, writable=True, role="A")
+    a = prefault_spte(kvm, 0, writable=True, role="A")
+    if check_i5:  # a stays on gfn 0's rmap throughout (only b is removed)
+        kvm.i5_present = {int(gfn_to_rmap(kvm, 0, 1)): {a}}
     b = prefault_spte(kvm, 0, writable=True, role="B")
     prefault_spte(kvm, 1, writable=False, role="A")
 
@@ -115,11 +119,26 @@ DESC_REUSE = Scenario(
              "another rmap's chain by a freed and reused desc, and miss a writable spte (series patch 8)?",
     races=("R9",),
     base={"write_protect": "lockless", "mark_order": "after_rmap", "pte_list": "head",
-          "desc_cache": "typesafe_by_rcu", "pte_list_ext": 1, "publish": "wmb"},
+          "desc_cache": "typesafe_by_rcu", "desc_init": "careful", "pte_list_ext": 1, "publish": "wmb"},
     build_fn=desc_reuse,
     expected=expect({"nulls": "off"}, I1_ALL) + expect({"nulls": "on"}, ALL_HOLD),
 )
 
-SCENARIOS = (BASELINE, MARK_ORDER, DESC_REUSE)
+I5_ALL = {"sc": frozenset({I5}), "tso": frozenset({I5}), "pso": frozenset({I5})}
 
-__all__ = ["BASELINE", "DESC_REUSE", "MARK_ORDER", "SCENARIOS", "desc_reuse", "one_vcpu_two_harvests"]
+DESC_INIT = Scenario(
+    name="desc-init",
+    question="With descs from a type-safe-by-RCU cache, must a reused pte_list_desc get its "
+             "pointers' final values without passing through zero (no kmem_cache_zalloc), so that "
+             "a lockless walker still standing on it never reads a transient NULL `more` "
+             "(series patch 10)?",
+    races=(),
+    base={"write_protect": "lockless", "mark_order": "after_rmap", "pte_list": "head",
+          "desc_cache": "typesafe_by_rcu", "nulls": "on", "pte_list_ext": 1, "publish": "wmb"},
+    build_fn=lambda sw: desc_reuse(sw, "desc-init", check_i5=True),
+    expected=expect({"desc_init": "3.11"}, I5_ALL) + expect({"desc_init": "careful"}, ALL_HOLD),
+)
+
+SCENARIOS = (BASELINE, MARK_ORDER, DESC_REUSE, DESC_INIT)
+
+__all__ = ["BASELINE", "DESC_INIT", "DESC_REUSE", "MARK_ORDER", "SCENARIOS", "desc_reuse", "one_vcpu_two_harvests"]

@@ -75,7 +75,8 @@ def prefault_path(kvm: KvmMmu, gfn: int, root_level: int, *, writable: bool = Tr
 
 #: the series' rmap machinery, with one-slot descs
 SERIES = {"write_protect": "lockless", "mark_order": "after_rmap", "pte_list": "head", "walk_order": "bottom_up",
-          "desc_cache": "typesafe_by_rcu", "nulls": "on", "pte_list_ext": 1, "spt_entries": 2}
+          "desc_cache": "typesafe_by_rcu", "nulls": "on", "desc_init": "careful", "pte_list_ext": 1,
+          "spt_entries": 2}
 
 
 def sp_free(sw: Switches) -> Program:
@@ -197,7 +198,7 @@ REMOVE_MOVE = Scenario(
              "refill, bottom-up walk)?",
     races=("R7",),
     base={"write_protect": "lockless", "mark_order": "after_rmap", "desc_cache": "typesafe_by_rcu",
-          "nulls": "on", "pte_list_ext": 2, "publish": "wmb", "spt_entries": 2},
+          "nulls": "on", "desc_init": "careful", "pte_list_ext": 2, "publish": "wmb", "spt_entries": 2},
     build_fn=remove_move,
     expected=(
         expect({"pte_list": "3.11", "walk_order": "ascending"}, _all(I1))

@@ -1,0 +1,798 @@
+"""Running a C litmus test on the project's own exhaustive engine (models sc, tso, pso, weak).
+
+``to_program(test)`` turns a (macro-expanded) litmus test into an engine :class:`Program`: every
+shared variable becomes a location (named after the variable, at an address far from any small
+integer, so that an address and an integer never compare equal), each thread ``PN`` a thread
+named ``PN`` that interprets the thread's code, calling the engine/kernel operation of the same
+meaning for each core operation:
+
+=========================================  =================================================
+core operation                             engine / kernel operation
+=========================================  =================================================
+``r = *x`` / ``*x = v``                    ``load``/``store`` mode ``plain``
+``__load{ONCE}`` / ``__store{ONCE}``       ``READ_ONCE`` / ``WRITE_ONCE`` (mode ``once``);
+                                           a ``__load{ONCE}`` whose register is later used as
+                                           an address is ``consume`` (``rcu_dereference``: the
+                                           address dependency, which matters under ``weak``)
+``__load{ACQUIRE}``/``__store{RELEASE}``   ``smp_load_acquire`` / ``smp_store_release``
+``__fence{MB}``, ``{rmb}``, ``{wmb}``      ``smp_mb``, ``smp_rmb``, ``smp_wmb``
+``{barrier}``                              ``barrier`` (compiler only)
+``{before-atomic}``, ``{after-atomic}``,   a full fence (``smp_mb__before_atomic`` ...: in
+``{after-spinlock}``,                      the kernel these are full barriers where they
+``{after-unlock-lock}``,                   are not no-ops)
+``{after-srcu-read-unlock}``
+``{rcu-lock}``, ``{rcu-unlock}``,          ``rcu_read_lock``, ``rcu_read_unlock``,
+``{sync-rcu}``                             ``synchronize_rcu`` (:mod:`rmapwalk.kernel.rcu`)
+``__xchg{T}``, ``__cmpxchg{T}``            ``xchg``/``cmpxchg`` with mode ``mb`` (T=MB),
+                                           ``relaxed`` (ONCE), ``acquire``, ``release``
+``__atomic_op{NORETURN}``                  ``rmw`` mode ``relaxed``, no value
+``__atomic_op_return{T}``                  ``rmw`` (mode from T), returns the new value
+``__atomic_fetch_op{T}``                   ``rmw`` (mode from T), returns the old value
+``__atomic_add_unless{T}``                 ``rmw`` that writes nothing when the value is U
+``__lock``, ``__unlock``, ``__trylock``,   ``spin_lock``, ``spin_unlock``, ``spin_trylock``,
+``__islocked``                             ``spin_is_locked`` (:mod:`rmapwalk.kernel.spinlock`)
+``__load{srcu-lock}``,                     SRCU, modelled exactly like this project's RCU
+``__store{srcu-unlock}``,                  but per ``srcu_struct``: a reader flag per
+``__srcu{sync-srcu}``                      (thread, srcu_struct) set with a full fence by the
+                                           outermost ``srcu_read_lock``, cleared by a release
+                                           store; ``synchronize_srcu(s)`` is a full fence,
+                                           a wait until each other thread's flag for ``s`` is
+                                           clear, and a full fence (the closest sound
+                                           approximation: a grace period waits for the
+                                           read-side critical sections of that struct only)
+=========================================  =================================================
+
+The final state of a complete execution holds the registers and memory locations the
+condition, the ``locations`` clause and the ``filter`` mention.  Events carry the litmus file's
+line as their source position, so engine traces point into the litmus test.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from rmapwalk.engine import ONCE, Program, Result, explore
+from rmapwalk.engine.events import ACQUIRE, CONSUME, MB, NO_WRITE, PLAIN, RELAXED, RELEASE
+from rmapwalk.engine.ops import assume, fence, load, observe, program, rmw, store, thread_id, thread_local
+from rmapwalk.engine.program import Final, Loc
+from rmapwalk.engine.runtime import ModelError, Violated
+from rmapwalk.kernel import rcu as _rcu
+from rmapwalk.kernel import spinlock as _spin
+from rmapwalk.kernel.barriers import barrier, smp_mb, smp_rmb, smp_wmb
+from rmapwalk.kernel.once import READ_ONCE, WRITE_ONCE, smp_load_acquire, smp_store_release
+from rmapwalk.litmus.ast import (
+    AddrOf,
+    Assign,
+    BinOp,
+    Call,
+    Decl,
+    Deref,
+    Expr,
+    ExprStmt,
+    If,
+    Int,
+    LitmusTest,
+    LocMem,
+    LocReg,
+    Pos,
+    Stmt,
+    Store,
+    Str,
+    Thread,
+    UnOp,
+    Var,
+    While,
+)
+from rmapwalk.litmus.ast import Loc as LLoc
+from rmapwalk.litmus.condition import (
+    Value,
+    eval_prop,
+    format_condition,
+    format_state,
+    prop_locations,
+    sort_locs,
+    state_sort_key,
+)
+from rmapwalk.litmus.macros import CORE_OPS, MacroTable, expand
+from rmapwalk.litmus.parser import LitmusError, shared_names, thread_registers
+
+__all__ = ["EngineLitmusResult", "State", "run_engine", "to_program", "ENGINE_MODELS"]
+
+ENGINE_MODELS = ("sc", "tso", "pso", "weak")
+
+#: a final state: (location, value) pairs in herd's order of locations
+State = tuple[tuple[LLoc, Value], ...]
+
+_RMW_MODES = {"MB": MB, "ONCE": RELAXED, "RELAXED": RELAXED, "ACQUIRE": ACQUIRE, "RELEASE": RELEASE,
+              "NORETURN": RELAXED}
+_FULL_FENCE_TAGS = {"before-atomic", "after-atomic", "after-spinlock", "after-unlock-lock",
+                    "after-srcu-read-unlock"}
+_ATOMIC_OPS: dict[str, Callable[[Any, Any], Any]] = {
+    "+": operator.add, "-": operator.sub, "&": operator.and_, "|": operator.or_, "^": operator.xor,
+    "&~": lambda a, b: a & ~b,
+}
+
+
+# --------------------------------------------------------------------------- source positions
+
+_trampolines: dict[tuple[str, int, str], Callable[..., Any]] = {}
+
+
+def _at(pos: Pos | None, thread: str) -> Callable[..., Any]:
+    """A function ``f(op, *args)`` that calls ``op(*args)`` from a frame whose file and line are
+    ``pos``: the engine records that as the source of the events ``op`` makes."""
+    if pos is None or pos.line < 1:
+        return _call
+    key = (pos.file, pos.line, thread)
+    f = _trampolines.get(key)
+    if f is None:
+        src = "\n" * (pos.line - 1) + f"def {thread}(_op, *_args): return _op(*_args)\n"
+        ns: dict[str, Any] = {}
+        exec(compile(src, pos.file, "exec"), ns)  # noqa: S102 - fixed text, positions only
+        f = ns[thread]
+        _trampolines[key] = f
+    return f
+
+
+def _call(op: Callable[..., Any], *args: Any) -> Any:
+    return op(*args)
+
+
+# ------------------------------------------------------------------------------------- SRCU
+
+
+def _srcu_flag(prog: Program, tid: int, lock: Loc) -> Loc:
+    return prog.named(f"srcu_reader[{lock.name}][{prog.threads[tid].name}]")
+
+
+def srcu_read_lock(lock: Loc) -> int:
+    nest: dict[int, int] = thread_local().setdefault("srcu_nesting", {})
+    n = nest.get(int(lock), 0)
+    if n == 0:
+        store(_srcu_flag(program(), thread_id(), lock), 1, ONCE, "srcu_read_lock")
+        fence("mb", "(srcu_read_lock: quiescent-state barrier)")
+    nest[int(lock)] = n + 1
+    return 0
+
+
+def srcu_read_unlock(lock: Loc, idx: Any) -> None:
+    nest: dict[int, int] = thread_local().setdefault("srcu_nesting", {})
+    n = nest.get(int(lock), 0)
+    if n == 0:
+        raise Violated("srcu misuse", f"srcu_read_unlock({lock.name}) outside any SRCU read-side critical section")
+    if n == 1:
+        store(_srcu_flag(program(), thread_id(), lock), 0, RELEASE, "srcu_read_unlock")
+    nest[int(lock)] = n - 1
+
+
+def synchronize_srcu(lock: Loc) -> None:
+    nest: dict[int, int] = thread_local().setdefault("srcu_nesting", {})
+    if nest.get(int(lock), 0):
+        raise Violated("srcu misuse", f"synchronize_srcu({lock.name}) inside its own SRCU read-side critical section")
+    prog = program()
+    me = thread_id()
+    fence("mb", "(synchronize_srcu: grace period starts)")
+    for t, td in enumerate(prog.threads):
+        if t == me or td.name == _rcu.CALLBACK_THREAD:
+            continue
+        v = load(_srcu_flag(prog, t, lock), ONCE, "synchronize_srcu")
+        assume(v == 0, f"synchronize_srcu: {td.name} is in an SRCU read-side critical section", kind="rcu")
+    fence("mb", "(synchronize_srcu: grace period ends)")
+
+
+# ------------------------------------------------------------------------------ interpreter
+
+
+class _Fail(ModelError):
+    """A litmus-level error while running thread code (raised out of the exploration)."""
+
+    def __init__(self, err: LitmusError) -> None:
+        super().__init__(str(err))
+        self.err = err
+
+
+def _c_div(a: int, b: int) -> int:
+    q = abs(a) // abs(b)
+    return q if (a >= 0) == (b >= 0) else -q
+
+
+def _c_mod(a: int, b: int) -> int:
+    return a - b * _c_div(a, b)
+
+
+def _truth(v: Any) -> bool:
+    return bool(v)
+
+
+def _b(v: bool) -> int:
+    return 1 if v else 0
+
+
+_BINOPS: dict[str, Callable[[Any, Any], Any]] = {
+    "+": operator.add, "-": operator.sub, "*": operator.mul, "&": operator.and_, "|": operator.or_,
+    "^": operator.xor, "<<": operator.lshift, ">>": operator.rshift,
+    "==": lambda a, b: _b(a == b), "!=": lambda a, b: _b(a != b), "<": lambda a, b: _b(a < b),
+    "<=": lambda a, b: _b(a <= b), ">": lambda a, b: _b(a > b), ">=": lambda a, b: _b(a >= b),
+}
+
+
+class _Interp:
+    """Runs one litmus thread's code against the engine (a fresh instance per run)."""
+
+    def __init__(self, world: _World, th: Thread) -> None:
+        self.w = world
+        self.th = th
+        self.name = f"P{th.index}"
+        self.regs: dict[str, Any] = dict(world.reg_init.get(th.index, {}))
+        for p in th.params:
+            self.regs[p.name] = world.locs[p.name]
+        self.consume = world.consume_regs.get(th.index, set())
+
+    def fail(self, msg: str, pos: Pos | None) -> _Fail:
+        return _Fail(LitmusError(f"{self.name}: {msg}", pos))
+
+    def addr(self, v: Any, pos: Pos | None) -> Loc:
+        if isinstance(v, Loc) and int(v) in self.w.by_addr:
+            return v
+        raise self.fail(f"dereference of {v!r}, which is not the address of a variable", pos)
+
+    # -- expressions
+    def ev(self, e: Expr) -> Any:
+        if isinstance(e, Int):
+            return e.value
+        if isinstance(e, Var):
+            if e.name in self.regs:
+                return self.regs[e.name]
+            loc = self.w.locs.get(e.name)
+            if loc is not None:
+                return loc
+            return 0  # a register read before any assignment (herd: 0)
+        if isinstance(e, Deref):
+            a = self.addr(self.ev(e.addr), e.pos)
+            return _at(e.pos, self.name)(load, a, PLAIN, "plain read")
+        if isinstance(e, AddrOf):
+            t = e.target
+            if isinstance(t, Var) and t.name in self.w.locs and t.name not in self.regs:
+                return self.w.locs[t.name]
+            if isinstance(t, Deref):
+                return self.ev(t.addr)
+            raise self.fail("'&' of something that is not a shared variable", e.pos)
+        if isinstance(e, BinOp):
+            return self.binop(e)
+        if isinstance(e, UnOp):
+            v = self.ev(e.operand)
+            if e.op == "!":
+                return _b(not _truth(v))
+            if isinstance(v, Loc) and e.op != "!":
+                raise self.fail(f"'{e.op}' applied to an address", e.pos)
+            return -v if e.op == "-" else ~v
+        if isinstance(e, Call):
+            return self.call(e)
+        raise self.fail(f"cannot evaluate {type(e).__name__}", getattr(e, "pos", None))
+
+    def binop(self, e: BinOp) -> Any:
+        if e.op == "&&":
+            return _b(_truth(self.ev(e.left)) and _truth(self.ev(e.right)))
+        if e.op == "||":
+            return _b(_truth(self.ev(e.left)) or _truth(self.ev(e.right)))
+        a = self.ev(e.left)
+        b = self.ev(e.right)
+        if e.op in ("==", "!="):
+            same = (a == b) and (isinstance(a, Loc) == isinstance(b, Loc))
+            return _b(same if e.op == "==" else not same)
+        if isinstance(a, Loc) or isinstance(b, Loc):
+            if e.op in ("<", "<=", ">", ">="):
+                return _BINOPS[e.op](int(a), int(b))
+            raise self.fail(f"arithmetic '{e.op}' on an address is not supported", e.pos)
+        if e.op in ("/", "%"):
+            if b == 0:
+                raise self.fail("division by zero", e.pos)
+            return _c_div(a, b) if e.op == "/" else _c_mod(a, b)
+        f = _BINOPS.get(e.op)
+        if f is None:
+            raise self.fail(f"unknown operator '{e.op}'", e.pos)
+        return f(a, b)
+
+    def _loc_arg(self, e: Expr, what: str, pos: Pos | None) -> Loc:
+        """The location named by a core op's ``*E`` argument."""
+        if not isinstance(e, Deref):
+            raise self.fail(f"{what} needs '*ADDRESS' as its location", pos)
+        return self.addr(self.ev(e.addr), e.pos or pos)
+
+    def call(self, c: Call) -> Any:
+        at = _at(c.pos, self.name)
+        name, tag, args = c.name, c.tag or "", c.args
+        if name == "__load":
+            loc = self._loc_arg(args[0], "__load", c.pos)
+            if tag == "ONCE":
+                return at(READ_ONCE, loc)
+            if tag == "ACQUIRE":
+                return at(smp_load_acquire, loc)
+            if tag == "srcu-lock":
+                return at(srcu_read_lock, loc)
+        elif name == "__store":
+            loc = self._loc_arg(args[0], "__store", c.pos)
+            v = self.ev(args[1])
+            if tag == "ONCE":
+                return at(WRITE_ONCE, loc, v)
+            if tag == "RELEASE":
+                return at(smp_store_release, loc, v)
+            if tag == "srcu-unlock":
+                return at(srcu_read_unlock, loc, v)
+        elif name == "__fence":
+            f = _fence_op(tag)
+            if f is not None:
+                return at(f)
+        elif name in ("__xchg", "__cmpxchg", "__atomic_op", "__atomic_op_return", "__atomic_fetch_op",
+                      "__atomic_add_unless"):
+            return self.rmw(c, at)
+        elif name in ("__lock", "__unlock", "__trylock", "__islocked", "__srcu"):
+            loc = self.addr(self.ev(args[0]), c.pos)
+            if name == "__lock":
+                return at(_spin.spin_lock, loc)
+            if name == "__unlock":
+                return at(_spin.spin_unlock, loc)
+            if name == "__trylock":
+                return _b(at(_spin.spin_trylock, loc))
+            if name == "__islocked":
+                return _b(at(_spin.spin_is_locked, loc))
+            if tag == "sync-srcu":
+                return at(synchronize_srcu, loc)
+        raise self.fail(f"unsupported operation {name}{{{tag}}}" if tag else f"unsupported operation {name}", c.pos)
+
+    def rmw(self, c: Call, at: Callable[..., Any]) -> Any:
+        name, args = c.name, c.args
+        mode = _RMW_MODES.get((c.tag or "").upper())
+        if mode is None:
+            raise self.fail(f"unknown ordering {{{c.tag}}} of {name}", c.pos)
+        loc = self.addr(self.ev(args[0]), c.pos)
+        label = {"MB": "", "relaxed": "_relaxed", "acquire": "_acquire", "release": "_release"}.get(mode, "")
+        if name == "__xchg":
+            new = self.ev(args[1])
+            return at(rmw, loc, lambda cur: new, mode, f"xchg{label}")
+        if name == "__cmpxchg":
+            old, new = self.ev(args[1]), self.ev(args[2])
+            return at(rmw, loc, lambda cur: new if cur == old and isinstance(cur, Loc) == isinstance(old, Loc)
+                      else NO_WRITE, mode, f"cmpxchg{label}")
+        if name == "__atomic_add_unless":
+            a, u = self.ev(args[1]), self.ev(args[2])
+            old = at(rmw, loc, lambda cur: NO_WRITE if cur == u else cur + a, mode, "atomic_add_unless")
+            return _b(old != u)
+        op_node = args[1]
+        if not isinstance(op_node, Str) or op_node.text not in _ATOMIC_OPS:
+            raise self.fail(f"bad operator argument of {name}", c.pos)
+        fn = _ATOMIC_OPS[op_node.text]
+        v = self.ev(args[2])
+        old = at(rmw, loc, lambda cur: fn(cur, v), mode, f"atomic_{_OPNAMES[op_node.text]}")
+        if name == "__atomic_op":
+            return None
+        if name == "__atomic_op_return":
+            return fn(old, v)
+        return old
+
+    # -- statements
+    def run(self, body: tuple[Stmt, ...]) -> None:
+        for s in body:
+            self.stmt(s)
+
+    def stmt(self, s: Stmt) -> None:
+        if isinstance(s, Assign):
+            v = self._assigned_value(s.reg, s.value)
+            self.regs[s.reg] = v
+        elif isinstance(s, Decl):
+            if s.init is not None:
+                self.regs[s.name] = self._assigned_value(s.name, s.init)
+            else:
+                self.regs.setdefault(s.name, 0)
+        elif isinstance(s, ExprStmt):
+            self.ev(s.expr)
+        elif isinstance(s, Store):
+            v = self.ev(s.value)
+            a = self.addr(self.ev(s.addr), s.pos)
+            _at(s.pos, self.name)(store, a, v, PLAIN, "plain write")
+        elif isinstance(s, If):
+            if _truth(self.ev(s.cond)):
+                self.run(s.then)
+            else:
+                self.run(s.orelse)
+        elif isinstance(s, While):
+            while _truth(self.ev(s.cond)):
+                self.run(s.body)
+        else:  # pragma: no cover
+            raise self.fail(f"cannot run {type(s).__name__}", getattr(s, "pos", None))
+
+    def _assigned_value(self, reg: str, e: Expr) -> Any:
+        # READ_ONCE into a register later used as an address: an address dependency (consume)
+        if (reg in self.consume and isinstance(e, Call) and e.name == "__load" and e.tag == "ONCE"
+                and e.args and isinstance(e.args[0], Deref)):
+            loc = self._loc_arg(e.args[0], "__load", e.pos)
+            return _at(e.pos, self.name)(load, loc, CONSUME, "READ_ONCE")
+        return self.ev(e)
+
+
+_OPNAMES = {"+": "add", "-": "sub", "&": "and", "|": "or", "^": "xor", "&~": "andnot"}
+
+
+def _fence_op(tag: str) -> Callable[[], None] | None:
+    if tag in ("MB", "mb"):
+        return smp_mb
+    if tag == "rmb":
+        return smp_rmb
+    if tag == "wmb":
+        return smp_wmb
+    if tag == "barrier":
+        return barrier
+    if tag in _FULL_FENCE_TAGS:
+        return smp_mb
+    if tag == "rcu-lock":
+        return _rcu.rcu_read_lock
+    if tag == "rcu-unlock":
+        return _rcu.rcu_read_unlock
+    if tag == "sync-rcu":
+        return _rcu.synchronize_rcu
+    return None
+
+
+# ----------------------------------------------------------------------------- the program
+
+
+@dataclass
+class _World:
+    test: LitmusTest
+    locs: dict[str, Loc]
+    by_addr: dict[int, Loc]
+    cells: dict[tuple[str, int], Loc]
+    reg_init: dict[int, dict[str, Any]]
+    consume_regs: dict[int, set[str]]
+    displayed: tuple[LLoc, ...]
+    observed: tuple[LLoc, ...]
+
+
+def _walk_exprs(body: tuple[Stmt, ...]) -> list[tuple[Expr, Pos | None]]:
+    out: list[tuple[Expr, Pos | None]] = []
+    for s in body:
+        if isinstance(s, Assign):
+            out.append((s.value, s.pos))
+        elif isinstance(s, Decl) and s.init is not None:
+            out.append((s.init, s.pos))
+        elif isinstance(s, ExprStmt):
+            out.append((s.expr, s.pos))
+        elif isinstance(s, Store):
+            out += [(s.addr, s.pos), (s.value, s.pos)]
+        elif isinstance(s, If):
+            out.append((s.cond, s.pos))
+            out += _walk_exprs(s.then) + _walk_exprs(s.orelse)
+        elif isinstance(s, While):
+            out.append((s.cond, s.pos))
+            out += _walk_exprs(s.body)
+    return out
+
+
+def _subexprs(e: Expr) -> list[Expr]:
+    out = [e]
+    if isinstance(e, Deref):
+        out += _subexprs(e.addr)
+    elif isinstance(e, AddrOf):
+        out += _subexprs(e.target)
+    elif isinstance(e, BinOp):
+        out += _subexprs(e.left) + _subexprs(e.right)
+    elif isinstance(e, UnOp):
+        out += _subexprs(e.operand)
+    elif isinstance(e, Call):
+        for a in e.args:
+            out += _subexprs(a)
+    return out
+
+
+_ADDR_ARG_OPS = {"__xchg", "__cmpxchg", "__atomic_op", "__atomic_op_return", "__atomic_fetch_op",
+                 "__atomic_add_unless", "__lock", "__unlock", "__trylock", "__islocked", "__srcu"}
+
+
+def _check_thread(th: Thread, shared: set[str], init_regs: set[str]) -> set[str]:
+    """Static checks of one thread's (expanded) code; returns the registers used as addresses."""
+    known = thread_registers(th) | {p.name for p in th.params} | init_regs | shared
+    addr_regs: set[str] = set()
+    for e0, spos in _walk_exprs(th.body):
+        for e in _subexprs(e0):
+            pos = getattr(e, "pos", None) or spos
+            if isinstance(e, Var) and e.name not in known:
+                raise LitmusError(f"P{th.index}: unknown name '{e.name}'", pos)
+            if isinstance(e, Call):
+                if e.name not in CORE_OPS:
+                    raise LitmusError(f"unknown primitive '{e.name}'", pos)
+                if e.name in ("__load", "__store") and (not e.args or not isinstance(e.args[0], Deref)):
+                    raise LitmusError(f"P{th.index}: the location of {e.name}{{{e.tag}}} must be '*ADDRESS'", pos)
+                if e.name == "__fence" and _fence_op(e.tag or "") is None:
+                    raise LitmusError(f"unsupported fence {{{e.tag}}}", pos)
+                if e.name in ("__load", "__store") and e.tag not in ("ONCE", "ACQUIRE", "RELEASE", "srcu-lock",
+                                                                     "srcu-unlock"):
+                    raise LitmusError(f"unsupported access {e.name}{{{e.tag}}}", pos)
+                if e.name == "__load" and e.tag in ("RELEASE", "srcu-unlock") or (
+                        e.name == "__store" and e.tag in ("ACQUIRE", "srcu-lock")):
+                    raise LitmusError(f"unsupported access {e.name}{{{e.tag}}}", pos)
+                if e.name in _ADDR_ARG_OPS and e.name not in ("__lock", "__unlock", "__trylock", "__islocked",
+                                                              "__srcu"):
+                    if (e.tag or "").upper() not in _RMW_MODES:
+                        raise LitmusError(f"unsupported ordering {e.name}{{{e.tag}}}", pos)
+                if e.name == "__srcu" and e.tag != "sync-srcu":
+                    raise LitmusError(f"unsupported operation __srcu{{{e.tag}}}", pos)
+                first = e.args[0] if e.args else None
+                if isinstance(first, Deref) and isinstance(first.addr, Var):
+                    addr_regs.add(first.addr.name)
+                elif e.name in _ADDR_ARG_OPS and isinstance(first, Var):
+                    addr_regs.add(first.name)
+            if isinstance(e, Deref) and isinstance(e.addr, Var):
+                addr_regs.add(e.addr.name)
+    for s in _all_stmts(th.body):
+        if isinstance(s, Store) and isinstance(s.addr, Var):
+            addr_regs.add(s.addr.name)
+    return addr_regs - {p.name for p in th.params}
+
+
+def _all_stmts(body: tuple[Stmt, ...]) -> list[Stmt]:
+    out: list[Stmt] = []
+    for s in body:
+        out.append(s)
+        if isinstance(s, If):
+            out += _all_stmts(s.then) + _all_stmts(s.orelse)
+        elif isinstance(s, While):
+            out += _all_stmts(s.body)
+    return out
+
+
+def _needs_expansion(test: LitmusTest) -> bool:
+    return any(isinstance(e, Call) and e.name not in CORE_OPS
+               for th in test.threads for e0, _ in _walk_exprs(th.body) for e in _subexprs(e0))
+
+
+def _final_state(world: _World, final: Mapping[str, Any], locs: tuple[LLoc, ...]) -> dict[LLoc, Value]:
+    out: dict[LLoc, Value] = {}
+    for loc in locs:
+        key = f"P{loc.thread}:{loc.reg}" if isinstance(loc, LocReg) else _mem_key(loc)
+        v = final.get(key, 0)
+        out[loc] = _value(v)
+    return out
+
+
+def _mem_key(loc: LocMem) -> str:
+    return loc.name if loc.index is None else f"{loc.name}[{loc.index}]"
+
+
+def _value(v: Any) -> Value:
+    if isinstance(v, Loc):
+        return v.name
+    if isinstance(v, bool):
+        return int(v)
+    if isinstance(v, int):
+        return v
+    return str(v)
+
+
+def _build_world(test: LitmusTest) -> _World:
+    locs: dict[str, Loc] = {}
+    cells: dict[tuple[str, int], Loc] = {}
+    arrays = {i.target: i.array for i in test.init if i.thread is None and i.array}
+    # addresses come later, from the Program; here only the layout
+    reg_init: dict[int, dict[str, Any]] = {}
+    consume: dict[int, set[str]] = {}
+    displayed = tuple(sort_locs(list(test.locations) + prop_locations(test.condition.prop)))
+    observed = tuple(sort_locs(list(displayed) + prop_locations(test.filter)))
+    for loc in observed:
+        if isinstance(loc, LocMem) and loc.index is not None:
+            size = arrays.get(loc.name)
+            if size is None or not 0 <= loc.index < size:
+                raise LitmusError(f"{loc}: '{loc.name}' is not an array of more than {loc.index} elements",
+                                  test.condition.pos)
+    return _World(test, locs, {}, cells, reg_init, consume, displayed, observed)
+
+
+def to_program(test: LitmusTest, *, table: MacroTable | None = None, witness: bool = False) -> Program:
+    """An engine program that runs ``test`` (expanded with ``table``, or the built-in macros, if
+    it still calls kernel primitives).  The condition becomes: ``exists`` -> ``Program.exists``
+    (or, with ``witness=True``, a forbidden outcome, so that a witness execution gets a trace),
+    ``~exists`` -> ``forbid``, ``forall`` -> ``require``; all restricted by the ``filter``."""
+    if _needs_expansion(test):
+        test = expand(test, table)
+    world = _build_world(test)
+    shared = shared_names(test)
+    arrays = {i.target: i.array for i in test.init if i.thread is None and i.array}
+    p = Program(test.name)
+    p.lib["litmus"] = {"file": test.file, "name": test.name}
+    init_vals: dict[str, Any] = {}
+    for item in test.init:
+        if item.thread is None and item.array is None:
+            init_vals[item.target] = item.value
+    # locations: names that cannot collide with an integer a test computes
+    for name in sorted(shared):
+        n = arrays.get(name)
+        if n:
+            cells = [p.named(f"{name}[{i}]") for i in range(n)]
+            for i, c in enumerate(cells):
+                world.cells[(name, i)] = c
+            world.locs[name] = cells[0]
+        else:
+            world.locs[name] = p.named(name)
+    for loc in list(world.locs.values()) + list(world.cells.values()):
+        world.by_addr[int(loc)] = loc
+    for name, v in init_vals.items():
+        if v is None:
+            continue
+        val = world.locs[v.name] if isinstance(v, Var) else v.value
+        if val != 0 or isinstance(val, Loc):
+            p.init[int(world.locs[name])] = val
+    for item in test.init:
+        if item.thread is not None:
+            v = item.value
+            val = world.locs[v.name] if isinstance(v, Var) else (v.value if v is not None else 0)
+            world.reg_init.setdefault(item.thread, {})[item.target] = val
+    for th in test.threads:
+        world.consume_regs[th.index] = _check_thread(th, shared, set(world.reg_init.get(th.index, {})))
+    # what the final state shows
+    mem: list[Loc] = []
+    for oloc in world.observed:
+        if isinstance(oloc, LocMem):
+            mem.append(world.locs[oloc.name] if oloc.index is None else world.cells[(oloc.name, oloc.index)])
+    p.observe_locations(mem)
+    regs_of: dict[int, list[str]] = {}
+    for oloc in world.observed:
+        if isinstance(oloc, LocReg):
+            regs_of.setdefault(oloc.thread, []).append(oloc.reg)
+    for th in test.threads:
+        p.thread(_thread_fn(world, th, tuple(regs_of.get(th.index, ()))), name=f"P{th.index}")
+    p.lib["litmus_world"] = world
+    _add_condition(p, world, witness)
+    return p
+
+
+def _thread_fn(world: _World, th: Thread, regs: tuple[str, ...]) -> Callable[[], None]:
+    def run() -> None:
+        it = _Interp(world, th)
+        it.run(th.body)
+        at = _at(th.pos, it.name)
+        for r in regs:
+            at(observe, r, it.regs.get(r, 0))
+
+    run.__name__ = run.__qualname__ = f"P{th.index}"
+    return run
+
+
+def _add_condition(p: Program, world: _World, witness: bool) -> None:
+    cond = world.test.condition
+    filt = world.test.filter
+    locs = world.observed
+
+    def state(f: Final) -> dict[LLoc, Value]:
+        return _final_state(world, f, locs)
+
+    def holds(f: Final) -> bool:
+        st = state(f)
+        return (filt is None or eval_prop(filt, st)) and eval_prop(cond.prop, st)
+
+    def fails(f: Final) -> bool:
+        st = state(f)
+        return (filt is None or eval_prop(filt, st)) and not eval_prop(cond.prop, st)
+
+    text = format_condition(cond)
+    if cond.quantifier == "exists":
+        if witness:
+            p.forbid(holds, text)
+        else:
+            p.exists(holds, text)
+    elif cond.quantifier == "~exists":
+        p.forbid(holds, text)
+    else:
+        p.require(lambda f: not fails(f), text)
+
+
+# ------------------------------------------------------------------------------- the result
+
+
+@dataclass
+class EngineLitmusResult:
+    """A litmus test run on the engine: herd-style states and the engine's own result."""
+
+    test: LitmusTest
+    model: str
+    program: Program
+    result: Result
+    #: each final state (after the filter) -> how many complete executions end in it
+    states: dict[State, int] = field(default_factory=dict)
+    #: complete executions (after the filter) whose final state satisfies the condition's prop
+    positive: int = 0
+    negative: int = 0
+    displayed: tuple[LLoc, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        """herd's ``Ok``/``No``: exists -> some state satisfies; ~exists -> none; forall -> all."""
+        q = self.test.condition.quantifier
+        if q == "exists":
+            return self.positive > 0
+        if q == "~exists":
+            return self.positive == 0
+        return self.negative == 0
+
+    @property
+    def observation(self) -> str:
+        """herd's ``Never``/``Sometimes``/``Always`` of the condition's proposition."""
+        if self.positive == 0:
+            return "Never"
+        return "Always" if self.negative == 0 else "Sometimes"
+
+    @property
+    def complete(self) -> bool:
+        return self.result.incomplete_reason is None and self.result.stats.bounded == 0
+
+    def sorted_states(self) -> list[State]:
+        return sorted(self.states, key=lambda s: state_sort_key(dict(s)))
+
+    def state_lines(self) -> list[str]:
+        return [format_state(dict(s)) for s in self.sorted_states()]
+
+    def outcomes(self) -> set[tuple[Value, ...]]:
+        """The final states as tuples of values, in the order of ``displayed``."""
+        return {tuple(v for _, v in s) for s in self.states}
+
+    def report(self) -> str:
+        """A herd-like report (without herd's Hash line)."""
+        lines = [f"Test {self.test.name} ({self.model})", f"States {len(self.states)}"]
+        lines += self.state_lines()
+        lines.append("Ok" if self.ok else "No")
+        lines.append("Witnesses")
+        lines.append(f"Positive: {self.positive} Negative: {self.negative}")
+        lines.append(f"Condition {format_condition(self.test.condition)}")
+        lines.append(f"Observation {self.test.name} {self.observation} {self.positive} {self.negative}")
+        if not self.complete:
+            lines.append(f"Incomplete: {self.result.incomplete_reason or 'bounded'}")
+        return "\n".join(lines)
+
+    def as_json(self) -> dict[str, Any]:
+        out = self.result.as_json()
+        out.update({
+            "test": self.test.name,
+            "file": self.test.file,
+            "condition": format_condition(self.test.condition),
+            "states": [{"state": format_state(dict(s)), "count": self.states[s]} for s in self.sorted_states()],
+            "ok": self.ok,
+            "observation": self.observation,
+            "positive": self.positive,
+            "negative": self.negative,
+        })
+        return out
+
+
+def run_engine(test: LitmusTest, model: str, *, table: MacroTable | None = None, witness: bool = False,
+               **options: Any) -> EngineLitmusResult:
+    """Explore every execution of ``test`` under ``model`` (``sc``, ``tso``, ``pso``, ``weak``).
+
+    ``options`` are the engine's :class:`rmapwalk.engine.Options` (``max_executions``,
+    ``max_events``, ``timeout``, ``keep_violations`` ...)."""
+    if model.lower() not in ENGINE_MODELS:
+        raise LitmusError(f"unknown memory model '{model}' (choose from {', '.join(ENGINE_MODELS)})")
+    prog = to_program(test, table=table, witness=witness)
+    world: _World = prog.lib["litmus_world"]
+    try:
+        res = explore(prog, model.lower(), **options)
+    except _Fail as e:
+        raise e.err from None
+    except ModelError as e:
+        where = getattr(e, "src", None)
+        pos = Pos(where.file, where.line, 1) if where is not None and where.file == test.file else None
+        raise LitmusError(f"{test.name}: {e}", pos) from None
+    out = EngineLitmusResult(world.test, model.lower(), prog, res, displayed=world.displayed)
+    cond = world.test.condition
+    filt = world.test.filter
+    for key, count in res.outcomes.items():
+        full = _final_state(world, dict(key), world.observed)
+        if filt is not None and not eval_prop(filt, full):
+            continue
+        st: State = tuple((loc, full[loc]) for loc in world.displayed)
+        out.states[st] = out.states.get(st, 0) + count
+        if eval_prop(cond.prop, full):
+            out.positive += count
+        else:
+            out.negative += count
+    return out

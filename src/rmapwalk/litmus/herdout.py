@@ -1,0 +1,91 @@
+"""herd7's output for one test, line for line, and our JSON Lines record.
+
+The kernel's scripts (``tools/memory-model/scripts/judgelitmus.sh`` and friends)
+read the ``Observation`` line and the ``Ok``/``No`` line; people read the states.
+The format follows herd7's ``Top_herd.pp_stats``: ``Test NAME KIND``, ``States N``
+and the states in herd's order, ``Ok``/``No`` (``Loop`` first when a loop was cut),
+``Witnesses``, ``Positive: P Negative: N`` (swapped for ``~exists``, as herd does),
+one ``Flag NAME`` per flag raised, ``Condition ...``, ``Observation NAME
+Never|Sometimes|Always P N`` and ``Time NAME S``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from rmapwalk.litmus.candidates import LitmusResult, State, state_key
+from rmapwalk.litmus.condition import format_condition
+from rmapwalk.litmus.threads import Value
+
+KIND = {"exists": "Allowed", "~exists": "Forbidden", "forall": "Required"}
+
+
+def format_value(v: Value) -> str:
+    return str(v)
+
+
+def format_state(state: State) -> str:
+    return " ".join(f"{loc}={format_value(v)};" for loc, v in state)
+
+
+def condition_holds(res: LitmusResult) -> bool:
+    q = res.test.condition.quantifier
+    if q == "exists":
+        return res.positive > 0
+    if q == "~exists":
+        return res.positive == 0
+    return res.negative == 0
+
+
+def observation(res: LitmusResult) -> str:
+    if res.positive == 0:
+        return "Never"
+    if res.negative == 0:
+        return "Always"
+    return "Sometimes"
+
+
+def herd_lines(res: LitmusResult, *, time_line: bool = True) -> list[str]:
+    test = res.test
+    name = test.name
+    lines = [f"Test {name} {KIND[test.condition.quantifier]}", f"States {len(res.states)}"]
+    for state in sorted(res.states, key=state_key):
+        lines.append(format_state(state))
+    verdict = "Ok" if condition_holds(res) else "No"
+    lines.append(("Loop " if res.cutoff else "") + verdict)
+    lines.append("Witnesses")
+    pos, neg = res.positive, res.negative
+    if test.condition.quantifier == "~exists":
+        pos, neg = neg, pos
+    lines.append(f"Positive: {pos} Negative: {neg}")
+    for flag in sorted(res.flags):
+        lines.append(f"Flag {flag}")
+    lines.append(f"Condition {format_condition(test.condition)}")
+    lines.append(f"Observation {name} {observation(res)} {res.positive} {res.negative}")
+    if time_line:
+        lines.append(f"Time {name} {res.seconds:0.2f}")
+    return lines
+
+
+def json_record(res: LitmusResult) -> dict[str, Any]:
+    return {
+        "test": res.test.name,
+        "file": res.test.file,
+        "model": res.model,
+        "verdict": observation(res),
+        "ok": condition_holds(res),
+        "states": [
+            {str(loc): v for loc, v in state} | {"executions": n}
+            for state, n in sorted(res.states.items(), key=lambda kv: state_key(kv[0]))
+        ],
+        "positive": res.positive,
+        "negative": res.negative,
+        "flags": sorted(res.flags),
+        "executions": res.candidates,
+        "seconds": round(res.seconds, 4),
+    }
+
+
+def json_line(res: LitmusResult) -> str:
+    return json.dumps(json_record(res), sort_keys=False)

@@ -1,0 +1,1061 @@
+"""The front end of herd7's C litmus format: text -> :class:`rmapwalk.litmus.ast.LitmusTest`.
+
+A C litmus file has four parts, which are split apart first (as herd's splitter does) and then
+parsed with one lark grammar each:
+
+* the header: ``C NAME``, an optional ``"doc string"``, comments ``(* ... *)`` and
+  ``key = value`` lines up to the ``{`` of the initial state;
+* the initial state ``{ ... }``: declarations separated by ``;`` (``int x = 1``, ``x=1``,
+  ``int *p = &y``, ``0:r1=x``, ``atomic_t z``, ``spinlock_t s``, ``int a[2]``);
+* the threads ``P0(int *x, ...) { C code }``: here ``(*`` is C (as in ``(*p)``), so only
+  ``//`` and ``/* */`` comments exist;
+* the final clauses: ``locations [...]``, ``filter PROP``, ``exists``/``~exists``/``forall PROP``.
+
+Every error is a :class:`LitmusError` whose text is one line ``FILE:LINE:COL: what is wrong``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lark import Lark, Token, Transformer, Tree, v_args
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
+
+from rmapwalk.litmus.ast import (
+    AddrOf,
+    And,
+    Assign,
+    Atom,
+    BinOp,
+    Call,
+    Condition,
+    Const,
+    Decl,
+    Deref,
+    Expr,
+    ExprStmt,
+    If,
+    Implies,
+    InitItem,
+    Int,
+    LitmusTest,
+    Loc,
+    LocEq,
+    LocMem,
+    LocReg,
+    Not,
+    Or,
+    Param,
+    Pos,
+    Prop,
+    Stmt,
+    Store,
+    Str,
+    Thread,
+    UnOp,
+    Var,
+    While,
+)
+
+__all__ = ["LitmusError", "parse_litmus", "parse_file", "parse_c_code", "parse_prop", "expr_parser_grammar"]
+
+
+class LitmusError(Exception):
+    """A litmus test that cannot be read (or run): ``str()`` is ``FILE:LINE:COL: message``."""
+
+    def __init__(self, message: str, pos: Pos | None = None) -> None:
+        message = " ".join(str(message).split())
+        self.message = message
+        self.pos = pos
+        super().__init__(f"{pos}: {message}" if pos is not None else message)
+
+
+# ------------------------------------------------------------------------------------ grammars
+
+_TYPE_WORDS = (
+    "int|char|short|long|unsigned|signed|void|bool|_Bool|float|double|size_t|ssize_t|"
+    "intptr_t|uintptr_t|u8|u16|u32|u64|s8|s16|s32|s64|__u8|__u16|__u32|__u64|"
+    "u?int(?:8|16|32|64)_t|atomic_t|atomic_long_t|atomic64_t|spinlock_t|raw_spinlock_t|"
+    "arch_spinlock_t|rwlock_t|mtx_t|atomic_int|volatile|const|_Atomic"
+)
+
+_CORE_NAMES = (
+    "load|store|fence|xchg|cmpxchg|lock|unlock|trylock|islocked|srcu|"
+    "atomic_op_return|atomic_fetch_op|atomic_add_unless|atomic_op"
+)
+
+#: expressions and statements of thread code (also the bodies of .def macros)
+_C_COMMON = r"""
+block: "{" stmt* "}"
+
+?stmt: decl_stmt
+     | NAME "=" expr ";"                       -> assign
+     | "*" unary "=" expr ";"                  -> store
+     | expr ";"                                -> expr_stmt
+     | "if" "(" expr ")" stmt ("else" stmt)?   -> if_stmt
+     | "while" "(" expr ")" stmt               -> while_stmt
+     | block                                   -> block_stmt
+     | ";"                                     -> empty_stmt
+
+decl_stmt: base_type declarator ("," declarator)* ";"
+declarator: STAR* NAME ["=" expr]
+          | NAME "[" INT "]"                   -> array_declarator
+
+base_type: type_word+
+?type_word: TYPE | "struct" NAME -> struct_type
+ctype: base_type STAR*
+
+?expr: lor
+?lor: land | lor "||" land            -> lor
+?land: bor | land "&&" bor            -> land
+?bor: bxor | bor "|" bxor             -> bor
+?bxor: band | bxor "^" band           -> bxor
+?band: equality | band "&" equality   -> band
+?equality: relation | equality EQOP relation   -> binop
+?relation: shift | relation RELOP shift        -> binop
+?shift: sum | shift SHIFTOP sum                -> binop
+?sum: product | sum ADDOP product              -> binop
+?product: unary | product MULOP unary          -> binop
+        | product "*" unary                    -> mul
+?unary: primary
+      | "-" unary                       -> neg
+      | "+" unary                       -> uplus
+      | "!" unary                       -> lnot
+      | "~" unary                       -> bnot
+      | "*" unary                       -> deref
+      | "&" unary                       -> addr
+      | "(" ctype ")" unary             -> cast
+?primary: INT                           -> int_lit
+        | NAME                          -> var
+        | NAME "(" [expr ("," expr)*] ")"   -> call
+        | CORE ("{" tags "}")? ("(" [core_arg ("," core_arg)*] ")")?  -> core
+        | "(" expr ")"
+        | primary "[" expr "]"          -> index
+
+tags: tag ("," tag)*
+tag: NAME ("-" NAME)*
+?core_arg: expr
+         | "+"                          -> op_add
+         | "-"                          -> op_sub
+         | "&"                          -> op_and
+         | "|"                          -> op_or
+         | "^"                          -> op_xor
+         | "&" "~"                      -> op_andnot
+
+STAR: "*"
+EQOP: "==" | "!="
+RELOP: "<=" | ">=" | "<" | ">"
+SHIFTOP.2: "<<" | ">>"
+ADDOP: "+" | "-"
+MULOP: "/" | "%"
+TYPE.3: /(?:""" + _TYPE_WORDS + r""")(?![A-Za-z0-9_])/
+CORE.3: /__(?:""" + _CORE_NAMES + r""")(?![A-Za-z0-9_])/
+INT: /0[xX][0-9a-fA-F]+|[0-9]+/
+NAME: /[A-Za-z_][A-Za-z0-9_]*/
+
+%ignore /[ \t\r\n\f]+/
+%ignore /\/\/[^\n]*/
+%ignore /\/\*(.|\n)*?\*\//
+"""
+
+_C_GRAMMAR = r"""
+start: thread*
+thread: VOID? PROC "(" [param ("," param)*] ")" block
+param: ctype NAME
+VOID.4: /void(?=[ \t\r\n]+P[0-9])/
+PROC.2: /P[0-9]+(?![A-Za-z0-9_])/
+""" + _C_COMMON
+
+_DEF_GRAMMAR = r"""
+start: macro*
+macro: NAME "(" [NAME ("," NAME)*] ")" (expr | block)
+""" + _C_COMMON
+
+_STATE_COMMON = r"""
+?reg: INT ":" NAME                       -> reg
+    | NAME ":" NAME                      -> preg
+NAME: /[A-Za-z_$][A-Za-z0-9_$.]*/
+INT: /-?(?:0[xX][0-9a-fA-F]+|[0-9]+)/
+STAR: "*"
+%ignore /[ \t\r\n\f]+/
+%ignore /\(\*(.|\n)*?\*\)/
+%ignore /\/\/[^\n]*/
+%ignore /\/\*(.|\n)*?\*\//
+"""
+
+_INIT_GRAMMAR = r"""
+start: [item] (";" [item])*
+item: words ["=" ivalue]                -> item
+    | words "[" INT "]"                  -> array_item
+    | reg ["=" ivalue]                  -> reg_item
+    | "[" NAME "]" ["=" ivalue]         -> brk_item
+words: (NAME | STAR)+
+?ivalue: INT                             -> ival_int
+       | NAME                            -> ival_sym
+       | "&" NAME                        -> ival_sym
+       | "ATOMIC_INIT" "(" INT ")"       -> ival_int
+""" + _STATE_COMMON
+
+_COND_GRAMMAR = r"""
+start: [locations] [filter_clause] [quant] [";"]
+locations: "locations" "[" [loc_item (";" loc_item)* [";"]] "]"
+?loc_item: loc
+filter_clause: "filter" prop
+quant: EXISTS prop                       -> q_exists
+     | NOTEXISTS prop                    -> q_not_exists
+     | "forall" prop                     -> q_forall
+     | "final" prop                      -> q_exists
+     | "(" prop ")"                      -> q_paren
+
+?prop: p_or
+?p_or: p_and | p_or "\\/" p_and          -> p_or
+?p_and: p_imp | p_and "/\\" p_imp        -> p_and
+?p_imp: p_not | p_not "=>" p_imp         -> p_imp
+?p_not: p_atom
+      | NOT p_not                        -> p_not
+      | "(" prop ")"
+      | "true"                           -> p_true
+      | "false"                          -> p_false
+?p_atom: loc EQ value                    -> atom
+       | loc NEQ value                   -> natom
+       | loc EQ xloc                     -> loc_eq
+       | loc NEQ xloc                    -> nloc_eq
+
+?loc: reg
+    | NAME                               -> mem
+    | "[" NAME "]"                       -> mem
+    | NAME "[" INT "]"                   -> mem_index
+?xloc: reg
+     | "[" NAME "]"                      -> mem
+     | "*" NAME                          -> mem
+?value: INT                              -> v_int
+      | NAME                             -> v_sym
+      | "&" NAME                         -> v_sym
+
+EXISTS: "exists"
+NOTEXISTS.3: /~[ \t]*exists(?![A-Za-z0-9_$.])/
+NOT.2: /~|not(?![A-Za-z0-9_$.])/
+EQ: "==" | "="
+NEQ: "!=" | "<>"
+""" + _STATE_COMMON
+
+
+def expr_parser_grammar() -> str:
+    """The grammar of .def files (used by :mod:`rmapwalk.litmus.macros`)."""
+    return _DEF_GRAMMAR
+
+
+_parsers: dict[str, Lark] = {}
+
+
+def _parser(which: str) -> Lark:
+    p = _parsers.get(which)
+    if p is None:
+        grammar = {"c": _C_GRAMMAR, "def": _DEF_GRAMMAR, "init": _INIT_GRAMMAR, "cond": _COND_GRAMMAR}[which]
+        p = Lark(grammar, parser="lalr", propagate_positions=True, maybe_placeholders=True)
+        _parsers[which] = p
+    return p
+
+
+# ---------------------------------------------------------------------------------- transforms
+
+
+class _Build(Transformer[Any, Any]):
+    """Lark trees of the C, init and condition grammars -> AST nodes."""
+
+    def __init__(self, file: str) -> None:
+        super().__init__()
+        self.file = file
+
+    def _pos(self, meta_or_tok: Any) -> Pos | None:
+        line = getattr(meta_or_tok, "line", None)
+        col = getattr(meta_or_tok, "column", None)
+        if line is None or col is None:
+            return None
+        return Pos(self.file, line, col)
+
+    def _err(self, msg: str, where: Any) -> LitmusError:
+        return LitmusError(msg, self._pos(where))
+
+    # -- C: threads
+    @v_args(meta=True)
+    def thread(self, meta: Any, items: list[Any]) -> Thread:
+        items = [i for i in items if not (isinstance(i, Token) and i.type == "VOID")]
+        proc, *rest = items
+        body = rest[-1]
+        params = tuple(p for p in rest[:-1] if p is not None)
+        return Thread(int(str(proc)[1:]), params, body, self._pos(proc))
+
+    @v_args(meta=True)
+    def param(self, meta: Any, items: list[Any]) -> Param:
+        ctype, name = items
+        return Param(ctype, str(name), self._pos(name))
+
+    def base_type(self, items: list[Any]) -> str:
+        return " ".join(str(i) for i in items)
+
+    def struct_type(self, items: list[Any]) -> str:
+        return f"struct {items[0]}"
+
+    def ctype(self, items: list[Any]) -> str:
+        base, *stars = items
+        return f"{base} {'*' * len(stars)}" if stars else base
+
+    def block(self, items: list[Any]) -> tuple[Stmt, ...]:
+        out: list[Stmt] = []
+        for s in items:
+            if isinstance(s, list | tuple):  # declarations of several names, nested blocks
+                out.extend(s)
+            elif s is not None:
+                out.append(s)
+        return tuple(out)
+
+    # -- C: statements
+    @v_args(meta=True)
+    def assign(self, meta: Any, items: list[Any]) -> Assign:
+        name, value = items
+        return Assign(str(name), value, self._pos(name))
+
+    @v_args(meta=True)
+    def store(self, meta: Any, items: list[Any]) -> Store:
+        addr, value = items
+        return Store(addr, value, self._pos(meta))
+
+    @v_args(meta=True)
+    def expr_stmt(self, meta: Any, items: list[Any]) -> ExprStmt:
+        return ExprStmt(items[0], self._pos(meta))
+
+    @staticmethod
+    def _body(s: Any) -> tuple[Stmt, ...]:
+        if s is None:
+            return ()
+        if isinstance(s, tuple):
+            return s
+        if isinstance(s, list):
+            return tuple(s)
+        return (s,)
+
+    @v_args(meta=True)
+    def if_stmt(self, meta: Any, items: list[Any]) -> If:
+        cond, then, *orelse = items
+        return If(cond, self._body(then), self._body(orelse[0]) if orelse else (), self._pos(meta))
+
+    @v_args(meta=True)
+    def while_stmt(self, meta: Any, items: list[Any]) -> While:
+        cond, body = items
+        return While(cond, self._body(body), self._pos(meta))
+
+    def block_stmt(self, items: list[Any]) -> tuple[Stmt, ...]:
+        return items[0]
+
+    def empty_stmt(self, items: list[Any]) -> None:
+        return None
+
+    def decl_stmt(self, items: list[Any]) -> list[Decl]:
+        base, *decls = items
+        out = []
+        for stars, name, init in decls:
+            ctype = f"{base} {'*' * stars}" if stars else base
+            out.append(Decl(ctype, str(name), init, self._pos(name)))
+        return out
+
+    def declarator(self, items: list[Any]) -> tuple[int, Token, Expr | None]:
+        stars = [i for i in items if isinstance(i, Token) and i.type == "STAR"]
+        rest = [i for i in items if not (isinstance(i, Token) and i.type == "STAR")]
+        name, init = rest
+        return len(stars), name, init
+
+    def array_declarator(self, items: list[Any]) -> None:
+        raise self._err("arrays in thread code are not supported", items[0])
+
+    # -- C: expressions
+    @v_args(meta=True)
+    def int_lit(self, meta: Any, items: list[Any]) -> Int:
+        return Int(int(str(items[0]), 0), self._pos(items[0]))
+
+    @v_args(meta=True)
+    def var(self, meta: Any, items: list[Any]) -> Var:
+        return Var(str(items[0]), self._pos(items[0]))
+
+    @v_args(meta=True)
+    def call(self, meta: Any, items: list[Any]) -> Call:
+        name, *args = items
+        return Call(str(name), tuple(a for a in args if a is not None), None, self._pos(name))
+
+    @v_args(meta=True)
+    def core(self, meta: Any, items: list[Any]) -> Call:
+        name = items[0]
+        tag: str | None = None
+        args: list[Expr] = []
+        for it in items[1:]:
+            if isinstance(it, _Tags):
+                tag = ",".join(it.tags)
+            elif it is not None:
+                args.append(it)
+        return Call(str(name), tuple(args), tag, self._pos(name))
+
+    def tags(self, items: list[Any]) -> _Tags:
+        return _Tags(tuple(items))
+
+    def tag(self, items: list[Any]) -> str:
+        return "-".join(str(i) for i in items)
+
+    def _op(self, text: str, meta: Any) -> Str:
+        return Str(text, self._pos(meta))
+
+    @v_args(meta=True)
+    def op_add(self, meta: Any, items: list[Any]) -> Str:
+        return self._op("+", meta)
+
+    @v_args(meta=True)
+    def op_sub(self, meta: Any, items: list[Any]) -> Str:
+        return self._op("-", meta)
+
+    @v_args(meta=True)
+    def op_and(self, meta: Any, items: list[Any]) -> Str:
+        return self._op("&", meta)
+
+    @v_args(meta=True)
+    def op_or(self, meta: Any, items: list[Any]) -> Str:
+        return self._op("|", meta)
+
+    @v_args(meta=True)
+    def op_xor(self, meta: Any, items: list[Any]) -> Str:
+        return self._op("^", meta)
+
+    @v_args(meta=True)
+    def op_andnot(self, meta: Any, items: list[Any]) -> Str:
+        return self._op("&~", meta)
+
+    def _bin(self, op: str, meta: Any, items: list[Any]) -> BinOp:
+        left, right = items
+        return BinOp(op, left, right, self._pos(meta))
+
+    @v_args(meta=True)
+    def binop(self, meta: Any, items: list[Any]) -> BinOp:
+        left, op, right = items
+        return BinOp(str(op), left, right, self._pos(op))
+
+    @v_args(meta=True)
+    def mul(self, meta: Any, items: list[Any]) -> BinOp:
+        return self._bin("*", meta, items)
+
+    @v_args(meta=True)
+    def lor(self, meta: Any, items: list[Any]) -> BinOp:
+        return self._bin("||", meta, items)
+
+    @v_args(meta=True)
+    def land(self, meta: Any, items: list[Any]) -> BinOp:
+        return self._bin("&&", meta, items)
+
+    @v_args(meta=True)
+    def bor(self, meta: Any, items: list[Any]) -> BinOp:
+        return self._bin("|", meta, items)
+
+    @v_args(meta=True)
+    def bxor(self, meta: Any, items: list[Any]) -> BinOp:
+        return self._bin("^", meta, items)
+
+    @v_args(meta=True)
+    def band(self, meta: Any, items: list[Any]) -> BinOp:
+        return self._bin("&", meta, items)
+
+    @v_args(meta=True)
+    def neg(self, meta: Any, items: list[Any]) -> Expr:
+        e = items[0]
+        if isinstance(e, Int):
+            return Int(-e.value, self._pos(meta))
+        return UnOp("-", e, self._pos(meta))
+
+    def uplus(self, items: list[Any]) -> Expr:
+        return items[0]
+
+    @v_args(meta=True)
+    def lnot(self, meta: Any, items: list[Any]) -> UnOp:
+        return UnOp("!", items[0], self._pos(meta))
+
+    @v_args(meta=True)
+    def bnot(self, meta: Any, items: list[Any]) -> UnOp:
+        return UnOp("~", items[0], self._pos(meta))
+
+    @v_args(meta=True)
+    def deref(self, meta: Any, items: list[Any]) -> Deref:
+        return Deref(items[0], self._pos(meta))
+
+    @v_args(meta=True)
+    def addr(self, meta: Any, items: list[Any]) -> Expr:
+        e = items[0]
+        if isinstance(e, Deref):  # &*p is p
+            return e.addr
+        return AddrOf(e, self._pos(meta))
+
+    def cast(self, items: list[Any]) -> Expr:
+        return items[1]  # casts are ignored
+
+    @v_args(meta=True)
+    def index(self, meta: Any, items: list[Any]) -> Expr:
+        raise self._err("array indexing in thread code is not supported", meta)
+
+    # -- .def macros
+    def macro(self, items: list[Any]) -> tuple[Token, tuple[str, ...], Any]:
+        name, *rest = items
+        body = rest[-1]
+        formals = tuple(str(f) for f in rest[:-1] if f is not None)
+        return name, formals, body
+
+    # -- init state
+    def words(self, items: list[Any]) -> list[Token]:
+        return list(items)
+
+    def _split_words(self, words: list[Token]) -> tuple[str | None, Token]:
+        if not words or words[-1].type != "NAME":
+            raise self._err("expected a location name", words[-1] if words else None)
+        target = words[-1]
+        typ = [str(w) for w in words[:-1] if w.type == "NAME"]
+        stars = sum(1 for w in words[:-1] if w.type == "STAR")
+        if any(w.type == "STAR" for w, n in zip(words[:-1], words[1:-1], strict=False) if n.type == "NAME"):
+            raise self._err("misplaced '*'", target)
+        ctype: str | None = " ".join(typ) if typ else None
+        if stars:
+            ctype = f"{ctype or 'int'} {'*' * stars}"
+        return ctype, target
+
+    @v_args(meta=True)
+    def item(self, meta: Any, items: list[Any]) -> InitItem:
+        words, value = items
+        ctype, target = self._split_words(words)
+        return InitItem(str(target), value, ctype, None, None, self._pos(target))
+
+    @v_args(meta=True)
+    def array_item(self, meta: Any, items: list[Any]) -> InitItem:
+        words, size = items
+        ctype, target = self._split_words(words)
+        n = int(str(size), 0)
+        if n <= 0:
+            raise self._err(f"bad array size {n}", size)
+        return InitItem(str(target), None, ctype or "int", None, n, self._pos(target))
+
+    @v_args(meta=True)
+    def reg_item(self, meta: Any, items: list[Any]) -> InitItem:
+        (tid, reg, where), value = items
+        return InitItem(reg, value, None, tid, None, self._pos(where))
+
+    @v_args(meta=True)
+    def brk_item(self, meta: Any, items: list[Any]) -> InitItem:
+        name, value = items
+        return InitItem(str(name), value, None, None, None, self._pos(name))
+
+    @v_args(meta=True)
+    def ival_int(self, meta: Any, items: list[Any]) -> Int:
+        return Int(int(str(items[0]), 0), self._pos(items[0]))
+
+    @v_args(meta=True)
+    def ival_sym(self, meta: Any, items: list[Any]) -> Var:
+        return Var(str(items[0]), self._pos(items[0]))
+
+    # -- conditions
+    def reg(self, items: list[Any]) -> tuple[int, str, Token]:
+        tid, name = items
+        n = int(str(tid), 0)
+        if n < 0:
+            raise self._err(f"bad thread number {tid}", tid)
+        return n, str(name), tid
+
+    def preg(self, items: list[Any]) -> tuple[int, str, Token]:
+        proc, name = items
+        m = re.fullmatch(r"P([0-9]+)", str(proc))
+        if not m:
+            raise self._err(f"unexpected token '{proc}'", proc)
+        return int(m.group(1)), str(name), proc
+
+    def _loc(self, x: Any) -> tuple[Loc, Pos | None]:
+        if len(x) == 3:
+            tid, reg, where = x
+            return LocReg(tid, reg), self._pos(where)
+        loc, where = x
+        return loc, where
+
+    @v_args(meta=True)
+    def mem(self, meta: Any, items: list[Any]) -> tuple[LocMem, Pos | None]:
+        return LocMem(str(items[0])), self._pos(items[0])
+
+    @v_args(meta=True)
+    def mem_index(self, meta: Any, items: list[Any]) -> tuple[LocMem, Pos | None]:
+        return LocMem(str(items[0]), int(str(items[1]), 0)), self._pos(items[0])
+
+    def v_int(self, items: list[Any]) -> int:
+        return int(str(items[0]), 0)
+
+    def v_sym(self, items: list[Any]) -> _Sym:
+        return _Sym(str(items[0]), self._pos(items[0]))
+
+    def atom(self, items: list[Any]) -> Atom:
+        loc, where = self._loc(items[0])
+        v = items[-1]
+        return Atom(loc, v.name if isinstance(v, _Sym) else v, where)
+
+    def natom(self, items: list[Any]) -> Not:
+        return Not(self.atom(items))
+
+    def loc_eq(self, items: list[Any]) -> LocEq:
+        left, where = self._loc(items[0])
+        right, _ = self._loc(items[-1])
+        return LocEq(left, right, where)
+
+    def nloc_eq(self, items: list[Any]) -> Not:
+        return Not(self.loc_eq(items))
+
+    def p_or(self, items: list[Any]) -> Or:  # a \/ b \/ c is one disjunction
+        return Or(tuple(q for p in items for q in (p.props if isinstance(p, Or) and p.props else (p,))))
+
+    def p_and(self, items: list[Any]) -> And:
+        return And(tuple(q for p in items for q in (p.props if isinstance(p, And) and p.props else (p,))))
+
+    def p_imp(self, items: list[Any]) -> Implies:
+        return Implies(items[0], items[1])
+
+    def p_not(self, items: list[Any]) -> Not:
+        return Not(items[1])
+
+    def p_true(self, items: list[Any]) -> Const:
+        return Const(True)
+
+    def p_false(self, items: list[Any]) -> Const:
+        return Const(False)
+
+    def locations(self, items: list[Any]) -> _Locations:
+        return _Locations(tuple(self._loc(i)[0] for i in items if i is not None))
+
+    def filter_clause(self, items: list[Any]) -> _Filter:
+        return _Filter(items[0])
+
+    @v_args(meta=True)
+    def q_exists(self, meta: Any, items: list[Any]) -> Condition:
+        return Condition("exists", items[-1], self._pos(meta))
+
+    @v_args(meta=True)
+    def q_not_exists(self, meta: Any, items: list[Any]) -> Condition:
+        return Condition("~exists", items[-1], self._pos(meta))
+
+    @v_args(meta=True)
+    def q_forall(self, meta: Any, items: list[Any]) -> Condition:
+        return Condition("forall", items[-1], self._pos(meta))
+
+    @v_args(meta=True)
+    def q_paren(self, meta: Any, items: list[Any]) -> Condition:
+        return Condition("exists", items[-1], self._pos(meta))
+
+
+@dataclass(frozen=True)
+class _Tags:
+    tags: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class _Sym:
+    name: str
+    pos: Pos | None
+
+
+@dataclass(frozen=True)
+class _Locations:
+    locs: tuple[Loc, ...]
+
+
+@dataclass(frozen=True)
+class _Filter:
+    prop: Prop
+
+
+def _describe_token(tok: Token) -> str:
+    if tok.type == "$END":
+        return "unexpected end of input"
+    text = str(tok)
+    if len(text) > 30:
+        text = text[:27] + "..."
+    return f"unexpected token '{text}'"
+
+
+def _run(which: str, text: str, file: str, what: str) -> Any:
+    """Parse ``text`` (a whole file with everything outside the part blanked) with a grammar."""
+    try:
+        tree = _parser(which).parse(text)
+        return _Build(file).transform(tree)
+    except VisitError as e:
+        if isinstance(e.orig_exc, LitmusError):
+            raise e.orig_exc from None
+        raise LitmusError(f"internal error while reading {what}: {e.orig_exc}") from None
+    except UnexpectedToken as e:
+        tok = e.token
+        if tok.type == "$END":
+            line, col = _end_pos(text)
+            raise LitmusError(f"unexpected end of {what}", Pos(file, line, col)) from None
+        raise LitmusError(_describe_token(tok), Pos(file, tok.line or 0, tok.column or 0)) from None
+    except UnexpectedCharacters as e:
+        at = e.pos_in_stream
+        ch = text[at] if at is not None and at < len(text) else "?"
+        raise LitmusError(f"unexpected character {ch!r}", Pos(file, e.line, e.column)) from None
+    except UnexpectedEOF:
+        line, col = _end_pos(text)
+        raise LitmusError(f"unexpected end of {what}", Pos(file, line, col)) from None
+    except UnexpectedInput as e:  # pragma: no cover - other lark errors
+        raise LitmusError(f"syntax error in {what}", Pos(file, e.line, e.column)) from None
+
+
+def _end_pos(text: str) -> tuple[int, int]:
+    line = text.count("\n") + 1
+    col = len(text) - (text.rfind("\n") + 1) + 1
+    return line, col
+
+
+# ------------------------------------------------------------------------------------ splitting
+
+_NAME_RE = re.compile(r"[ \t]*([A-Za-z0-9_]+)[ \t]+([A-Za-z0-9_/.+\-\[\]:=,]+)")
+_RESULT_RE = re.compile(r"Result:\s*(Never|Sometimes|Always)")
+_KEYWORDS_RE = re.compile(r"~[ \t]*exists\b|(?<![A-Za-z0-9_])(?:exists|forall|final|locations|filter)(?![A-Za-z0-9_])")
+
+
+class _Text:
+    def __init__(self, text: str, file: str) -> None:
+        self.text = text
+        self.file = file
+        self._nl = [i for i, c in enumerate(text) if c == "\n"]
+
+    def pos(self, offset: int) -> Pos:
+        import bisect
+
+        line = bisect.bisect_right(self._nl, offset - 1)
+        start = self._nl[line - 1] + 1 if line > 0 else 0
+        return Pos(self.file, line + 1, offset - start + 1)
+
+    def part(self, start: int, end: int) -> str:
+        """The text with everything outside [start, end) turned into blanks (lines kept)."""
+        before = re.sub(r"[^\n]", " ", self.text[:start])
+        return before + self.text[start:end]
+
+    def skip_comment(self, i: int, opener: str) -> int:
+        """``i`` is at the opener; return the offset just after the comment."""
+        t = self.text
+        if opener == "//":
+            j = t.find("\n", i)
+            return len(t) if j < 0 else j
+        if opener == "/*":
+            j = t.find("*/", i + 2)
+            if j < 0:
+                raise LitmusError("unterminated comment", self.pos(i))
+            return j + 2
+        depth = 0
+        j = i
+        while j < len(t):
+            if t.startswith("(*", j):
+                depth += 1
+                j += 2
+            elif t.startswith("*)", j):
+                depth -= 1
+                j += 2
+                if depth == 0:
+                    return j
+            else:
+                j += 1
+        raise LitmusError("unterminated comment", self.pos(i))
+
+
+@dataclass
+class _Parts:
+    name: str
+    arch: str
+    doc: str
+    init: tuple[int, int]
+    prog: tuple[int, int]
+    cond: tuple[int, int]
+    comments: list[str]
+
+
+def _split(t: _Text) -> _Parts:
+    text = t.text
+    comments: list[str] = []
+    i = 0
+    n = len(text)
+    # leading blank lines and comments
+    while True:
+        while i < n and text[i] in " \t\r\n\f":
+            i += 1
+        if text.startswith("(*", i) or text.startswith("/*", i) or text.startswith("//", i):
+            opener = text[i : i + 2]
+            j = t.skip_comment(i, opener)
+            comments.append(text[i:j])
+            i = j
+            continue
+        break
+    if i >= n:
+        raise LitmusError("empty file: expected 'C NAME'", t.pos(i))
+    m = _NAME_RE.match(text, i)
+    if not m:
+        raise LitmusError("expected 'C NAME' on the first line", t.pos(i))
+    arch, name = m.group(1), m.group(2)
+    if arch != "C":
+        raise LitmusError(f"not a C litmus test: architecture '{arch}'", t.pos(m.start(1)))
+    i = m.end()
+    doc = ""
+    # optional (texname) and "doc string"
+    m2 = re.compile(r"[ \t]*\([A-Za-z0-9_/.\-]+\)").match(text, i)
+    if m2:
+        i = m2.end()
+    m3 = re.compile(r"[ \t]*\r?\n?[ \t]*\"([^\"]*)\"").match(text, i)
+    if m3:
+        doc = m3.group(1)
+        i = m3.end()
+    # up to the '{' of the initial state: comments and key=value lines only
+    while True:
+        while i < n and text[i] in " \t\r\n\f;":
+            i += 1
+        if i >= n:
+            raise LitmusError("missing the initial state '{ ... }'", t.pos(i))
+        if text.startswith("(*", i) or text.startswith("/*", i) or text.startswith("//", i):
+            opener = text[i : i + 2]
+            j = t.skip_comment(i, opener)
+            comments.append(text[i:j])
+            i = j
+            continue
+        if text[i] == "{":
+            break
+        kv = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]*[ \t]*=[^\n]*").match(text, i)
+        if kv:
+            i = kv.end()
+            continue
+        word = re.compile(r"\S+").match(text, i)
+        what = word.group(0) if word else text[i]
+        raise LitmusError(f"unexpected '{what[:30]}' before the initial state '{{'", t.pos(i))
+    init_start = i + 1
+    j = init_start
+    while True:
+        if j >= n:
+            raise LitmusError("unterminated initial state: missing '}'", t.pos(i))
+        if text.startswith("(*", j) or text.startswith("/*", j) or text.startswith("//", j):
+            k = t.skip_comment(j, text[j : j + 2])
+            comments.append(text[j:k])
+            j = k
+            continue
+        if text[j] == "}":
+            break
+        if text[j] == "{":
+            j = _skip_braces(t, j)
+            continue
+        j += 1
+    init_end = j
+    prog_start = j + 1
+    # the threads: C code up to the first final-state keyword outside comments and braces
+    k = prog_start
+    depth = 0
+    prog_end = n
+    while k < n:
+        c = text[k]
+        if text.startswith("//", k) or text.startswith("/*", k):
+            e = t.skip_comment(k, text[k : k + 2])
+            comments.append(text[k:e])
+            k = e
+            continue
+        if c == '"':
+            e = text.find('"', k + 1)
+            k = n if e < 0 else e + 1
+            continue
+        if c == "{":
+            depth += 1
+        elif c == "}":
+            depth -= 1
+        elif depth == 0 and c in "~eflx(":
+            km = _KEYWORDS_RE.match(text, k)
+            if km and (k == 0 or not (text[k - 1].isalnum() or text[k - 1] == "_")):
+                prog_end = k
+                break
+        if c.isalnum() or c == "_":
+            while k < n and (text[k].isalnum() or text[k] == "_"):
+                k += 1
+            continue
+        k += 1
+    cond_start = prog_end
+    for m4 in re.finditer(r"\(\*(.|\n)*?\*\)|//[^\n]*|/\*(.|\n)*?\*/", text[cond_start:]):
+        comments.append(m4.group(0))
+    return _Parts(name, arch, doc, (init_start, init_end), (prog_start, prog_end), (cond_start, n), comments)
+
+
+def _skip_braces(t: _Text, i: int) -> int:
+    depth = 0
+    j = i
+    while j < len(t.text):
+        if t.text[j] == "{":
+            depth += 1
+        elif t.text[j] == "}":
+            depth -= 1
+            if depth == 0:
+                return j + 1
+        j += 1
+    raise LitmusError("unbalanced '{'", t.pos(i))
+
+
+# -------------------------------------------------------------------------------- entry points
+
+
+def parse_c_code(text: str, file: str) -> tuple[Thread, ...]:
+    """The threads of a litmus test (just the C part)."""
+    return tuple(_run("c", text, file, "the threads").children)
+
+
+def parse_prop(text: str, file: str = "<prop>") -> Prop:
+    """A proposition alone, e.g. ``0:r1=1 /\\ x=2`` (for tests and tools)."""
+    res = _run("cond", "exists (" + text + ")", file, "the condition")
+    cond = next(c for c in res.children if isinstance(c, Condition))
+    return cond.prop
+
+
+def parse_litmus(text: str, file: str) -> LitmusTest:
+    """Read a C litmus test; ``file`` is only used in positions of nodes and errors."""
+    t = _Text(text, file)
+    parts = _split(t)
+    init_tree = _run("init", t.part(*parts.init), file, "the initial state")
+    init = tuple(i for i in init_tree.children if i is not None)
+    threads_tree = _run("c", t.part(*parts.prog), file, "the threads")
+    threads = list(threads_tree.children)
+    cond_tree = _run("cond", t.part(*parts.cond), file, "the final condition")
+    locs_node = next((c for c in cond_tree.children if isinstance(c, _Locations)), None)
+    filt_node = next((c for c in cond_tree.children if isinstance(c, _Filter)), None)
+    cond_node = next((c for c in cond_tree.children if isinstance(c, Condition)), None)
+    if not threads:
+        raise LitmusError("no threads (expected 'P0(...) { ... }')", t.pos(parts.prog[1]))
+    seen: dict[int, Thread] = {}
+    for th in threads:
+        if th.index in seen:
+            raise LitmusError(f"thread P{th.index} defined twice", th.pos)
+        seen[th.index] = th
+    threads.sort(key=lambda th: th.index)
+    for want, th in enumerate(threads):
+        if th.index != want:
+            raise LitmusError(f"threads must be numbered P0, P1, ...: P{want} is missing", th.pos)
+    condition = cond_node if cond_node is not None else Condition("forall", Const(True), t.pos(parts.cond[0]))
+    result = None
+    for c in parts.comments:
+        rm = _RESULT_RE.search(c)
+        if rm:
+            result = rm.group(1)
+            break
+    test = LitmusTest(
+        name=parts.name,
+        arch=parts.arch,
+        init=init,
+        threads=tuple(threads),
+        condition=condition,
+        locations=locs_node.locs if locs_node is not None else (),
+        filter=filt_node.prop if filt_node is not None else None,
+        doc=parts.doc,
+        result=result,
+        file=file,
+    )
+    check(test)
+    return test
+
+
+def parse_file(path: str | Path) -> LitmusTest:
+    """Read the litmus test in ``path``."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8", errors="replace")
+    except OSError as e:
+        raise LitmusError(f"cannot read {p}: {e.strerror or e}") from None
+    return parse_litmus(text, str(path))
+
+
+# ------------------------------------------------------------------------------------- checks
+
+
+def shared_names(test: LitmusTest) -> set[str]:
+    """The shared variables of a test: declared in the initial state or thread parameters."""
+    names = {i.target for i in test.init if i.thread is None}
+    # herd accepts an address in the initial state of a variable declared nowhere else (p=y)
+    names.update(i.value.name for i in test.init if isinstance(i.value, Var))
+    for th in test.threads:
+        names.update(p.name for p in th.params)
+    return names
+
+
+def thread_registers(th: Thread) -> set[str]:
+    """Registers a thread declares or assigns (its parameters excluded)."""
+    regs: set[str] = set()
+
+    def walk(body: tuple[Stmt, ...]) -> None:
+        for s in body:
+            if isinstance(s, Decl):
+                regs.add(s.name)
+            elif isinstance(s, Assign):
+                regs.add(s.reg)
+            elif isinstance(s, If):
+                walk(s.then)
+                walk(s.orelse)
+            elif isinstance(s, While):
+                walk(s.body)
+
+    walk(th.body)
+    return regs
+
+
+def _prop_locs(p: Prop | None) -> list[tuple[Loc, Pos | None]]:
+    if p is None:
+        return []
+    if isinstance(p, Atom):
+        return [(p.loc, p.pos)]
+    if isinstance(p, LocEq):
+        return [(p.left, p.pos), (p.right, p.pos)]
+    if isinstance(p, Not):
+        return _prop_locs(p.prop)
+    if isinstance(p, And | Or):
+        return [x for q in p.props for x in _prop_locs(q)]
+    if isinstance(p, Implies):
+        return _prop_locs(p.left) + _prop_locs(p.right)
+    return []
+
+
+def _prop_symbols(p: Prop | None) -> list[tuple[str, Pos | None]]:
+    if p is None:
+        return []
+    if isinstance(p, Atom):
+        return [(p.value, p.pos)] if isinstance(p.value, str) else []
+    if isinstance(p, Not):
+        return _prop_symbols(p.prop)
+    if isinstance(p, And | Or):
+        return [x for q in p.props for x in _prop_symbols(q)]
+    if isinstance(p, Implies):
+        return _prop_symbols(p.left) + _prop_symbols(p.right)
+    return []
+
+
+def check(test: LitmusTest) -> None:
+    """Names used by the initial state and the final clauses must exist."""
+    shared = shared_names(test)
+    nthreads = len(test.threads)
+    regs = [thread_registers(th) | {p.name for p in th.params} for th in test.threads]
+    for item in test.init:
+        if item.thread is not None and item.thread >= nthreads:
+            raise LitmusError(f"initial value of {item.thread}:{item.target}: there is no thread P{item.thread}",
+                              item.pos)
+        if isinstance(item.value, Var) and item.value.name not in shared:
+            raise LitmusError(f"unknown location '{item.value.name}'", item.value.pos or item.pos)
+    cond_pos = test.condition.pos
+    locs = [(loc, cond_pos) for loc in test.locations]
+    locs += _prop_locs(test.condition.prop) + _prop_locs(test.filter)
+    for loc, where in locs:
+        if isinstance(loc, LocReg):
+            if loc.thread >= nthreads:
+                raise LitmusError(f"unknown register {loc}: there is no thread P{loc.thread}", where)
+            if loc.reg not in regs[loc.thread]:
+                raise LitmusError(f"unknown register {loc}", where)
+        elif loc.name not in shared:
+            raise LitmusError(f"unknown location '{loc.name}'", where)
+    for sym, where in _prop_symbols(test.condition.prop) + _prop_symbols(test.filter):
+        if sym not in shared:
+            raise LitmusError(f"unknown location '{sym}' (as a value)", where)
+
+
+# keep Tree importable for type checkers of callers that inspect raw parses
+_ = Tree

@@ -1,0 +1,101 @@
+"""Run litmus files: parse, expand the kernel primitives, check under a model, collect results.
+
+A model is either one of the engine's own (``sc``, ``tso``, ``pso``, ``weak``:
+the test becomes an engine program and is explored exhaustively) or a cat model
+given by a herd configuration file (``--conf linux-kernel.cfg``) or a lone
+``.cat`` file, run by candidate-execution enumeration.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from rmapwalk.cat import CatError, CatModel, load_config, load_model
+from rmapwalk.litmus.ast import LitmusTest
+from rmapwalk.litmus.candidates import LitmusResult, run_cat
+from rmapwalk.litmus.macros import BUILTIN, MacroTable, expand, parse_def
+from rmapwalk.litmus.parser import LitmusError, parse_file
+from rmapwalk.litmus.threads import LitmusSemanticsError
+
+ENGINE_MODELS = ("sc", "tso", "pso", "weak")
+
+
+class LitmusInputError(Exception):
+    """Bad input for one test; ``str`` is the one-line ``FILE:LINE:COL: message``."""
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Which model to run: an engine model name, or a cat model from a cfg or .cat path."""
+
+    engine: str | None = None
+    conf: str | None = None
+    cat: str | None = None
+
+    @property
+    def name(self) -> str:
+        if self.engine:
+            return self.engine
+        return Path(self.conf or self.cat or "").name
+
+
+@lru_cache(maxsize=8)
+def _cat_setup(conf: str | None, cat: str | None) -> tuple[CatModel, MacroTable]:
+    if conf is not None:
+        cfg = load_config(conf)
+        macros = parse_def(str(cfg.macros)) if cfg.macros is not None else BUILTIN
+        return cfg.model, macros
+    assert cat is not None
+    return load_model(cat), BUILTIN
+
+
+def model_setup_error(spec: ModelSpec) -> str | None:
+    """Load the model once up front; the one-line error if it does not load."""
+    if spec.engine:
+        return None
+    try:
+        _cat_setup(spec.conf, spec.cat)
+    except (CatError, LitmusError) as e:
+        return str(e)
+    except OSError as e:
+        return f"{e.filename}: {e.strerror}"
+    return None
+
+
+def load_test(path: str, spec: ModelSpec) -> LitmusTest:
+    macros = _cat_setup(spec.conf, spec.cat)[1] if not spec.engine else BUILTIN
+    try:
+        return expand(parse_file(path), macros)
+    except LitmusError as e:
+        raise LitmusInputError(str(e)) from e
+    except OSError as e:
+        raise LitmusInputError(f"{path}: {e.strerror}") from e
+
+
+def run_test(path: str, spec: ModelSpec) -> LitmusResult:
+    test = load_test(path, spec)
+    try:
+        if spec.engine:
+            from rmapwalk.litmus.engine_bridge import run_engine_result
+
+            return run_engine_result(test, spec.engine)
+        model, _ = _cat_setup(spec.conf, spec.cat)
+        return run_cat(test, model, spec.name)
+    except LitmusSemanticsError as e:
+        raise LitmusInputError(str(e) if e.pos is not None else f"{path}: {e}") from e
+
+
+def litmus_files(args: Iterable[str]) -> Iterator[str]:
+    """The files named, with directories expanded to their ``*.litmus`` files (sorted, recursive)."""
+    for a in args:
+        if os.path.isdir(a):
+            for root, _dirs, files in sorted(os.walk(a)):
+                for f in sorted(files):
+                    if f.endswith(".litmus"):
+                        yield os.path.join(root, f)
+        else:
+            yield a

@@ -1,0 +1,70 @@
+"""The command line of large searches: --random, --estimate, --jobs, --cluster, --checkpoint,
+resume."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner, Result
+
+from rmapwalk.cli import main
+
+MODELS = Path(__file__).parent / "models"
+SB = str(MODELS / "sb.py")
+
+
+def cli(*args: str) -> Result:
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+# -- --random -----------------------------------------------------------------------------------
+def test_random_without_violation_is_incomplete_exit_3(tmp_path: Path) -> None:
+    res = cli("run", SB, "--random", "--seed", "4", "--executions", "50", "--replay-dir", str(tmp_path))
+    assert res.exit_code == 3, res.output
+    assert "no violation in 50 sampled executions" in res.stdout
+    assert "verdict: holds" not in res.stdout
+
+
+def test_random_violation_replays(tmp_path: Path) -> None:
+    rp = tmp_path / "rp"
+    res = cli("run", SB, "-m", "tso", "--random", "--seed", "1", "--executions", "200",
+              "--scheduler", "pct", "--depth", "2", "--replay-dir", str(rp))
+    assert res.exit_code == 1, res.output
+    files = sorted(rp.glob("*.json"))
+    assert files
+    again = cli("replay", str(files[0]))
+    assert again.exit_code == 1
+    assert "forbidden outcome" in again.stdout
+    # the trace replay prints is the one run printed
+    start = res.stdout.index("violation: ")
+    end = res.stdout.index("\nreplay: ", start)
+    assert res.stdout[start:end].strip() in again.stdout
+
+
+def test_random_same_seed_same_json(tmp_path: Path) -> None:
+    outs = []
+    for _ in range(2):
+        res = cli("run", SB, "-m", "pso", "--random", "--seed", "9", "--executions", "120", "--json",
+                  "--replay-dir", str(tmp_path))
+        obj = json.loads(res.stdout)
+        outs.append((obj["outcome_counts"], obj["violation_count"], obj["events"]))
+    assert outs[0] == outs[1]
+
+
+def test_random_options_need_random(tmp_path: Path) -> None:
+    res = cli("run", SB, "--executions", "5", "--replay-dir", str(tmp_path))
+    assert res.exit_code == 2
+    assert "--executions needs --random" in res.stderr
+
+
+# -- --estimate ---------------------------------------------------------------------------------
+def test_estimate_printed_before_the_run(tmp_path: Path) -> None:
+    res = cli("run", SB, "--estimate", "--replay-dir", str(tmp_path))
+    assert res.exit_code == 0, res.output
+    first = res.stdout.splitlines()[0]
+    assert first.startswith("estimate (") and "executions" in first
+    res = cli("run", SB, "--estimate", "--json", "--replay-dir", str(tmp_path))
+    assert res.exit_code == 0
+    json.loads(res.stdout)
+    assert "estimate (" in res.stderr
