@@ -751,3 +751,12 @@ def review_cmd(markdown: bool, models_text: str, scenario_names: tuple[str, ...]
 
 if __name__ == "__main__":  # pragma: no cover
     main()
+
+
+def _register_litmus() -> None:
+    from rmapwalk.cli_litmus import litmus
+
+    main.add_command(litmus)
+
+
+_register_litmus()

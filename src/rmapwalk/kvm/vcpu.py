@@ -44,6 +44,7 @@ from rmapwalk.engine.runtime import ModelError, Violated
 from rmapwalk.kernel.barriers import smp_mb, smp_wmb
 from rmapwalk.kernel.bitops import set_bit, test_and_clear_bit, test_bit
 from rmapwalk.kernel.once import READ_ONCE, WRITE_ONCE, smp_store_release
+from rmapwalk.kernel.rcu import rcu_read_lock, rcu_read_unlock
 from rmapwalk.kernel.spinlock import spin_lock
 from rmapwalk.kvm.memslot import gfn_to_memslot, mark_page_dirty
 from rmapwalk.kvm.mmu_checks import kvm_mmu_unlock
@@ -97,6 +98,11 @@ class KvmVcpu:
     root_spt: int
     root_level: int
     max_fault_retries: int = MAX_FAULT_RETRIES
+    #: how the vCPU's lockless shadow walks are protected: ``False`` (3.11, since c142786c6291):
+    #: interrupts off and ``mode = READING_SHADOW_PAGE_TABLES``, so ``kvm_flush_remote_tlbs``
+    #: waits for the walk; ``True``: ``rcu_read_lock()`` as in c2a2ac2b563c (2011, "lockless
+    #: walking shadow page table"), which no flush waits for (scenario fast-pf-indirect)
+    walk_rcu: bool = False
 
 
 # -- building ---------------------------------------------------------------------------------------------
@@ -343,14 +349,22 @@ def tdp_page_fault(vcpu: KvmVcpu, gfn: int, write: bool, present: bool) -> None:
 def walk_shadow_page_lockless_begin(vcpu: KvmVcpu) -> None:
     """Models ``walk_shadow_page_lockless_begin()`` (arch/x86/kvm/mmu.c, 3.11):
     ``local_irq_disable(); vcpu->mode = READING_SHADOW_PAGE_TABLES; smp_mb();``.  From here
-    until the end, ``kvm_flush_remote_tlbs`` waits for this vCPU."""
+    until the end, ``kvm_flush_remote_tlbs`` waits for this vCPU.  With ``vcpu.walk_rcu`` it is
+    c2a2ac2b563c's (2011) ``rcu_read_lock()`` instead, which no flush waits for."""
+    if vcpu.walk_rcu:
+        rcu_read_lock()
+        return
     WRITE_ONCE(vcpu.mode, READING_SHADOW_PAGE_TABLES)
     smp_mb()
 
 
 def walk_shadow_page_lockless_end(vcpu: KvmVcpu) -> None:
     """Models ``walk_shadow_page_lockless_end()`` (arch/x86/kvm/mmu.c, 3.11):
-    ``smp_mb(); vcpu->mode = OUTSIDE_GUEST_MODE; local_irq_enable();``."""
+    ``smp_mb(); vcpu->mode = OUTSIDE_GUEST_MODE; local_irq_enable();`` (with ``vcpu.walk_rcu``:
+    ``rcu_read_unlock()``)."""
+    if vcpu.walk_rcu:
+        rcu_read_unlock()
+        return
     smp_mb()
     WRITE_ONCE(vcpu.mode, OUTSIDE_GUEST_MODE)
 

@@ -76,6 +76,9 @@ def shared_locations(test: LitmusTest) -> dict[str, Value]:
             locs[item.target] = item.value.value  # type: ignore[union-attr]
         else:
             locs[item.target] = item.value.name  # type: ignore[union-attr]
+    for item in test.init:  # a variable whose address is stored somewhere is shared too
+        if item.value is not None and not hasattr(item.value, "value"):
+            locs.setdefault(item.value.name, 0)  # type: ignore[union-attr]
     for t in test.threads:
         for p in t.params:
             locs.setdefault(p.name, 0)

@@ -107,6 +107,14 @@ class _Cutoff(Exception):
     pass
 
 
+class _Infeasible(Exception):
+    """The path dereferences a value that is not a shared variable's address (e.g. NULL).
+
+    herd gives such an access no initial write and no write to read from, so the
+    path has no execution; we drop it the same way.
+    """
+
+
 _ARITH = {
     "+": lambda a, b: a + b,
     "-": lambda a, b: a - b,
@@ -154,7 +162,7 @@ class _Run:
 
     def location(self, a: TV, pos: Pos | None) -> str:
         if not isinstance(a.v, str):
-            raise LitmusSemanticsError(pos, f"access to address {a.v}, which is not a shared variable")
+            raise _Infeasible()
         return a.v
 
     def read_value(self, loc: str) -> Value:
@@ -403,5 +411,7 @@ def thread_paths(test: LitmusTest, thread: Thread, domains: Mapping[str, tuple[V
             continue
         except _Cutoff:
             yield Path(thread.index, run.events, {}, cutoff=True)
+            continue
+        except _Infeasible:
             continue
         yield Path(thread.index, run.events, {k: tv.v for k, tv in run.regs.items()})
