@@ -68,3 +68,52 @@ def test_estimate_printed_before_the_run(tmp_path: Path) -> None:
     assert res.exit_code == 0
     json.loads(res.stdout)
     assert "estimate (" in res.stderr
+
+
+# -- --jobs, --cluster --------------------------------------------------------------------------
+SPIN = str(MODELS / "spin.py")
+LOST = str(MODELS / "lost_update.py")
+
+
+def _summary(out: str) -> tuple[object, ...]:
+    obj = json.loads(out)
+    return (obj["verdict"], obj["executions"], obj["blocked"], obj["errors"], obj["events"],
+            obj["outcome_counts"], obj["violation_count"], obj["property_counts"], obj["exists"])
+
+
+def test_jobs_gives_the_sequential_totals(tmp_path: Path) -> None:
+    for model_file in (SB, LOST, SPIN):
+        for mm in ("sc", "tso", "pso"):
+            seq = cli("run", model_file, "-m", mm, "--json", "--all-violations", "--replay-dir", str(tmp_path / "a"))
+            par = cli("run", model_file, "-m", mm, "--json", "--all-violations", "--jobs", "2",
+                      "--replay-dir", str(tmp_path / "b"))
+            assert par.exit_code == seq.exit_code, par.output
+            assert _summary(par.stdout) == _summary(seq.stdout)
+
+
+def test_jobs_violation_replays(tmp_path: Path) -> None:
+    rp = tmp_path / "rp"
+    res = cli("run", LOST, "--jobs", "2", "--replay-dir", str(rp))
+    assert res.exit_code == 1
+    files = sorted(rp.glob("*.json"))
+    assert files
+    assert cli("replay", str(files[0])).exit_code == 1
+
+
+def test_cluster(tmp_path: Path) -> None:
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, memory_limit="512MiB",
+                      dashboard_address=None) as cluster:
+        par = cli("run", SB, "-m", "tso", "--json", "--cluster", cluster.scheduler_address,
+                  "--replay-dir", str(tmp_path))
+    seq = cli("run", SB, "-m", "tso", "--json", "--replay-dir", str(tmp_path))
+    assert par.exit_code == 1
+    assert _summary(par.stdout) == _summary(seq.stdout)
+
+
+def test_cluster_unreachable(tmp_path: Path) -> None:
+    res = cli("run", SB, "--cluster", "tcp://127.0.0.1:9", "--replay-dir", str(tmp_path))
+    assert res.exit_code == 2
+    assert "cannot reach the Dask scheduler" in res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1

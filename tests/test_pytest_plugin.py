@@ -169,6 +169,13 @@ def test_without_the_plugin_the_decorator_still_checks(pytester: pytest.Pytester
     assert "ModelCheckFailed" in res.stdout.str() and "replay: (not saved)" in res.stdout.str()
 
 
+def test_model_names_are_the_engines() -> None:
+    from rmapwalk.engine.models import MODELS
+    from rmapwalk.pytest_plugin import MODEL_NAMES
+
+    assert set(MODEL_NAMES) == set(MODELS)
+
+
 def test_run_check_directly() -> None:
     from rmapwalk.examples.sb import sb, sb_mb
 

@@ -265,8 +265,9 @@ def _output_opts() -> dict[str, Any]:
 def _explore(explorer: Any) -> Any:
     """``explorer.run()`` with the progress line on a terminal (unless --quiet)."""
     opts = _output_opts()
-    result = progress.run_with_progress(explorer, quiet=bool(opts.get("quiet")),
-                                        label=f"{explorer.prog.name} @{explorer.model.name}")
+    prog, model = getattr(explorer, "prog", None), getattr(explorer, "model", None)
+    label = f"{getattr(prog, 'name', '')} @{getattr(model, 'name', model)}" if prog is not None else ""
+    result = progress.run_with_progress(explorer, quiet=bool(opts.get("quiet")), label=label)
     opts["explored"] = True
     return result
 
@@ -341,6 +342,18 @@ def _scale_options(f: Any) -> Any:
         click.option("--estimate", "estimate", is_flag=True, **keep,
                      help="First sample a few hundred random paths of the search and print an estimate of "
                           "the number of executions and the time of the exhaustive run."),
+        click.option("--jobs", "-j", type=click.IntRange(min=0), is_flag=False, flag_value=0, default=None,
+                     metavar="N", **keep,
+                     help="Split the search across N worker processes (--jobs alone or 0: one per core); "
+                          "same verdict and counts as without it."),
+        click.option("--cluster", metavar="ADDRESS", **keep,
+                     help="Run the search's work units on the Dask cluster whose scheduler is ADDRESS "
+                          "(e.g. tcp://host:8786; workers with one thread each)."),
+        click.option("--checkpoint", "checkpoint", type=click.Path(dir_okay=False), metavar="FILE", **keep,
+                     help="Save the search's progress to FILE (atomically, every few seconds, and when it "
+                          "stops); `rmapwalk resume FILE` continues it after a kill, Ctrl-C or --timeout."),
+        click.option("--checkpoint-interval", type=click.FloatRange(min=0.05), default=3.0, show_default=True,
+                     metavar="SECONDS", **keep, help="With --checkpoint: seconds between checkpoints."),
     ]
     for opt in reversed(opts):
         f = opt(f)
@@ -367,9 +380,78 @@ def _search(prog: Program, loaded: Any, model: str, opts: Options, as_json: bool
         est = estimate(prog, model, seed=so.get("seed") or 0, max_events=opts.max_events)
         click.echo(est.describe(), err=as_json)
     if so.get("random_search"):
+        if so.get("jobs") is not None or so.get("cluster"):
+            raise Fail("--jobs and --cluster apply to the exhaustive search, not to --random")
         return RandomExplorer(prog, model, opts, seed=so.get("seed") or 0, executions=so.get("executions") or 1000,
                               scheduler=so.get("scheduler") or "uniform", depth=so.get("depth") or 3)
+    if "checkpoint_interval" in given and not so.get("checkpoint"):
+        raise Fail("--checkpoint-interval needs --checkpoint")
+    jobs = so.get("jobs")
+    ckpt = so.get("checkpoint")
+    if jobs is not None or so.get("cluster") or ckpt:
+        from rmapwalk.engine.parallel import ParallelSearch
+        from rmapwalk.engine.workunit import ProgramSource, SearchConfig
+
+        source = ProgramSource(path=loaded.path, symbol=loaded.symbol, sha256=loaded.sha256)
+        config = SearchConfig(source, model, max_events=opts.max_events, keep_violations=opts.keep_violations,
+                              stop_on_first=opts.stop_on_first)
+        return _Guarded(ParallelSearch(config, prog, jobs=_jobs(jobs), cluster=so.get("cluster"),
+                                       timeout=opts.timeout, max_executions=opts.max_executions,
+                                       checkpoint=_checkpointer(ckpt) if ckpt else None,
+                                       checkpoint_interval=so.get("checkpoint_interval") or 3.0), ckpt)
     return Explorer(prog, model, opts)
+
+
+def _jobs(jobs: int | None) -> int:
+    """--jobs: absent 1 (this process), 0 (or alone) one worker per core, else N."""
+    from rmapwalk.engine.parallel import default_jobs
+
+    return 1 if jobs is None else jobs or default_jobs()
+
+
+def _checkpointer(path: str) -> Callable[[dict[str, Any]], None]:
+    """Save checkpoints to ``path``; a failed write (a full disk) is a warning and the previous
+    checkpoint stays; the search goes on and tries again at the next interval."""
+    from rmapwalk.engine.checkpoint import CheckpointWriteError, save_checkpoint
+
+    warned: set[str] = set()
+
+    def save(state: dict[str, Any]) -> None:
+        try:
+            save_checkpoint(path, state)
+        except CheckpointWriteError as e:
+            if str(e) not in warned:
+                warned.add(str(e))
+                _warn(str(e))
+
+    return save
+
+
+class _Guarded:
+    """A search whose own failures (workers that keep dying, a lost cluster, a bad checkpoint)
+    become one-line errors; ``stats``/``result`` stay live for the progress line."""
+
+    def __init__(self, search: Any, checkpoint: str | None = None) -> None:
+        self.search = search
+        self.checkpoint = checkpoint
+        self.prog = search.prog
+        self.model = search.model
+        self.stats = search.stats
+        self.result = search.result
+
+    def run(self) -> Any:
+        from rmapwalk.engine.checkpoint import CheckpointError
+        from rmapwalk.engine.parallel import SearchError
+        from rmapwalk.engine.workunit import UnitError
+
+        try:
+            res = self.search.run()
+        except (SearchError, UnitError, CheckpointError) as e:
+            raise Fail(str(e)) from None
+        if self.checkpoint and not self.search.finished and os.path.exists(self.checkpoint):
+            click.echo(f"rmapwalk: progress saved in {show_path(self.checkpoint)}; "
+                       f"`rmapwalk resume {show_path(self.checkpoint)}` continues", err=True)
+        return res
 
 
 @main.command()
@@ -411,6 +493,76 @@ def run(model_file: str, memory_model: str, program_name: str | None, as_json: b
         if as_json:
             obj = jsonout.run_json(result, source=loaded.path, program_symbol=loaded.symbol,
                                    max_events=max_events)
+            click.echo(jsonout.dumps(obj))
+        else:
+            click.echo(text.run_text(result, source=show_path(loaded.path), prog=prog,
+                                     shown=result.violations, full_trace=full_trace))
+        return EXIT_FOR_VERDICT.get(result.verdict, EXIT_ERROR)
+
+    _guard(body, lambda: path_box[0])
+
+
+@main.command()
+@click.argument("checkpoint_file", metavar="FILE")
+@click.option("--jobs", "-j", type=click.IntRange(min=0), is_flag=False, flag_value=0, default=None, metavar="N",
+              help="Worker processes (--jobs alone or 0: one per core; default: this process only).")
+@click.option("--cluster", metavar="ADDRESS", help="Run the rest of the search on this Dask cluster.")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
+              help="Stop (saving the checkpoint again) after this many seconds in all, earlier runs included.")
+@click.option("--checkpoint-interval", type=click.FloatRange(min=0.05), default=3.0, show_default=True,
+              metavar="SECONDS", help="Seconds between checkpoints.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
+@click.option("--replay-dir", type=click.Path(file_okay=False), default=DEFAULT_REPLAY_DIR, show_default=True,
+              metavar="DIR", help="Where to save replay files of violations.")
+@click.option("--full-trace", is_flag=True, help="Print traces in full.")
+def resume(checkpoint_file: str, jobs: int | None, cluster: str | None, timeout: float | None,
+           checkpoint_interval: float, as_json: bool, replay_dir: str, full_trace: bool) -> None:
+    """Continue the search saved in FILE by `rmapwalk run MODEL.py --checkpoint FILE`.
+
+    The run may have been killed, interrupted (Ctrl-C) or stopped by --timeout: the resumed
+    search ends with exactly the totals of an uninterrupted run, prints what `run` prints and
+    goes on saving its progress to FILE.  The model file must be unchanged.  Exit status as
+    for `run`; 2 for a missing, corrupt or foreign FILE.
+    """
+    path_box: list[str | None] = [None]
+
+    def body() -> int:
+        from rmapwalk.engine.checkpoint import CheckpointError, load_checkpoint, resume_search
+
+        shown = show_path(checkpoint_file)
+        try:
+            state = load_checkpoint(checkpoint_file)
+        except CheckpointError as e:
+            raise Fail(str(e).replace(checkpoint_file, shown, 1)) from None
+        config = state["config"]
+        src = config.source
+        if src.path is None:
+            raise Fail(f"{shown}: the checkpoint's program is not from a model file")
+        if config.model not in MODELS:
+            raise Fail(f"{shown}: bad checkpoint: unknown memory model {config.model!r}")
+        path_box[0] = src.path
+        if not os.path.isfile(src.path):
+            raise Fail(f"{shown}: the model file {src.path} it was saved from does not exist")
+        loaded = load_model(src.path, src.name, src.symbol)
+        if src.sha256 is not None and loaded.sha256 != src.sha256:
+            raise Fail(f"{shown}: {show_path(src.path)} changed since the checkpoint was saved; "
+                       "start the search again with `rmapwalk run`")
+        prog = loaded.program
+        if state.get("program") not in (None, prog.name):
+            raise Fail(f"{shown}: the checkpoint is of program {state['program']!r}, not {prog.name!r}")
+        try:
+            search = resume_search(state, prog, jobs=_jobs(jobs), cluster=cluster, timeout=timeout,
+                                   checkpoint=_checkpointer(checkpoint_file), checkpoint_interval=checkpoint_interval)
+        except CheckpointError as e:
+            raise Fail(f"{shown}: {e}") from None
+        result = _explore(_Guarded(search, checkpoint_file))
+        max_events = config.max_events
+        for n, v in enumerate(result.violations, 1):
+            record = replay_record(v, prog, loaded.path, loaded.sha256, loaded.symbol, max_events)
+            _save_violation(v, prog, record, max_events,
+                            os.path.join(replay_dir, f"{_safe_name(prog.name)}-{result.model}-{n}.json"), as_json)
+        if as_json:
+            obj = jsonout.run_json(result, source=loaded.path, program_symbol=loaded.symbol, max_events=max_events)
             click.echo(jsonout.dumps(obj))
         else:
             click.echo(text.run_text(result, source=show_path(loaded.path), prog=prog,

@@ -38,14 +38,18 @@ import re
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any, TypeVar, overload
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 import pytest
 
-from rmapwalk.engine.explore import Explorer, Options
-from rmapwalk.engine.models import MODELS
-from rmapwalk.engine.program import Program
-from rmapwalk.engine.result import HOLDS, INCOMPLETE, Result
+# The engine is imported where it is used: pytest loads this plugin in every session of an
+# environment where rmapwalk is installed, and that must stay cheap and independent of it.
+if TYPE_CHECKING:
+    from rmapwalk.engine.program import Program
+    from rmapwalk.engine.result import Result
+
+#: the memory models (as in rmapwalk.engine.models.MODELS; checked against it in the tests)
+MODEL_NAMES = ("sc", "tso", "pso", "weak")
 
 __all__ = ["CheckSettings", "ModelCheckFailed", "RmapwalkIncompleteWarning", "model_check", "program_of_test"]
 
@@ -76,8 +80,8 @@ class CheckSettings:
 
 def _valid(s: CheckSettings) -> CheckSettings:
     model = s.model.lower()
-    if model not in MODELS:
-        raise ValueError(f"unknown memory model {s.model!r}; valid models: {', '.join(MODELS)}")
+    if model not in MODEL_NAMES:
+        raise ValueError(f"unknown memory model {s.model!r}; valid models: {', '.join(MODEL_NAMES)}")
     if s.max_executions is not None and s.max_executions < 1:
         raise ValueError("max_executions must be at least 1")
     if s.max_events < 1:
@@ -140,6 +144,9 @@ def run_check(prog: Any, settings: CheckSettings, *, name: str = "", replay_dir:
     """Explore ``prog`` with ``settings``; raise :class:`ModelCheckFailed` (with the report) when
     it is violated or incomplete (unless allowed).  With ``replay_dir``, each violation shown is
     saved there for ``rmapwalk replay``; ``test_file``/``test_name`` say where the builder is."""
+    from rmapwalk.engine.explore import Explorer, Options
+    from rmapwalk.engine.program import Program
+    from rmapwalk.engine.result import HOLDS, INCOMPLETE
     from rmapwalk.report import text
 
     if not isinstance(prog, Program):
@@ -203,6 +210,7 @@ def _shim_text(test_file: str, test_name: str) -> str:
 def program_of_test(test_file: str, test_name: str) -> Program:
     """Import ``test_file`` and build the program of its :func:`model_check` test ``test_name``
     (``Class.method`` for a test in a class); used by replay files the plugin saves."""
+    from rmapwalk.engine.program import Program
     from rmapwalk.loader import import_file
 
     mod, _ = import_file(test_file)
@@ -226,7 +234,7 @@ def program_of_test(test_file: str, test_name: str) -> Program:
 # -- the pytest hooks ----------------------------------------------------------------------------------
 def pytest_addoption(parser: pytest.Parser) -> None:
     g = parser.getgroup("rmapwalk", "rmapwalk model checking (@model_check tests)")
-    g.addoption("--rmapwalk-model", choices=list(MODELS), default=None,
+    g.addoption("--rmapwalk-model", choices=list(MODEL_NAMES), default=None,
                 help="memory model for every @model_check test (overrides the decorator)")
     g.addoption("--rmapwalk-max-executions", type=int, default=None, metavar="N",
                 help="stop each exploration after N executions (overrides the decorator)")

@@ -247,6 +247,17 @@ ANSWERS: dict[str, str] = {
         "(patch 10) holds under every model run, given the smp_wmb() before linking. Had the walker "
         "restarted on a NULL `more` (an option of the reconstructed walker, §3.9), the zeroing "
         "would only cost restarts.",
+    "fast-pf-indirect":
+        "Answer: yes, the restriction is needed. On an indirect page the gfn behind an spte is not "
+        "fixed: after a swap-out (MMU notifier, kvm_unmap_rmapp), the reuse of the host page for "
+        "another gfn, a guest pte change and a harvest, the spte can hold again the very value the "
+        "fast path read; its cmpxchg then succeeds and marks the gfn it read from sp->gfns[] (the old "
+        "one) while the write lands in the new gfn's page, which no harvest reports (I1, R1). "
+        "Forbidding the fast path there holds; the slow path is safe through mmu_notifier_retry and "
+        "the gpte re-check under mmu_lock. The scenario gives the vCPU's lockless walk the RCU "
+        "protection of c2a2ac2b563c (2011), which locking.txt's example assumes; with 3.11's "
+        "interrupts-off walk the notifier's flush IPI waits for the fast path and this interleaving "
+        "is closed (checked by a test, not a review row).",
     "large-spte":
         "Answer: yes. Making large sptes read-only instead of zapping them is safe only if "
         "fast_page_fault refuses sptes above level 1; with the fast path allowed, a write through "

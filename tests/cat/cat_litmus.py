@@ -96,12 +96,16 @@ class Builder:
         }
         for k in ("LKR", "LKW", "UL", "LF", "RL", "RU"):
             sets[k] = mask(i for i, kk in enumerate(kinds) if kk == k)
-        po = [(a, b) for a in range(n) for b in range(n) if a < b and evs[a].thread is not None
-              and evs[a].thread == evs[b].thread]
-        same_loc = [(a, b) for a in range(n) for b in range(n)
-                    if evs[a].loc is not None and evs[a].loc == evs[b].loc]
-        intr = [(a, b) for a in range(n) for b in range(n)
-                if evs[a].thread is not None and evs[a].thread == evs[b].thread]
+        po = [
+            (a, b)
+            for a in range(n)
+            for b in range(n)
+            if a < b and evs[a].thread is not None and evs[a].thread == evs[b].thread
+        ]
+        same_loc = [(a, b) for a in range(n) for b in range(n) if evs[a].loc is not None and evs[a].loc == evs[b].loc]
+        intr = [
+            (a, b) for a in range(n) for b in range(n) if evs[a].thread is not None and evs[a].thread == evs[b].thread
+        ]
         ext = [(a, b) for a in range(n) for b in range(n) if evs[a].thread != evs[b].thread]
         relations = {
             "po": succ(po),
@@ -124,8 +128,12 @@ class Builder:
         )
 
 
-def mp(p0: tuple[tuple[str, ...], ...] = (), p1: tuple[tuple[str, ...], ...] = (),
-       wannot: tuple[str, str] = ("ONCE", "ONCE"), rannot: tuple[str, str] = ("ONCE", "ONCE")) -> Execution:
+def mp(
+    p0: tuple[tuple[str, ...], ...] = (),
+    p1: tuple[tuple[str, ...], ...] = (),
+    wannot: tuple[str, str] = ("ONCE", "ONCE"),
+    rannot: tuple[str, str] = ("ONCE", "ONCE"),
+) -> Execution:
     """MP with r0=1 (y) and r1=0 (x); optional fences between the two accesses of each thread."""
     b = Builder()
     ix = b.init("x")

@@ -162,7 +162,7 @@ def test_trace_replay_and_json() -> None:
     assert data["states"][0] == {"state": "0:r0=0; 1:r0=0;", "count": 1}
     assert run_engine(test, "sc").result.verdict == "holds"
     assert run_engine(test, "tso").result.exists == {"exists (0:r0=0 /\\ 1:r0=0)": True}
-    assert "Observation t Sometimes 1 3" in r.report()
+    assert "Observation t Sometimes 1 3" in r.report() and r.report().startswith("Test t Allowed\nStates 4\n")
 
 
 @pytest.mark.parametrize(("text", "message"), [
@@ -182,3 +182,32 @@ def test_runtime_errors(text: str, message: str) -> None:
 def test_unknown_model() -> None:
     with pytest.raises(LitmusError, match="unknown memory model 'arm'"):
         run(lit("P0(int *x) { }"), "arm")
+
+
+def test_while_loops_and_unroll() -> None:
+    text = lit("P0(int *x, int *y)\n{ int r0; int r1; r1 = 0;\n while (READ_ONCE(*x) == 0) r1 = r1 + 1;\n"
+               " r0 = READ_ONCE(*y); }\nP1(int *x, int *y)\n{ WRITE_ONCE(*y, 1); WRITE_ONCE(*x, 1); }",
+               cond="exists (0:r0=0)")
+    r = run(text, "sc", unroll=2)
+    assert r.observation == "Never"  # type: ignore[attr-defined]
+    assert r.result.stats.blocked == 1 and r.complete  # type: ignore[attr-defined]
+    assert r.state_lines() == ["0:r0=1;"]  # type: ignore[attr-defined]
+    assert run(text, "pso", unroll=2).observation == "Sometimes"  # type: ignore[attr-defined]
+    r = run(text, "sc", max_events=20)
+    assert not r.complete and r.observation == "Never"  # type: ignore[attr-defined]
+
+
+def test_run_engine_result_for_the_litmus_runner() -> None:
+    from rmapwalk.litmus.engine_bridge import run_engine_result
+    from rmapwalk.litmus.threads import LitmusSemanticsError
+
+    text = lit("P0(int *x, int *y)\n{ int r0; WRITE_ONCE(*x, 1); r0 = READ_ONCE(*y); }\n"
+               "P1(int *x, int *y)\n{ int r0; WRITE_ONCE(*y, 1); r0 = READ_ONCE(*x); }",
+               cond="exists (0:r0=0 /\\ 1:r0=0)")
+    res = run_engine_result(parse_litmus(text, "t.litmus"), "tso")
+    assert res.positive == 1 and res.negative == 3 and len(res.states) == 4 and not res.cutoff
+    bad = lit("P0(spinlock_t *s)\n{ spin_unlock(s); }", cond="exists (s=0)")
+    with pytest.raises(LitmusSemanticsError, match="lock misuse"):
+        run_engine_result(parse_litmus(bad, "t.litmus"), "sc")
+    with pytest.raises(LitmusSemanticsError, match=r"^t.litmus:6:18: P0: unknown name 'q'$"):
+        run_engine_result(parse_litmus(lit("P0(int *x)\n{ WRITE_ONCE(*x, q); }"), "t.litmus"), "sc")

@@ -247,3 +247,21 @@ def test_errors(text: str, message: str) -> None:
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(LitmusError, match="cannot read"):
         parse_file(tmp_path / "nope.litmus")
+
+
+@needs_lkmm
+def test_damaged_files_give_one_line_errors() -> None:
+    """Truncated or mutated tests either parse or raise a one-line LitmusError, never anything else."""
+    import random
+
+    rng = random.Random(3)
+    for path in TESTS:
+        text = path.read_text()
+        for _ in range(6):
+            i = rng.randrange(len(text))
+            inserted = text[:i] + rng.choice("{}();*=&~[]:\n") + text[i:]
+            damaged = rng.choice([text[:i], text[:i] + text[i + 1 :], inserted])
+            try:
+                parse_litmus(damaged, "d.litmus")
+            except LitmusError as e:
+                assert "\n" not in str(e) and str(e).startswith("d.litmus:")

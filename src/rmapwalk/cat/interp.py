@@ -1,13 +1,16 @@
 """Compile a cat model into Python closures and run it on candidate executions.
 
 Names are resolved statically: every ``let`` gets a slot in a frame (a Python list whose element 0 is the
-enclosing frame), so a variable access is a list index.  Top-level definitions are lazy (thunks, forced at most
-once per path and shared by the paths that branch after them).  ``with x from S`` copies the top frame once per
-element of ``S`` and runs the rest of the model on each copy.
+enclosing frame), so a variable access is a list index.  Top-level definitions and the base names of the
+execution are :class:`Lazy` objects in a frame template copied at the start of each run; a definition is computed
+when first used, at most once per run for the paths that branch after it.  ``with x from S`` runs the rest of the
+model once per element of ``S``, on a copy of the top frame when there is more than one.  Checks run in order and
+a path stops at its first failed check.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -160,6 +163,9 @@ class Ctx:
 # Runtime helpers
 # ----------------------------------------------------------------------------------------------------------------
 
+REL0 = Rel(0)  # relations are never mutated, so one empty relation can be shared
+_NOTHING = object()
+
 
 class Thunk:
     __slots__ = ("code", "val", "state", "pos")
@@ -188,6 +194,34 @@ class Thunk:
         return v
 
 
+class Lazy:
+    """A top-level definition (or a base name of the execution) in the frame template shared by all runs.
+
+    Forcing it stores the value in the frame, and in the frames it was copied from at ``with`` branches when the
+    definition precedes the branch, so later paths reuse it.  A top frame's slot 0 is ``None`` or the pair
+    (frame copied from, first slot bound after the branch)."""
+
+    __slots__ = ("code", "pos", "name")
+
+    def __init__(self, code: Code | None, pos: Pos, name: str | None = None) -> None:
+        self.code = code
+        self.pos = pos
+        self.name = name  # set for a base name of the execution
+
+    def force(self, fr: list[Any], slot: int, cx: Ctx) -> Any:
+        code = self.code
+        v = cx.base(self.name, self.pos) if code is None else code(fr, cx)  # type: ignore[arg-type]
+        fr[slot] = v
+        link = fr[0]
+        while link is not None:
+            parent, bound = link
+            if slot >= bound:
+                break
+            parent[slot] = v
+            link = parent[0]
+        return v
+
+
 def _bind_params(fr: list[Any], nparams: int, is_tuple: bool, arg: Any, pos: Pos, name: str) -> None:
     if not is_tuple:
         fr[1] = arg
@@ -207,7 +241,7 @@ def _bind_params(fr: list[Any], nparams: int, is_tuple: bool, arg: Any, pos: Pos
 def apply(f: Any, arg: Any, cx: Ctx, pos: Pos) -> Any:
     t = type(f)
     if t is Closure:
-        fr = [None] * f.size[0]
+        fr: list[Any] = [None] * f.size[0]
         fr[0] = f.env
         _bind_params(fr, f.nparams, f.is_tuple, arg, pos, f.name)
         return f.code(fr, cx)
@@ -293,6 +327,39 @@ def _vcond(c: S.VCond, variants: frozenset[str]) -> bool:
     return _vcond(c[1], variants) or _vcond(c[2], variants)
 
 
+def _lazy_var_code(depth: int, slot: int) -> Code:
+    if depth == 0:
+
+        def lazy0(fr: list[Any], cx: Ctx) -> Any:
+            v = fr[slot]
+            if type(v) is Lazy:
+                return v.force(fr, slot, cx)
+            return v
+
+        return lazy0
+    if depth == 1:
+
+        def lazy1(fr: list[Any], cx: Ctx) -> Any:
+            f = fr[0]
+            v = f[slot]
+            if type(v) is Lazy:
+                return v.force(f, slot, cx)
+            return v
+
+        return lazy1
+
+    def lazyn(fr: list[Any], cx: Ctx) -> Any:
+        f = fr
+        for _ in range(depth):
+            f = f[0]
+        v = f[slot]
+        if type(v) is Lazy:
+            return v.force(f, slot, cx)
+        return v
+
+    return lazyn
+
+
 def _var_code(depth: int, slot: int, pos: Pos, name: str) -> Code:
     def missing() -> CatError:
         return CatError(pos, f"{name!r} is used before it is defined")
@@ -343,6 +410,9 @@ class Compiler:
         self.top = _Scope(self.top_frame, None, True)
         self.tag_sets: set[str] = set()
         self.include_depth = 0
+        self.externals: dict[str, int] = {}  # base names of the execution -> top-frame slot
+        self.template: dict[int, Lazy] = {}  # top-frame slots holding a shared Lazy at the start of a run
+        self.lazy_slots: set[int] = set()
 
     # -- files ----------------------------------------------------------------------------------------------------
     def find_include(self, fname: str, including: str, pos: Pos) -> tuple[str, str]:
@@ -370,6 +440,9 @@ class Compiler:
         if isinstance(ins, S.LetI):
             if ins.rec:
                 steps.append(self.rec_step(ins.binds, scope))
+            elif top and scope is self.top:
+                for slot, code, p in self.let_bindings(ins.binds, scope, scope, lazy=True):
+                    self.template[slot] = Lazy(code, p)
             else:
                 steps.append((LET, self.let_bindings(ins.binds, scope, scope)))
         elif isinstance(ins, S.TestI):
@@ -432,22 +505,33 @@ class Compiler:
         else:  # pragma: no cover
             raise CatError(ins.pos, f"unsupported instruction {type(ins).__name__}")
 
-    def let_bindings(self, binds: list[S.Binding], rhs_scope: _Scope, bind_scope: _Scope) -> list[Any]:
-        """Compile non-recursive bindings: all right-hand sides first, then the names."""
+    def let_bindings(
+        self, binds: list[S.Binding], rhs_scope: _Scope, bind_scope: _Scope, lazy: bool = False
+    ) -> list[Any]:
+        """Compile non-recursive bindings: all right-hand sides first, then the names.  ``lazy``: the slots will
+        hold shared :class:`Lazy` objects (top-level definitions)."""
         codes = [(b, self.exp(b.e, rhs_scope)) for b in binds]
         out: list[Any] = []
         for b, code in codes:
             if not b.pat.is_tuple:
-                out.append((bind_scope.bind(b.pat.names[0]), code, b.pos))
+                slot = bind_scope.bind(b.pat.names[0])
+                if lazy:
+                    self.lazy_slots.add(slot)
+                out.append((slot, code, b.pos))
             else:
                 hidden = bind_scope.bind(None)
+                if lazy:
+                    self.lazy_slots.add(hidden)
                 out.append((hidden, code, b.pos))
                 k = len(b.pat.names)
                 for idx, nm in enumerate(b.pat.names):
                     if nm is None:
                         continue
-                    proj = _var_code(0, hidden, b.pos, "tuple")
-                    out.append((bind_scope.bind(nm), self._project(proj, idx, k, b.pos), b.pos))
+                    proj = _lazy_var_code(0, hidden) if lazy else _var_code(0, hidden, b.pos, "tuple")
+                    slot = bind_scope.bind(nm)
+                    if lazy:
+                        self.lazy_slots.add(slot)
+                    out.append((slot, self._project(proj, idx, k, b.pos), b.pos))
         return out
 
     @staticmethod
@@ -479,12 +563,32 @@ class Compiler:
     def var(self, name: str, pos: Pos, scope: _Scope) -> Code:
         found = scope.lookup(name)
         if found is not None:
-            return _var_code(found[0], found[1], pos, name)
+            depth, slot = found
+            if slot in self.lazy_slots and depth == self.depth_to_top(scope):
+                return _lazy_var_code(depth, slot)
+            return _var_code(depth, slot, pos, name)
         prim = PRIMITIVES.get(name)
         if prim is not None:
             val = Prim(name, prim)
             return lambda fr, cx: val
-        return lambda fr, cx: cx.base(name, pos)
+        ext = self.externals.get(name)
+        if ext is None:
+            slot = self.top_frame.alloc()
+            self.externals[name] = slot
+            self.template[slot] = Lazy(None, pos, name)
+            self.lazy_slots.add(slot)
+        else:
+            slot = ext
+        return _lazy_var_code(self.depth_to_top(scope), slot)
+
+    def depth_to_top(self, scope: _Scope) -> int:
+        depth = 0
+        sc: _Scope | None = scope
+        while sc is not None and sc is not self.top:
+            if sc.boundary:
+                depth += 1
+            sc = sc.parent
+        return depth
 
     def prim_of(self, e: S.Exp, scope: _Scope) -> Any:
         if isinstance(e, S.Var) and scope.lookup(e.name) is None:
@@ -537,20 +641,42 @@ class Compiler:
             return self.union(e, scope)
         return self.seq(e, scope)
 
+    def lazy_slot(self, e: S.Exp, scope: _Scope) -> int:
+        """The slot of ``e`` when it is a top-level definition read from the top level itself (read inline by the
+        n-ary operators, saving a call), else 0."""
+        if isinstance(e, S.Var) and scope.frame is self.top_frame:
+            found = scope.lookup(e.name)
+            if found is not None:
+                depth, slot = found
+                if depth == 0 and slot in self.lazy_slots:
+                    return slot
+            elif e.name not in PRIMITIVES:
+                self.var(e.name, e.pos, scope)  # allocates the external's slot
+                return self.externals[e.name]
+        return 0
+
     def union(self, e: S.NOp, scope: _Scope) -> Code:
-        codes = [self.exp(x, scope) for x in e.es]
+        items = [(self.lazy_slot(x, scope), self.exp(x, scope)) for x in e.es]
         pos = e.pos
-        first, rest = codes[0], codes[1:]
+        first, rest = items[0][1], items[1:]
 
         def union(fr: list[Any], cx: Ctx) -> Any:
             acc = first(fr, cx)
-            for c in rest:
-                b = c(fr, cx)
+            for sl, c in rest:
+                if sl:
+                    b = fr[sl]
+                    if type(b) is Lazy:
+                        b = b.force(fr, sl, cx)
+                else:
+                    b = c(fr, cx)
                 ta = type(acc)
                 if ta is Rel and type(b) is Rel:
-                    acc = Rel(acc.m | b.m)
+                    if b.m:
+                        acc = Rel(acc.m | b.m) if acc.m else b
                 elif ta is int and type(b) is int:
                     acc = acc | b
+                elif b is EMPTY:
+                    continue
                 else:
                     acc = union2(acc, b, cx, pos)
             return acc
@@ -562,30 +688,35 @@ class Compiler:
         items = []
         for x in e.es:
             if isinstance(x, S.Un) and x.op == "toid":
-                items.append((True, self.exp(x.e, scope), x.pos))
+                items.append((True, self.exp(x.e, scope), x.pos, self.lazy_slot(x.e, scope)))
             else:
-                items.append((False, self.exp(x, scope), x.pos))
+                items.append((False, self.exp(x, scope), x.pos, self.lazy_slot(x, scope)))
 
         def seq(fr: list[Any], cx: Ctx) -> Any:
             sh = cx.sh
             acc = -1  # -1: nothing yet
             start = -1  # pending identity set before the first relation
-            for is_id, code, p in items:
-                v = code(fr, cx)
+            for is_id, code, p, sl in items:
+                if sl:
+                    v = fr[sl]
+                    if type(v) is Lazy:
+                        v = v.force(fr, sl, cx)
+                else:
+                    v = code(fr, cx)
                 if is_id:
                     if v is UNIV:
                         continue
                     s = v if type(v) is int else as_set(v, cx, p)
                     if not s:
-                        return EMPTY
+                        return REL0
                     if acc < 0:
                         start = s if start < 0 else start & s
                         if not start:
-                            return EMPTY
+                            return REL0
                     else:
                         acc &= sh.starts * s
                         if not acc:
-                            return EMPTY
+                            return REL0
                 else:
                     if v is UNIV:  # herd skips the universe in a sequence
                         continue
@@ -595,13 +726,87 @@ class Compiler:
                     else:
                         acc = sh.compose(acc, m)
                     if not acc:
-                        return EMPTY
+                        return REL0
             if acc < 0:
                 if start < 0:
                     return Rel(sh.full)
                 return Rel(sh.ident(start))
             return Rel(acc)
 
+        kinds = tuple(it[0] for it in items)
+        codes = [it[1] for it in items]
+        # specialised forms of the most common shapes; anything unusual falls back to the general loop
+        if kinds == (True, False, True):
+            ca, cr, cb = codes
+
+            def seq_iri(fr: list[Any], cx: Ctx) -> Any:
+                a = ca(fr, cx)
+                if type(a) is not int:
+                    return seq(fr, cx)
+                if not a:
+                    return REL0
+                r = cr(fr, cx)
+                if type(r) is not Rel:
+                    return seq(fr, cx)
+                sh = cx.sh
+                m = r.m & sh.rows_of(a)
+                if not m:
+                    return REL0
+                b = cb(fr, cx)
+                if type(b) is not int:
+                    return seq(fr, cx)
+                m &= sh.starts * b
+                return Rel(m) if m else REL0
+
+            return seq_iri
+        if kinds == (False, False):
+            c1, c2 = codes
+
+            def seq_rr(fr: list[Any], cx: Ctx) -> Any:
+                a = c1(fr, cx)
+                if type(a) is not Rel:
+                    return seq(fr, cx)
+                if not a.m:
+                    return REL0
+                b = c2(fr, cx)
+                if type(b) is not Rel:
+                    return seq(fr, cx)
+                m = cx.sh.compose(a.m, b.m)
+                return Rel(m) if m else REL0
+
+            return seq_rr
+        if kinds == (True, False):
+            c1, c2 = codes
+
+            def seq_ir(fr: list[Any], cx: Ctx) -> Any:
+                a = c1(fr, cx)
+                if type(a) is not int:
+                    return seq(fr, cx)
+                if not a:
+                    return REL0
+                b = c2(fr, cx)
+                if type(b) is not Rel:
+                    return seq(fr, cx)
+                m = b.m & cx.sh.rows_of(a)
+                return Rel(m) if m else REL0
+
+            return seq_ir
+        if kinds == (False, True):
+            c1, c2 = codes
+
+            def seq_ri(fr: list[Any], cx: Ctx) -> Any:
+                a = c1(fr, cx)
+                if type(a) is not Rel:
+                    return seq(fr, cx)
+                if not a.m:
+                    return REL0
+                b = c2(fr, cx)
+                if type(b) is not int:
+                    return seq(fr, cx)
+                m = a.m & (cx.sh.starts * b)
+                return Rel(m) if m else REL0
+
+            return seq_ri
         return seq
 
     def e_Bin(self, e: S.Bin, scope: _Scope) -> Code:
@@ -877,7 +1082,7 @@ def _call(st: tuple[Any, ...], fr: list[Any], cx: Ctx, flags: list[str]) -> str 
     if type(p) is not Proc:
         raise CatError(pos, f"procedure expected, {describe(p)} found")
     arg = acode(fr, cx)
-    f2 = [None] * p.size[0]
+    f2: list[Any] = [None] * p.size[0]
     f2[0] = p.env
     _bind_params(f2, p.nparams, p.is_tuple, arg, pos, p.name)
     failed = _run_block(p.body, f2, cx, flags)
@@ -950,8 +1155,19 @@ def _run(steps: list[tuple[Any, ...]], i: int, fr: list[Any], cx: Ctx, flags: tu
                 raise CatError(st[6], f"assertion {st[5]} failed")
         elif k == WITH:
             _, slot, code, pos, _var = st
-            for x in _iter_set(code(fr, cx), cx, pos):
+            it = _iter_set(code(fr, cx), cx, pos)
+            first = next(it, _NOTHING)
+            if first is _NOTHING:
+                return
+            second = next(it, _NOTHING)
+            if second is _NOTHING:  # a single path: no copy needed
+                fr[slot] = first
+                i += 1
+                continue
+            link = (fr, slot)
+            for x in itertools.chain((first, second), it):
                 f2 = fr.copy()
+                f2[0] = link
                 f2[slot] = x
                 yield from _run(steps, i + 1, f2, cx, flags)
             return
@@ -981,6 +1197,7 @@ class CatModel:
         title: str,
         steps: list[tuple[Any, ...]],
         frame_size: list[int],
+        template: dict[int, Lazy],
         tag_sets: frozenset[str],
         variants: frozenset[str],
         path: Path | None,
@@ -988,6 +1205,9 @@ class CatModel:
         self.title = title
         self._steps = steps
         self._size = frame_size
+        self._template: list[Any] = [None] * frame_size[0]
+        for slot, th in template.items():
+            self._template[slot] = th
         self.tag_sets = tag_sets
         self.variants = variants
         self.path = path
@@ -1003,7 +1223,7 @@ class CatModel:
         if len(ex.annotations) != n or len(ex.loc) != n or len(ex.val) != n:
             raise CatError(NOWHERE, "execution: annotations, loc and val need one entry per event")
         cx = Ctx(self, ex)
-        fr: list[Any] = [None] * self._size[0]
+        fr = self._template.copy()
         return _run(self._steps, 0, fr, cx, ())
 
     def allowed(self, ex: Execution) -> bool:
@@ -1026,7 +1246,14 @@ def compile_files(
         comp.program(model, comp.top, steps, True)
         title = model.title or Path(fname).stem
         path = None if fname.startswith("<") else Path(fname)
-    return CatModel(title, steps, comp.top_frame.size, frozenset(comp.tag_sets), vs, path)
+    merged: list[tuple[Any, ...]] = []
+    for st in steps:
+        if st[0] == LET and merged and merged[-1][0] == LET:
+            merged[-1] = (LET, merged[-1][1] + st[1])
+        else:
+            merged.append(st)
+    steps = merged
+    return CatModel(title, steps, comp.top_frame.size, comp.template, frozenset(comp.tag_sets), vs, path)
 
 
 def load_model(path: str | Path, *, variants: Iterable[str] = (), search: Sequence[Path] = ()) -> CatModel:

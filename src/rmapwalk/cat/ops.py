@@ -18,26 +18,26 @@ def mat(v: Any) -> Any:
 def as_rel(v: Any, cx: Ctx, pos: Pos) -> int:
     t = type(v)
     if t is Rel:
-        return v.m  # type: ignore[no-any-return]
+        return v.m
     if v is EMPTY:
         return 0
     if v is UNIV:
         return cx.sh.full
     if t is Pair:
-        return 1 << (v.i * cx.n + v.j)  # type: ignore[no-any-return]
+        return 1 << (v.i * cx.n + v.j)
     raise type_error(pos, "relation", v)
 
 
 def as_set(v: Any, cx: Ctx, pos: Pos) -> int:
     t = type(v)
     if t is int:
-        return v  # type: ignore[no-any-return]
+        return v
     if v is EMPTY:
         return 0
     if v is UNIV:
         return cx.all
     if t is Event:
-        return 1 << v.i  # type: ignore[no-any-return]
+        return 1 << v.i
     raise type_error(pos, "set of events", v)
 
 
@@ -218,7 +218,7 @@ def is_empty(v: Any, cx: Ctx, pos: Pos) -> bool:
     if t is int:
         return v == 0
     if t is Rel:
-        return v.m == 0  # type: ignore[no-any-return]
+        return v.m == 0
     if v is EMPTY:
         return True
     if v is UNIV:
@@ -236,17 +236,17 @@ def subsumed(new: Any, old: Any) -> bool:
     tn = type(new)
     if tn is int:
         if type(old) is int:
-            return new & ~old == 0  # type: ignore[no-any-return]
-        return new == 0  # type: ignore[no-any-return]
+            return new & ~old == 0
+        return new == 0
     if tn is Rel:
         if type(old) is Rel:
-            return new.m & ~old.m == 0  # type: ignore[no-any-return]
-        return new.m == 0  # type: ignore[no-any-return]
+            return new.m & ~old.m == 0
+        return new.m == 0
     new = mat(new)
     old = mat(old)
     if type(new) is VSet:
         if type(old) is VSet:
-            return new.items <= old.items  # type: ignore[no-any-return]
+            return new.items <= old.items
         return not new.items
     return bool(new == old)
 

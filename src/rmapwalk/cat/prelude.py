@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from .errors import CatError, Pos
 from .ops import as_rel, as_set, elements, from_elements, mat
 from .relations import linear_extensions
-from .values import EMPTY, UNIV, Closure, LazyVSet, Prim, Rel, TagV, VSet, describe
+from .values import EMPTY, UNIV, LazyVSet, Prim, Rel, TagV, VSet, describe
 
 if TYPE_CHECKING:
     from .interp import Ctx
@@ -69,19 +69,11 @@ def p_different_values(arg: Any, cx: Ctx, pos: Pos) -> Any:
     return Rel(as_rel(arg, cx, pos) & ~cx.same_value())
 
 
-def p_classes_loc(arg: Any, cx: Ctx, pos: Pos) -> Any:
-    s = as_set(arg, cx, pos)
-    groups = [g & s for g in cx.loc_classes()]
-    return from_elements([g for g in groups if g], pos, cx) if any(groups) else EMPTY
-
-
-def _vset_of_sets(vals: list[int]) -> Any:
-    return VSet(frozenset(vals)) if vals else EMPTY
-
-
 def p_partition(arg: Any, cx: Ctx, pos: Pos) -> Any:
+    """The events of S grouped by location (``classes-loc``): a set of event sets."""
     s = as_set(arg, cx, pos)
-    return _vset_of_sets([g & s for g in cx.loc_classes() if g & s])
+    groups = [g & s for g in cx.loc_classes() if g & s]
+    return VSet(frozenset(groups)) if groups else EMPTY
 
 
 def p_linearisations(arg: Any, cx: Ctx, pos: Pos) -> Any:
@@ -170,7 +162,7 @@ PRIMITIVES: dict[str, Callable[[Any, Ctx, Pos], Any]] = {
     "udr": p_udr,
     "fencerel": p_fencerel,
     "different-values": p_different_values,
-    "classes-loc": p_classes_loc,
+    "classes-loc": p_partition,
     "partition": p_partition,
     "linearisations": p_linearisations,
     "tag2events": p_tag2events,
@@ -183,13 +175,9 @@ PRIMITIVES: dict[str, Callable[[Any, Ctx, Pos], Any]] = {
 }
 
 
-def is_closure(v: Any) -> bool:
-    return type(v) in (Closure, Prim)
-
-
 # -- library sources ----------------------------------------------------------------------------------------------
 
-STDLIB = r'''"rmapwalk standard library"
+STDLIB = r""""rmapwalk standard library"
 (* Always loaded before a model: the derived names every herd model may use. *)
 
 let emptyset = domain(0)
@@ -220,9 +208,9 @@ end
 procedure total(r, S) =
   empty (S * S) \ (r | r^-1)
 end
-'''
+"""
 
-CROSS = r'''"rmapwalk cross products of orders"
+CROSS = r""""rmapwalk cross products of orders"
 (* cross(sss): every union obtained by choosing one relation in each set of sss *)
 let cross = native.cross
 (* for each set of writes in wss, all its linearisations extending pco *)
@@ -230,9 +218,9 @@ let co_locs(pco, wss) = native.co-locs(pco, wss)
 (* per-location total orders of S extending pco, enumerated lazily *)
 let generate_orders(S, pco) = native.generate-orders(S, pco)
 let generate_cos(pco) = generate_orders(W, pco)
-'''
+"""
 
-COS_OPT = r'''"rmapwalk coherence orders"
+COS_OPT = r""""rmapwalk coherence orders"
 (* Coherence edges the program itself observes (uniproc), made before co is chosen *)
 let invrf = rf^-1
 let obsco =
@@ -257,7 +245,7 @@ let fri = fr & int
 let fre = fr \ fri
 
 show co, fr
-'''
+"""
 
 COS = COS_OPT.replace('"rmapwalk coherence orders"', '"rmapwalk coherence orders (cos)"') + "\nlet ca = fr | co\n"
 

@@ -35,6 +35,7 @@ class Shape:
         "gshift",
         "fold_bits",
         "fold_rows",
+        "cjs",
         "_rows_cache",
         "_diag_cache",
     )
@@ -58,6 +59,7 @@ class Shape:
             span += t
         self.fold_bits = tuple(plan)
         self.fold_rows = tuple(t * n for t in plan)
+        self.cjs = tuple((self.cols[j], j, j * n) for j in range(n))  # (column mask, index, row shift)
         self._rows_cache: dict[int, int] = {}
         self._diag_cache: dict[int, int] = {}
 
@@ -95,6 +97,8 @@ class Shape:
             c = 0
             for i in bits(s):
                 c |= 1 << (i * n)
+            if len(self._rows_cache) > 8192:
+                self._rows_cache.clear()
             self._rows_cache[s] = c
         return c
 
@@ -107,6 +111,8 @@ class Shape:
             c = 0
             for i in bits(s):
                 c |= 1 << (i * n1)
+            if len(self._diag_cache) > 8192:
+                self._diag_cache.clear()
             self._diag_cache[s] = c
         return c
 
@@ -136,42 +142,45 @@ class Shape:
         return m & self.row
 
     def compose(self, a: int, b: int) -> int:
-        """``a ; b``."""
+        """``a ; b``: for each pivot j, the column j of a (moved to row starts) times the row j of b."""
         if not a or not b:
             return 0
-        n = self.n
         row = self.row
-        cols = self.cols
+        n = self.n
         out = 0
-        # only the columns of a that are non-empty and the rows of b that are non-empty matter
-        for j in bits(self.range(a) & self.domain(b)):
-            out |= ((a & cols[j]) >> j) * ((b >> (j * n)) & row)
+        for c, j, _ in self.cjs:
+            if not b:
+                break
+            bj = b & row
+            if bj:
+                col = a & c
+                if col:
+                    out |= (col >> j) * bj
+            b >>= n
         return out
 
     def inverse(self, m: int) -> int:
         if not m:
             return 0
-        n = self.n
-        cols = self.cols
         g = self.gather
         sh = self.gshift
         row = self.row
         out = 0
-        for j in bits(self.range(m)):
-            out |= ((((m & cols[j]) >> j) * g >> sh) & row) << (j * n)
+        for c, j, sj in self.cjs:
+            col = m & c
+            if col:
+                out |= ((((col >> j) * g) >> sh) & row) << sj
         return out
 
     def closure(self, m: int) -> int:
         """Transitive closure ``m+`` (Warshall, one multiplication per pivot)."""
         if not m:
             return 0
-        n = self.n
         row = self.row
-        cols = self.cols
-        for k in bits(self.range(m) & self.domain(m)):
-            col = m & cols[k]
+        for c, k, sk in self.cjs:
+            col = m & c
             if col:
-                r = (m >> (k * n)) & row
+                r = (m >> sk) & row
                 if r:
                     m |= (col >> k) * r
         return m

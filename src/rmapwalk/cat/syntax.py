@@ -442,7 +442,7 @@ STRING: /"[^"]*"/
 
 @lru_cache(maxsize=1)
 def _parser() -> Lark:
-    return Lark(GRAMMAR, parser="lalr", propagate_positions=True, maybe_placeholders=False)
+    return Lark(GRAMMAR, parser="lalr", lexer="basic", propagate_positions=True, maybe_placeholders=False)
 
 
 def _is_tok(x: object, typ: str | None = None) -> bool:

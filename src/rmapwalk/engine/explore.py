@@ -106,6 +106,8 @@ class Explorer:
             self._explore()
         except _Stop:
             pass
+        except KeyboardInterrupt:  # Ctrl-C: stop cleanly with what was explored so far
+            self.result.incomplete_reason = "interrupted (Ctrl-C)"
         self.stats.seconds = time.perf_counter() - t0
         self.stats.thread_runs = sum(b.runs for b in self.beh)
         res = self.result

@@ -20,12 +20,13 @@ from __future__ import annotations
 
 import importlib
 import os
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from rmapwalk.engine.events import FENCE, READ, RMW, WRITE
+from rmapwalk.engine.events import ALLOC, FENCE, FREE, OBSERVE, READ, RMW, SPECIAL, WRITE
 from rmapwalk.engine.explore import Explorer, Options
 from rmapwalk.engine.graph import GF, GO, GR, GW, Ev, Graph
 from rmapwalk.engine.program import Program
@@ -33,15 +34,20 @@ from rmapwalk.engine.result import HOLDS, Result, Stats, Violation
 from rmapwalk.engine.runtime import ModelError, Src
 
 __all__ = [
+    "COUNTERS",
+    "Level",
     "ProgramSource",
     "SearchConfig",
+    "Unit",
     "UnitError",
+    "UnitOutcome",
     "UnitRunner",
     "graph_from_data",
     "graph_to_data",
     "level_from_data",
     "level_to_data",
     "run_unit",
+    "violation_from_data",
 ]
 
 Level = dict[str, Any]
@@ -161,20 +167,24 @@ def graph_to_data(g: Graph) -> dict[str, Any]:
             if e.kind == GR:
                 w = e.rf
                 assert w is not None
-                rows.append([e.stamp, flags, w.tid, w.idx])
+                rows.append([e.stamp, flags, w.tid, int(w.idx)])
             else:
                 rows.append([e.stamp, flags])
         threads.append(rows)
     return {
         "threads": threads,
-        "co": [[loc, [[w.tid, w.idx] for w in ws[1:]]] for loc, ws in g.co.items()],
-        "reads": [[loc, [[r.tid, r.idx] for r in rs]] for loc, rs in g.loc_reads.items()],
+        "co": [[int(loc), [[w.tid, w.idx] for w in ws[1:]]] for loc, ws in g.co.items()],
+        "reads": [[int(loc), [[r.tid, r.idx] for r in rs]] for loc, rs in g.loc_reads.items()],
         "next_stamp": g.next_stamp,
     }
 
 
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
 def _ref(x: Any) -> tuple[int, int]:
-    if not (isinstance(x, list) and len(x) == 2 and all(type(v) is int for v in x)):
+    if not (isinstance(x, list) and len(x) == 2 and all(_is_int(v) for v in x)):
         raise UnitError(f"bad event reference {x!r}")
     return (x[0], x[1])
 
@@ -235,9 +245,7 @@ def _graph_from_data(prog: Program, beh: list[Any], data: Any) -> Graph:
                         e.rf = w
                         w.readers.append(e)  # type: ignore[union-attr]
                     else:
-                        want = {GW: (WRITE,), GF: (FENCE,)}.get(kind)
-                        if (want is not None and nk not in want) or (want is None and nk in (READ, RMW, WRITE, FENCE)) \
-                                or nk not in _PLAIN_OR_ACCESS:
+                        if nk not in _NODE_KINDS[kind]:
                             raise UnitError(f"graph data does not match thread {prog.threads[t].name} "
                                             f"at event {len(evs)}")
                         e = Ev(t, len(evs), kind, node.loc, node.value, node.mode, node, stamp)
@@ -265,13 +273,13 @@ def _graph_from_data(prog: Program, beh: list[Any], data: Any) -> Graph:
     return g
 
 
-# every node kind an event can come from (terminal kinds cannot)
-_PLAIN_OR_ACCESS = frozenset({0, 1, 2, 3, 4, 10, 11, 12})
+#: graph event kind (not a read) -> the node kinds it can come from
+_NODE_KINDS = {GW: frozenset({WRITE}), GF: frozenset({FENCE}), GO: frozenset({OBSERVE, ALLOC, FREE, SPECIAL})}
 
 
 def level_to_data(g: Graph, items: list[Any]) -> Level:
     return {"graph": graph_to_data(g),
-            "items": [[k, a[0], a[1], b[0], b[1], 1 if tainted else 0] for k, a, b, tainted in items]}
+            "items": [[k, a[0], int(a[1]), b[0], int(b[1]), 1 if tainted else 0] for k, a, b, tainted in items]}
 
 
 def level_from_data(prog: Program, beh: list[Any], level: Any) -> tuple[Graph, list[Any]]:
@@ -280,7 +288,7 @@ def level_from_data(prog: Program, beh: list[Any], level: Any) -> tuple[Graph, l
     g = graph_from_data(prog, beh, level["graph"])
     items: list[Any] = []
     for it in level["items"]:
-        if not (isinstance(it, list) and len(it) == 6 and all(type(v) is int for v in it) and 0 <= it[0] <= 2):
+        if not (isinstance(it, list) and len(it) == 6 and all(_is_int(v) for v in it) and 0 <= it[0] <= 2):
             raise UnitError(f"bad work item {it!r}")
         items.append((it[0], (it[1], it[2]), (it[3], it[4]), bool(it[5])))
         for ref in ((it[1], it[2]), (it[3], it[4])):
@@ -306,8 +314,9 @@ class UnitOutcome:
     rest: list[Level] = field(default_factory=list)
     #: stopped at a violation (stop_on_first): the whole search ends
     stopped: bool = False
-    #: the model failed: (message, file, line)
-    error: tuple[str, str | None, int | None] | None = None
+    #: the unit could not be explored: (kind, message, file, line); kind "model" (the model
+    #: raised), "load" (the model file could not be loaded) or "internal"
+    error: tuple[str, str, str | None, int | None] | None = None
     seconds: float = 0.0
 
 
@@ -361,7 +370,7 @@ class UnitRunner:
             done = ex.run_slice(pause)
         except ModelError as e:
             src: Src | None = e.src
-            out.error = (str(e), src.file if src else None, src.line if src else None)
+            out.error = ("model", str(e), src.file if src else None, src.line if src else None)
             return out
         res = ex.result
         stats.thread_runs = sum(b.runs for b in ex.beh) - runs0
@@ -381,6 +390,7 @@ class UnitRunner:
 
 
 _RUNNERS: dict[str, UnitRunner] = {}
+_LOCK = threading.Lock()
 #: set in local worker processes: how many workers wait for work (a shared integer)
 _HUNGRY: Any = None
 
@@ -398,20 +408,25 @@ def _is_hungry() -> bool:
 def run_unit(config: SearchConfig, unit: Unit, slice_seconds: float | None = None,
              max_executions: int | None = None) -> UnitOutcome:
     """Explore one unit in this process (the function workers run; the runner is cached)."""
-    key = config.key()
-    runner = _RUNNERS.get(key)
-    if runner is None:
+    with _LOCK:  # thread code runs one thread at a time per process (Dask workers have threads)
+        key = config.key()
+        runner = _RUNNERS.get(key)
         try:
-            runner = UnitRunner(config)
+            if runner is None:
+                _RUNNERS.clear()  # one search at a time per worker: drop the tries of the last one
+                runner = UnitRunner(config)
+                _RUNNERS[key] = runner
+            return runner.run(unit, slice_seconds, max_executions, _is_hungry if _HUNGRY is not None else None)
         except ModelError as e:
-            return UnitOutcome(error=(str(e), e.src.file if e.src else None, e.src.line if e.src else None))
-        _RUNNERS.clear()  # one search at a time per worker: drop the tries of the last one
-        _RUNNERS[key] = runner
-    return runner.run(unit, slice_seconds, max_executions, _is_hungry if _HUNGRY is not None else None)
+            return UnitOutcome(error=("model", str(e), e.src.file if e.src else None, e.src.line if e.src else None))
+        except UnitError as e:
+            return UnitOutcome(error=("internal", f"bad work unit: {e}", None, None))
+        except Exception as e:
+            kind = "load" if type(e).__name__ == "LoadError" else "internal"
+            msg = str(e) if kind == "load" else f"{type(e).__name__}: {e}"
+            return UnitOutcome(error=(kind, " ".join(msg.split()), None, None))
 
 
 def violation_from_data(d: dict[str, Any]) -> Violation:
     return Violation(d["kind"], d["message"], d.get("thread"), d.get("where"), d["replay"])
 
-
-__all__ += ["COUNTERS", "Level", "Unit", "UnitOutcome", "violation_from_data", "GO"]

@@ -21,13 +21,153 @@ from __future__ import annotations
 from rmapwalk.engine.runtime import Violated
 from rmapwalk.kernel import spin_unlock
 from rmapwalk.kvm.memslot import KvmMemorySlot
-from rmapwalk.kvm.mmu_page import KvmMmu
+from rmapwalk.kvm.mmu_page import KvmMmu, kvm_mmu_page_get_gfn, page_header, spte_index
 from rmapwalk.kvm.pte_list import rmap_walk
 from rmapwalk.kvm.rmap import gfn_to_rmap
 from rmapwalk.kvm.spte import is_last_spte, is_shadow_present_pte, is_writable_pte, spte_to_pfn
 
 I3 = "I3 rmap complete and exact"
 I11 = "I11 no writable large spte in a logged slot"
+I1_STATE = "I1 no dirty page lost (state form)"
+I8 = "I8 fast path discipline"
+
+
+# -- I1, state form -------------------------------------------------------------------------------
+
+def enable_i1_state(kvm: KvmMmu) -> None:
+    """Turn on I1's state form (see :func:`check_dirty_state`) for a program whose threads are
+    all registered: creates the ghost flags (one per logged gfn for "harvest in progress", one
+    per thread and gfn for "mark pending")."""
+    prog = kvm.prog
+    kvm.check_i1_state = True
+    for slot in kvm.memslots:
+        if slot.dirty_bitmap is None:
+            continue
+        for g in slot.gfns():
+            kvm.ghost_harvesting.setdefault(g, prog.var(f"ghost.harvesting[{g}]", observe=False))
+            for th in prog.threads:
+                key = (th.name, g)
+                if key not in kvm.ghost_mark_pending:
+                    kvm.ghost_mark_pending[key] = prog.var(f"ghost.mark_pending[{th.name}][{g}]", observe=False)
+
+
+def _me() -> str:
+    from rmapwalk.engine.ops import program, thread_id
+
+    return str(program().threads[thread_id()].name)
+
+
+def ghost_mark_pending(kvm: KvmMmu, gfn: int, pending: bool) -> None:
+    """I1 state form's ghost: this thread is about to make an spte for ``gfn`` writable before
+    marking ``gfn`` (``pending``: set, then ``smp_mb``), or has marked it (cleared with a release
+    store, after the mark).  No event unless ``kvm.check_i1_state``."""
+    if not kvm.check_i1_state:
+        return
+    from rmapwalk.kernel.barriers import smp_mb
+    from rmapwalk.kernel.once import WRITE_ONCE, smp_store_release
+
+    loc = kvm.ghost_mark_pending[(_me(), gfn)]
+    if pending:
+        WRITE_ONCE(loc, 1)
+        smp_mb()
+    else:
+        smp_store_release(loc, 0)
+
+
+def ghost_harvesting(kvm: KvmMmu, gfns: list[int], on: bool) -> None:
+    """I1 state form's ghost: a harvest of ``gfns`` is in progress (set before the ``xchg``,
+    followed by ``smp_mb``) or finished its write-protect and flush (cleared, release).  No
+    event unless ``kvm.check_i1_state``."""
+    if not kvm.check_i1_state:
+        return
+    from rmapwalk.kernel.barriers import smp_mb
+    from rmapwalk.kernel.once import WRITE_ONCE, smp_store_release
+
+    for g in gfns:
+        if on:
+            WRITE_ONCE(kvm.ghost_harvesting[g], 1)
+        else:
+            smp_store_release(kvm.ghost_harvesting[g], 0)
+    if on and gfns:
+        smp_mb()
+
+
+def check_dirty_state(kvm: KvmMmu, who: str) -> None:
+    """I1, state form (reference §5.2), checked by an mmu_lock holder right before it releases
+    the lock (so the rmaps it walks are stable): for every gfn ``g`` of a logged slot, if a
+    shadow-present spte on one of ``g``'s rmaps is writable, or a vCPU without a pending flush
+    request holds a writable TLB entry for ``g``, then ``bit(g)`` is set, or a harvest that took
+    ``bit(g)`` has not finished its write-protect and flush (ghost), or some thread made an spte
+    for ``g`` writable and has not yet marked ``g`` (ghost).  Checked at every release of
+    mmu_lock, not at every step (each check is a few dozen reads); a lockless harvest is checked
+    by the lock holders around it."""
+    from rmapwalk.kernel.bitops import BITS_PER_LONG, test_bit
+    from rmapwalk.kernel.once import READ_ONCE
+
+    req, tlb_rw = 0, 2  # rmapwalk.kvm.vcpu.KVM_REQ_TLB_FLUSH, TLB_RW (vcpu imports this module)
+    for slot in kvm.memslots:
+        if slot.dirty_bitmap is None:
+            continue
+        for g in slot.gfns():
+            where = ""
+            for level in sorted(slot.rmap):
+                for sptep in rmap_walk(kvm, gfn_to_rmap(kvm, g, level)):
+                    spte = int(kvm.ops.spte_read(sptep))
+                    if is_shadow_present_pte(spte) and is_writable_pte(spte):
+                        where = f"spte {sptep:#x} = {spte:#x}"
+            if not where:
+                for vcpu in kvm.vcpus:
+                    if g in vcpu.tlb and not test_bit(req, vcpu.requests) and READ_ONCE(vcpu.tlb[g]) == tlb_rw:
+                        where = f"{vcpu.name}'s TLB entry"
+                        break
+            if not where:
+                continue
+            off = g - slot.base_gfn
+            if test_bit(off % BITS_PER_LONG, slot.dirty_bitmap[off // BITS_PER_LONG]):
+                continue
+            if READ_ONCE(kvm.ghost_harvesting[g]):
+                continue
+            if any(READ_ONCE(loc) for (_, h), loc in sorted(kvm.ghost_mark_pending.items()) if h == g):
+                continue
+            raise Violated(I1_STATE, f"{who} releases mmu_lock while {where} lets the guest write gfn {g}, "
+                                     f"whose dirty bit is clear, with no harvest of it in progress and no "
+                                     f"mark of it pending")
+
+
+# -- I8 ---------------------------------------------------------------------------------------------
+
+def check_fast_path_target(kvm: KvmMmu, sp: int, spte: int, walk_level: int) -> None:
+    """I8 at a successful fast-path ``cmpxchg`` (opt-in ``kvm.check_i8``; reads the shadow page
+    header): the old value was a shadow-present leaf (at the level where the walk stopped),
+    locklessly modifiable (host- and MMU-writable); the shadow page is direct (its gfn is fixed,
+    R1); and in a slot that logs dirty pages, a level-1 table (c126d94f2c90, R4).  (The mark
+    after the cmpxchg, of the gfn computed from the shadow page, is the code of
+    ``fast_pf_fix_direct_spte`` itself.)"""
+    if not kvm.check_i8:
+        return
+    from rmapwalk.kvm.spte import is_ghost_nonleaf, is_last_spte, spte_is_locklessly_modifiable
+
+    what = ""
+    if not is_shadow_present_pte(spte) or is_ghost_nonleaf(spte) or not is_last_spte(spte, walk_level):
+        what = "not a shadow-present leaf"
+    elif not spte_is_locklessly_modifiable(spte):
+        what = "not host- and MMU-writable"
+    elif not kvm.ops.kernel_read(kvm.sp_field(sp, "role_direct")):
+        what = "in an indirect shadow page (its gfn can change, R1)"
+    elif int(kvm.ops.kernel_read(kvm.sp_field(sp, "role_level"))) > 1 and any(
+            slot.dirty_bitmap is not None for slot in kvm.memslots):
+        what = "in a table above level 1 of a dirty-logged slot (R4)"
+    if what:
+        raise Violated(I8, f"fast_page_fault set W on {spte:#x}, {what}")
+
+
+def _spte_gfn(kvm: KvmMmu, sptep: int, spte: int) -> int:
+    """The gfn an spte maps: for a direct page the pfn's gfn (the model's fixed host mapping),
+    for an indirect one ``kvm_mmu_page_get_gfn`` (``sp->gfns[i]``: the host mapping may change)."""
+    sp = page_header(kvm, sptep)
+    if kvm.ops.kernel_read(kvm.sp_field(sp, "role_direct")):
+        return spte_to_pfn(spte) - kvm.pfn_base
+    return kvm_mmu_page_get_gfn(kvm, sp, spte_index(kvm, sptep))
 
 
 def check_rmap_complete_and_exact(kvm: KvmMmu, who: str = "mmu_lock holder") -> None:
@@ -44,7 +184,7 @@ def check_rmap_complete_and_exact(kvm: KvmMmu, who: str = "mmu_lock holder") -> 
                     if not is_shadow_present_pte(spte) or not is_last_spte(spte, level):
                         raise Violated(I3, f"{who} releases mmu_lock with spte {sptep:#x} = {spte:#x} on the "
                                            f"level-{level} rmap {int(head):#x}, not a present leaf")
-                    gfn = spte_to_pfn(spte) - kvm.pfn_base
+                    gfn = _spte_gfn(kvm, sptep, spte)
                     if int(gfn_to_rmap(kvm, gfn, level)) != int(head):
                         raise Violated(I3, f"{who} releases mmu_lock with spte {sptep:#x} (gfn {gfn}) on the "
                                            f"rmap {int(head):#x} of another gfn")
@@ -52,7 +192,7 @@ def check_rmap_complete_and_exact(kvm: KvmMmu, who: str = "mmu_lock holder") -> 
         spte = int(kvm.ops.spte_read(sptep))
         if not is_shadow_present_pte(spte) or not is_last_spte(spte, level):
             continue
-        gfn = spte_to_pfn(spte) - kvm.pfn_base
+        gfn = _spte_gfn(kvm, sptep, spte)
         if on_rmap.get(sptep) != int(gfn_to_rmap(kvm, gfn, level)):
             raise Violated(I3, f"{who} releases mmu_lock with present spte {sptep:#x} = {spte:#x} "
                                f"(gfn {gfn}) missing from its rmap")
@@ -62,6 +202,8 @@ def kvm_mmu_unlock(kvm: KvmMmu, who: str = "mmu_lock holder") -> None:
     """``spin_unlock(&kvm->mmu_lock)``, after checking I3 if ``kvm.check_i3``."""
     if kvm.check_i3:
         check_rmap_complete_and_exact(kvm, who)
+    if kvm.check_i1_state:
+        check_dirty_state(kvm, who)
     spin_unlock(kvm.mmu_lock)
 
 
@@ -81,4 +223,6 @@ def check_no_writable_large_spte(kvm: KvmMmu, slot: KvmMemorySlot, who: str) -> 
                                         f"writable in slot {slot.id}, which logs dirty pages")
 
 
-__all__ = ["I3", "I11", "check_no_writable_large_spte", "check_rmap_complete_and_exact", "kvm_mmu_unlock"]
+__all__ = ["I1_STATE", "I3", "I8", "I11", "check_dirty_state", "check_fast_path_target",
+           "check_no_writable_large_spte", "check_rmap_complete_and_exact", "enable_i1_state",
+           "ghost_harvesting", "ghost_mark_pending", "kvm_mmu_unlock"]

@@ -115,6 +115,21 @@ class KvmMmu:
         #: I3 at each release of mmu_lock, I11 when a write-protection of a logged slot returns
         self.check_i3 = False
         self.check_i11 = False
+        #: opt-in (adds events): I1's state form at every release of mmu_lock
+        #: (``rmapwalk.kvm.mmu_checks.check_dirty_state``), with its ghost flags
+        self.check_i1_state = False
+        #: opt-in (adds reads of the shadow page header): I8 at each successful fast-path cmpxchg
+        self.check_i8 = False
+        #: I1 state form's ghost locations, made by ``mmu_checks.enable_i1_state``:
+        #: gfn -> "a harvest that took bit(g) has not finished its write-protect + flush"
+        self.ghost_harvesting: dict[int, Loc] = {}
+        #: (thread name, gfn) -> "this thread made an spte for g writable and has not marked g yet"
+        self.ghost_mark_pending: dict[tuple[str, int], Loc] = {}
+        #: gfn -> the ghost "host page accessed" flag of its pfn (``kvm_set_pfn_accessed``), for
+        #: I10's accessed half; empty: no tracking, no events
+        self.host_accessed: dict[int, Loc] = {}
+        #: whether a guest access through a present spte without A sets A (the CPU's page walker)
+        self.hw_accessed_bit = False
         #: I3's completeness is checked for these sptes (address -> level of their table)
         self.i3_sptes: dict[int, int] = {}
         #: I5: rmap head address -> the sptes the program keeps on that rmap throughout every

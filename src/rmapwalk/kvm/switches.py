@@ -132,7 +132,8 @@ _TABLE: list[Switch] = [
     Switch("fast_pf_indirect", ("allow", "forbid"), "forbid",
            "fast_page_fault on an spte of an indirect (shadowing) page: refused (3.11: the fast path "
            "runs only on direct maps) or allowed (R1, the ABA on the gfn behind the spte).  Both "
-           "implemented; no scenario builds indirect pages with a changing guest pte yet"),
+           "implemented (kvm.vcpu; scenario fast-pf-indirect builds an indirect page, a changing "
+           "guest pte and an MMU notifier)"),
     Switch("pte_list_ext", None, 3,
            "PTE_LIST_EXT: slots per pte_list_desc (3 in 3.11; small values force chains)",
            check=lambda n: 1 <= n <= 16, allowed="1 <= n <= 16"),

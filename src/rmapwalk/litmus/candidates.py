@@ -23,7 +23,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from rmapwalk.cat import CatModel, Execution
-from rmapwalk.litmus.ast import And, Atom, Const, Implies, LitmusTest, Loc, LocEq, LocMem, LocReg, Not, Or, Prop
+from rmapwalk.litmus.ast import And, Atom, Const, Implies, Int, LitmusTest, Loc, LocEq, LocMem, LocReg, Not, Or, Prop
 from rmapwalk.litmus.threads import (
     FENCE,
     LF,
@@ -41,7 +41,7 @@ from rmapwalk.litmus.threads import (
     thread_paths,
 )
 
-MAX_DOMAIN_ROUNDS = 8
+MAX_DOMAIN_ROUNDS = 24
 
 State = tuple[tuple[Loc, Value], ...]
 
@@ -58,6 +58,7 @@ class LitmusResult:
     flags: set[str] = field(default_factory=set)
     cutoff: bool = False  # some path was cut by the loop unrolling bound
     candidates: int = 0  # candidate executions handed to the model (or explored by the engine)
+    pruned: int = 0  # candidates rejected before the model by its own coherence pre-check
     seconds: float = 0.0
 
 
@@ -171,24 +172,61 @@ def _sorted_values(vals: set[Value]) -> tuple[Value, ...]:
     return tuple(sorted(vals, key=value_key))
 
 
+def program_constants(test: LitmusTest) -> set[Value]:
+    """Every integer literal of the threads' code."""
+    found: set[Value] = set()
+
+    def walk(node: object) -> None:
+        if isinstance(node, Int):
+            found.add(node.value)
+        elif isinstance(node, tuple):
+            for x in node:
+                walk(x)
+        elif hasattr(node, "__dataclass_fields__"):
+            for name in node.__dataclass_fields__:
+                if name != "pos":
+                    walk(getattr(node, name))
+
+    for t in test.threads:
+        walk(t.body)
+    return found
+
+
 def value_domains(test: LitmusTest, locs: Mapping[str, Value],
                   regs: Mapping[int, Mapping[str, Value]]) -> dict[str, tuple[Value, ...]]:
-    """For each location, every value some write of the test can store there (a fixpoint)."""
-    domains: dict[str, set[Value]] = {loc: {v} for loc, v in locs.items()}
-    for _ in range(MAX_DOMAIN_ROUNDS):
+    """For each location, every value some write of the test can store there.
+
+    Round k adds the values computed from values of round k-1, so after k rounds
+    the domains hold every value a chain of k writes can produce.  An execution
+    has at most W writes (the sum over threads of the most writes a path makes),
+    so W rounds are enough even when the fixpoint itself is infinite (a counter
+    incremented by an atomic operation): values beyond that are never read.
+    """
+    # A value can justify itself through a branch (``if (READ_ONCE(*x) != 0) r = 1;``
+    # stores 1 only if 1 was read): herd finds such executions by solving for the
+    # read values, so every location starts with the program's constants as well.
+    constants = program_constants(test)
+    domains: dict[str, set[Value]] = {loc: {v} | constants for loc, v in locs.items()}
+    for rounds in range(1, MAX_DOMAIN_ROUNDS + 1):
         frozen = {loc: _sorted_values(vs) for loc, vs in domains.items()}
         grown = False
+        most_writes = 0
         for t in test.threads:
-            for path in thread_paths(test, t, frozen, regs.get(t.index, {})):
+            thread_most = 0
+            for path in thread_paths(test, t, frozen, regs.get(t.index, {}), partial=True):
+                n_writes = 0
                 for ev in path.events:
                     if ev.kind == WRITE and ev.loc is not None and ev.val is not None:
+                        n_writes += 1
                         vs = domains.setdefault(ev.loc, {locs.get(ev.loc, 0)})
                         if ev.val not in vs:
                             vs.add(ev.val)
                             grown = True
-        if not grown:
+                thread_most = max(thread_most, n_writes)
+            most_writes += thread_most
+        if not grown or rounds >= most_writes:
             return {loc: _sorted_values(vs) for loc, vs in domains.items()}
-    raise LitmusSemanticsError(test.condition.pos, "the values stored do not converge (unbounded arithmetic?)")
+    raise LitmusSemanticsError(test.condition.pos, f"more than {MAX_DOMAIN_ROUNDS} chained writes: too large to enumerate")
 
 
 # ------------------------------------------------------------------------------- enumeration
@@ -319,15 +357,98 @@ def _coherence_orders(sk: _Skeleton, fw: Mapping[str, int]) -> Iterator[list[int
         yield co
 
 
-def run_cat(test: LitmusTest, model: CatModel, model_name: str) -> LitmusResult:
-    """Every candidate execution of ``test`` checked by ``model``; herd's counts and states."""
+def _po_loc_pairs(sk: _Skeleton) -> dict[str, list[tuple[int, int]]]:
+    """Per location, the pairs (a, b) of plain reads/writes with a po-before b in one thread."""
+    pairs: dict[str, list[tuple[int, int]]] = {}
+    for a, ea in enumerate(sk.events):
+        if ea.kind not in (READ, WRITE) or sk.threads[a] < 0 or ea.loc is None:
+            continue
+        for b in range(a + 1, sk.n):
+            eb = sk.events[b]
+            if sk.threads[b] != sk.threads[a]:
+                break
+            if eb.loc == ea.loc and eb.kind in (READ, WRITE):
+                pairs.setdefault(ea.loc, []).append((a, b))
+    return pairs
+
+
+def _cobase_acyclic(sk: _Skeleton, pairs: Mapping[str, list[tuple[int, int]]], source: Mapping[int, int],
+                    fw: Mapping[str, int]) -> bool:
+    """herd's ``ConsCo`` check of cos-opt.cat (``acyclic cobase``) on the base relations.
+
+    ``cobase`` orders the writes of a location as the program forces them
+    (po-loc between writes, and what reads-from reveals: a write read before a
+    po-later write, a write overwritten before a po-later read, two po-ordered
+    reads of different writes), plus initial-first and final-last.  A candidate
+    whose cobase is cyclic has no coherence order and the model rejects it.
+    """
+    for loc, ws in sk.writes_by_loc.items():
+        succ: dict[int, set[int]] = {w: set() for w in ws}
+        init = sk.init_of.get(loc)
+        if init is not None:
+            succ[init].update(w for w in ws if w != init)
+        last = fw.get(loc)
+        if last is not None:
+            for w in ws:
+                if w != last:
+                    succ[w].add(last)
+        for a, b in pairs.get(loc, ()):
+            ka, kb = sk.events[a].kind, sk.events[b].kind
+            if ka == WRITE and kb == WRITE:
+                succ[a].add(b)
+            elif ka == READ and kb == WRITE:
+                succ[source[a]].add(b)
+            elif ka == WRITE and kb == READ:
+                if source[b] != a:
+                    succ[a].add(source[b])
+            elif source[a] != source[b]:
+                succ[source[a]].add(source[b])
+        if _has_cycle(succ):
+            return False
+    return True
+
+
+def _has_cycle(succ: Mapping[int, set[int]]) -> bool:
+    state: dict[int, int] = {}
+    for root in succ:
+        if root in state:
+            continue
+        stack = [(root, iter(succ[root]))]
+        state[root] = 1
+        while stack:
+            node, it = stack[-1]
+            nxt = next(it, None)
+            if nxt is None:
+                state[node] = 2
+                stack.pop()
+            elif state.get(nxt) == 1:
+                return True
+            elif nxt not in state:
+                state[nxt] = 1
+                stack.append((nxt, iter(succ.get(nxt, ()))))
+    return False
+
+
+def run_cat(test: LitmusTest, model: CatModel, model_name: str, *, prune: bool = True) -> LitmusResult:
+    """Every candidate execution of ``test`` checked by ``model``; herd's counts and states.
+
+    With ``prune`` (and a model that runs cos-opt.cat's ``ConsCo`` check, as LKMM
+    does through lock.cat), candidates whose reads-from already makes coherence
+    impossible are not handed to the model: ``ConsCo`` would reject them on every
+    path, and the models that include it (LKMM) only ever enlarge ``rf``, ``W``
+    and ``co0`` before it, so a cycle among the base relations is a cycle there.
+    """
+    prune = prune and "ConsCo" in getattr(model, "checks", ())
     started = time.perf_counter()
     res = LitmusResult(test, model_name)
     locs = shared_locations(test)
     regs = register_inits(test)
     domains = value_domains(test, locs, regs)
     observed = observed_locations(test)
-    observed_mem = sorted({loc.name for loc in observed if isinstance(loc, LocMem)})
+    filter_locs: list[Loc] = []
+    _prop_locs(test.filter, filter_locs)
+    valued = list(dict.fromkeys([*observed, *filter_locs]))  # final values needed; only ``observed`` are shown
+    observed_mem = sorted({loc.name for loc in valued if isinstance(loc, LocMem)})
     all_paths: list[list[Path]] = []
     for t in test.threads:
         ps = []
@@ -352,14 +473,19 @@ def run_cat(test: LitmusTest, model: CatModel, model_name: str) -> LitmusResult:
             e = sk.events[r]
             rf_choices.append([w for w in sk.writes_by_loc.get(e.loc or "", []) if sk.events[w].val == e.val])
         fw_choices = [sk.writes_by_loc.get(loc, []) for loc in observed_mem]
+        pairs = _po_loc_pairs(sk) if prune else {}
         for rf_pick in itertools.product(*rf_choices):
+            source = dict(zip(sk.reads, rf_pick, strict=True))
             rf = [0] * sk.n
             for r, w in zip(sk.reads, rf_pick, strict=True):
                 rf[w] |= 1 << r
             for fw_pick in itertools.product(*fw_choices):
                 fw = dict(zip(observed_mem, fw_pick, strict=True))
+                if prune and not _cobase_acyclic(sk, pairs, source, fw):
+                    res.pruned += 1
+                    continue
                 final: dict[Loc, Value] = {}
-                for loc in observed:
+                for loc in valued:
                     if isinstance(loc, LocReg):
                         final[loc] = reg_values.get(loc, 0)
                     else:
@@ -367,7 +493,7 @@ def run_cat(test: LitmusTest, model: CatModel, model_name: str) -> LitmusResult:
                         final[loc] = sk.events[w].val if w is not None else locs.get(loc.name, 0)  # type: ignore[assignment]
                 if test.filter is not None and not eval_prop(test.filter, final):
                     continue
-                state: State = tuple(sorted(final.items(), key=lambda kv: loc_key(kv[0])))
+                state: State = tuple(sorted(((loc, final[loc]) for loc in observed), key=lambda kv: loc_key(kv[0])))
                 ok = eval_prop(cond, final)
                 fw_mask = 0
                 for w in fw.values():

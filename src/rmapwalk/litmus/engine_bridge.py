@@ -31,15 +31,18 @@ core operation                             engine / kernel operation
 ``__atomic_add_unless{T}``                 ``rmw`` that writes nothing when the value is U
 ``__lock``, ``__unlock``, ``__trylock``,   ``spin_lock``, ``spin_unlock``, ``spin_trylock``,
 ``__islocked``                             ``spin_is_locked`` (:mod:`rmapwalk.kernel.spinlock`)
-``__load{srcu-lock}``,                     SRCU, modelled exactly like this project's RCU
-``__store{srcu-unlock}``,                  but per ``srcu_struct``: a reader flag per
-``__srcu{sync-srcu}``                      (thread, srcu_struct) set with a full fence by the
-                                           outermost ``srcu_read_lock``, cleared by a release
-                                           store; ``synchronize_srcu(s)`` is a full fence,
-                                           a wait until each other thread's flag for ``s`` is
-                                           clear, and a full fence (the closest sound
-                                           approximation: a grace period waits for the
-                                           read-side critical sections of that struct only)
+``__load{srcu-lock}``,                     SRCU, modelled like this project's RCU, with
+``__store{srcu-unlock}``,                  a count of the readers of each srcu_struct
+``__srcu{sync-srcu}``                      instead of a flag per thread: the count is
+                                           incremented (then a full fence)
+                                           by ``srcu_read_lock``/``srcu_down_read``, decremented
+                                           by a release RMW in ``srcu_read_unlock``/
+                                           ``srcu_up_read`` (which may run on another thread);
+                                           ``synchronize_srcu(s)`` is a full fence, a wait until
+                                           the count of ``s`` is 0, and a full fence: the
+                                           closest sound approximation (a grace period waits
+                                           for the read-side sections of that struct only;
+                                           ``srcu_read_lock`` returns index 0)
 =========================================  =================================================
 
 The final state of a complete execution holds the registers and memory locations the
@@ -54,9 +57,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from rmapwalk.engine import ONCE, Program, Result, explore
+from rmapwalk.engine import ONCE, Program, Result, Violation, explore
 from rmapwalk.engine.events import ACQUIRE, CONSUME, MB, NO_WRITE, PLAIN, RELAXED, RELEASE
-from rmapwalk.engine.ops import assume, fence, load, observe, program, rmw, store, thread_id, thread_local
+from rmapwalk.engine.ops import assume, fence, load, observe, program, rmw, store, thread_local
 from rmapwalk.engine.program import Final, Loc
 from rmapwalk.engine.runtime import ModelError, Violated
 from rmapwalk.kernel import rcu as _rcu
@@ -99,7 +102,7 @@ from rmapwalk.litmus.condition import (
 from rmapwalk.litmus.macros import CORE_OPS, MacroTable, expand
 from rmapwalk.litmus.parser import LitmusError, shared_names, thread_registers
 
-__all__ = ["EngineLitmusResult", "State", "run_engine", "to_program", "ENGINE_MODELS"]
+__all__ = ["ENGINE_MODELS", "EngineLitmusResult", "State", "run_engine", "run_engine_result", "to_program"]
 
 ENGINE_MODELS = ("sc", "tso", "pso", "weak")
 
@@ -144,42 +147,33 @@ def _call(op: Callable[..., Any], *args: Any) -> Any:
 # ------------------------------------------------------------------------------------- SRCU
 
 
-def _srcu_flag(prog: Program, tid: int, lock: Loc) -> Loc:
-    return prog.named(f"srcu_reader[{lock.name}][{prog.threads[tid].name}]")
+def _srcu_readers(lock: Loc) -> Loc:
+    return program().named(f"srcu_readers[{lock.name}]")
 
 
 def srcu_read_lock(lock: Loc) -> int:
+    """Enter an SRCU read-side critical section of ``lock`` (``srcu_read_lock``/``srcu_down_read``)."""
     nest: dict[int, int] = thread_local().setdefault("srcu_nesting", {})
-    n = nest.get(int(lock), 0)
-    if n == 0:
-        store(_srcu_flag(program(), thread_id(), lock), 1, ONCE, "srcu_read_lock")
-        fence("mb", "(srcu_read_lock: quiescent-state barrier)")
-    nest[int(lock)] = n + 1
+    nest[int(lock)] = nest.get(int(lock), 0) + 1
+    rmw(_srcu_readers(lock), lambda n: n + 1, RELAXED, "srcu_read_lock")
+    fence("mb", "(srcu_read_lock: quiescent-state barrier)")
     return 0
 
 
 def srcu_read_unlock(lock: Loc, idx: Any) -> None:
+    """Leave it (``srcu_up_read`` may run on another thread than its ``srcu_down_read``)."""
     nest: dict[int, int] = thread_local().setdefault("srcu_nesting", {})
-    n = nest.get(int(lock), 0)
-    if n == 0:
-        raise Violated("srcu misuse", f"srcu_read_unlock({lock.name}) outside any SRCU read-side critical section")
-    if n == 1:
-        store(_srcu_flag(program(), thread_id(), lock), 0, RELEASE, "srcu_read_unlock")
-    nest[int(lock)] = n - 1
+    nest[int(lock)] = max(0, nest.get(int(lock), 0) - 1)
+    rmw(_srcu_readers(lock), lambda n: n - 1, RELEASE, "srcu_read_unlock")
 
 
 def synchronize_srcu(lock: Loc) -> None:
-    nest: dict[int, int] = thread_local().setdefault("srcu_nesting", {})
-    if nest.get(int(lock), 0):
+    """Wait until no SRCU read-side critical section of ``lock`` is running."""
+    if thread_local().setdefault("srcu_nesting", {}).get(int(lock), 0):
         raise Violated("srcu misuse", f"synchronize_srcu({lock.name}) inside its own SRCU read-side critical section")
-    prog = program()
-    me = thread_id()
     fence("mb", "(synchronize_srcu: grace period starts)")
-    for t, td in enumerate(prog.threads):
-        if t == me or td.name == _rcu.CALLBACK_THREAD:
-            continue
-        v = load(_srcu_flag(prog, t, lock), ONCE, "synchronize_srcu")
-        assume(v == 0, f"synchronize_srcu: {td.name} is in an SRCU read-side critical section", kind="rcu")
+    n = load(_srcu_readers(lock), ONCE, "synchronize_srcu")
+    assume(n == 0, f"synchronize_srcu: {lock.name} has readers", kind="rcu")
     fence("mb", "(synchronize_srcu: grace period ends)")
 
 
@@ -305,22 +299,23 @@ class _Interp:
     def call(self, c: Call) -> Any:
         at = _at(c.pos, self.name)
         name, tag, args = c.name, c.tag or "", c.args
+        utag = tag.upper()  # older .def files write {once}, {acquire} ...
         if name == "__load":
             loc = self._loc_arg(args[0], "__load", c.pos)
-            if tag == "ONCE":
+            if utag == "ONCE":
                 return at(READ_ONCE, loc)
-            if tag == "ACQUIRE":
+            if utag == "ACQUIRE":
                 return at(smp_load_acquire, loc)
-            if tag == "srcu-lock":
+            if utag == "SRCU-LOCK":
                 return at(srcu_read_lock, loc)
         elif name == "__store":
             loc = self._loc_arg(args[0], "__store", c.pos)
             v = self.ev(args[1])
-            if tag == "ONCE":
+            if utag == "ONCE":
                 return at(WRITE_ONCE, loc, v)
-            if tag == "RELEASE":
+            if utag == "RELEASE":
                 return at(smp_store_release, loc, v)
-            if tag == "srcu-unlock":
+            if utag == "SRCU-UNLOCK":
                 return at(srcu_read_unlock, loc, v)
         elif name == "__fence":
             f = _fence_op(tag)
@@ -399,14 +394,19 @@ class _Interp:
             else:
                 self.run(s.orelse)
         elif isinstance(s, While):
+            n = 0
             while _truth(self.ev(s.cond)):
+                if self.w.unroll is not None and n >= self.w.unroll:
+                    self.w.cutoff = True
+                    _at(s.pos, self.name)(assume, False, f"while loop ran {n} times (unroll bound)", "unroll")
+                n += 1
                 self.run(s.body)
         else:  # pragma: no cover
             raise self.fail(f"cannot run {type(s).__name__}", getattr(s, "pos", None))
 
     def _assigned_value(self, reg: str, e: Expr) -> Any:
         # READ_ONCE into a register later used as an address: an address dependency (consume)
-        if (reg in self.consume and isinstance(e, Call) and e.name == "__load" and e.tag == "ONCE"
+        if (reg in self.consume and isinstance(e, Call) and e.name == "__load" and (e.tag or "").upper() == "ONCE"
                 and e.args and isinstance(e.args[0], Deref)):
             loc = self._loc_arg(e.args[0], "__load", e.pos)
             return _at(e.pos, self.name)(load, loc, CONSUME, "READ_ONCE")
@@ -449,6 +449,8 @@ class _World:
     consume_regs: dict[int, set[str]]
     displayed: tuple[LLoc, ...]
     observed: tuple[LLoc, ...]
+    unroll: int | None = None
+    cutoff: bool = False  # some execution was cut by the unroll bound
 
 
 def _walk_exprs(body: tuple[Stmt, ...]) -> list[tuple[Expr, Pos | None]]:
@@ -507,11 +509,9 @@ def _check_thread(th: Thread, shared: set[str], init_regs: set[str]) -> set[str]
                     raise LitmusError(f"P{th.index}: the location of {e.name}{{{e.tag}}} must be '*ADDRESS'", pos)
                 if e.name == "__fence" and _fence_op(e.tag or "") is None:
                     raise LitmusError(f"unsupported fence {{{e.tag}}}", pos)
-                if e.name in ("__load", "__store") and e.tag not in ("ONCE", "ACQUIRE", "RELEASE", "srcu-lock",
-                                                                     "srcu-unlock"):
-                    raise LitmusError(f"unsupported access {e.name}{{{e.tag}}}", pos)
-                if e.name == "__load" and e.tag in ("RELEASE", "srcu-unlock") or (
-                        e.name == "__store" and e.tag in ("ACQUIRE", "srcu-lock")):
+                utag = (e.tag or "").upper()
+                if e.name == "__load" and utag not in ("ONCE", "ACQUIRE", "SRCU-LOCK") or (
+                        e.name == "__store" and utag not in ("ONCE", "RELEASE", "SRCU-UNLOCK")):
                     raise LitmusError(f"unsupported access {e.name}{{{e.tag}}}", pos)
                 if e.name in _ADDR_ARG_OPS and e.name not in ("__lock", "__unlock", "__trylock", "__islocked",
                                                               "__srcu"):
@@ -589,14 +589,20 @@ def _build_world(test: LitmusTest) -> _World:
     return _World(test, locs, {}, cells, reg_init, consume, displayed, observed)
 
 
-def to_program(test: LitmusTest, *, table: MacroTable | None = None, witness: bool = False) -> Program:
+def to_program(test: LitmusTest, *, table: MacroTable | None = None, witness: bool = False,
+               unroll: int | None = None) -> Program:
     """An engine program that runs ``test`` (expanded with ``table``, or the built-in macros, if
     it still calls kernel primitives).  The condition becomes: ``exists`` -> ``Program.exists``
     (or, with ``witness=True``, a forbidden outcome, so that a witness execution gets a trace),
-    ``~exists`` -> ``forbid``, ``forall`` -> ``require``; all restricted by the ``filter``."""
+    ``~exists`` -> ``forbid``, ``forall`` -> ``require``; all restricted by the ``filter``.
+
+    ``unroll``: a ``while`` loop whose condition still holds after that many iterations blocks its
+    thread (the execution counts as blocked, as herd's ``-unroll`` cuts such executions); by
+    default loops run until the engine's per-thread event bound."""
     if _needs_expansion(test):
         test = expand(test, table)
     world = _build_world(test)
+    world.unroll = unroll
     shared = shared_names(test)
     arrays = {i.target: i.array for i in test.init if i.thread is None and i.array}
     p = Program(test.name)
@@ -736,18 +742,38 @@ class EngineLitmusResult:
         """The final states as tuples of values, in the order of ``displayed``."""
         return {tuple(v for _, v in s) for s in self.states}
 
+    @property
+    def cutoff(self) -> bool:
+        """Whether some execution was cut by the ``unroll`` bound (herd's ``Loop``)."""
+        world: _World = self.program.lib["litmus_world"]
+        return world.cutoff
+
     def report(self) -> str:
-        """A herd-like report (without herd's Hash line)."""
-        lines = [f"Test {self.test.name} ({self.model})", f"States {len(self.states)}"]
+        """herd's report of the test (its lines up to ``Observation``), then the engine's counts."""
+        kind = {"exists": "Allowed", "~exists": "Forbidden", "forall": "Required"}[self.test.condition.quantifier]
+        lines = [f"Test {self.test.name} {kind}", f"States {len(self.states)}"]
         lines += self.state_lines()
-        lines.append("Ok" if self.ok else "No")
+        lines.append(("Loop " if self.cutoff else "") + ("Ok" if self.ok else "No"))
         lines.append("Witnesses")
-        lines.append(f"Positive: {self.positive} Negative: {self.negative}")
+        pos, neg = self.positive, self.negative
+        if self.test.condition.quantifier == "~exists":  # herd swaps them for ~exists
+            pos, neg = neg, pos
+        lines.append(f"Positive: {pos} Negative: {neg}")
         lines.append(f"Condition {format_condition(self.test.condition)}")
         lines.append(f"Observation {self.test.name} {self.observation} {self.positive} {self.negative}")
+        st = self.result.stats
+        lines.append(f"Model {self.model}: executions {st.complete} complete, {st.blocked} blocked, "
+                     f"{st.errors} stopped by an error, {st.seconds:.3f} s")
+        for v in self.problems():
+            lines.append(f"Violation {v.kind}: {v.message}" + (f" ({v.thread} at {v.where})" if v.where else ""))
         if not self.complete:
             lines.append(f"Incomplete: {self.result.incomplete_reason or 'bounded'}")
         return "\n".join(lines)
+
+    def problems(self) -> list[Violation]:
+        """Violations other than the condition itself: lock or RCU misuse, deadlocks..."""
+        cond = format_condition(self.test.condition)
+        return [v for v in self.result.violations if v.kind != cond]
 
     def as_json(self) -> dict[str, Any]:
         out = self.result.as_json()
@@ -765,14 +791,15 @@ class EngineLitmusResult:
 
 
 def run_engine(test: LitmusTest, model: str, *, table: MacroTable | None = None, witness: bool = False,
-               **options: Any) -> EngineLitmusResult:
+               unroll: int | None = None, **options: Any) -> EngineLitmusResult:
     """Explore every execution of ``test`` under ``model`` (``sc``, ``tso``, ``pso``, ``weak``).
 
-    ``options`` are the engine's :class:`rmapwalk.engine.Options` (``max_executions``,
-    ``max_events``, ``timeout``, ``keep_violations`` ...)."""
+    ``table``, ``witness``, ``unroll``: as for :func:`to_program`; ``options`` are the engine's
+    :class:`rmapwalk.engine.Options` (``max_executions``, ``max_events``, ``timeout``,
+    ``keep_violations`` ...)."""
     if model.lower() not in ENGINE_MODELS:
         raise LitmusError(f"unknown memory model '{model}' (choose from {', '.join(ENGINE_MODELS)})")
-    prog = to_program(test, table=table, witness=witness)
+    prog = to_program(test, table=table, witness=witness, unroll=unroll)
     world: _World = prog.lib["litmus_world"]
     try:
         res = explore(prog, model.lower(), **options)
@@ -796,3 +823,26 @@ def run_engine(test: LitmusTest, model: str, *, table: MacroTable | None = None,
         else:
             out.negative += count
     return out
+
+
+def run_engine_result(test: LitmusTest, model: str, *, unroll: int | None = 2, **options: Any) -> Any:
+    """:func:`run_engine` as a :class:`rmapwalk.litmus.candidates.LitmusResult` (what the litmus
+    runner prints as herd's output); loops are unrolled twice by default, as herd does.  A test
+    that cannot be run, misuses a lock or RCU, deadlocks or is not explored completely raises
+    :class:`rmapwalk.litmus.threads.LitmusSemanticsError` (one line, as the runner expects)."""
+    from rmapwalk.litmus.candidates import LitmusResult
+    from rmapwalk.litmus.threads import LitmusSemanticsError
+
+    try:
+        r = run_engine(test, model, unroll=unroll, **options)
+    except LitmusError as e:
+        raise LitmusSemanticsError(e.pos, e.message) from None
+    for v in r.problems():
+        raise LitmusSemanticsError(None, f"{test.name}: under {r.model}, {v.kind}: {v.message}"
+                                   + (f" ({v.thread} at {v.where})" if v.where else ""))
+    if not r.complete:
+        raise LitmusSemanticsError(None, f"{test.name}: under {r.model}, the exploration is incomplete: "
+                                   f"{r.result.incomplete_reason or 'a thread exceeded the per-thread event bound'}")
+    return LitmusResult(test=r.test, model=r.model, states=dict(r.states), positive=r.positive,
+                        negative=r.negative, cutoff=r.cutoff, candidates=r.result.stats.complete,
+                        seconds=r.result.stats.seconds)

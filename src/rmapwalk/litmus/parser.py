@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lark import Lark, Token, Transformer, Tree, v_args
+from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
 
 from rmapwalk.litmus.ast import (
@@ -60,7 +60,10 @@ from rmapwalk.litmus.ast import (
     While,
 )
 
-__all__ = ["LitmusError", "parse_litmus", "parse_file", "parse_c_code", "parse_prop", "expr_parser_grammar"]
+__all__ = [
+    "LitmusError", "check", "expr_parser_grammar", "parse_c_code", "parse_file", "parse_litmus", "parse_prop",
+    "shared_names", "thread_registers",
+]
 
 
 class LitmusError(Exception):
@@ -191,6 +194,7 @@ start: [item] (";" [item])*
 item: words ["=" ivalue]                -> item
     | words "[" INT "]"                  -> array_item
     | reg ["=" ivalue]                  -> reg_item
+    | words INT ":" NAME ["=" ivalue]    -> typed_reg_item
     | "[" NAME "]" ["=" ivalue]         -> brk_item
 words: (NAME | STAR)+
 ?ivalue: INT                             -> ival_int
@@ -544,6 +548,14 @@ class _Build(Transformer[Any, Any]):
         return InitItem(reg, value, None, tid, None, self._pos(where))
 
     @v_args(meta=True)
+    def typed_reg_item(self, meta: Any, items: list[Any]) -> InitItem:
+        words, tid, name, value = items
+        typ = " ".join(str(w) for w in words if w.type == "NAME")
+        stars = sum(1 for w in words if w.type == "STAR")
+        ctype = f"{typ or 'int'} {'*' * stars}" if stars else typ
+        return InitItem(str(name), value, ctype, int(str(tid), 0), None, self._pos(tid))
+
+    @v_args(meta=True)
     def brk_item(self, meta: Any, items: list[Any]) -> InitItem:
         name, value = items
         return InitItem(str(name), value, None, None, None, self._pos(name))
@@ -693,7 +705,11 @@ def _run(which: str, text: str, file: str, what: str) -> Any:
         if tok.type == "$END":
             line, col = _end_pos(text)
             raise LitmusError(f"unexpected end of {what}", Pos(file, line, col)) from None
-        raise LitmusError(_describe_token(tok), Pos(file, tok.line or 0, tok.column or 0)) from None
+        msg = _describe_token(tok)
+        expected = _expected_text(which, e.expected)
+        if expected:
+            msg += f", expected {expected}"
+        raise LitmusError(msg, Pos(file, tok.line or 0, tok.column or 0)) from None
     except UnexpectedCharacters as e:
         at = e.pos_in_stream
         ch = text[at] if at is not None and at < len(text) else "?"
@@ -703,6 +719,25 @@ def _run(which: str, text: str, file: str, what: str) -> Any:
         raise LitmusError(f"unexpected end of {what}", Pos(file, line, col)) from None
     except UnexpectedInput as e:  # pragma: no cover - other lark errors
         raise LitmusError(f"syntax error in {what}", Pos(file, e.line, e.column)) from None
+
+
+_TERMINAL_WORDS = {"NAME": "a name", "INT": "a number", "TYPE": "a type", "PROC": "a thread 'P0'"}
+
+
+def _expected_text(which: str, expected: set[str] | None) -> str:
+    """``';'`` when the parser expected exactly one token (else nothing: long lists do not help)."""
+    if not expected or len(expected) != 1:
+        return ""
+    (name,) = expected
+    if name in _TERMINAL_WORDS:
+        return _TERMINAL_WORDS[name]
+    try:
+        pattern = _parser(which).get_terminal(name).pattern
+    except KeyError:
+        return ""
+    if pattern.type == "str":
+        return f"'{pattern.value}'"
+    return ""
 
 
 def _end_pos(text: str) -> tuple[int, int]:
@@ -1042,20 +1077,17 @@ def check(test: LitmusTest) -> None:
         if isinstance(item.value, Var) and item.value.name not in shared:
             raise LitmusError(f"unknown location '{item.value.name}'", item.value.pos or item.pos)
     cond_pos = test.condition.pos
-    locs = [(loc, cond_pos) for loc in test.locations]
-    locs += _prop_locs(test.condition.prop) + _prop_locs(test.filter)
-    for loc, where in locs:
+    locs = [(loc, cond_pos, True) for loc in test.locations]
+    locs += [(loc, where, False) for loc, where in _prop_locs(test.condition.prop) + _prop_locs(test.filter)]
+    for loc, where, listed in locs:
         if isinstance(loc, LocReg):
             if loc.thread >= nthreads:
                 raise LitmusError(f"unknown register {loc}: there is no thread P{loc.thread}", where)
-            if loc.reg not in regs[loc.thread]:
+            # herd shows a register the thread never sets (as 0) when ``locations`` asks for it
+            if loc.reg not in regs[loc.thread] and not listed:
                 raise LitmusError(f"unknown register {loc}", where)
         elif loc.name not in shared:
             raise LitmusError(f"unknown location '{loc.name}'", where)
     for sym, where in _prop_symbols(test.condition.prop) + _prop_symbols(test.filter):
         if sym not in shared:
             raise LitmusError(f"unknown location '{sym}' (as a value)", where)
-
-
-# keep Tree importable for type checkers of callers that inspect raw parses
-_ = Tree

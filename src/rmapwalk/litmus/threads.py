@@ -96,6 +96,7 @@ class Path:
     events: list[TEvent]
     regs: dict[str, Value]
     cutoff: bool = False  # a loop was cut after UNROLL iterations
+    infeasible: bool = False  # stopped at an access to a non-address; only its writes so far are kept
 
 
 class _NeedChoice(Exception):
@@ -232,7 +233,14 @@ class _Run:
             return TV(int(a.v != b.v), deps)
         return TV(self.arith(e.op, a.v, b.v, e.pos), deps)
 
-    def arith(self, op: str, a: Value, b: Value, pos: Pos | None) -> int:
+    def arith(self, op: str, a: Value, b: Value, pos: Pos | None) -> Value:
+        if op in ("+", "-") and isinstance(a, str) and isinstance(b, int) or op == "+" and isinstance(b, str) \
+                and isinstance(a, int):
+            # pointer arithmetic: ``y + (r & 0)`` fakes an address dependency; any other
+            # offset leaves the declared variables, where no write (not even an initial one) is
+            if (b if isinstance(b, int) else a) == 0:
+                return a if isinstance(a, str) else b
+            raise _Infeasible()
         if not isinstance(a, int) or not isinstance(b, int):
             raise LitmusSemanticsError(pos, f"operator '{op}' applied to an address")
         if op in ("/", "%"):
@@ -394,8 +402,13 @@ def _truth(v: Value) -> bool:
 
 
 def thread_paths(test: LitmusTest, thread: Thread, domains: Mapping[str, tuple[Value, ...]],
-                 init_regs: Mapping[str, Value]) -> Iterator[Path]:
-    """Every path of ``thread``, in a fixed order (choices in domain order, depth first)."""
+                 init_regs: Mapping[str, Value], *, partial: bool = False) -> Iterator[Path]:
+    """Every path of ``thread``, in a fixed order (choices in domain order, depth first).
+
+    With ``partial``, paths that stop at an access to a non-address are yielded too
+    (marked ``infeasible``): their writes up to that point still tell which values
+    the test can store, which the value-domain fixpoint needs.
+    """
     params = {p.name: p.name for p in thread.params}
     stack: list[list[object]] = [[]]
     while stack:
@@ -413,5 +426,7 @@ def thread_paths(test: LitmusTest, thread: Thread, domains: Mapping[str, tuple[V
             yield Path(thread.index, run.events, {}, cutoff=True)
             continue
         except _Infeasible:
+            if partial:
+                yield Path(thread.index, run.events, {}, infeasible=True)
             continue
         yield Path(thread.index, run.events, {k: tv.v for k, tv in run.regs.items()})

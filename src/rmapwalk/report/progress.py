@@ -114,7 +114,8 @@ class ProgressLine:
 def run_with_progress(explorer: Explores, *, quiet: bool = False, label: str = "",
                       console: Console | None = None) -> Result:
     """``explorer.run()``, with a live progress line on a terminal (see :func:`wanted`)."""
-    if quiet or (console is None and not wanted()):
+    if quiet or getattr(explorer, "stats", None) is None or (console is None and not wanted()):
         return explorer.run()
-    with ProgressLine(lambda: snapshot_of(explorer.stats, explorer.result), label, enabled=True, console=console):
+    with ProgressLine(lambda: snapshot_of(explorer.stats, getattr(explorer, "result", None)), label, enabled=True,
+                      console=console):
         return explorer.run()

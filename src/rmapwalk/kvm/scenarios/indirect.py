@@ -72,16 +72,19 @@ class ShadowPaging:
         self.mmu_notifier_seq = prog.var("kvm.mmu_notifier_seq", observe=False)
 
 
-def create_shadow_vcpu(kvm: KvmMmu, sp: int, name: str) -> KvmVcpu:
+def create_shadow_vcpu(kvm: KvmMmu, sp: int, name: str, *, register: bool = True) -> KvmVcpu:
     """A vCPU whose root is the indirect level-1 shadow page ``sp`` (``mmu_alloc_shadow_roots``
-    with a one-level guest table), with RCU-protected lockless walks."""
+    with a one-level guest table), with RCU-protected lockless walks.  ``register=False``: not
+    in ``kvm.vcpus``, so remote flushes skip it (for a vCPU that never runs guest code in the
+    program: no TLB to flush, no IPI to take)."""
     prog = kvm.prog
     mem = guest_memory(kvm)
     vcpu = KvmVcpu(kvm, len(kvm.vcpus), name, mode=prog.var(f"{name}.mode", observe=False),
                    requests=prog.var(f"{name}.requests", observe=False),
                    tlb={g: prog.var(f"{name}.tlb[{g}]", observe=False) for g in mem},
                    root_sp=sp, root_spt=int(prog.init[kvm.sp_field(sp, "spt")]), root_level=1, walk_rcu=True)
-    kvm.vcpus.append(vcpu)
+    if register:
+        kvm.vcpus.append(vcpu)
     return vcpu
 
 
@@ -153,29 +156,34 @@ def kvm_mmu_notifier_invalidate_page(kvm: KvmMmu, sh: ShadowPaging, gfn: int) ->
 GPT_GFN, GFN1, GFN2 = 0, 1, 2
 
 
-def fast_pf_indirect(sw: Switches) -> Program:
+def fast_pf_indirect(sw: Switches, walk_rcu: bool = True) -> Program:
     """R1.  S (indirect, level 1, shadowing the guest page table at gfn 0) maps va 0 through
     ``gpte[0] = 1`` to gfn 1, backed by host page P: ``S.spt[0]`` is dirty-log write-protected
     (W clear, MMU-writable), gfn 1 already harvested.
 
-    * ``vcpu0`` writes va 0: a write fault on a present spte, so ``fast_page_fault``;
+    * ``vcpu0`` writes va 0: starting from the write fault on the present, write-protected spte
+      (``fast_page_fault``, else the slow path), then the retried write;
     * ``host`` swaps gfn 1 out: clears its host pte, the MMU notifier zaps gfn 1's sptes
       (``kvm_unmap_rmapp``) and flushes; then P is reused for gfn 2 (zero-filled, mapped);
-    * ``vcpu1`` (the guest) points ``gpte[0]`` at gfn 2 and reads va 0: the slow path maps it to
-      P again (writable, gfn 2 marked dirty);
+    * ``vcpu1`` (the guest) points ``gpte[0]`` at gfn 2 and reads va 0, which faults: the slow
+      path maps it to P again (writable, gfn 2 marked dirty);
     * ``migrate`` harvests once (write-protecting gfn 2's spte back to the very value vcpu0 read)
       and copies what it reports.
 
     I1 for gfn 2 (gfn 1 is swapped out): the destination must end with gfn 2's final content.
     With the fast path on S, vcpu0's cmpxchg can succeed on the recycled value and mark
-    ``sp->gfns[0]`` as it read it -- gfn 1 -- while its write lands in gfn 2's page."""
+    ``sp->gfns[0]`` as it read it -- gfn 1 -- while its write lands in gfn 2's page.
+
+    ``walk_rcu=False`` gives vcpu0 3.11's interrupts-off lockless walk instead (see the module
+    doc)."""
     p = Program(f"fast-pf-indirect[{sw.describe()}]")
     kvm = KvmMmu(p, sw, npages=3, desc_capacity=1, sp_capacity=1)
     pfn_p = kvm.pfn_base + GFN1
     sh = ShadowPaging(kvm, [GFN1, GFN2], [pfn_p])
     sp = kvm.prealloc_page(1, GPT_GFN, direct=False)
     vcpu0 = create_shadow_vcpu(kvm, sp, "vcpu0")
-    vcpu1 = create_shadow_vcpu(kvm, sp, "vcpu1")
+    vcpu0.walk_rcu = walk_rcu
+    vcpu1 = create_shadow_vcpu(kvm, sp, "vcpu1", register=False)  # runs only the slow path
     sptep = kvm.spt_entry(vcpu0.root_spt, 0)
     kvm.set_initial(sptep, kvm_make_spte(kvm, GFN1, 1, False, mmu_writable=True))
     with kvm.building():
@@ -187,7 +195,10 @@ def fast_pf_indirect(sw: Switches) -> Program:
     bitmap = slot.dirty_bitmap[0]
 
     def guest0() -> None:
-        guest_access_va(vcpu0, sh, 0, True, 1)
+        # the guest's write to va 0 has faulted on the write-protected spte (W clear)
+        if not fast_page_fault(vcpu0, 0, 1, True, True):
+            fname_page_fault(vcpu0, sh, 0, True)
+        guest_access_va(vcpu0, sh, 0, True, 1)  # the retried write
 
     def host() -> None:
         WRITE_ONCE(sh.host_pfn[GFN1], 0)  # try_to_unmap: ptep_clear_flush of gfn 1's hva
@@ -199,7 +210,8 @@ def fast_pf_indirect(sw: Switches) -> Program:
 
     def guest1() -> None:
         WRITE_ONCE(sh.gpte[0], GFN2)
-        guest_access_va(vcpu1, sh, 0, False)
+        # its next read of va 0 faults (the spte is gone once gfn 2 is backed): the slow path
+        fname_page_fault(vcpu1, sh, 0, False)
 
     def migrate() -> None:
         copy = 0

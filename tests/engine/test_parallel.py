@@ -1,0 +1,209 @@
+"""--jobs / --cluster: the split search gives exactly the sequential verdict, outcomes and counts."""
+
+from __future__ import annotations
+
+import os
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from benchmarks.programs import PROGRAMS
+from rmapwalk.engine import Program, explore
+from rmapwalk.engine.parallel import ParallelSearch, SearchError, default_jobs
+from rmapwalk.engine.replay import rebuild
+from rmapwalk.engine.result import Result
+from rmapwalk.engine.runtime import ModelError
+from rmapwalk.engine.workunit import ProgramSource, SearchConfig, UnitError, UnitRunner, graph_from_data
+
+FACTORY = {"N-writers": "n_writers"}
+
+
+def config(name: str, n: int, model: str, **kw: Any) -> SearchConfig:
+    src = ProgramSource(module="benchmarks.programs", function=FACTORY.get(name, name), args=(n,))
+    return SearchConfig(src, model, **kw)
+
+
+def totals(r: Result) -> tuple[Any, ...]:
+    st = r.stats
+    return (r.verdict, st.complete, st.blocked, st.errors, st.bounded, st.events, st.inconsistent,
+            r.outcomes, r.violation_count, r.property_counts, r.exists)
+
+
+CASES = [("lastzero", 7), ("casrot", 4), ("wcas", 4), ("casw", 3), ("binc", 3), ("N-writers", 3), ("readers", 7)]
+
+
+@pytest.mark.parametrize("model", ["sc", "tso", "pso"])
+@pytest.mark.parametrize(("name", "n"), CASES, ids=[f"{b}({n})" for b, n in CASES])
+def test_units_in_process_equal_sequential(name: str, n: int, model: str) -> None:
+    """Slices of 3 executions: the search is cut into many units (each rebuilt from plain data)."""
+    seq = explore(PROGRAMS[name](n), model)
+    ps = ParallelSearch(config(name, n, model), PROGRAMS[name](n), jobs=1, slice_executions=3)
+    par = ps.run()
+    assert totals(par) == totals(seq)
+    assert ps.units_done >= seq.stats.executions // 3
+
+
+@pytest.mark.parametrize("model", ["sc", "tso", "pso"])
+@pytest.mark.parametrize(("name", "n"), [("lastzero", 9), ("binc", 3), ("casw", 3)])
+def test_two_worker_processes_equal_sequential(name: str, n: int, model: str) -> None:
+    seq = explore(PROGRAMS[name](n), model)
+    par = ParallelSearch(config(name, n, model), PROGRAMS[name](n), jobs=2, slice_executions=50).run()
+    assert totals(par) == totals(seq)
+
+
+def _model_file(tmp_path: Path, body: str) -> str:
+    f = tmp_path / "m.py"
+    f.write_text(textwrap.dedent(body))
+    return str(f)
+
+
+BROKEN = """
+    from rmapwalk.engine import Program, load, store, observe, assume
+    p = Program("broken-counter")
+    x = p.var("x")
+    lock = p.var("lock")
+    def worker():
+        assume(load(lock) == 0, "lock held")
+        store(lock, 1)
+        v = load(x)
+        store(x, v + 1)
+        store(lock, 0)
+    for i in range(3):
+        p.thread(worker, name=f"t{i}")
+    p.require(lambda f: f["x"] == 3, "no increment lost")
+"""
+
+
+@pytest.mark.parametrize("model", ["sc", "tso", "pso"])
+def test_violations_counted_exactly_and_replay(tmp_path: Path, model: str) -> None:
+    from rmapwalk.loader import load_model
+
+    path = _model_file(tmp_path, BROKEN)
+    loaded = load_model(path)
+    seq = explore(loaded.program, model, keep_violations=5)
+    cfg = SearchConfig(ProgramSource(path=path, sha256=loaded.sha256), model, keep_violations=5)
+    par = ParallelSearch(cfg, loaded.program, jobs=2, slice_executions=2).run()
+    assert totals(par) == totals(seq)
+    assert seq.verdict == "violated"
+    assert 1 <= len(par.violations) <= 5
+    for v in par.violations:
+        rebuild(loaded.program, v.replay)
+
+
+def test_stop_on_first() -> None:
+    from rmapwalk.examples import broken_lock
+
+    prog = broken_lock.broken_lock
+    cfg = SearchConfig(ProgramSource(module="rmapwalk.examples.broken_lock", function="make"), "sc",
+                       stop_on_first=True)
+    res = ParallelSearch(cfg, prog, jobs=2).run()
+    assert res.verdict == "violated"
+    assert res.violations
+
+
+def test_timeout_and_bound_make_it_incomplete() -> None:
+    res = ParallelSearch(config("lastzero", 12, "sc"), PROGRAMS["lastzero"](12), jobs=2, timeout=0.5).run()
+    assert res.verdict == "incomplete"
+    assert "timeout" in (res.incomplete_reason or "")
+    assert 0 < res.stats.seconds < 10
+    res = ParallelSearch(config("lastzero", 12, "sc"), PROGRAMS["lastzero"](12), jobs=1,
+                         max_executions=100).run()
+    assert res.verdict == "incomplete"
+    assert res.stats.executions >= 100
+
+
+def test_model_error_in_a_worker(tmp_path: Path) -> None:
+    path = _model_file(tmp_path, """
+        from rmapwalk.engine import Program, load, store
+        p = Program("raises")
+        x = p.var("x")
+        def a():
+            store(x, 1)
+        def b():
+            if load(x) == 1:
+                raise KeyError("boom")
+        p.thread(a)
+        p.thread(b)
+    """)
+    from rmapwalk.loader import load_model
+
+    prog = load_model(path).program
+    with pytest.raises(ModelError, match="boom"):
+        ParallelSearch(SearchConfig(ProgramSource(path=path)), prog, jobs=2).run()
+
+
+def test_model_file_changed_is_an_error(tmp_path: Path) -> None:
+    path = _model_file(tmp_path, BROKEN)
+    from rmapwalk.loader import load_model
+
+    prog = load_model(path).program
+    with pytest.raises(SearchError, match="changed"):
+        ParallelSearch(SearchConfig(ProgramSource(path=path, sha256="0" * 64)), prog, jobs=2).run()
+
+
+def test_a_dead_worker_s_unit_is_rerun(tmp_path: Path) -> None:
+    marker = tmp_path / "died"
+    path = _model_file(tmp_path, f"""
+        import os, signal
+        from rmapwalk.engine import Program, load, store, observe
+        p = Program("dies-once")
+        xs = [p.var(f"x{{i}}") for i in range(4)]
+        def w(i):
+            store(xs[i], 1)
+        def r():
+            s = 0
+            for x in xs:
+                s += load(x)
+            if s == 3 and os.environ.get("RMAPWALK_WORKER") and not os.path.exists({str(marker)!r}):
+                open({str(marker)!r}, "w").close()
+                os.kill(os.getpid(), signal.SIGKILL)
+            observe("s", s)
+        for i in range(4):
+            p.thread(w, i)
+        p.thread(r)
+    """)
+    from rmapwalk.loader import load_model
+
+    prog = load_model(path).program
+    seq = explore(prog, "sc")
+    ps = ParallelSearch(SearchConfig(ProgramSource(path=path)), prog, jobs=2)
+    par = ps.run()
+    assert marker.exists()
+    assert ps.worker_deaths == 1
+    assert totals(par) == totals(seq)
+
+
+def test_bad_units_are_rejected() -> None:
+    runner = UnitRunner(config("lastzero", 3, "sc"))
+    with pytest.raises(UnitError):
+        graph_from_data(runner.prog, runner.explorer.beh, {"threads": [[]], "co": [], "reads": [], "next_stamp": 0})
+    with pytest.raises(UnitError):
+        runner.run([{"graph": {"threads": [[[0, 99, 0, 0]]] * 4, "co": [], "reads": [], "next_stamp": 1},
+                     "items": []}])
+    assert default_jobs() >= 1
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not os.environ.get("RMAPWALK_SLOW"), reason="RMAPWALK_SLOW=1")
+def test_dask_local_cluster_equals_sequential_slow() -> None:  # pragma: no cover - see below
+    _dask_case()
+
+
+def _dask_case() -> None:
+    from distributed import LocalCluster
+
+    prog: Program = PROGRAMS["lastzero"](8)
+    seq = explore(prog, "tso")
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, memory_limit="512MiB",
+                      dashboard_address=None) as cluster:
+        ps = ParallelSearch(config("lastzero", 8, "tso"), prog, cluster=cluster.scheduler_address,
+                            slice_executions=40)
+        par = ps.run()
+    assert totals(par) == totals(seq)
+    assert ps.units_done > 1
+
+
+def test_dask_local_cluster_equals_sequential() -> None:
+    _dask_case()
