@@ -142,7 +142,7 @@ def test_killed_runs_resume_to_exact_totals(tmp_path: Path) -> None:
             p.send_signal(signal.SIGKILL)
             kills += 1
             resumed_kills += args[0] == "resume"
-        p.communicate()
+        p.communicate(timeout=60)  # (no worker survives its coordinator to hold the pipes)
     final = _rmapwalk("resume", ck, "--json", "--replay-dir", str(tmp_path / "rp2"), cwd=tmp_path)
     assert final.returncode == 1, final.stderr
     assert _summary(final.stdout) == _summary(ref.stdout)

@@ -211,3 +211,24 @@ def test_run_engine_result_for_the_litmus_runner() -> None:
         run_engine_result(parse_litmus(bad, "t.litmus"), "sc")
     with pytest.raises(LitmusSemanticsError, match=r"^t.litmus:6:18: P0: unknown name 'q'$"):
         run_engine_result(parse_litmus(lit("P0(int *x)\n{ WRITE_ONCE(*x, q); }"), "t.litmus"), "sc")
+
+
+def test_address_arithmetic_and_arrays() -> None:
+    text = lit("P0(int *x, int *a)\n{ int r0; int r1; int *r2; r0 = READ_ONCE(*x);\n"
+               " r2 = a + (r0 & 8) + 1; WRITE_ONCE(*r2, 5); r1 = READ_ONCE(*(x + r0 - r0)); }",
+               init="int a[2];", cond="forall (a[1]=5 /\\ a[0]=0 /\\ 0:r1=0)")
+    r = run(text, "sc")
+    assert r.ok and r.state_lines() == ["0:r1=0; a[0]=0; a[1]=5;"]  # type: ignore[attr-defined]
+    with pytest.raises(LitmusError, match=r"t.litmus:6:.*: P0: address arithmetic x \+ 2 leaves the variable"):
+        run(lit("P0(int *x)\n{ int r0; r0 = READ_ONCE(*(x + 2)); }"))
+
+
+def test_address_dependency_through_registers_under_weak() -> None:
+    mp = ("P0(int *x, int *y)\n{ WRITE_ONCE(*x, 1); smp_wmb(); WRITE_ONCE(*y, 1); }\n"
+          "P1(int *x, int *y)\n{ int r0; int r1; int r9; int *r2; r0 = READ_ONCE(*y); %s }")
+    cond = "exists (1:r0=1 /\\ 1:r1=0)"
+    dep = lit(mp % "r9 = r0 & 8; r2 = x + r9; r1 = READ_ONCE(*r2);", cond=cond)
+    nodep = lit(mp % "r1 = READ_ONCE(*x);", cond=cond)
+    assert run(dep, "weak").observation == "Never"  # type: ignore[attr-defined]
+    assert run(nodep, "weak").observation == "Sometimes"  # type: ignore[attr-defined]
+    assert run(nodep, "pso").observation == "Never"  # type: ignore[attr-defined]

@@ -106,9 +106,24 @@ class _InProcess:
         pass
 
 
-def _ignore_sigint_then_init(hungry: Any) -> None:
+def _ignore_sigint_then_init(hungry: Any, parent: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the coordinator's to handle
+    _die_with(parent)
     _init_worker(hungry)
+
+
+def _die_with(parent: int) -> None:
+    """Have the kernel kill this worker when the coordinator dies (even by SIGKILL): a killed
+    run leaves no worker behind (Linux; elsewhere the pool's own shutdown does it)."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # pragma: no cover - not Linux
+        return
+    if os.getppid() != parent:  # the coordinator died before prctl took effect
+        os._exit(1)
 
 
 class _LocalPool:
@@ -124,7 +139,7 @@ class _LocalPool:
 
     def _start(self) -> cf.ProcessPoolExecutor:
         return cf.ProcessPoolExecutor(self.n, mp_context=self.ctx, initializer=_ignore_sigint_then_init,
-                                      initargs=(self.hungry,))
+                                      initargs=(self.hungry, os.getpid()))
 
     def jobs(self) -> int:
         return self.n

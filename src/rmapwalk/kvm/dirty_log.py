@@ -22,7 +22,12 @@ from rmapwalk.kernel.bitops import BITS_PER_LONG, xchg_word
 from rmapwalk.kernel.once import READ_ONCE
 from rmapwalk.kernel.spinlock import spin_lock, spin_unlock
 from rmapwalk.kvm.memslot import KvmMemorySlot
-from rmapwalk.kvm.mmu_checks import check_no_writable_large_spte, kvm_mmu_unlock
+from rmapwalk.kvm.mmu_checks import (
+    check_no_writable_large_spte,
+    ghost_harvesting,
+    ghost_lockless_harvest,
+    kvm_mmu_unlock,
+)
 from rmapwalk.kvm.mmu_page import KvmMmu, page_header
 from rmapwalk.kvm.pte_list import pte_list_walk_lockless, rmap_walk
 from rmapwalk.kvm.rmap import gfn_to_rmap
@@ -225,14 +230,23 @@ def kvm_vm_ioctl_get_dirty_log(kvm: KvmMmu, slot: KvmMemorySlot | None = None) -
         spin_lock(kvm.slots_lock)
     reported: list[int] = []
     is_dirty = False
+    if not locked:
+        ghost_lockless_harvest(kvm, True)  # I1 state form (opt-in ghost)
     if locked:
         spin_lock(kvm.mmu_lock)
+    ghosts: list[int] = []
     for i, word in enumerate(slot.dirty_bitmap):
         if not READ_ONCE(word):
             continue
         is_dirty = True
+        if kvm.check_i1_state:  # I1 state form's ghost: every gfn of the word, narrowed after the xchg
+            ghosts = [g for g in slot.gfns() if (g - slot.base_gfn) // BITS_PER_LONG == i]
+            ghost_harvesting(kvm, ghosts, True)
         mask = xchg_word(word, 0)  # xchg(&dirty_bitmap[i], 0): the harvest, fully ordered
-        reported += [slot.base_gfn + i * BITS_PER_LONG + b for b in range(BITS_PER_LONG) if mask >> b & 1]
+        got = [slot.base_gfn + i * BITS_PER_LONG + b for b in range(BITS_PER_LONG) if mask >> b & 1]
+        reported += got
+        ghost_harvesting(kvm, [g for g in ghosts if g not in got], False)
+        ghosts = [g for g in ghosts if g in got]
         if locked:
             kvm_mmu_write_protect_pt_masked(kvm, slot, i * BITS_PER_LONG, mask)
         else:
@@ -244,6 +258,9 @@ def kvm_vm_ioctl_get_dirty_log(kvm: KvmMmu, slot: KvmMemorySlot | None = None) -
         kvm_mmu_unlock(kvm, "kvm_vm_ioctl_get_dirty_log")
     if is_dirty and not (locked and kvm.sw.flush_location == "under_lock"):
         kvm_flush_remote_tlbs(kvm)
+    ghost_harvesting(kvm, reported, False)
+    if not locked:
+        ghost_lockless_harvest(kvm, False)
     if _serialized(kvm):
         spin_unlock(kvm.slots_lock)
     return reported

@@ -71,7 +71,7 @@ from rmapwalk.kernel.bitops import BITS_PER_LONG, test_bit
 from rmapwalk.kernel.once import READ_ONCE
 from rmapwalk.kvm.dirty_log import kvm_mmu_slot_remove_write_access, kvm_vm_ioctl_get_dirty_log, migration_copy
 from rmapwalk.kvm.memslot import KvmMemorySlot, gfn_to_memslot
-from rmapwalk.kvm.mmu_checks import I3, I11
+from rmapwalk.kvm.mmu_checks import I1_STATE, I3, I8, I11
 from rmapwalk.kvm.mmu_page import KvmMmu
 from rmapwalk.kvm.pte_list import I5, I6
 from rmapwalk.kvm.vcpu import KVM_REQ_TLB_FLUSH, TLB_RW, guest_memory
@@ -141,6 +141,32 @@ def require_no_lost_dirty_bit(kvm: KvmMmu, gfn: int, sptes: list[int]) -> None:
     kvm.prog.require(ok, I10)
 
 
+def require_no_lost_accessed_bit(kvm: KvmMmu, gfn: int, sptes: list[int]) -> None:
+    """Register I10's accessed half for ``gfn``, whose sptes can only be at ``sptes``: turns on
+    the CPU's A-bit updates (``kvm.hw_accessed_bit``) and the host page's accessed flag
+    (``kvm_set_pfn_accessed``), and requires of every final state: if the guest wrote the page,
+    the host page was marked accessed or a live spte of ``gfn`` still has A (page aging would
+    otherwise take a page in use for an idle one)."""
+    from rmapwalk.kvm.spte import PT_ACCESSED_MASK
+
+    mem = guest_memory(kvm)
+    kvm.hw_accessed_bit = True
+    if gfn not in kvm.host_accessed:
+        kvm.host_accessed[gfn] = kvm.prog.var(f"host_page_accessed[{gfn}]")
+    names = kvm.prog.names
+    have = {int(x) for x in kvm.prog.observed}
+    for a in sptes:
+        if int(a) not in have:
+            kvm.prog.observed.append(_loc(kvm, a))
+
+    def ok(f: Mapping[str, Any]) -> bool:
+        if f[mem[gfn].name] == 0 or f[kvm.host_accessed[gfn].name]:
+            return True
+        return any(f[names[int(a)]] & PT_ACCESSED_MASK for a in sptes)
+
+    kvm.prog.require(ok, I10)
+
+
 def _loc(kvm: KvmMmu, addr: int) -> Any:
     from rmapwalk.engine.program import Loc
 
@@ -200,6 +226,7 @@ def require_no_dirty_page_lost(kvm: KvmMmu, migrator: str = "migrate") -> None:
 
 __all__ = [
     "FAULT_LOOP", "I1", "I2", "I3", "I5", "I6", "I7", "I11",
-    "I9", "I10", "check_harvest_protected", "check_write_protected", "final_dirty_gfns",
-    "lost_pages", "migration_thread", "require_no_dirty_page_lost", "require_no_lost_dirty_bit",
+    "I1_STATE", "I8", "I9", "I10", "check_harvest_protected", "check_write_protected", "final_dirty_gfns",
+    "lost_pages", "migration_thread", "require_no_dirty_page_lost", "require_no_lost_accessed_bit",
+    "require_no_lost_dirty_bit",
 ]

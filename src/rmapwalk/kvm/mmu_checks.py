@@ -40,6 +40,8 @@ def enable_i1_state(kvm: KvmMmu) -> None:
     per thread and gfn for "mark pending")."""
     prog = kvm.prog
     kvm.check_i1_state = True
+    if kvm.ghost_check_lock is None:
+        kvm.ghost_check_lock = prog.var("ghost.i1_check_lock", observe=False)
     for slot in kvm.memslots:
         if slot.dirty_bitmap is None:
             continue
@@ -92,6 +94,21 @@ def ghost_harvesting(kvm: KvmMmu, gfns: list[int], on: bool) -> None:
         smp_mb()
 
 
+def ghost_lockless_harvest(kvm: KvmMmu, begin: bool) -> None:
+    """The lockless harvest's side of I1's state check: the whole harvest (from before its first
+    ``xchg`` to after its flush) holds a ghost lock that the check also takes, so the check's
+    reads (which are not one atomic snapshot) never straddle a harvest.  No event unless
+    ``kvm.check_i1_state``."""
+    if not kvm.check_i1_state or kvm.ghost_check_lock is None:
+        return
+    from rmapwalk.kernel.spinlock import spin_lock
+
+    if begin:
+        spin_lock(kvm.ghost_check_lock)
+    else:
+        spin_unlock(kvm.ghost_check_lock)
+
+
 def check_dirty_state(kvm: KvmMmu, who: str) -> None:
     """I1, state form (reference §5.2), checked by an mmu_lock holder right before it releases
     the lock (so the rmaps it walks are stable): for every gfn ``g`` of a logged slot, if a
@@ -100,7 +117,24 @@ def check_dirty_state(kvm: KvmMmu, who: str) -> None:
     ``bit(g)`` has not finished its write-protect and flush (ghost), or some thread made an spte
     for ``g`` writable and has not yet marked ``g`` (ghost).  Checked at every release of
     mmu_lock, not at every step (each check is a few dozen reads); a lockless harvest is checked
-    by the lock holders around it."""
+    by the lock holders around it, serialized with it by a ghost lock
+    (:func:`ghost_lockless_harvest`): that removes the interleavings where a lock holder
+    releases mmu_lock in the middle of a lockless harvest, so the state form complements the
+    end-to-end form, which sees every interleaving, and does not replace it.
+
+    Read order: the writable spte or TLB entry, then the mark-pending ghosts, the harvest ghost,
+    and the dirty bit last (a pending mark cleared before it is read has set the bit)."""
+    from rmapwalk.kernel.spinlock import spin_lock
+
+    serialize = kvm.sw.write_protect == "lockless" and kvm.ghost_check_lock is not None
+    if serialize:
+        spin_lock(kvm.ghost_check_lock)
+    _check_dirty_state(kvm, who)  # (no try/finally: model operations must not run while unwinding)
+    if serialize:
+        spin_unlock(kvm.ghost_check_lock)
+
+
+def _check_dirty_state(kvm: KvmMmu, who: str) -> None:
     from rmapwalk.kernel.bitops import BITS_PER_LONG, test_bit
     from rmapwalk.kernel.once import READ_ONCE
 
@@ -122,12 +156,12 @@ def check_dirty_state(kvm: KvmMmu, who: str) -> None:
                         break
             if not where:
                 continue
-            off = g - slot.base_gfn
-            if test_bit(off % BITS_PER_LONG, slot.dirty_bitmap[off // BITS_PER_LONG]):
+            if any(READ_ONCE(loc) for (_, h), loc in sorted(kvm.ghost_mark_pending.items()) if h == g):
                 continue
             if READ_ONCE(kvm.ghost_harvesting[g]):
                 continue
-            if any(READ_ONCE(loc) for (_, h), loc in sorted(kvm.ghost_mark_pending.items()) if h == g):
+            off = g - slot.base_gfn
+            if test_bit(off % BITS_PER_LONG, slot.dirty_bitmap[off // BITS_PER_LONG]):
                 continue
             raise Violated(I1_STATE, f"{who} releases mmu_lock while {where} lets the guest write gfn {g}, "
                                      f"whose dirty bit is clear, with no harvest of it in progress and no "
@@ -225,4 +259,4 @@ def check_no_writable_large_spte(kvm: KvmMmu, slot: KvmMemorySlot, who: str) -> 
 
 __all__ = ["I1_STATE", "I3", "I8", "I11", "check_dirty_state", "check_fast_path_target",
            "check_no_writable_large_spte", "check_rmap_complete_and_exact", "enable_i1_state",
-           "ghost_harvesting", "ghost_mark_pending", "kvm_mmu_unlock"]
+           "ghost_harvesting", "ghost_lockless_harvest", "ghost_mark_pending", "kvm_mmu_unlock"]

@@ -125,6 +125,8 @@ class KvmMmu:
         self.ghost_harvesting: dict[int, Loc] = {}
         #: (thread name, gfn) -> "this thread made an spte for g writable and has not marked g yet"
         self.ghost_mark_pending: dict[tuple[str, int], Loc] = {}
+        #: serializes I1's state check with a lockless harvest (``mmu_checks.ghost_lockless_harvest``)
+        self.ghost_check_lock: Loc | None = None
         #: gfn -> the ghost "host page accessed" flag of its pfn (``kvm_set_pfn_accessed``), for
         #: I10's accessed half; empty: no tracking, no events
         self.host_accessed: dict[int, Loc] = {}

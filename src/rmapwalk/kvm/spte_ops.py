@@ -6,9 +6,10 @@ Every access to an spte goes through ``kvm.ops.spte_*`` (``READ_ONCE``/``WRITE_O
 
 Callers hold ``kvm.mmu_lock``, except :func:`mmu_spte_get_lockless` (lockless walkers).
 
-The host page's dirty flag (``kvm_set_pfn_dirty``) is recorded by
-:func:`mmu_spte_clear_track_bits` for the gfns a program tracks (I10, ``kvm.host_dirty``).
-Not modelled: ``kvm_set_pfn_accessed``, the A/D propagation of :func:`mmu_spte_update`, and the
+The host page's dirty and accessed flags (``kvm_set_pfn_dirty``, ``kvm_set_pfn_accessed``) are
+recorded by :func:`mmu_spte_clear_track_bits` for the gfns a program tracks (I10,
+``kvm.host_dirty``, ``kvm.host_accessed``).
+Not modelled: the A/D propagation of :func:`mmu_spte_update`, and the
 32-bit host's ``clear_spte_count``.  ``spte_has_volatile_bits`` follows ``volatile_bits``.
 """
 
@@ -21,6 +22,7 @@ from rmapwalk.kvm.spte import (
     is_rmap_spte,
     is_shadow_present_pte,
     is_writable_pte,
+    shadow_accessed_mask,
     shadow_dirty_mask,
     spte_has_volatile_bits,
     spte_is_locklessly_modifiable,
@@ -33,6 +35,15 @@ def kvm_set_pfn_dirty(kvm: KvmMmu, pfn: int) -> None:
     (``SetPageDirty``).  Recorded only for the gfns whose host page the program tracks
     (``kvm.host_dirty``, made by ``invariants.require_no_lost_dirty_bit``): elsewhere no event."""
     loc = kvm.host_dirty.get(pfn - kvm.pfn_base)
+    if loc is not None:
+        WRITE_ONCE(loc, 1)
+
+
+def kvm_set_pfn_accessed(kvm: KvmMmu, pfn: int) -> None:
+    """Models ``kvm_set_pfn_accessed()`` (virt/kvm/kvm_main.c, 3.11): ``mark_page_accessed`` of
+    the host page.  Recorded only for the gfns whose host page the program tracks
+    (``kvm.host_accessed``, made by ``invariants.require_no_lost_accessed_bit``)."""
+    loc = kvm.host_accessed.get(pfn - kvm.pfn_base)
     if loc is not None:
         WRITE_ONCE(loc, 1)
 
@@ -86,14 +97,16 @@ def mmu_spte_update(kvm: KvmMmu, sptep: int, new_spte: int) -> bool:
 
 def mmu_spte_clear_track_bits(kvm: KvmMmu, sptep: int) -> bool:
     """Models ``mmu_spte_clear_track_bits()`` (arch/x86/kvm/mmu.c, 3.11): set a leaf spte to 0
-    (plain store, or ``xchg`` if it has volatile bits), ``kvm_set_pfn_dirty`` if the old value
-    had D (the accessed propagation is not modelled), and report whether the old value was an
+    (plain store, or ``xchg`` if it has volatile bits), ``kvm_set_pfn_accessed`` if the old value
+    had A and ``kvm_set_pfn_dirty`` if it had D, and report whether the old value was an
     rmap spte (so the caller removes it from its rmap)."""
     old = int(kvm.ops.spte_read(sptep))
     if not spte_has_volatile_bits(old, kvm.sw.volatile_bits == "mmu_writable"):
         kvm.ops.spte_write(sptep, 0)
     else:
         old = int(kvm.ops.spte_xchg(sptep, 0))
+    if is_rmap_spte(old) and old & shadow_accessed_mask:
+        kvm_set_pfn_accessed(kvm, spte_to_pfn(old))
     if is_rmap_spte(old) and old & shadow_dirty_mask:
         kvm_set_pfn_dirty(kvm, spte_to_pfn(old))
     return is_rmap_spte(old)
@@ -113,6 +126,6 @@ def drop_spte(kvm: KvmMmu, sptep: int) -> None:
 
 
 __all__ = [
-    "drop_spte", "kvm_set_pfn_dirty", "mmu_spte_clear_no_track", "mmu_spte_clear_track_bits",
+    "drop_spte", "kvm_set_pfn_accessed", "kvm_set_pfn_dirty", "mmu_spte_clear_no_track", "mmu_spte_clear_track_bits",
     "mmu_spte_get_lockless", "mmu_spte_set", "mmu_spte_update", "spte_flush_needed",
 ]

@@ -47,12 +47,13 @@ from rmapwalk.kernel.once import READ_ONCE, WRITE_ONCE, smp_store_release
 from rmapwalk.kernel.rcu import rcu_read_lock, rcu_read_unlock
 from rmapwalk.kernel.spinlock import spin_lock
 from rmapwalk.kvm.memslot import gfn_to_memslot, mark_page_dirty
-from rmapwalk.kvm.mmu_checks import kvm_mmu_unlock
+from rmapwalk.kvm.mmu_checks import check_fast_path_target, ghost_mark_pending, kvm_mmu_unlock
 from rmapwalk.kvm.mmu_page import KvmMmu, kvm_mmu_alloc_page, kvm_mmu_page_get_gfn, page_header, spte_index
 from rmapwalk.kvm.rmap import rmap_add
 from rmapwalk.kvm.spte import (
     ACC_ALL,
     ACC_WRITE_MASK,
+    PT_ACCESSED_MASK,
     PT_DIRTY_MASK,
     PT_PAGE_TABLE_LEVEL,
     PT_WRITABLE_MASK,
@@ -288,6 +289,11 @@ def _guest_try(vcpu: KvmVcpu, gfn: int, write: bool) -> tuple[bool, bool]:
     sptep, s, level = walk_shadow(vcpu, gfn)
     if not is_shadow_present_pte(s):
         return False, False
+    if vcpu.kvm.hw_accessed_bit and not s & PT_ACCESSED_MASK and (is_writable_pte(s) or not write):
+        # the CPU's page walker sets A (a locked RMW) before it caches the translation
+        if vcpu.kvm.ops.spte_cmpxchg(sptep, s, s | PT_ACCESSED_MASK) != s:
+            return False, True
+        s |= PT_ACCESSED_MASK
     if write and is_writable_pte(s) and vcpu.kvm.hw_dirty_bit and not s & PT_DIRTY_MASK:
         # the CPU sets D with a locked RMW before it caches a writable translation; a changed
         # spte makes it walk again (here: a fault, which the fast path retries)
@@ -369,15 +375,18 @@ def walk_shadow_page_lockless_end(vcpu: KvmVcpu) -> None:
     WRITE_ONCE(vcpu.mode, OUTSIDE_GUEST_MODE)
 
 
-def fast_pf_fix_direct_spte(vcpu: KvmVcpu, sp: int, sptep: int, spte: int) -> bool:
+def fast_pf_fix_direct_spte(vcpu: KvmVcpu, sp: int, sptep: int, spte: int, walk_level: int = 1) -> bool:
     """Models ``fast_pf_fix_direct_spte()`` (arch/x86/kvm/mmu.c, 3.11): the gfn comes from the
     shadow page (``kvm_mmu_page_get_gfn``), never from the spte; ``cmpxchg64`` sets W only if the
     spte is unchanged since the lockless read, and only then ``mark_page_dirty`` (after W is
     set).  Returns ``True`` (the fault is handled, or raced: retry)."""
     kvm = vcpu.kvm
     gfn = kvm_mmu_page_get_gfn(kvm, sp, spte_index(kvm, sptep))
+    ghost_mark_pending(kvm, gfn, True)  # I1 state form (opt-in ghost)
     if kvm.ops.spte_cmpxchg(sptep, spte, spte | PT_WRITABLE_MASK) == spte:
+        check_fast_path_target(kvm, sp, spte, walk_level)  # I8 (opt-in)
         mark_page_dirty(kvm, gfn)
+    ghost_mark_pending(kvm, gfn, False)
     return True
 
 
@@ -416,7 +425,7 @@ def fast_page_fault(vcpu: KvmVcpu, gfn: int, level: int, write: bool, present: b
         elif kvm.sw.fast_pf_large == "forbid" and kvm.ops.kernel_read(kvm.sp_field(sp, "role_level")) > 1:
             pass
         else:
-            ret = fast_pf_fix_direct_spte(vcpu, sp, sptep, spte)
+            ret = fast_pf_fix_direct_spte(vcpu, sp, sptep, spte, walk_level)
     walk_shadow_page_lockless_end(vcpu)
     return ret
 
@@ -473,10 +482,15 @@ def mmu_set_spte(vcpu: KvmVcpu, sptep: int, pte_access: int, write_fault: bool, 
             kvm_flush_remote_tlbs(kvm)
         else:
             was_rmapped = True
+    pending = kvm.sw.mark_order == "after_rmap" and bool(pte_access & ACC_WRITE_MASK)
+    if pending:
+        ghost_mark_pending(kvm, gfn, True)  # I1 state form (opt-in ghost)
     _, spte = set_spte(vcpu, sptep, pte_access, level, gfn, pfn, speculative, True, host_writable)
     if is_shadow_present_pte(spte) and not was_rmapped:
         rmap_add(kvm, sptep, gfn)
     _mark_after_rmap(kvm, gfn, spte)
+    if pending:
+        ghost_mark_pending(kvm, gfn, False)
 
 
 def drop_large_spte(kvm: KvmMmu, sptep: int, spte: int) -> None:

@@ -11,9 +11,11 @@ core operation                             engine / kernel operation
 =========================================  =================================================
 ``r = *x`` / ``*x = v``                    ``load``/``store`` mode ``plain``
 ``__load{ONCE}`` / ``__store{ONCE}``       ``READ_ONCE`` / ``WRITE_ONCE`` (mode ``once``);
-                                           a ``__load{ONCE}`` whose register is later used as
-                                           an address is ``consume`` (``rcu_dereference``: the
-                                           address dependency, which matters under ``weak``)
+                                           a ``__load{ONCE}`` whose value flows (through
+                                           register assignments) into an address is
+                                           ``consume`` (as ``rcu_dereference``: the address
+                                           dependency, which matters under ``weak``; the
+                                           engine then orders every later load after it)
 ``__load{ACQUIRE}``/``__store{RELEASE}``   ``smp_load_acquire`` / ``smp_store_release``
 ``__fence{MB}``, ``{rmb}``, ``{wmb}``      ``smp_mb``, ``smp_rmb``, ``smp_wmb``
 ``{barrier}``                              ``barrier`` (compiler only)
@@ -224,6 +226,7 @@ class _Interp:
         for p in th.params:
             self.regs[p.name] = world.locs[p.name]
         self.consume = world.consume_regs.get(th.index, set())
+        self.consuming = False
 
     def fail(self, msg: str, pos: Pos | None) -> _Fail:
         return _Fail(LitmusError(f"{self.name}: {msg}", pos))
@@ -280,6 +283,10 @@ class _Interp:
         if isinstance(a, Loc) or isinstance(b, Loc):
             if e.op in ("<", "<=", ">", ">="):
                 return _BINOPS[e.op](int(a), int(b))
+            if e.op == "+" and isinstance(b, Loc) and not isinstance(a, Loc):
+                a, b = b, a
+            if e.op in ("+", "-") and isinstance(a, Loc) and not isinstance(b, Loc):
+                return self.offset(a, b if e.op == "+" else -b, e.pos)
             raise self.fail(f"arithmetic '{e.op}' on an address is not supported", e.pos)
         if e.op in ("/", "%"):
             if b == 0:
@@ -289,6 +296,15 @@ class _Interp:
         if f is None:
             raise self.fail(f"unknown operator '{e.op}'", e.pos)
         return f(a, b)
+
+    def offset(self, a: Loc, n: Any, pos: Pos | None) -> Loc:
+        """``a + n``: the same variable for n == 0 (a fake dependency), another cell of an array."""
+        if n == 0:
+            return a
+        cell = self.w.cell_index.get(int(a))
+        if cell is not None and (cell[0], cell[1] + n) in self.w.cells:
+            return self.w.cells[(cell[0], cell[1] + n)]
+        raise self.fail(f"address arithmetic {a.name} + {n} leaves the variable", pos)
 
     def _loc_arg(self, e: Expr, what: str, pos: Pos | None) -> Loc:
         """The location named by a core op's ``*E`` argument."""
@@ -303,6 +319,8 @@ class _Interp:
         if name == "__load":
             loc = self._loc_arg(args[0], "__load", c.pos)
             if utag == "ONCE":
+                if self.consuming:
+                    return at(load, loc, CONSUME, "READ_ONCE")
                 return at(READ_ONCE, loc)
             if utag == "ACQUIRE":
                 return at(smp_load_acquire, loc)
@@ -405,12 +423,14 @@ class _Interp:
             raise self.fail(f"cannot run {type(s).__name__}", getattr(s, "pos", None))
 
     def _assigned_value(self, reg: str, e: Expr) -> Any:
-        # READ_ONCE into a register later used as an address: an address dependency (consume)
-        if (reg in self.consume and isinstance(e, Call) and e.name == "__load" and (e.tag or "").upper() == "ONCE"
-                and e.args and isinstance(e.args[0], Deref)):
-            loc = self._loc_arg(e.args[0], "__load", e.pos)
-            return _at(e.pos, self.name)(load, loc, CONSUME, "READ_ONCE")
-        return self.ev(e)
+        # a READ_ONCE whose value flows into an address: an address dependency (consume)
+        if reg not in self.consume:
+            return self.ev(e)
+        self.consuming = True
+        try:
+            return self.ev(e)
+        finally:
+            self.consuming = False
 
 
 _OPNAMES = {"+": "add", "-": "sub", "&": "and", "|": "or", "^": "xor", "&~": "andnot"}
@@ -451,6 +471,7 @@ class _World:
     observed: tuple[LLoc, ...]
     unroll: int | None = None
     cutoff: bool = False  # some execution was cut by the unroll bound
+    cell_index: dict[int, tuple[str, int]] = field(default_factory=dict)
 
 
 def _walk_exprs(body: tuple[Stmt, ...]) -> list[tuple[Expr, Pos | None]]:
@@ -520,15 +541,28 @@ def _check_thread(th: Thread, shared: set[str], init_regs: set[str]) -> set[str]
                 if e.name == "__srcu" and e.tag != "sync-srcu":
                     raise LitmusError(f"unsupported operation __srcu{{{e.tag}}}", pos)
                 first = e.args[0] if e.args else None
-                if isinstance(first, Deref) and isinstance(first.addr, Var):
-                    addr_regs.add(first.addr.name)
-                elif e.name in _ADDR_ARG_OPS and isinstance(first, Var):
-                    addr_regs.add(first.name)
-            if isinstance(e, Deref) and isinstance(e.addr, Var):
-                addr_regs.add(e.addr.name)
-    for s in _all_stmts(th.body):
-        if isinstance(s, Store) and isinstance(s.addr, Var):
-            addr_regs.add(s.addr.name)
+                if isinstance(first, Deref):
+                    addr_regs.update(x.name for x in _subexprs(first.addr) if isinstance(x, Var))
+                elif e.name in _ADDR_ARG_OPS and first is not None:
+                    addr_regs.update(x.name for x in _subexprs(first) if isinstance(x, Var))
+            if isinstance(e, Deref):
+                addr_regs.update(x.name for x in _subexprs(e.addr) if isinstance(x, Var))
+    stmts = _all_stmts(th.body)
+    for s in stmts:
+        if isinstance(s, Store):
+            addr_regs.update(e.name for e in _subexprs(s.addr) if isinstance(e, Var))
+    # an address computed from registers depends on them (r2 = y + (r1 & 8)): close over assignments
+    changed = True
+    while changed:
+        changed = False
+        for s in stmts:
+            if isinstance(s, Assign | Decl):
+                reg, value = (s.reg, s.value) if isinstance(s, Assign) else (s.name, s.init)
+                if reg in addr_regs and value is not None:
+                    for e in _subexprs(value):
+                        if isinstance(e, Var) and e.name not in addr_regs:
+                            addr_regs.add(e.name)
+                            changed = True
     return addr_regs - {p.name for p in th.params}
 
 
@@ -618,6 +652,7 @@ def to_program(test: LitmusTest, *, table: MacroTable | None = None, witness: bo
             cells = [p.named(f"{name}[{i}]") for i in range(n)]
             for i, c in enumerate(cells):
                 world.cells[(name, i)] = c
+                world.cell_index[int(c)] = (name, i)
             world.locs[name] = cells[0]
         else:
             world.locs[name] = p.named(name)

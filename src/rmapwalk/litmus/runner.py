@@ -87,6 +87,8 @@ def run_test(path: str, spec: ModelSpec) -> LitmusResult:
         return run_cat(test, model, spec.name)
     except LitmusSemanticsError as e:
         raise LitmusInputError(str(e) if e.pos is not None else f"{path}: {e}") from e
+    except CatError as e:  # the model fails on this test (an unbound name, a type error)
+        raise LitmusInputError(f"{path}: model error: {e}") from e
 
 
 def litmus_files(args: Iterable[str]) -> Iterator[str]:

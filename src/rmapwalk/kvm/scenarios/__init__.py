@@ -47,6 +47,10 @@ class Scenario:
     base: Mapping[str, Any]
     build_fn: Callable[[Switches], Program]
     expected: tuple[Expect, ...] = field(default=())
+    #: the opt-in model checks turned on in every run (their reads are events): ``"I3"`` (rmap
+    #: complete and exact at every release of mmu_lock) and ``"I11"`` (no writable large spte
+    #: when a write-protection of a logged slot returns); I5 is declared by the scenario itself
+    checks: tuple[str, ...] = ("I3", "I11")
 
     def switches(self, preset: Switches | None = None, **settings: Any) -> Switches:
         """The scenario's base values over ``preset`` (default: the 3.11 defaults), then
@@ -54,7 +58,12 @@ class Scenario:
         return (preset or Switches()).replace(**{**dict(self.base), **settings})
 
     def build(self, switches: Switches) -> Program:
-        return self.build_fn(switches)
+        prog = self.build_fn(switches)
+        kvm = prog.lib.get("kvm")
+        if kvm is not None:
+            kvm.check_i3 = "I3" in self.checks
+            kvm.check_i11 = "I11" in self.checks
+        return prog
 
 
 def expect(settings: Mapping[str, Any], verdicts: Mapping[str, str | frozenset[str]]) -> tuple[Expect, ...]:
