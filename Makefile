@@ -32,6 +32,7 @@ test: $(STAMP) lint
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
+	$(BIN)/python benchmarks/litmus.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info

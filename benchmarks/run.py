@@ -5,7 +5,11 @@ benchmark, parameter, memory model, complete and blocked executions, seconds, ex
 second, peak RSS, and the engine's overhead factor: time per explored execution divided by the
 time to run the same thread code once, sequentially, on a plain dict (measured in the same run).
 
-``python benchmarks/run.py [--quick] [NAME ...]``
+Then (unless ``--no-kvm`` or benchmark names are given) the KVM scenario table of
+``benchmarks/kvm_scenarios.py``: every configuration of ``rmapwalk review``, exhaustively under SC
+and PSO, with executions and seconds.
+
+``python benchmarks/run.py [--quick] [--no-kvm] [NAME ...]``
 """
 
 from __future__ import annotations
@@ -82,7 +86,8 @@ def _one(cfg: tuple[str, int, str]) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="skip the largest configurations")
-    ap.add_argument("names", nargs="*", help="only these benchmarks")
+    ap.add_argument("--no-kvm", action="store_true", help="skip the KVM scenario table")
+    ap.add_argument("names", nargs="*", help="only these benchmarks (skips the KVM scenario table)")
     args = ap.parse_args(argv)
     from benchmarks.programs import PROGRAMS
 
@@ -105,6 +110,12 @@ def main(argv: list[str] | None = None) -> int:
             f"{row['seconds']:8.2f} {row['exec_per_s']:8.0f} {row['peak_mib']:8.1f} {row['overhead']:8.0f}x",
             flush=True,
         )
+    if not args.names and not args.no_kvm:
+        # the KVM scenarios: every configuration the review runs, exhaustively under SC and PSO
+        from benchmarks import kvm_scenarios
+
+        print()
+        kvm_scenarios.main([])
     return 0
 
 

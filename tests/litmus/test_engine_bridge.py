@@ -111,6 +111,7 @@ def test_pointers_and_plain_accesses() -> None:
             "0:r0=y; 0:r1=5;",
         ], model
         assert r.observation == "Never"  # type: ignore[attr-defined]
+        assert {"P0:r0": "x", "P0:r1": 7} in r.as_json()["outcomes"]  # type: ignore[attr-defined]
     r = run(text.replace("exists (0:r0=x /\\ 0:r1=0)", "forall (z=6 \\/ z=8)"))
     assert r.ok and r.observation == "Always"  # type: ignore[attr-defined]
 
@@ -207,8 +208,15 @@ def test_run_engine_result_for_the_litmus_runner() -> None:
     res = run_engine_result(parse_litmus(text, "t.litmus"), "tso")
     assert res.positive == 1 and res.negative == 3 and len(res.states) == 4 and not res.cutoff
     bad = lit("P0(spinlock_t *s)\n{ spin_unlock(s); }", cond="exists (s=0)")
-    with pytest.raises(LitmusSemanticsError, match="lock misuse"):
-        run_engine_result(parse_litmus(bad, "t.litmus"), "sc")
+    res = run_engine_result(parse_litmus(bad, "t.litmus"), "sc")
+    assert res.flags == {"lock-misuse"} and not res.states
+    stuck = lit("P0(int *x, spinlock_t *s)\n{ spin_lock(s); WRITE_ONCE(*x, 1); }\n"
+                "P1(int *x, spinlock_t *s)\n{ int r1; spin_lock(s); r1 = *x; spin_unlock(s); }",
+                cond="exists (1:r1=1)")
+    res = run_engine_result(parse_litmus(stuck, "t.litmus"), "tso")
+    assert res.flags == {"deadlock"} and res.positive == 0 and res.negative == 1
+    with pytest.raises(LitmusSemanticsError, match="incomplete"):
+        run_engine_result(parse_litmus(stuck, "t.litmus"), "tso", max_executions=1)
     with pytest.raises(LitmusSemanticsError, match=r"^t.litmus:6:18: P0: unknown name 'q'$"):
         run_engine_result(parse_litmus(lit("P0(int *x)\n{ WRITE_ONCE(*x, q); }"), "t.litmus"), "sc")
 

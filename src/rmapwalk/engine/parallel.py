@@ -42,6 +42,7 @@ from rmapwalk.engine.workunit import (
     Level,
     SearchConfig,
     Unit,
+    UnitError,
     UnitOutcome,
     UnitRunner,
     _init_worker,
@@ -87,7 +88,11 @@ class _InProcess:
 
     def submit(self, config: SearchConfig, unit: Unit, slice_s: float | None, budget: int | None) -> Any:
         fut: cf.Future[UnitOutcome] = cf.Future()
-        fut.set_result(self.runner.run(unit, slice_s, budget))
+        try:
+            out = self.runner.run(unit, slice_s, budget)
+        except UnitError as e:
+            out = UnitOutcome(error=("internal", f"bad work unit: {e}", None, None))
+        fut.set_result(out)
         return fut
 
     def wait(self, futs: list[Any], timeout: float) -> set[Any]:

@@ -24,6 +24,7 @@ from rmapwalk.kernel.spinlock import spin_lock, spin_unlock
 from rmapwalk.kvm.memslot import KvmMemorySlot
 from rmapwalk.kvm.mmu_checks import (
     check_no_writable_large_spte,
+    check_slot_write_protected,
     ghost_harvesting,
     ghost_lockless_harvest,
     kvm_mmu_unlock,
@@ -190,20 +191,28 @@ def kvm_mmu_slot_remove_write_access(kvm: KvmMmu, slot: KvmMemorySlot) -> None:
     write-protection of a whole slot when dirty logging is enabled: under mmu_lock,
     ``__rmap_write_protect(pt_protect=false)`` of every non-empty rmap of every level, then
     ``kvm_flush_remote_tlbs``: under mmu_lock (``flush_location=under_lock``, 3.11,
-    unconditional) or after dropping it (198c74f43f0f).  Always the locked form.  The
-    ``cond_resched_lock`` break is not modelled."""
+    unconditional) or after dropping it and only if some ``__rmap_write_protect`` said so
+    (198c74f43f0f: ``if (flush) kvm_flush_remote_tlbs(kvm)``).  An spte whose W another
+    protector cleared without having flushed yet asks for no flush (``spte_write_protect`` returns
+    early on W clear, whatever ``flush_rule``): hence 198c74f43f0f's requirement that this
+    function and ``kvm_vm_ioctl_get_dirty_log`` be serialized by ``slots_lock`` (R8, scenario
+    ``flush-slots-lock``).  Opt-in I9 (c) check before ``slots_lock`` is released
+    (``kvm.check_i9_slot``).  Always the locked form.  The ``cond_resched_lock`` break is not
+    modelled."""
     if _serialized(kvm):
         spin_lock(kvm.slots_lock)
     spin_lock(kvm.mmu_lock)
+    flush = False
     for level in sorted(slot.rmap):
         for head in slot.rmap[level]:
-            __rmap_write_protect(kvm, head, False)
+            flush |= __rmap_write_protect(kvm, head, False)
     if kvm.sw.flush_location == "under_lock":
         kvm_flush_remote_tlbs(kvm)
     check_no_writable_large_spte(kvm, slot, "kvm_mmu_slot_remove_write_access")
     kvm_mmu_unlock(kvm, "kvm_mmu_slot_remove_write_access")
-    if kvm.sw.flush_location != "under_lock":
+    if kvm.sw.flush_location != "under_lock" and flush:
         kvm_flush_remote_tlbs(kvm)
+    check_slot_write_protected(kvm, slot, "kvm_mmu_slot_remove_write_access")
     if _serialized(kvm):
         spin_unlock(kvm.slots_lock)
 

@@ -126,12 +126,12 @@ def check_dirty_state(kvm: KvmMmu, who: str) -> None:
     and the dirty bit last (a pending mark cleared before it is read has set the bit)."""
     from rmapwalk.kernel.spinlock import spin_lock
 
-    serialize = kvm.sw.write_protect == "lockless" and kvm.ghost_check_lock is not None
-    if serialize:
-        spin_lock(kvm.ghost_check_lock)
+    lock = kvm.ghost_check_lock if kvm.sw.write_protect == "lockless" else None
+    if lock is not None:
+        spin_lock(lock)
     _check_dirty_state(kvm, who)  # (no try/finally: model operations must not run while unwinding)
-    if serialize:
-        spin_unlock(kvm.ghost_check_lock)
+    if lock is not None:
+        spin_unlock(lock)
 
 
 def _check_dirty_state(kvm: KvmMmu, who: str) -> None:
@@ -166,6 +166,37 @@ def _check_dirty_state(kvm: KvmMmu, who: str) -> None:
             raise Violated(I1_STATE, f"{who} releases mmu_lock while {where} lets the guest write gfn {g}, "
                                      f"whose dirty bit is clear, with no harvest of it in progress and no "
                                      f"mark of it pending")
+
+
+# -- I9 (c) -----------------------------------------------------------------------------------------
+
+I9 = "I9 flush obligations"
+
+
+def check_slot_write_protected(kvm: KvmMmu, slot: KvmMemorySlot, who: str) -> None:
+    """I9 (c), opt-in (``kvm.check_i9_slot``): when a write-protection of a whole logged slot
+    returns (still holding ``slots_lock`` where it takes it), no vCPU without a pending flush
+    request holds a writable TLB entry for a gfn of the slot whose dirty bit is clear: the caller
+    relies on the slot being write-protected (a later write must fault and be logged).  A second
+    protector that found W already cleared by a first one that has not flushed yet returns with
+    such an entry (R8)."""
+    if not kvm.check_i9_slot or slot.dirty_bitmap is None:
+        return
+    from rmapwalk.kernel.bitops import BITS_PER_LONG, test_bit
+    from rmapwalk.kernel.once import READ_ONCE
+
+    req, tlb_rw = 0, 2  # rmapwalk.kvm.vcpu.KVM_REQ_TLB_FLUSH, TLB_RW
+    for vcpu in kvm.vcpus:
+        if test_bit(req, vcpu.requests):
+            continue
+        for g in slot.gfns():
+            if g not in vcpu.tlb or READ_ONCE(vcpu.tlb[g]) != tlb_rw:
+                continue
+            off = g - slot.base_gfn
+            if test_bit(off % BITS_PER_LONG, slot.dirty_bitmap[off // BITS_PER_LONG]):
+                continue
+            raise Violated(I9, f"{who} returns with gfn {g} write-protected in its spte, but {vcpu.name}'s "
+                               f"TLB still lets it write gfn {g}, no flush is pending and its dirty bit is clear")
 
 
 # -- I8 ---------------------------------------------------------------------------------------------
@@ -257,6 +288,7 @@ def check_no_writable_large_spte(kvm: KvmMmu, slot: KvmMemorySlot, who: str) -> 
                                         f"writable in slot {slot.id}, which logs dirty pages")
 
 
-__all__ = ["I1_STATE", "I3", "I8", "I11", "check_dirty_state", "check_fast_path_target",
+__all__ = ["I1_STATE", "I3", "I8", "I9", "I11", "check_dirty_state", "check_fast_path_target",
+           "check_slot_write_protected",
            "check_no_writable_large_spte", "check_rmap_complete_and_exact", "enable_i1_state",
            "ghost_harvesting", "ghost_lockless_harvest", "ghost_mark_pending", "kvm_mmu_unlock"]

@@ -120,6 +120,8 @@ class KvmMmu:
         self.check_i1_state = False
         #: opt-in (adds reads of the shadow page header): I8 at each successful fast-path cmpxchg
         self.check_i8 = False
+        #: opt-in (adds reads): I9 (c) when ``kvm_mmu_slot_remove_write_access`` returns
+        self.check_i9_slot = False
         #: I1 state form's ghost locations, made by ``mmu_checks.enable_i1_state``:
         #: gfn -> "a harvest that took bit(g) has not finished its write-protect + flush"
         self.ghost_harvesting: dict[int, Loc] = {}

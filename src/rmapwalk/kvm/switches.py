@@ -80,8 +80,13 @@ _TABLE: list[Switch] = [
            "slot order of the lockless walker inside a desc: from the highest slot down (series) or "
            "from slot 0 up (the 3.11 iterator's order); §3.9, R7"),
     Switch("spt_cache", ("plain", "typesafe_by_rcu"), "plain",
-           "memory of shadow page tables (sp->spt): freed at once like 3.11's free_page(), or from a "
-           "SLAB_DESTROY_BY_RCU cache (Gleb's proposal, seed mail; §3.7 v2)"),
+           "memory of shadow page tables (sp->spt) only: freed at once like 3.11's free_page(), or from a "
+           "SLAB_DESTROY_BY_RCU cache (Gleb's proposal, seed mail; §3.7 v2).  It says what memory the "
+           "tables are, not when zapped pages are freed (that is sp_free); the shadow-page headers "
+           "(page_header(), sp->role.level) stay in a plain cache, so a walker reading a freed "
+           "header is still a use-after-free.  sp_free=typesafe_slab is the whole of Gleb's proposal "
+           "(headers and tables type-stable) and implies this switch's typesafe_by_rcu whatever it is "
+           "set to; this switch alone exists to separate the two halves and no scenario varies it"),
     Switch("write_protect", ("locked", "lockless"), "locked",
            "dirty-log write-protection in kvm_vm_ioctl_get_dirty_log: under mmu_lock through the locked "
            "rmap iterator (3.11), or the series' lockless form (RCU read side, pte_list_walk_lockless, "
@@ -98,8 +103,9 @@ _TABLE: list[Switch] = [
            "freeing of zapped shadow pages in kvm_mmu_commit_zap_page: at once after the flush IPI "
            "(3.11), through call_rcu (series v1, rcu_free_shadow_page), or sp->spt from a "
            "SLAB_DESTROY_BY_RCU caches for both headers and tables (series v2, Gleb's proposal; "
-           "implies spt_cache=typesafe_by_rcu).  All three implemented (kvm.zap; scenarios sp-free, "
-           "spt-reuse)"),
+           "implies spt_cache=typesafe_by_rcu: spt_cache types only the tables, sp_free decides the "
+           "timing and, with typesafe_slab, the headers too).  All three implemented (kvm.zap; "
+           "scenarios sp-free, spt-reuse)"),
     Switch("leaf_check", ("by_level", "by_value"), "by_level",
            "leaf test of the lockless write-protector: is_last_spte(spte, sp->role.level) with the level "
            "read from the shadow page header (3.11 predicate), or from the value alone with the level "
@@ -120,7 +126,9 @@ _TABLE: list[Switch] = [
            "under_lock",
            "where get_dirty_log and kvm_mmu_slot_remove_write_access flush remote TLBs: under mmu_lock "
            "(3.11), after dropping it with slots_lock held (198c74f43f0f), or after dropping it without "
-           "slots_lock (broken, R8).  All three implemented (kvm.dirty_log)"),
+           "slots_lock (broken, R8).  All three implemented (kvm.dirty_log: both take slots_lock unless "
+           "unserialized; after the unlock kvm_mmu_slot_remove_write_access flushes only if an spte "
+           "asked for it, as in 198c74f43f0f; scenarios flush-outside-lock, flush-slots-lock)"),
     Switch("large_wp", ("zap", "readonly"), "zap",
            "write-protection of a large spte: drop it (3.11 __drop_large_spte) or clear W only "
            "('lazily drop large spte', c126d94f2c90; R4, R5), with __direct_map then dropping a large "

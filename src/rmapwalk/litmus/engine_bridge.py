@@ -799,11 +799,18 @@ class EngineLitmusResult:
         st = self.result.stats
         lines.append(f"Model {self.model}: executions {st.complete} complete, {st.blocked} blocked, "
                      f"{st.errors} stopped by an error, {st.seconds:.3f} s")
+        for flag in sorted(self.flags()):
+            lines.append(f"Flag {flag}")
         for v in self.problems():
             lines.append(f"Violation {v.kind}: {v.message}" + (f" ({v.thread} at {v.where})" if v.where else ""))
         if not self.complete:
             lines.append(f"Incomplete: {self.result.incomplete_reason or 'bounded'}")
         return "\n".join(lines)
+
+    def flags(self) -> set[str]:
+        """One herd-style flag per kind of problem found (``deadlock``, ``lock-misuse`` ...)."""
+        cond = format_condition(self.test.condition)
+        return {k.replace(" ", "-") for k in self.result.property_counts if k != cond}
 
     def problems(self) -> list[Violation]:
         """Violations other than the condition itself: lock or RCU misuse, deadlocks..."""
@@ -812,6 +819,8 @@ class EngineLitmusResult:
 
     def as_json(self) -> dict[str, Any]:
         out = self.result.as_json()
+        # addresses by the name of their variable (a Loc would print as a bare int)
+        out["outcomes"] = [{k: _value(v) for k, v in o} for o in sorted(self.result.outcomes, key=repr)]
         out.update({
             "test": self.test.name,
             "file": self.test.file,
@@ -862,9 +871,13 @@ def run_engine(test: LitmusTest, model: str, *, table: MacroTable | None = None,
 
 def run_engine_result(test: LitmusTest, model: str, *, unroll: int | None = 2, **options: Any) -> Any:
     """:func:`run_engine` as a :class:`rmapwalk.litmus.candidates.LitmusResult` (what the litmus
-    runner prints as herd's output); loops are unrolled twice by default, as herd does.  A test
-    that cannot be run, misuses a lock or RCU, deadlocks or is not explored completely raises
-    :class:`rmapwalk.litmus.threads.LitmusSemanticsError` (one line, as the runner expects)."""
+    runner prints as herd's output); loops are unrolled twice by default, as herd does.
+
+    As in herd, executions that do not complete (a thread waits forever, or stopped at a misuse
+    of a lock or RCU) leave no final state; each kind of such problem raises a herd-style flag
+    (``Flag deadlock``, ``Flag lock-misuse`` ...).  A test that cannot be run or is not explored
+    completely raises :class:`rmapwalk.litmus.threads.LitmusSemanticsError` (one line, as the
+    runner expects)."""
     from rmapwalk.litmus.candidates import LitmusResult
     from rmapwalk.litmus.threads import LitmusSemanticsError
 
@@ -872,12 +885,9 @@ def run_engine_result(test: LitmusTest, model: str, *, unroll: int | None = 2, *
         r = run_engine(test, model, unroll=unroll, **options)
     except LitmusError as e:
         raise LitmusSemanticsError(e.pos, e.message) from None
-    for v in r.problems():
-        raise LitmusSemanticsError(None, f"{test.name}: under {r.model}, {v.kind}: {v.message}"
-                                   + (f" ({v.thread} at {v.where})" if v.where else ""))
     if not r.complete:
         raise LitmusSemanticsError(None, f"{test.name}: under {r.model}, the exploration is incomplete: "
                                    f"{r.result.incomplete_reason or 'a thread exceeded the per-thread event bound'}")
     return LitmusResult(test=r.test, model=r.model, states=dict(r.states), positive=r.positive,
-                        negative=r.negative, cutoff=r.cutoff, candidates=r.result.stats.complete,
-                        seconds=r.result.stats.seconds)
+                        negative=r.negative, flags=r.flags(), cutoff=r.cutoff,
+                        candidates=r.result.stats.complete, seconds=r.result.stats.seconds)

@@ -121,6 +121,51 @@ FLUSH_OUTSIDE_LOCK = Scenario(
     ),
 )
 
-SCENARIOS = (FLUSH_RULE, FLUSH_OUTSIDE_LOCK)
 
-__all__ = ["FLUSH_OUTSIDE_LOCK", "FLUSH_RULE", "SCENARIOS", "flush_outside_lock", "flush_rule"]
+def flush_slots_lock(sw: Switches) -> Program:
+    """R8 proper: two write-protectors of one slot that flush after dropping mmu_lock.  gfn 0
+    has a writable spte, its dirty bit set.  ``vcpu0`` writes gfn 0 once (its TLB caches the
+    writable translation); ``migrate`` calls ``KVM_GET_DIRTY_LOG`` once (harvest, W cleared under
+    mmu_lock, flush where ``flush_location`` says); ``memslot`` (userspace setting
+    ``KVM_MEM_LOG_DIRTY_PAGES`` again) runs ``kvm_mmu_slot_remove_write_access`` and, before it
+    releases ``slots_lock``, checks I9 (c): a protector that finds W already clear asks for no
+    flush (198c74f43f0f flushes only ``if (flush)``), so between the harvest's unlock and its
+    flush it returns while vcpu0 can still write gfn 0 without a fault and without a dirty bit."""
+    p = Program(f"flush-slots-lock[{sw.describe()}]")
+    kvm = KvmMmu(p, sw, npages=1, desc_capacity=1, sp_capacity=1)
+    kvm.check_i9_slot = True
+    vcpu = kvm_create_vcpu(kvm)
+    prefault_spte(kvm, 0, writable=True)
+
+    def guest() -> None:
+        guest_write(vcpu, 0, 1)
+
+    def memslot() -> None:
+        kvm_mmu_slot_remove_write_access(kvm, kvm.memslots[0])
+
+    p.thread(guest, name=vcpu.name)
+    p.thread(migration_thread(kvm, 1), name="migrate")
+    p.thread(memslot, name="memslot")
+    require_no_dirty_page_lost(kvm)
+    return p
+
+
+FLUSH_SLOTS_LOCK = Scenario(
+    name="flush-slots-lock",
+    question="Once kvm_vm_ioctl_get_dirty_log and kvm_mmu_slot_remove_write_access flush after "
+             "dropping mmu_lock (198c74f43f0f), must they be serialized by slots_lock, because a "
+             "second protector that finds W already clear does not flush?",
+    races=("R8",),
+    base={"spt_entries": 2, "pte_list_ext": 1, "flush_rule": "mmu_writable"},
+    build_fn=flush_slots_lock,
+    expected=(
+        expect({"flush_location": "under_lock"}, ALL_HOLD)
+        + expect({"flush_location": "after_unlock_serialized"}, ALL_HOLD)
+        + expect({"flush_location": "after_unlock_unserialized"}, I9_ALL)
+    ),
+)
+
+SCENARIOS = (FLUSH_RULE, FLUSH_OUTSIDE_LOCK, FLUSH_SLOTS_LOCK)
+
+__all__ = ["FLUSH_OUTSIDE_LOCK", "FLUSH_RULE", "FLUSH_SLOTS_LOCK", "SCENARIOS", "flush_outside_lock",
+           "flush_rule", "flush_slots_lock"]

@@ -1,0 +1,65 @@
+"""Litmus benchmark: the kernel's litmus suite under LKMM (cat) and under the engine's SC.
+
+For every test of ``../shared/lkmm/tests``: seconds and candidate executions under
+``linux-kernel.cfg``, and seconds under the engine's ``sc`` (the baseline measured in the
+same run, so the ratio says what the cat interpretation costs over native exploration).
+Prints a per-test table (the slowest first) and the folder totals.  Skips with a message when
+``../shared/lkmm`` is absent.  Run by ``make bench``; ``--quick`` runs only ten tests.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from rmapwalk.litmus.runner import ModelSpec, run_test  # noqa: E402
+
+LKMM = ROOT.parent / "shared" / "lkmm"
+
+
+def main() -> int:
+    cfg = LKMM / "model" / "linux-kernel.cfg"
+    tests = sorted((LKMM / "tests").glob("*.litmus"))
+    if not cfg.is_file() or not tests:
+        print(f"litmus benchmark skipped: no LKMM files at {LKMM}")
+        return 0
+    if "--quick" in sys.argv:
+        tests = tests[:10]
+    lkmm = ModelSpec(conf=str(cfg))
+    sc = ModelSpec(engine="sc")
+    t0 = time.perf_counter()
+    run_test(str(tests[0]), lkmm)  # loads and compiles the model once (reported separately)
+    load = time.perf_counter() - t0
+    rows = []
+    total_cat = total_sc = 0.0
+    for path in tests:
+        t = time.perf_counter()
+        res = run_test(str(path), lkmm)
+        cat_s = time.perf_counter() - t
+        t = time.perf_counter()
+        run_test(str(path), sc)
+        sc_s = time.perf_counter() - t
+        total_cat += cat_s
+        total_sc += sc_s
+        rows.append((path.stem, res.candidates, res.pruned, res.positive + res.negative, cat_s, sc_s))
+    rows.sort(key=lambda r: -r[4])
+    print(f"litmus: {len(tests)} tests of {LKMM / 'tests'}; LKMM model load + first test {load:.2f} s")
+    head = f"{'test':48} {'cands':>6} {'pruned':>6} {'execs':>6} {'lkmm s':>7} {'sc s':>6} {'lkmm/sc':>7}"
+    print(head)
+    print("-" * len(head))
+    for name, cands, pruned, execs, cat_s, sc_s in rows[:15]:
+        ratio = cat_s / sc_s if sc_s > 0 else float("inf")
+        print(f"{name[:48]:48} {cands:6d} {pruned:6d} {execs:6d} {cat_s:7.3f} {sc_s:6.3f} {ratio:6.1f}x")
+    if len(rows) > 15:
+        print(f"... {len(rows) - 15} faster tests")
+    print(f"folder: LKMM {total_cat:.2f} s (slowest test {rows[0][4]:.2f} s), engine SC {total_sc:.2f} s,"
+          f" ratio {total_cat / total_sc:.1f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
