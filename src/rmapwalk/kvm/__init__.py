@@ -24,7 +24,8 @@ The layer above:
   ``large_wp``, ``leaf_check``);
 * :mod:`~rmapwalk.kvm.zap`: ``kvm_mmu_prepare_zap_page`` / ``kvm_mmu_commit_zap_page``
   (``sp_free``);
-* :mod:`~rmapwalk.kvm.invariants`: I1 (end to end, with a migration thread), I2, I7, I9, I10;
+* :mod:`~rmapwalk.kvm.invariants` and :mod:`~rmapwalk.kvm.mmu_checks`: I1 (end to end, with a
+  migration thread, and the opt-in state form), I2, I3, I5-I11;
 * :mod:`~rmapwalk.kvm.scenarios`: the named scenarios (``SCENARIOS``).
 """
 

@@ -56,8 +56,32 @@
   :mod:`rmapwalk.kvm.mmu_checks`): when a write-protection of a logged slot returns under
   mmu_lock, no spte on a rmap above level 1 is writable.
 
-Not yet: the state form of I1, I8, I10's accessed half, I3's completeness over every live
-shadow page (the model keeps no list of them) (I4 is the kernel layer's ``use-after-free``).
+* **I1, state form** (opt-in, ``mmu_checks.enable_i1_state``; property ``I1 no dirty page lost
+  (state form)``): "a writable spte or TLB entry for g implies bit(g) set, or a harvest of g in
+  progress, or a mark of g pending", with ghost flags for the last two.  Checked at every
+  release of mmu_lock, not at every step: each check is some dozens of reads, which at every
+  step would multiply the executions; a release of mmu_lock is where a lock holder's changes
+  become visible as a whole (:func:`rmapwalk.kvm.mmu_checks.check_dirty_state`; a lockless
+  harvest is serialized with the check by a ghost lock, see there).  Turned on by tests, not by
+  the scenario tables (the end-to-end form is what the review reports).
+
+* **I8 fast path discipline** (opt-in, ``kvm.check_i8``): at each successful fast-path cmpxchg,
+  the old value was a present, last-level, host- and MMU-writable spte of a direct shadow page,
+  at level 1 in a logged slot (:func:`rmapwalk.kvm.mmu_checks.check_fast_path_target`); the mark
+  of the gfn computed from the shadow page follows in ``fast_pf_fix_direct_spte``.
+
+* **I10, accessed half** (:func:`require_no_lost_accessed_bit`): a page the guest used is
+  accessed on the host or still has an spte with A (``mmu_spte_clear_track_bits`` passes A on
+  through ``kvm_set_pfn_accessed``; the CPU sets A on a walk through an spte without it).
+
+* **I9 (c)** (opt-in, ``kvm.check_i9_slot``; :func:`rmapwalk.kvm.mmu_checks.check_slot_write_protected`):
+  when ``kvm_mmu_slot_remove_write_access`` returns (before it releases ``slots_lock``), no vCPU
+  without a pending flush can write a gfn of the slot whose bit is clear (scenario
+  ``flush-slots-lock``, R8).
+
+I3 and I11 are on in every scenario run (``Scenario.checks``); I5 is declared by the walker
+scenarios (``desc-reuse``, ``desc-init``, ``remove-move``).  Not yet: I3's completeness over every
+live shadow page (the model keeps no list of them) (I4 is the kernel layer's ``use-after-free``).
 """
 
 from __future__ import annotations

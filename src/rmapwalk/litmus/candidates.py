@@ -34,6 +34,7 @@ from rmapwalk.litmus.threads import (
     RU,
     UL,
     WRITE,
+    Entry,
     LitmusSemanticsError,
     Path,
     TEvent,
@@ -196,37 +197,60 @@ def value_domains(test: LitmusTest, locs: Mapping[str, Value],
                   regs: Mapping[int, Mapping[str, Value]]) -> dict[str, tuple[Value, ...]]:
     """For each location, every value some write of the test can store there.
 
-    Round k adds the values computed from values of round k-1, so after k rounds
-    the domains hold every value a chain of k writes can produce.  An execution
-    has at most W writes (the sum over threads of the most writes a path makes),
-    so W rounds are enough even when the fixpoint itself is infinite (a counter
-    incremented by an atomic operation): values beyond that are never read.
+    A fixpoint over values tagged with the write *sites* (thread, source position,
+    occurrence) they were computed through: a write whose value needs its own
+    site is dropped, since each site writes once per execution.  Round k adds
+    values made by chains of k writes; an execution has at most W writes (the sum
+    over threads of the most writes a path makes), so W rounds are enough even
+    when the plain fixpoint is infinite (a counter incremented in a loop of rounds).
     """
     # A value can justify itself through a branch (``if (READ_ONCE(*x) != 0) r = 1;``
     # stores 1 only if 1 was read): herd finds such executions by solving for the
-    # read values, so every location starts with the program's constants as well.
+    # read values, so a location whose values decide a branch also gets the
+    # program's constants.  (Only those: seeding every location would multiply the
+    # paths of every atomic counter for nothing.)
     constants = program_constants(test)
-    domains: dict[str, set[Value]] = {loc: {v} | constants for loc, v in locs.items()}
+    entries: dict[str, set[Entry]] = {loc: {Entry(v)} for loc, v in locs.items()}
     for rounds in range(1, MAX_DOMAIN_ROUNDS + 1):
-        frozen = {loc: _sorted_values(vs) for loc, vs in domains.items()}
+        frozen = {loc: tuple(sorted(es, key=_entry_key)) for loc, es in entries.items()}
         grown = False
         most_writes = 0
         for t in test.threads:
             thread_most = 0
             for path in thread_paths(test, t, frozen, regs.get(t.index, {}), partial=True):
                 n_writes = 0
+                seen: dict[object, int] = {}
                 for ev in path.events:
-                    if ev.kind == WRITE and ev.loc is not None and ev.val is not None:
-                        n_writes += 1
-                        vs = domains.setdefault(ev.loc, {locs.get(ev.loc, 0)})
-                        if ev.val not in vs:
-                            vs.add(ev.val)
-                            grown = True
+                    if ev.kind != WRITE or ev.loc is None or ev.val is None:
+                        continue
+                    n_writes += 1
+                    key = (t.index, ev.pos, ev.loc)
+                    seen[key] = seen.get(key, 0) + 1
+                    site = (*key, seen[key])
+                    used: frozenset[object] = frozenset().union(
+                        *(path.events[d].sites for d in ev.data if path.events[d].kind == READ))
+                    if site in used:
+                        continue
+                    e = Entry(ev.val, used | {site})
+                    es = entries.setdefault(ev.loc, {Entry(locs.get(ev.loc, 0))})
+                    if e not in es:
+                        es.add(e)
+                        grown = True
                 thread_most = max(thread_most, n_writes)
+                for loc in path.tested:
+                    es = entries.setdefault(loc, {Entry(locs.get(loc, 0))})
+                    for c in constants:
+                        if Entry(c) not in es:
+                            es.add(Entry(c))
+                            grown = True
             most_writes += thread_most
         if not grown or rounds >= most_writes:
-            return {loc: _sorted_values(vs) for loc, vs in domains.items()}
-    raise LitmusSemanticsError(test.condition.pos, f"more than {MAX_DOMAIN_ROUNDS} chained writes: too large to enumerate")
+            return {loc: _sorted_values({e.value for e in es}) for loc, es in entries.items()}
+    raise LitmusSemanticsError(test.condition.pos, f"more than {MAX_DOMAIN_ROUNDS} chained writes: too big")
+
+
+def _entry_key(e: Entry) -> tuple[tuple[int, int, str], str]:
+    return value_key(e.value), repr(sorted(map(repr, e.sites)))
 
 
 # ------------------------------------------------------------------------------- enumeration

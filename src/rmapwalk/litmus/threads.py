@@ -86,6 +86,20 @@ class TEvent:
     ctrl: frozenset[int] = frozenset()
     rmw: int | None = None  # for the read of a successful RMW: index of its write
     pos: Pos | None = None
+    sites: frozenset[object] = frozenset()  # (value-domain fixpoint only) the writes the value read came from
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A value in the value-domain fixpoint, with the write sites it was computed through.
+
+    Each write of a (loop-free) path happens at most once per execution, so a value
+    needing the same site twice is never stored: tracking sites keeps the domains
+    of atomic counters to the sums that can really happen.
+    """
+
+    value: Value
+    sites: frozenset[object] = frozenset()
 
 
 @dataclass
@@ -97,6 +111,7 @@ class Path:
     regs: dict[str, Value]
     cutoff: bool = False  # a loop was cut after UNROLL iterations
     infeasible: bool = False  # stopped at an access to a non-address; only its writes so far are kept
+    tested: frozenset[str] = frozenset()  # locations whose read values decided a branch
 
 
 class _NeedChoice(Exception):
@@ -147,6 +162,14 @@ class _Run:
     regs: dict[str, TV] = field(default_factory=dict)
     ctrl: frozenset[int] = frozenset()
     taken: int = 0
+    tested: set[str] = field(default_factory=set)  # locations whose read values reached a branch condition
+    last_sites: frozenset[object] = frozenset()
+
+    def test_value(self, c: TV) -> None:
+        for d in c.deps:
+            loc = self.events[d].loc
+            if loc is not None:
+                self.tested.add(loc)
 
     def choose(self, options: list[object]) -> object:
         if self.taken < len(self.choices):
@@ -168,11 +191,19 @@ class _Run:
 
     def read_value(self, loc: str) -> Value:
         options = list(self.domains.get(loc, (0,)))
-        return self.choose(options)  # type: ignore[return-value]
+        c = self.choose(options)
+        if isinstance(c, Entry):  # the value-domain fixpoint tracks where each value came from
+            self.last_sites = c.sites
+            return c.value
+        return c  # type: ignore[return-value]
+
+    def emit_read(self, ev: TEvent) -> int:
+        ev.sites = self.last_sites
+        return self.emit(ev)
 
     def read(self, loc: str, addr: TV, tags: frozenset[str], pos: Pos | None, atomic: bool = False) -> tuple[int, Value]:
         v = self.read_value(loc)
-        i = self.emit(TEvent(READ, loc, v, tags, atomic=atomic, addr=addr.deps, pos=pos))
+        i = self.emit_read(TEvent(READ, loc, v, tags, atomic=atomic, addr=addr.deps, pos=pos))
         return i, v
 
     def write(self, loc: str, addr: TV, val: TV, tags: frozenset[str], pos: Pos | None,
@@ -294,11 +325,11 @@ class _Run:
             v = self.read_value(loc)
             if v == expected.v:
                 new = self.eval(args[2])
-                r = self.emit(TEvent(READ, loc, v, tags, atomic=True, addr=a.deps, pos=pos))
+                r = self.emit_read(TEvent(READ, loc, v, tags, atomic=True, addr=a.deps, pos=pos))
                 w = self.write(loc, a, new, tags, pos, atomic=True)
                 self.events[r].rmw = w
             else:
-                r = self.emit(TEvent(READ, loc, v, tags, atomic=True, addr=a.deps, pos=pos))
+                r = self.emit_read(TEvent(READ, loc, v, tags, atomic=True, addr=a.deps, pos=pos))
             return TV(v, frozenset({r}))
         if name in ("__atomic_op", "__atomic_op_return", "__atomic_fetch_op"):
             need(3)
@@ -378,6 +409,7 @@ class _Run:
             self.eval(s.expr)
         elif isinstance(s, If):
             c = self.eval(s.cond)
+            self.test_value(c)
             saved = self.ctrl
             self.ctrl = saved | c.deps
             self.stmts(s.then if _truth(c.v) else s.orelse)
@@ -386,6 +418,7 @@ class _Run:
             saved = self.ctrl
             for _ in range(UNROLL + 1):
                 c = self.eval(s.cond)
+                self.test_value(c)
                 if not _truth(c.v):
                     break
                 self.ctrl = self.ctrl | c.deps
@@ -423,10 +456,10 @@ def thread_paths(test: LitmusTest, thread: Thread, domains: Mapping[str, tuple[V
                 stack.append([*choices, opt])
             continue
         except _Cutoff:
-            yield Path(thread.index, run.events, {}, cutoff=True)
+            yield Path(thread.index, run.events, {}, cutoff=True, tested=frozenset(run.tested))
             continue
         except _Infeasible:
             if partial:
-                yield Path(thread.index, run.events, {}, infeasible=True)
+                yield Path(thread.index, run.events, {}, infeasible=True, tested=frozenset(run.tested))
             continue
-        yield Path(thread.index, run.events, {k: tv.v for k, tv in run.regs.items()})
+        yield Path(thread.index, run.events, {k: tv.v for k, tv in run.regs.items()}, tested=frozenset(run.tested))
