@@ -23,7 +23,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from rmapwalk.cat import CatModel, Execution
-from rmapwalk.litmus.ast import And, Atom, Const, Implies, Int, LitmusTest, Loc, LocEq, LocMem, LocReg, Not, Or, Prop
+from rmapwalk.litmus.ast import And, Atom, Const, Implies, Int, LitmusTest, Loc, LocEq, LocMem, LocReg, Not, Or, Prop, Var
 from rmapwalk.litmus.threads import (
     FENCE,
     LF,
@@ -66,21 +66,23 @@ class LitmusResult:
 # ----------------------------------------------------------------------------- locations
 
 
+def _init_value(v: Int | Var | None) -> Value:
+    """An initialiser's value: an integer, or a variable's address (printed by name)."""
+    if v is None:
+        return 0
+    return v.value if isinstance(v, Int) else v.name
+
+
 def shared_locations(test: LitmusTest) -> dict[str, Value]:
     """Every shared variable with its initial value (0 unless the init block says otherwise)."""
     locs: dict[str, Value] = {}
     for item in test.init:
         if item.thread is not None:
             continue
-        if item.value is None:
-            locs[item.target] = 0
-        elif hasattr(item.value, "value"):
-            locs[item.target] = item.value.value  # type: ignore[union-attr]
-        else:
-            locs[item.target] = item.value.name  # type: ignore[union-attr]
+        locs[item.target] = _init_value(item.value)
     for item in test.init:  # a variable whose address is stored somewhere is shared too
-        if item.value is not None and not hasattr(item.value, "value"):
-            locs.setdefault(item.value.name, 0)  # type: ignore[union-attr]
+        if isinstance(item.value, Var):
+            locs.setdefault(item.value.name, 0)
     for t in test.threads:
         for p in t.params:
             locs.setdefault(p.name, 0)
@@ -95,10 +97,7 @@ def register_inits(test: LitmusTest) -> dict[int, dict[str, Value]]:
     for item in test.init:
         if item.thread is None:
             continue
-        v: Value = 0
-        if item.value is not None:
-            v = item.value.value if hasattr(item.value, "value") else item.value.name  # type: ignore[union-attr]
-        regs.setdefault(item.thread, {})[item.target] = v
+        regs.setdefault(item.thread, {})[item.target] = _init_value(item.value)
     return regs
 
 
@@ -217,7 +216,7 @@ def value_domains(test: LitmusTest, locs: Mapping[str, Value],
         most_writes = 0
         for t in test.threads:
             thread_most = 0
-            for path in thread_paths(test, t, frozen, regs.get(t.index, {}), partial=True):
+            for path in thread_paths(test, t, frozen, regs.get(t.index, {}), partial=True):  # type: ignore[arg-type]
                 n_writes = 0
                 seen: dict[object, int] = {}
                 for ev in path.events:
@@ -513,8 +512,9 @@ def run_cat(test: LitmusTest, model: CatModel, model_name: str, *, prune: bool =
                     if isinstance(loc, LocReg):
                         final[loc] = reg_values.get(loc, 0)
                     else:
-                        w = fw.get(loc.name)
-                        final[loc] = sk.events[w].val if w is not None else locs.get(loc.name, 0)  # type: ignore[assignment]
+                        last = fw.get(loc.name)
+                        fv = sk.events[last].val if last is not None else None
+                        final[loc] = fv if fv is not None else locs.get(loc.name, 0)
                 if test.filter is not None and not eval_prop(test.filter, final):
                     continue
                 state: State = tuple(sorted(((loc, final[loc]) for loc in observed), key=lambda kv: loc_key(kv[0])))

@@ -156,7 +156,7 @@ class _Run:
     test: LitmusTest
     domains: Mapping[str, tuple[Value, ...]]
     choices: list[object]
-    params: dict[str, Value]
+    params: Mapping[str, Value]
     init_regs: dict[str, Value]
     events: list[TEvent] = field(default_factory=list)
     regs: dict[str, TV] = field(default_factory=dict)
@@ -164,6 +164,7 @@ class _Run:
     taken: int = 0
     tested: set[str] = field(default_factory=set)  # locations whose read values reached a branch condition
     last_sites: frozenset[object] = frozenset()
+    registers: frozenset[str] = frozenset()  # declared or assigned somewhere in the thread
 
     def test_value(self, c: TV) -> None:
         for d in c.deps:
@@ -190,7 +191,7 @@ class _Run:
         return a.v
 
     def read_value(self, loc: str) -> Value:
-        options = list(self.domains.get(loc, (0,)))
+        options: list[object] = list(self.domains.get(loc, (0,)))
         c = self.choose(options)
         if isinstance(c, Entry):  # the value-domain fixpoint tracks where each value came from
             self.last_sites = c.sites
@@ -201,7 +202,8 @@ class _Run:
         ev.sites = self.last_sites
         return self.emit(ev)
 
-    def read(self, loc: str, addr: TV, tags: frozenset[str], pos: Pos | None, atomic: bool = False) -> tuple[int, Value]:
+    def read(self, loc: str, addr: TV, tags: frozenset[str], pos: Pos | None,
+             atomic: bool = False) -> tuple[int, Value]:
         v = self.read_value(loc)
         i = self.emit_read(TEvent(READ, loc, v, tags, atomic=atomic, addr=addr.deps, pos=pos))
         return i, v
@@ -222,6 +224,8 @@ class _Run:
                 return TV(self.params[e.name])
             if e.name in self.init_regs:
                 return TV(self.init_regs[e.name])
+            if e.name in self.registers:
+                return TV(0)  # a register read before its first assignment holds 0, as in herd
             raise LitmusSemanticsError(e.pos, f"unknown name '{e.name}' in P{self.thread.index}")
         if isinstance(e, Deref):
             a = self.eval(e.addr)
@@ -339,10 +343,10 @@ class _Run:
             operand = self.eval(args[2])
             loc = self.location(a, pos)
             r, old = self.read(loc, a, tags, pos, atomic=True)
-            new = self.arith(args[1].text, old, operand.v, pos)
-            w = self.write(loc, a, TV(new, operand.deps), tags, pos, atomic=True, extra_data=frozenset({r}))
+            computed = self.arith(args[1].text, old, operand.v, pos)
+            w = self.write(loc, a, TV(computed, operand.deps), tags, pos, atomic=True, extra_data=frozenset({r}))
             self.events[r].rmw = w
-            return TV(old if name == "__atomic_fetch_op" else new, frozenset({r}))
+            return TV(old if name == "__atomic_fetch_op" else computed, frozenset({r}))
         if name == "__atomic_add_unless":
             need(3)
             a = self.eval(args[0])
@@ -351,8 +355,8 @@ class _Run:
             loc = self.location(a, pos)
             r, old = self.read(loc, a, tags, pos, atomic=True)
             if old != unless.v:
-                new = self.arith("+", old, add.v, pos)
-                w = self.write(loc, a, TV(new, add.deps), tags, pos, atomic=True, extra_data=frozenset({r}))
+                total = self.arith("+", old, add.v, pos)
+                w = self.write(loc, a, TV(total, add.deps), tags, pos, atomic=True, extra_data=frozenset({r}))
                 self.events[r].rmw = w
                 return TV(1, frozenset({r}))
             return TV(0, frozenset({r}))
@@ -430,6 +434,26 @@ class _Run:
             raise LitmusSemanticsError(getattr(s, "pos", None), f"unsupported statement {type(s).__name__}")
 
 
+def _assigned_registers(thread: Thread) -> frozenset[str]:
+    """The registers a thread declares or assigns anywhere."""
+    names: set[str] = set()
+
+    def walk(body: tuple[Stmt, ...]) -> None:
+        for s in body:
+            if isinstance(s, Decl):
+                names.add(s.name)
+            elif isinstance(s, Assign):
+                names.add(s.reg)
+            elif isinstance(s, If):
+                walk(s.then)
+                walk(s.orelse)
+            elif isinstance(s, While):
+                walk(s.body)
+
+    walk(thread.body)
+    return frozenset(names)
+
+
 def _truth(v: Value) -> bool:
     return v != 0
 
@@ -443,10 +467,11 @@ def thread_paths(test: LitmusTest, thread: Thread, domains: Mapping[str, tuple[V
     the test can store, which the value-domain fixpoint needs.
     """
     params = {p.name: p.name for p in thread.params}
+    registers = _assigned_registers(thread)
     stack: list[list[object]] = [[]]
     while stack:
         choices = stack.pop()
-        run = _Run(thread, test, domains, choices, params, dict(init_regs))
+        run = _Run(thread, test, domains, choices, params, dict(init_regs), registers=registers)
         for name, v in init_regs.items():
             run.regs[name] = TV(v)
         try:
