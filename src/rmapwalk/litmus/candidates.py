@@ -23,7 +23,22 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from rmapwalk.cat import CatModel, Execution
-from rmapwalk.litmus.ast import And, Atom, Const, Implies, Int, LitmusTest, Loc, LocEq, LocMem, LocReg, Not, Or, Prop, Var
+from rmapwalk.litmus.ast import (
+    And,
+    Atom,
+    Const,
+    Implies,
+    Int,
+    LitmusTest,
+    Loc,
+    LocEq,
+    LocMem,
+    LocReg,
+    Not,
+    Or,
+    Prop,
+    Var,
+)
 from rmapwalk.litmus.threads import (
     FENCE,
     LF,
