@@ -9,6 +9,8 @@ Prints a per-test table (the slowest first) and the folder totals.  Skips with a
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -47,6 +49,8 @@ def main() -> int:
         total_sc += sc_s
         rows.append((path.stem, res.candidates, res.pruned, res.positive + res.negative, cat_s, sc_s))
     rows.sort(key=lambda r: -r[4])
+    times = sorted(r[4] for r in rows)
+    median = times[len(times) // 2] if len(times) % 2 else (times[len(times) // 2 - 1] + times[len(times) // 2]) / 2
     print(f"litmus: {len(tests)} tests of {LKMM / 'tests'}; LKMM model load + first test {load:.2f} s")
     head = f"{'test':48} {'cands':>6} {'pruned':>6} {'execs':>6} {'lkmm s':>7} {'sc s':>6} {'lkmm/sc':>7}"
     print(head)
@@ -56,8 +60,17 @@ def main() -> int:
         print(f"{name[:48]:48} {cands:6d} {pruned:6d} {execs:6d} {cat_s:7.3f} {sc_s:6.3f} {ratio:6.1f}x")
     if len(rows) > 15:
         print(f"... {len(rows) - 15} faster tests")
-    print(f"folder: LKMM {total_cat:.2f} s (slowest test {rows[0][4]:.2f} s), engine SC {total_sc:.2f} s,"
-          f" ratio {total_cat / total_sc:.1f}x")
+    print(f"folder: LKMM {total_cat:.2f} s (median {median:.3f} s, slowest {rows[0][4]:.2f} s: {rows[0][0]}),"
+          f" engine SC {total_sc:.2f} s, ratio {total_cat / total_sc:.1f}x")
+    herd = shutil.which("herd7")
+    if herd:
+        t = time.perf_counter()
+        for path in tests:
+            subprocess.run([herd, "-conf", str(cfg), str(path)], capture_output=True, cwd=cfg.parent, check=False)
+        herd_s = time.perf_counter() - t
+        print(f"herd7 on the same tests: {herd_s:.2f} s; rmapwalk/herd7 = {total_cat / herd_s:.1f}x")
+    else:
+        print("herd7 is not on the PATH: no herd7 column")
     return 0
 
 
