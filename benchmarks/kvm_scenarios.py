@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     models = tuple(m for m in args.models.split(",") if m)
     configs = configurations(args.names, models)
-    header = (f"{'scenario':18} {'setting':58} {'model':5} {'verdict':26} {'executions':>10} {'blocked':>7} "
+    header = (f"{'scenario':18} {'setting':64} {'model':5} {'verdict':30} {'executions':>10} {'blocked':>7} "
               f"{'seconds':>8} {'goal':>5}")
     print(header)
     print("-" * len(header))
@@ -92,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
         over += not ok
         total += row["seconds"]
         verdict = row["verdict"] if row["incomplete"] is None else f"INCOMPLETE ({row['incomplete']})"
-        print(f"{row['scenario']:18} {row['setting'][:58]:58} {row['model']:5} {verdict[:26]:26} "
+        print(f"{row['scenario']:18} {row['setting'][:64]:64} {row['model']:5} {verdict[:30]:30} "
               f"{row['executions']:10} {row['blocked']:7} {row['seconds']:8.2f} {'ok' if ok else 'OVER':>5}",
               flush=True)
     print(f"{len(configs)} configurations, {total:.1f} s; {over} over the goal "

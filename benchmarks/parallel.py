@@ -1,10 +1,12 @@
 """Speed-up of the split search (``--jobs``): 1 worker against 2 (or more), in the same run.
 
 Each configuration runs in a fresh process, which prints one row: workers, executions, seconds,
-executions per second, speed-up over the 1-worker row, work units, and the peak RSS of the
-coordinating process and of the largest worker process.  "1 worker" is the plain sequential
-explorer (``rmapwalk run`` without ``--jobs``), so the speed-up includes every cost of
-splitting.  The default search, lastzero(16) under SC, takes about 30 s sequentially here.
+executions per second, speed-up over the 1-worker row, work units, the share of the wall time the
+workers spent exploring units, the CPU time of all processes (the cost of splitting, whatever the
+machine's load), and the peak RSS of the coordinating process and of the largest worker process.
+"1 worker" is the plain sequential explorer (``rmapwalk run`` without ``--jobs``), so the
+speed-up includes every cost of splitting.  The default search, lastzero(16) under SC, takes
+about 30 s sequentially on an idle machine here.
 
 ``python benchmarks/parallel.py [--program lastzero --param 16 --model sc] [--jobs 1,2] [--repeat 1]``
 """
@@ -52,9 +54,35 @@ def _one(name: str, param: int, model: str, jobs: int) -> dict[str, Any]:
         "seconds": wall,
         "units": units,
         "busy": busy / (wall * jobs) if jobs > 1 and wall else 1.0,
+        "cpu": _cpu(resource.RUSAGE_SELF) + _cpu(resource.RUSAGE_CHILDREN),
         "main_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "worker_mib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024 if jobs > 1 else 0.0,
     }
+
+
+def _burn(n: int) -> float:
+    t = time.perf_counter()
+    x = 0
+    for i in range(n):
+        x += i
+    return time.perf_counter() - t
+
+
+def capacity(jobs: int = 2, n: int = 10_000_000) -> float:
+    """How much faster ``jobs`` processes burn CPU than one, right now: the best speed-up this
+    machine can give at its current load (1.0 when other work takes the other cores)."""
+    ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
+    one = _burn(n)
+    with ctx.Pool(jobs) as pool:
+        t = time.perf_counter()
+        pool.map(_burn, [n] * jobs)
+        many = time.perf_counter() - t
+    return jobs * one / many
+
+
+def _cpu(who: int) -> float:
+    ru = resource.getrusage(who)
+    return ru.ru_utime + ru.ru_stime
 
 
 def _child(conn: Any, name: str, param: int, model: str, jobs: int) -> None:
@@ -71,10 +99,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeat", type=int, default=1, help="run the whole series this many times")
     args = ap.parse_args(argv)
     series = [int(j) for j in args.jobs.split(",")]
+    top = max(series)
     print(f"{args.program}({args.param}) under {args.model}; {os.cpu_count()} cores; "
-          f"load average {os.getloadavg()[0]:.2f} at the start")
+          f"load average {os.getloadavg()[0]:.2f} at the start; a CPU burn runs {capacity(top):.2f}x "
+          f"faster on {top} processes than on 1 now")
     header = (f"{'workers':>7} {'executions':>10} {'seconds':>8} {'exec/s':>8} {'speed-up':>8} {'units':>6} "
-              f"{'busy':>5} {'main MiB':>8} {'worker MiB':>10}")
+              f"{'busy':>5} {'CPU s':>7} {'main MiB':>8} {'worker MiB':>10}")
     print(header)
     print("-" * len(header))
     ctx = mp.get_context("spawn")
@@ -93,11 +123,13 @@ def main(argv: list[str] | None = None) -> int:
             speed = base / row["seconds"] if row["seconds"] else 0.0
             print(f"{row['jobs']:7} {row['executions']:10} {row['seconds']:8.2f} "
                   f"{row['executions'] / row['seconds']:8.0f} {speed:7.2f}x {row['units']:6} {100 * row['busy']:4.0f}% "
+                  f"{row['cpu']:7.1f} "
                   f"{row['main_mib']:8.1f} {row['worker_mib']:10.1f}", flush=True)
         if len(counts) != 1:
             print(f"ERROR: the execution counts differ: {sorted(counts)}")
             return 1
-    print(f"load average {os.getloadavg()[0]:.2f} at the end")
+    print(f"load average {os.getloadavg()[0]:.2f} at the end; CPU burn speed-up on {top} processes "
+          f"{capacity(top):.2f}x")
     return 0
 
 

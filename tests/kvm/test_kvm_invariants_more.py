@@ -221,8 +221,7 @@ def test_i5_catches_a_reused_desc_without_nulls() -> None:
 # -- the model's own code paths keep I3 and I11 on every scenario's fixed setting ---------------------------
 
 HOLD_ROWS = [(name, e) for name, sc in SCENARIOS.items() for e in sc.expected
-             if e.model == "sc" and e.verdict == "holds"
-             and name not in ("desc-reuse", "desc-init")]  # desc-reuse, desc-init: 8-15 s, left out
+             if e.model == "sc" and e.verdict == "holds"]
 
 
 @pytest.mark.parametrize(("name", "row"), HOLD_ROWS, ids=[f"{n}:{e.describe()}" for n, e in HOLD_ROWS])

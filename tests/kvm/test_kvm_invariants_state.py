@@ -125,3 +125,20 @@ def test_i10_accessed_half_catches_a_dropped_accessed_bit(monkeypatch: pytest.Mo
     """Break one thing: mmu_spte_clear_track_bits no longer passes A to the host page."""
     monkeypatch.setattr(spte_ops, "kvm_set_pfn_accessed", lambda kvm, pfn: None)
     assert _props(accessed_program()) == {I10}
+
+
+# -- I11 on R4 ----------------------------------------------------------------------------------------
+
+def test_i11_catches_r4_in_large_spte() -> None:
+    """large-spte runs without I11 in its table (see its Scenario.checks); turned on, I11 fires
+    on the broken setting (the harvest returns with the large spte writable again) and holds on
+    the fixed ones."""
+    from rmapwalk.kvm.mmu_checks import I11
+
+    sc = SCENARIOS["large-spte"]
+    for settings, want in (({"large_wp": "readonly", "fast_pf_large": "allow"}, {I1, I11}),
+                           ({"large_wp": "readonly", "fast_pf_large": "forbid"}, set()),
+                           ({"large_wp": "zap", "fast_pf_large": "allow"}, set())):
+        prog = sc.build(sc.switches(**settings))
+        prog.lib["kvm"].check_i11 = True
+        assert _props(prog) == want, settings

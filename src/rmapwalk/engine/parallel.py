@@ -293,6 +293,8 @@ class ParallelSearch:
         self.units_done = 0
         #: seconds workers spent exploring units (busy / (wall * jobs): how well they were kept busy)
         self.busy_seconds = 0.0
+        #: the longest the queue of units got
+        self.max_pending = 1
         self.worker_deaths = 0
         self.interrupted = False
         self._in_flight: dict[Any, Unit] = {}
@@ -336,6 +338,7 @@ class ParallelSearch:
             else:
                 units.append([lv])
         self.pending.extend(units)
+        self.max_pending = max(self.max_pending, len(self.pending))
 
     def elapsed(self) -> float:
         return self.seconds_before + (time.perf_counter() - self._t0 if self._t0 else 0.0)
