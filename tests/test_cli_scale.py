@@ -117,3 +117,11 @@ def test_cluster_unreachable(tmp_path: Path) -> None:
     assert res.exit_code == 2
     assert "cannot reach the Dask scheduler" in res.stderr
     assert len(res.stderr.strip().splitlines()) == 1
+
+
+def test_scale_options_that_do_not_go_together(tmp_path: Path) -> None:
+    res = cli("run", SB, "--random", "--checkpoint", str(tmp_path / "c.json"), "--replay-dir", str(tmp_path))
+    assert res.exit_code == 2 and "not to --random" in res.stderr
+    res = cli("run", SB, "--checkpoint-interval", "1", "--replay-dir", str(tmp_path))
+    assert res.exit_code == 2 and "needs --checkpoint" in res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1

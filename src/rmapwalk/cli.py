@@ -380,8 +380,8 @@ def _search(prog: Program, loaded: Any, model: str, opts: Options, as_json: bool
         est = estimate(prog, model, seed=so.get("seed") or 0, max_events=opts.max_events)
         click.echo(est.describe(), err=as_json)
     if so.get("random_search"):
-        if so.get("jobs") is not None or so.get("cluster"):
-            raise Fail("--jobs and --cluster apply to the exhaustive search, not to --random")
+        if so.get("jobs") is not None or so.get("cluster") or so.get("checkpoint"):
+            raise Fail("--jobs, --cluster and --checkpoint apply to the exhaustive search, not to --random")
         return RandomExplorer(prog, model, opts, seed=so.get("seed") or 0, executions=so.get("executions") or 1000,
                               scheduler=so.get("scheduler") or "uniform", depth=so.get("depth") or 3)
     if "checkpoint_interval" in given and not so.get("checkpoint"):

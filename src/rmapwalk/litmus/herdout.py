@@ -75,7 +75,8 @@ def json_record(res: LitmusResult) -> dict[str, Any]:
         "model": res.model,
         "verdict": observation(res),
         "ok": condition_holds(res),
-        "states": [
+        "states": len(res.states),
+        "outcomes": [
             {str(loc): v for loc, v in state} | {"executions": n}
             for state, n in sorted(res.states.items(), key=lambda kv: state_key(kv[0]))
         ],
