@@ -645,6 +645,8 @@ def replay(replay_file: str, as_json: bool, full_trace: bool) -> None:
             _warn(f"{show_path(source)} changed since {shown} was recorded; the replay may not match")
         if is_kvm:
             program = kvm_program_from_replay(data, shown)
+        elif isinstance(data.get("litmus"), dict):
+            program = litmus_program_from_replay(source, shown)
         else:
             sym = data.get("program_symbol")
             program = load_model(source, data["program"], sym if isinstance(sym, str) else None).program
@@ -903,6 +905,18 @@ def review_cmd(markdown: bool, models_text: str, scenario_names: tuple[str, ...]
 
 if __name__ == "__main__":  # pragma: no cover
     main()
+
+
+def litmus_program_from_replay(source: str, shown: str) -> Program:
+    """The engine program of the litmus test a `litmus --trace` replay was recorded from."""
+    from rmapwalk.litmus.engine_bridge import to_program
+    from rmapwalk.litmus.macros import BUILTIN, expand
+    from rmapwalk.litmus.parser import LitmusError, parse_file
+
+    try:
+        return to_program(expand(parse_file(source), BUILTIN), witness=True, unroll=2)
+    except LitmusError as e:
+        raise Fail(f"{shown}: the litmus test it was recorded from no longer loads: {e}") from None
 
 
 def _register_litmus() -> None:

@@ -8,6 +8,7 @@ that does not parse or uses something unsupported is reported on stderr as
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from concurrent.futures import ProcessPoolExecutor
@@ -15,21 +16,59 @@ from concurrent.futures import ProcessPoolExecutor
 import click
 
 from rmapwalk.litmus.candidates import LitmusResult
-from rmapwalk.litmus.herdout import herd_lines, json_line
-from rmapwalk.litmus.runner import ENGINE_MODELS, LitmusInputError, ModelSpec, litmus_files, model_setup_error, run_test
+from rmapwalk.litmus.herdout import herd_lines, json_record
+from rmapwalk.litmus.parser import LitmusError
+from rmapwalk.litmus.runner import (
+    ENGINE_MODELS,
+    LitmusInputError,
+    ModelSpec,
+    litmus_files,
+    load_test,
+    model_setup_error,
+    run_test,
+)
 
 EXIT_OK = 0
 EXIT_ERROR = 2
+TRACE_MAX_EVENTS = 1000
 
 
-def _one(args: tuple[str, ModelSpec]) -> LitmusResult | str:
-    path, spec = args
+def _one(args: tuple[str, ModelSpec, str | None]) -> tuple[LitmusResult, str | None] | str:
+    path, spec, trace_dir = args
     try:
-        return run_test(path, spec)
+        res = run_test(path, spec)
+        return res, (_witness(path, spec, trace_dir) if trace_dir is not None else None)
     except LitmusInputError as e:
         return " ".join(str(e).split())
     except RecursionError:
         return f"{path}: the test is too deeply nested"
+
+
+def _witness(path: str, spec: ModelSpec, replay_dir: str) -> str | None:
+    """The engine's trace of one execution reaching the condition's outcome (``exists``), or
+    breaking it (``~exists``/``forall``), with its replay file; None if there is none."""
+    from rmapwalk.cli import _safe_name, _save_violation, replay_record
+    from rmapwalk.engine.runtime import ModelError
+    from rmapwalk.litmus.engine_bridge import run_engine
+    from rmapwalk.loader import file_sha256
+
+    assert spec.engine is not None
+    test = load_test(path, spec)
+    try:
+        r = run_engine(test, spec.engine, witness=True, unroll=2)
+    except (LitmusError, ModelError) as e:
+        return f"(no trace: {' '.join(str(e).split())})"
+    if not r.result.violations:
+        return None
+    v = r.result.violations[0]
+    record = replay_record(v, r.program, os.path.abspath(path), file_sha256(path), "", TRACE_MAX_EVENTS)
+    record["litmus"] = {"file": os.path.abspath(path), "witness": True}
+    os.makedirs(replay_dir, exist_ok=True)
+    fname = os.path.join(replay_dir, f"{_safe_name(test.name)}-{spec.engine}.json")
+    _save_violation(v, r.program, record, TRACE_MAX_EVENTS, fname, False)
+    what = "reaches the condition" if test.condition.quantifier == "exists" else "breaks the condition"
+    return (f"Witness: an execution under {spec.engine} that {what} ({v.message}):\n{v.trace}\n"
+            f"replay: rmapwalk replay {v.replay_file}")
 
 
 @click.command("litmus")
@@ -43,9 +82,14 @@ def _one(args: tuple[str, ModelSpec]) -> LitmusResult | str:
 @click.option("--jobs", "-j", type=click.IntRange(min=1), default=1, show_default=True,
               help="Tests run in this many worker processes (output stays in input order).")
 @click.option("--no-time", is_flag=True, help="Leave out herd's Time line (for diffs).")
+@click.option("--trace", "trace", is_flag=True,
+              help="Engine models: after each test, the trace of an execution reaching the condition "
+                   "(exists) or breaking it (~exists, forall), saved for `rmapwalk replay`.")
+@click.option("--replay-dir", type=click.Path(file_okay=False), default="rmapwalk-replays", show_default=True,
+              help="Where --trace saves replay files.")
 @click.argument("paths", nargs=-1, required=True)
 def litmus(memory_model: str | None, conf: str | None, cat_file: str | None, as_json: bool, jobs: int,
-           no_time: bool, paths: tuple[str, ...]) -> None:
+           no_time: bool, trace: bool, replay_dir: str, paths: tuple[str, ...]) -> None:
     """Run C litmus tests (files or directories of *.litmus) and print herd7's output."""
     chosen = [o for o in (memory_model, conf, cat_file) if o]
     if len(chosen) > 1:
@@ -60,7 +104,10 @@ def litmus(memory_model: str | None, conf: str | None, cat_file: str | None, as_
     if not files:
         click.echo("rmapwalk: no .litmus files in " + " ".join(paths), err=True)
         raise SystemExit(EXIT_ERROR)
-    work = [(f, spec) for f in files]
+    if trace and not spec.engine:
+        click.echo("rmapwalk: --trace needs one of the engine's models (--model sc|tso|pso|weak)", err=True)
+        raise SystemExit(EXIT_ERROR)
+    work = [(f, spec, replay_dir if trace else None) for f in files]
     failed = False
     if jobs > 1 and len(files) > 1:
         with ProcessPoolExecutor(max_workers=min(jobs, len(files), os.cpu_count() or 1)) as pool:
@@ -79,10 +126,16 @@ def _emit(results: object, as_json: bool, no_time: bool) -> bool:
             sys.stdout.flush()
             click.echo(f"rmapwalk: {r}", err=True)
             continue
+        res, witness = r
         if as_json:
-            click.echo(json_line(r))
+            record = json_record(res)
+            if witness is not None:
+                record["witness"] = witness
+            click.echo(json.dumps(record))
         else:
-            click.echo("\n".join(herd_lines(r, time_line=not no_time)))
+            click.echo("\n".join(herd_lines(res, time_line=not no_time)))
+            if witness is not None:
+                click.echo(witness)
             click.echo("")
         sys.stdout.flush()
     return failed

@@ -207,3 +207,47 @@ def _dask_case() -> None:
 
 def test_dask_local_cluster_equals_sequential() -> None:
     _dask_case()
+
+
+def test_dask_dead_worker_s_unit_is_rerun(tmp_path: Path) -> None:
+    """A unit whose Dask worker process dies is re-run by the scheduler and counted once."""
+    from distributed import LocalCluster
+
+    marker = tmp_path / "died"
+    path = _model_file(tmp_path, f"""
+        import os, signal
+        from rmapwalk.engine import Program, load, store, observe
+        p = Program("dies-once-on-dask")
+        xs = [p.var(f"x{{i}}") for i in range(4)]
+        def in_dask_worker():
+            try:
+                from distributed import get_worker
+                get_worker()
+                return True
+            except Exception:
+                return False
+        def w(i):
+            store(xs[i], 1)
+        def r():
+            s = 0
+            for x in xs:
+                s += load(x)
+            if s == 2 and in_dask_worker() and not os.path.exists({str(marker)!r}):
+                open({str(marker)!r}, "w").close()
+                os.kill(os.getpid(), signal.SIGKILL)
+            observe("s", s)
+        for i in range(4):
+            p.thread(w, i)
+        p.thread(r)
+    """)
+    from rmapwalk.loader import load_model
+
+    prog = load_model(path).program
+    seq = explore(prog, "sc")
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, memory_limit="512MiB",
+                      dashboard_address=None) as cluster:
+        ps = ParallelSearch(SearchConfig(ProgramSource(path=path)), prog, cluster=cluster.scheduler_address,
+                            slice_executions=5)
+        par = ps.run()
+    assert marker.exists()
+    assert totals(par) == totals(seq)

@@ -79,8 +79,8 @@ def test_i8_catches_the_fast_path_on_the_wrong_spte(scenario: str, settings: dic
 
 @pytest.mark.parametrize(("scenario", "settings"), [
     ("large-spte", {"large_wp": "readonly", "fast_pf_large": "forbid"}),
-    ("fast-pf-indirect", {"fast_pf_indirect": "forbid"}),
-    ("clear-track-bits", {"volatile_bits": "mmu_writable"}),
+    ("large-spte", {"large_wp": "zap", "fast_pf_large": "allow"}),
+    ("clear-track-bits", {"volatile_bits": "mmu_writable"}),  # the fast path on a direct level-1 spte
 ])
 def test_i8_holds_where_the_fast_path_is_restricted(scenario: str, settings: dict[str, str]) -> None:
     sc = SCENARIOS[scenario]

@@ -1,0 +1,78 @@
+"""`rmapwalk litmus` on the command line: herd output, JSON Lines, --jobs, --trace and replay."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from rmapwalk.cli import main
+
+LKMM = Path(__file__).resolve().parents[2].parent / "shared" / "lkmm"
+CFG = LKMM / "model" / "linux-kernel.cfg"
+needs_lkmm = pytest.mark.skipif(not CFG.is_file(), reason=f"the LKMM files are not at {LKMM} (../shared/lkmm)")
+
+SB = """C SB
+{}
+P0(int *x, int *y) { int r0; WRITE_ONCE(*x, 1); r0 = READ_ONCE(*y); }
+P1(int *x, int *y) { int r0; WRITE_ONCE(*y, 1); r0 = READ_ONCE(*x); }
+exists (0:r0=0 /\\ 1:r0=0)
+"""
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    res = CliRunner().invoke(main, ["litmus", *args])
+    return res.exit_code, res.stdout, res.stderr
+
+
+def test_engine_models_and_json(tmp_path: Path) -> None:
+    f = tmp_path / "sb.litmus"
+    f.write_text(SB)
+    code, out, _ = run("--model", "sc", "--no-time", str(f))
+    assert code == 0 and "Observation SB Never 0 3" in out and "Time" not in out
+    code, out, _ = run("--model", "tso", "--json", str(f))
+    rec = json.loads(out)
+    assert rec["verdict"] == "Sometimes" and rec["states"] == 4 and rec["positive"] == 1 and rec["negative"] == 3
+    assert set(rec) >= {"test", "model", "verdict", "states", "positive", "negative", "executions", "seconds"}
+
+
+def test_trace_and_replay(tmp_path: Path) -> None:
+    f = tmp_path / "sb.litmus"
+    f.write_text(SB)
+    replays = tmp_path / "replays"
+    code, out, _ = run("--model", "tso", "--trace", "--replay-dir", str(replays), str(f))
+    assert code == 0 and "Witness: an execution under tso" in out
+    saved = list(replays.glob("*.json"))
+    assert len(saved) == 1
+    res = CliRunner().invoke(main, ["replay", str(saved[0])])
+    assert res.exit_code == 1
+    trace_rows = [ln for ln in out.splitlines() if ln.startswith(("1 ", "2 ", "3 ", "4 "))]
+    assert trace_rows and all(row in res.stdout for row in trace_rows)
+    code, out, _ = run("--model", "sc", "--trace", "--replay-dir", str(replays), str(f))
+    assert code == 0 and "Witness:" not in out  # SC never reaches it: nothing to show
+
+
+def test_trace_needs_an_engine_model(tmp_path: Path) -> None:
+    f = tmp_path / "sb.litmus"
+    f.write_text(SB)
+    code, _, err = run("--cat", str(tmp_path / "none.cat"), "--trace", str(f))
+    assert code == 2 and err.count("\n") == 1
+
+
+@needs_lkmm
+def test_directory_jobs_same_output_as_sequential() -> None:
+    tests = LKMM / "tests"
+    code1, out1, _ = run("--conf", str(CFG), "--no-time", str(tests))
+    code2, out2, _ = run("--conf", str(CFG), "--no-time", "--jobs", "2", str(tests))
+    assert code1 == code2 == 0
+    assert out1 == out2 and out1.count("\nObservation ") + out1.startswith("Observation ") == 79
+
+
+@needs_lkmm
+def test_bad_conf_is_one_line(tmp_path: Path) -> None:
+    cfg = tmp_path / "x.cfg"
+    cfg.write_text("model missing.cat\n")
+    code, _, err = run("--conf", str(cfg), str(LKMM / "tests" / "SB+poonceonces.litmus"))
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "Traceback" not in err
