@@ -26,7 +26,9 @@ from rmapwalk.cat import CatModel, Execution
 from rmapwalk.litmus.ast import (
     And,
     Atom,
+    Call,
     Const,
+    If,
     Implies,
     Int,
     LitmusTest,
@@ -37,7 +39,10 @@ from rmapwalk.litmus.ast import (
     Not,
     Or,
     Prop,
+    Stmt,
+    Store,
     Var,
+    While,
 )
 from rmapwalk.litmus.threads import (
     FENCE,
@@ -48,6 +53,7 @@ from rmapwalk.litmus.threads import (
     RL,
     RU,
     UL,
+    UNROLL,
     WRITE,
     Entry,
     LitmusSemanticsError,
@@ -187,6 +193,38 @@ def _sorted_values(vals: set[Value]) -> tuple[Value, ...]:
     return tuple(sorted(vals, key=value_key))
 
 
+_WRITING_OPS = frozenset({"__store", "__xchg", "__cmpxchg", "__atomic_op", "__atomic_op_return",
+                          "__atomic_fetch_op", "__atomic_add_unless"})
+
+
+def _static_writes(body: tuple[Stmt, ...]) -> int:
+    """An upper bound on the memory writes one run of ``body`` makes (loops unrolled as in herd)."""
+    n = 0
+
+    def in_expr(node: object) -> int:
+        k = 0
+        if isinstance(node, Call) and node.name in _WRITING_OPS:
+            k += 1
+        if isinstance(node, tuple):
+            return sum(in_expr(x) for x in node)
+        if hasattr(node, "__dataclass_fields__"):
+            for name in node.__dataclass_fields__:
+                if name != "pos":
+                    k += in_expr(getattr(node, name))
+        return k
+
+    for st in body:
+        if isinstance(st, If):
+            n += in_expr(st.cond) + _static_writes(st.then) + _static_writes(st.orelse)
+        elif isinstance(st, While):
+            n += (UNROLL + 1) * (in_expr(st.cond) + _static_writes(st.body))
+        elif isinstance(st, Store):
+            n += 1 + in_expr(st.addr) + in_expr(st.value)
+        else:
+            n += in_expr(st)
+    return n
+
+
 def program_constants(test: LitmusTest) -> set[Value]:
     """Every integer literal of the threads' code."""
     found: set[Value] = set()
@@ -224,6 +262,9 @@ def value_domains(test: LitmusTest, locs: Mapping[str, Value],
     # program's constants.  (Only those: seeding every location would multiply the
     # paths of every atomic counter for nothing.)
     constants = program_constants(test)
+    # the writes the paths of this round made can grow next round (a branch taken only once a
+    # value is known), so the bound is also taken from the code: every store it contains
+    static_writes = sum(_static_writes(t.body) for t in test.threads)
     entries: dict[str, set[Entry]] = {loc: {Entry(v)} for loc, v in locs.items()}
     for rounds in range(1, MAX_DOMAIN_ROUNDS + 1):
         frozen = {loc: tuple(sorted(es, key=_entry_key)) for loc, es in entries.items()}
@@ -258,7 +299,7 @@ def value_domains(test: LitmusTest, locs: Mapping[str, Value],
                             es.add(Entry(c))
                             grown = True
             most_writes += thread_most
-        if not grown or rounds >= most_writes:
+        if not grown or rounds >= max(most_writes, static_writes):
             return {loc: _sorted_values({e.value for e in es}) for loc, es in entries.items()}
     raise LitmusSemanticsError(test.condition.pos, f"more than {MAX_DOMAIN_ROUNDS} chained writes: too big")
 
