@@ -4,7 +4,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench docs clean
+.PHONY: demo test lint bench docs clean sysdeps
+
+# Debian packages some tests use (headless Chromium renders the --html page, Graphviz the --dot
+# graph). Installed when apt-get can run (root); otherwise those tests skip and say why.
+SYSDEPS := chromium graphviz
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -27,7 +31,16 @@ lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/mypy
 
-test: $(STAMP) lint
+sysdeps:
+	@missing=""; for p in $(SYSDEPS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing Debian packages:$$missing"; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing \
+			>/dev/null) || echo "could not install$$missing: the tests that need them will skip"; \
+	else echo "not root: not installing$$missing; the tests that need them will skip"; fi
+
+test: $(STAMP) lint sysdeps
 	$(BIN)/pytest
 
 bench: $(STAMP)
