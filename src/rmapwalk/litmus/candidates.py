@@ -520,6 +520,13 @@ def run_cat(test: LitmusTest, model: CatModel, model_name: str, *, prune: bool =
     prune = prune and "ConsCo" in getattr(model, "checks", ())
     started = time.perf_counter()
     res = LitmusResult(test, model_name)
+    for item in test.init:
+        if item.array is not None:
+            raise LitmusSemanticsError(item.pos, f"arrays ('{item.target}') are not supported under cat models; "
+                                                 "use --model sc|tso|pso|weak")
+    for loc in observed_locations(test):
+        if isinstance(loc, LocMem) and loc.index is not None:
+            raise LitmusSemanticsError(test.condition.pos, f"array element {loc} is not supported under cat models")
     locs = shared_locations(test)
     regs = register_inits(test)
     domains = value_domains(test, locs, regs)

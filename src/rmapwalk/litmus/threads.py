@@ -275,7 +275,8 @@ class _Run:
             # offset leaves the declared variables, where no write (not even an initial one) is
             if (b if isinstance(b, int) else a) == 0:
                 return a if isinstance(a, str) else b
-            raise _Infeasible()
+            raise LitmusSemanticsError(pos, "address arithmetic with a non-zero offset is not supported "
+                                            "under cat models (arrays)")
         if not isinstance(a, int) or not isinstance(b, int):
             raise LitmusSemanticsError(pos, f"operator '{op}' applied to an address")
         if op in ("/", "%"):
