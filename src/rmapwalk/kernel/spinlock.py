@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from rmapwalk.engine.events import ACQUIRE, NO_WRITE, ONCE, RELEASE
-from rmapwalk.engine.ops import assume, load, rmw, store, thread_id, thread_local
+from rmapwalk.engine.events import ACQUIRE, F_MB, NO_WRITE, ONCE, RELEASE
+from rmapwalk.engine.ops import assume, fence, load, rmw, store, thread_id, thread_local
 from rmapwalk.engine.runtime import Violated
 
 
@@ -31,11 +31,23 @@ def _name(lock: Any) -> str:
     return str(lock) if hasattr(lock, "name") else f"lock@{int(lock)}"
 
 
+def _after_unlock() -> None:
+    """An unlock followed by a lock on the same CPU orders everything before the unlock before
+    everything after the lock, whichever locks they are (LKMM's ``po-unlock-lock-po`` is in
+    ``ppo``; ``MP+unlocklockonceonce+fencermbonceonce`` is forbidden).  A release store and an
+    acquire RMW alone do not give that under PSO, so the first lock after an unlock fences."""
+    tls = thread_local()
+    if tls.get("unlocked_since_lock"):
+        tls["unlocked_since_lock"] = False
+        fence(F_MB, "spin_lock after spin_unlock")
+
+
 def spin_lock(lock: int) -> None:
     """Take ``lock``, waiting while another CPU holds it (acquire ordering)."""
     held = _held()
     if lock in held:
         raise Violated("lock misuse", f"spin_lock({_name(lock)}) by the CPU that already holds it")
+    _after_unlock()
     me = thread_id() + 1
     old = rmw(lock, lambda cur: me if cur == 0 else NO_WRITE, ACQUIRE, "spin_lock")
     assume(old == 0, f"spin_lock({_name(lock)})", kind="lock")
@@ -47,6 +59,7 @@ def spin_trylock(lock: int) -> bool:
     held = _held()
     if lock in held:
         raise Violated("lock misuse", f"spin_trylock({_name(lock)}) by the CPU that already holds it")
+    _after_unlock()
     me = thread_id() + 1
     old = rmw(lock, lambda cur: me if cur == 0 else NO_WRITE, ACQUIRE, "spin_trylock")
     if old == 0:
@@ -64,6 +77,7 @@ def spin_unlock(lock: int) -> None:
         raise Violated("lock misuse", f"{what}: {_name(lock)}")
     del held[lock]
     thread_local().setdefault("released", set()).add(lock)
+    thread_local()["unlocked_since_lock"] = True
     store(lock, 0, RELEASE, "spin_unlock")
 
 
