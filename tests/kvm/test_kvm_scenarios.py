@@ -106,6 +106,17 @@ def test_fast_pf_indirect_trace_marks_the_old_gfn() -> None:
     assert "cmpxchg(mmu_page_spt#0.spt[0])" in trace and "plain read(mmu_page_header#0.gfns[0]) = 1" in trace
 
 
+def test_fast_pf_indirect_without_i8_loses_the_write() -> None:
+    """With the I8 check off, R1's interleaving runs to its end: the write is reported by no
+    harvest (I1); with it on (the scenario default) the run stops at the cmpxchg (I8)."""
+    import dataclasses
+
+    sc = dataclasses.replace(SCENARIOS["fast-pf-indirect"], checks=("I3", "I11"))
+    sw = sc.switches(fast_pf_indirect="allow")
+    res = check(sc, sw, "sc", keep_violations=1)
+    assert set(res.property_counts) == {I1}
+
+
 def test_desc_reuse_loses_the_write_end_to_end() -> None:
     """R9 end to end: with vcpu0's write and without the I5 declaration, the walk that ends in
     gfn 1's chain leaves a writable and vcpu0's write after the harvest is reported by no one (I1).

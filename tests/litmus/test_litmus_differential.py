@@ -75,7 +75,7 @@ def _states(res: object) -> dict[object, int]:
     return dict(res.states)  # type: ignore[attr-defined]
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(litmus_text(), st.sampled_from(["sc", "tso"]))
 def test_engine_and_cat_enumeration_agree(text: str, model: str) -> None:
     test = expand(parse_litmus(text, "random.litmus"), BUILTIN)

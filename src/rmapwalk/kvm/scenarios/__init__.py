@@ -48,9 +48,11 @@ class Scenario:
     build_fn: Callable[[Switches], Program]
     expected: tuple[Expect, ...] = field(default=())
     #: the opt-in model checks turned on in every run (their reads are events): ``"I3"`` (rmap
-    #: complete and exact at every release of mmu_lock) and ``"I11"`` (no writable large spte
-    #: when a write-protection of a logged slot returns); I5 is declared by the scenario itself
-    checks: tuple[str, ...] = ("I3", "I11")
+    #: complete and exact at every release of mmu_lock), ``"I8"`` (the fast path's cmpxchg only
+    #: on a present, lockless-modifiable leaf of a direct page, level 1 in a logged slot) and
+    #: ``"I11"`` (no writable large spte when a write-protection of a logged slot returns); I5 is
+    #: declared by the scenario itself
+    checks: tuple[str, ...] = ("I3", "I8", "I11")
 
     def switches(self, preset: Switches | None = None, **settings: Any) -> Switches:
         """The scenario's base values over ``preset`` (default: the 3.11 defaults), then
@@ -63,6 +65,7 @@ class Scenario:
         if kvm is not None:
             kvm.check_i3 = "I3" in self.checks
             kvm.check_i11 = "I11" in self.checks
+            kvm.check_i8 = "I8" in self.checks
         return prog
 
 
