@@ -269,3 +269,20 @@ def test_review_answer_never_claims_more_than_the_runs() -> None:
 
 def test_every_answer_names_a_scenario() -> None:
     assert set(review.ANSWERS) <= set(SCENARIOS)
+
+
+def test_check_kvm_jobs_gives_the_sequential_totals() -> None:
+    """`check kvm --jobs 2`: workers rebuild the scenario from its name and switches; same verdict,
+    executions and properties as the sequential run."""
+    import json as _json
+
+    from click.testing import CliRunner as _Runner
+
+    from rmapwalk.cli import main as _main
+
+    args = ["check", "kvm", "--scenario", "mark-order", "--preset", "series-v1", "--set", "mark_order=mark_first",
+            "--json"]
+    seq = _json.loads(_Runner().invoke(_main, args).stdout)
+    par = _json.loads(_Runner().invoke(_main, [*args, "--jobs", "2"]).stdout)
+    for key in ("verdict", "executions", "property_counts"):
+        assert seq[key] == par[key], key

@@ -365,8 +365,10 @@ def _scale_opts() -> dict[str, Any]:
     return ctx.meta.get(_SCALE, {"given": set()}) if ctx is not None else {"given": set()}
 
 
-def _search(prog: Program, loaded: Any, model: str, opts: Options, as_json: bool) -> Any:
-    """What ``run`` explores with: the exhaustive explorer, or random sampling (--random)."""
+def _search(prog: Program, loaded: Any, model: str, opts: Options, as_json: bool, source: Any = None) -> Any:
+    """What ``run`` (and ``check kvm``) explores with: the exhaustive explorer, split across
+    workers, or random sampling (--random).  ``source`` says how workers rebuild the program
+    (default: re-import the model file ``loaded``)."""
     from rmapwalk.engine.estimate import estimate
     from rmapwalk.engine.randomized import RandomExplorer
 
@@ -392,7 +394,8 @@ def _search(prog: Program, loaded: Any, model: str, opts: Options, as_json: bool
         from rmapwalk.engine.parallel import ParallelSearch
         from rmapwalk.engine.workunit import ProgramSource, SearchConfig
 
-        source = ProgramSource(path=loaded.path, symbol=loaded.symbol, sha256=loaded.sha256)
+        if source is None:
+            source = ProgramSource(path=loaded.path, symbol=loaded.symbol, sha256=loaded.sha256)
         config = SearchConfig(source, model, max_events=opts.max_events, keep_violations=opts.keep_violations,
                               stop_on_first=opts.stop_on_first)
         return _Guarded(ParallelSearch(config, prog, jobs=_jobs(jobs), cluster=so.get("cluster"),
@@ -795,6 +798,7 @@ def check() -> None:
               help=f"Memory model: {', '.join(MODELS)}.")
 @_exploration_options
 @_output_options
+@_scale_options
 def check_kvm(scenario_name: str, preset: str | None, sets: tuple[str, ...], memory_model: str, as_json: bool,
               max_executions: int | None, max_events: int, timeout: float | None, all_violations: bool,
               stop_on_first: bool, replay_dir: str, full_trace: bool) -> None:
@@ -812,7 +816,11 @@ def check_kvm(scenario_name: str, preset: str | None, sets: tuple[str, ...], mem
         opts = Options(max_executions=max_executions, timeout=timeout, max_events=max_events,
                        stop_on_first=stop_on_first,
                        keep_violations=sys.maxsize if all_violations else 1)
-        result = _explore(Explorer(prog, model, opts))
+        from rmapwalk.engine.workunit import ProgramSource
+
+        workers_source = ProgramSource(module="rmapwalk.kvm.scenarios", function="scenario_program",
+                                       args=(sc.name, sw.as_dict()))
+        result = _explore(_search(prog, None, model, opts, as_json, source=workers_source))
         source = scenario_source(sc)
         sha = file_sha256(source)
         digest = hashlib.sha1(json.dumps(sw.as_dict(), sort_keys=True).encode()).hexdigest()[:8]

@@ -101,4 +101,14 @@ def _registry() -> dict[str, Scenario]:
 #: name -> scenario
 SCENARIOS: dict[str, Scenario] = _registry()
 
-__all__ = ["HOLDS", "SCENARIOS", "VIOLATED", "Expect", "Scenario", "check", "expect"]
+
+def scenario_program(name: str, switches: Mapping[str, Any]) -> Program:
+    """The program of scenario ``name`` with the switch values ``switches`` (every switch, as
+    ``Switches.as_dict`` gives them): how worker processes and checkpoints rebuild a KVM run."""
+    if name not in SCENARIOS:
+        raise ValueError(f"unknown scenario {name!r}; valid scenarios: {', '.join(SCENARIOS)}")
+    from rmapwalk.kvm.switches import Switches as _Switches
+
+    return SCENARIOS[name].build(_Switches.from_dict(switches))
+
+__all__ = ["HOLDS", "SCENARIOS", "VIOLATED", "Expect", "Scenario", "check", "expect", "scenario_program"]
