@@ -46,6 +46,7 @@ test: $(STAMP) lint sysdeps
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
 	$(BIN)/python benchmarks/litmus.py
+	$(BIN)/python benchmarks/parallel.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info
