@@ -24,26 +24,19 @@ from dataclasses import dataclass, field
 
 from rmapwalk.cat import CatModel, Execution
 from rmapwalk.litmus.ast import (
-    And,
-    Atom,
     Call,
-    Const,
     If,
-    Implies,
     Int,
     LitmusTest,
     Loc,
-    LocEq,
     LocMem,
     LocReg,
-    Not,
-    Or,
-    Prop,
     Stmt,
     Store,
     Var,
     While,
 )
+from rmapwalk.litmus.condition import eval_prop, prop_locations
 from rmapwalk.litmus.threads import (
     FENCE,
     LF,
@@ -122,27 +115,9 @@ def register_inits(test: LitmusTest) -> dict[int, dict[str, Value]]:
     return regs
 
 
-def _prop_locs(p: Prop | None, out: list[Loc]) -> None:
-    if p is None:
-        return
-    if isinstance(p, Atom):
-        out.append(p.loc)
-    elif isinstance(p, LocEq):
-        out.extend((p.left, p.right))
-    elif isinstance(p, Not):
-        _prop_locs(p.prop, out)
-    elif isinstance(p, And | Or):
-        for q in p.props:
-            _prop_locs(q, out)
-    elif isinstance(p, Implies):
-        _prop_locs(p.left, out)
-        _prop_locs(p.right, out)
-
-
 def observed_locations(test: LitmusTest) -> list[Loc]:
     """The locations of the final state: those of ``locations [...]`` and of the condition, once each."""
-    out: list[Loc] = list(test.locations)
-    _prop_locs(test.condition.prop, out)
+    out: list[Loc] = [*test.locations, *prop_locations(test.condition.prop)]
     seen: dict[Loc, None] = {}
     for loc in out:
         seen.setdefault(loc, None)
@@ -163,27 +138,6 @@ def loc_key(loc: Loc) -> tuple[int, int, str, int]:
 
 def state_key(state: State) -> tuple[tuple[tuple[int, int, str], ...], ...]:
     return tuple((value_key(v),) for _, v in state)
-
-
-# --------------------------------------------------------------------------------- conditions
-
-
-def eval_prop(p: Prop, state: Mapping[Loc, Value]) -> bool:
-    if isinstance(p, Atom):
-        return state.get(p.loc, 0) == p.value
-    if isinstance(p, LocEq):
-        return state.get(p.left, 0) == state.get(p.right, 0)
-    if isinstance(p, Not):
-        return not eval_prop(p.prop, state)
-    if isinstance(p, And):
-        return all(eval_prop(q, state) for q in p.props)
-    if isinstance(p, Or):
-        return any(eval_prop(q, state) for q in p.props)
-    if isinstance(p, Implies):
-        return (not eval_prop(p.left, state)) or eval_prop(p.right, state)
-    if isinstance(p, Const):
-        return p.value
-    raise TypeError(p)
 
 
 # ----------------------------------------------------------------------------- value domains
@@ -531,8 +485,7 @@ def run_cat(test: LitmusTest, model: CatModel, model_name: str, *, prune: bool =
     regs = register_inits(test)
     domains = value_domains(test, locs, regs)
     observed = observed_locations(test)
-    filter_locs: list[Loc] = []
-    _prop_locs(test.filter, filter_locs)
+    filter_locs = prop_locations(test.filter)
     valued = list(dict.fromkeys([*observed, *filter_locs]))  # final values needed; only ``observed`` are shown
     observed_mem = sorted({loc.name for loc in valued if isinstance(loc, LocMem)})
     all_paths: list[list[Path]] = []

@@ -43,6 +43,7 @@ from rmapwalk.litmus.ast import (
     Var,
     While,
 )
+from rmapwalk.litmus.parser import thread_registers
 
 Value = int | str  # a str is the address of the shared variable of that name
 
@@ -435,26 +436,6 @@ class _Run:
             raise LitmusSemanticsError(getattr(s, "pos", None), f"unsupported statement {type(s).__name__}")
 
 
-def _assigned_registers(thread: Thread) -> frozenset[str]:
-    """The registers a thread declares or assigns anywhere."""
-    names: set[str] = set()
-
-    def walk(body: tuple[Stmt, ...]) -> None:
-        for s in body:
-            if isinstance(s, Decl):
-                names.add(s.name)
-            elif isinstance(s, Assign):
-                names.add(s.reg)
-            elif isinstance(s, If):
-                walk(s.then)
-                walk(s.orelse)
-            elif isinstance(s, While):
-                walk(s.body)
-
-    walk(thread.body)
-    return frozenset(names)
-
-
 def _truth(v: Value) -> bool:
     return v != 0
 
@@ -468,7 +449,7 @@ def thread_paths(test: LitmusTest, thread: Thread, domains: Mapping[str, tuple[V
     the test can store, which the value-domain fixpoint needs.
     """
     params = {p.name: p.name for p in thread.params}
-    registers = _assigned_registers(thread)
+    registers = frozenset(thread_registers(thread))
     stack: list[list[object]] = [[]]
     while stack:
         choices = stack.pop()
