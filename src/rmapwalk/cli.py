@@ -1,5 +1,6 @@
-"""The ``rmapwalk`` command: check a model file, replay a saved violation, and the KVM model's
-commands (``scenarios``, ``check kvm``, ``switches``, ``review``).
+"""The ``rmapwalk`` command: check a model file, replay a saved violation, resume a checkpointed
+search, the KVM model's commands (``scenarios``, ``check kvm``, ``switches``, ``review``) and the
+litmus front end (``litmus``, in ``cli_litmus``).
 
 Exit status: 0 the properties hold, 1 a violation was found (``replay``: always, it shows one),
 2 bad input (missing file, a model that does not load or raises, bad options, a bad replay file)
