@@ -45,8 +45,10 @@ LARGE_SPTE = Scenario(
     races=("R4",),
     base={"pte_list_ext": 1},
     build_fn=large_spte,
-    # I3 only: the CLI tests (tests/test_cli_kvm.py, tests/report/) use this scenario's broken
-    # setting and expect I1 as the first violation; I11 is shown by a test instead
+    # I3 only, so that the broken setting runs to its consequence, the lost dirty page (I1), which
+    # the review shows and the CLI tests (tests/test_cli_kvm.py, tests/report/) expect; with I8 or
+    # I11 on, the run stops at the cause instead (test_i8_catches_the_fast_path_on_the_wrong_spte,
+    # test_i11_catches_r4_in_large_spte)
     checks=("I3",),
     expected=(
         expect({"large_wp": "zap", "fast_pf_large": "allow"}, ALL_HOLD)
