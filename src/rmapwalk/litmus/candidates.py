@@ -36,7 +36,7 @@ from rmapwalk.litmus.ast import (
     Var,
     While,
 )
-from rmapwalk.litmus.condition import eval_prop, prop_locations
+from rmapwalk.litmus.condition import eval_prop, loc_sort_key, prop_locations, value_sort_key
 from rmapwalk.litmus.threads import (
     FENCE,
     LF,
@@ -124,27 +124,11 @@ def observed_locations(test: LitmusTest) -> list[Loc]:
     return list(seen)
 
 
-def value_key(v: Value) -> tuple[int, int, str]:
-    """herd orders integer values before symbolic ones (addresses), the latter by name."""
-    return (0, v, "") if isinstance(v, int) else (1, 0, v)
-
-
-def loc_key(loc: Loc) -> tuple[int, int, str, int]:
-    """herd lists registers (by thread, then name) before memory locations (by name)."""
-    if isinstance(loc, LocReg):
-        return (0, loc.thread, loc.reg, 0)
-    return (1, 0, loc.name, -1 if loc.index is None else loc.index)
-
-
-def state_key(state: State) -> tuple[tuple[tuple[int, int, str], ...], ...]:
-    return tuple((value_key(v),) for _, v in state)
-
-
 # ----------------------------------------------------------------------------- value domains
 
 
 def _sorted_values(vals: set[Value]) -> tuple[Value, ...]:
-    return tuple(sorted(vals, key=value_key))
+    return tuple(sorted(vals, key=value_sort_key))
 
 
 _WRITING_OPS = frozenset({"__store", "__xchg", "__cmpxchg", "__atomic_op", "__atomic_op_return",
@@ -259,7 +243,7 @@ def value_domains(test: LitmusTest, locs: Mapping[str, Value],
 
 
 def _entry_key(e: Entry) -> tuple[tuple[int, int, str], str]:
-    return value_key(e.value), repr(sorted(map(repr, e.sites)))
+    return value_sort_key(e.value), repr(sorted(map(repr, e.sites)))
 
 
 # ------------------------------------------------------------------------------- enumeration
@@ -487,6 +471,7 @@ def run_cat(test: LitmusTest, model: CatModel, model_name: str, *, prune: bool =
     observed = observed_locations(test)
     filter_locs = prop_locations(test.filter)
     valued = list(dict.fromkeys([*observed, *filter_locs]))  # final values needed; only ``observed`` are shown
+    shown = sorted(observed, key=loc_sort_key)  # a state lists its locations in herd's order
     observed_mem = sorted({loc.name for loc in valued if isinstance(loc, LocMem)})
     all_paths: list[list[Path]] = []
     for t in test.threads:
@@ -533,7 +518,7 @@ def run_cat(test: LitmusTest, model: CatModel, model_name: str, *, prune: bool =
                         final[loc] = fv if fv is not None else locs.get(loc.name, 0)
                 if test.filter is not None and not eval_prop(test.filter, final):
                     continue
-                state: State = tuple(sorted(((loc, final[loc]) for loc in observed), key=lambda kv: loc_key(kv[0])))
+                state: State = tuple((loc, final[loc]) for loc in shown)
                 ok = eval_prop(cond, final)
                 fw_mask = 0
                 for w in fw.values():

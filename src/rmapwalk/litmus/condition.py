@@ -173,7 +173,8 @@ def sort_locs(locs: Iterable[Loc]) -> list[Loc]:
     return sorted(set(locs), key=loc_sort_key)
 
 
-def _value_key(v: Value) -> tuple[int, int, str]:
+def value_sort_key(v: Value) -> tuple[int, int, str]:
+    """herd orders integer values before symbolic ones (addresses), the latter by name."""
     if isinstance(v, str):
         return (1, 0, v)
     return (0, int(v), "")
@@ -181,7 +182,7 @@ def _value_key(v: Value) -> tuple[int, int, str]:
 
 def state_sort_key(state: Mapping[Loc, Value]) -> tuple[tuple[int, int, str], ...]:
     """The key that orders states as herd's ``States`` listing does."""
-    return tuple(_value_key(state[loc]) for loc in sort_locs(state))
+    return tuple(value_sort_key(state[loc]) for loc in sort_locs(state))
 
 
 def sort_states(states: Iterable[Mapping[Loc, Value]]) -> list[Mapping[Loc, Value]]:

@@ -748,20 +748,17 @@ class EngineLitmusResult:
 
     @property
     def ok(self) -> bool:
-        """herd's ``Ok``/``No``: exists -> some state satisfies; ~exists -> none; forall -> all."""
-        q = self.test.condition.quantifier
-        if q == "exists":
-            return self.positive > 0
-        if q == "~exists":
-            return self.positive == 0
-        return self.negative == 0
+        """herd's ``Ok``/``No`` (``rmapwalk.litmus.herdout.condition_holds``)."""
+        from rmapwalk.litmus.herdout import condition_holds
+
+        return condition_holds(self)
 
     @property
     def observation(self) -> str:
-        """herd's ``Never``/``Sometimes``/``Always`` of the condition's proposition."""
-        if self.positive == 0:
-            return "Never"
-        return "Always" if self.negative == 0 else "Sometimes"
+        """herd's ``Never``/``Sometimes``/``Always`` (``rmapwalk.litmus.herdout.observation``)."""
+        from rmapwalk.litmus.herdout import observation
+
+        return observation(self)
 
     @property
     def complete(self) -> bool:
@@ -785,27 +782,26 @@ class EngineLitmusResult:
 
     def report(self) -> str:
         """herd's report of the test (its lines up to ``Observation``), then the engine's counts."""
-        kind = {"exists": "Allowed", "~exists": "Forbidden", "forall": "Required"}[self.test.condition.quantifier]
-        lines = [f"Test {self.test.name} {kind}", f"States {len(self.states)}"]
-        lines += self.state_lines()
-        lines.append(("Loop " if self.cutoff else "") + ("Ok" if self.ok else "No"))
-        lines.append("Witnesses")
-        pos, neg = self.positive, self.negative
-        if self.test.condition.quantifier == "~exists":  # herd swaps them for ~exists
-            pos, neg = neg, pos
-        lines.append(f"Positive: {pos} Negative: {neg}")
-        lines.append(f"Condition {format_condition(self.test.condition)}")
-        lines.append(f"Observation {self.test.name} {self.observation} {self.positive} {self.negative}")
+        from rmapwalk.litmus.herdout import herd_lines
+
+        lines = herd_lines(self.as_litmus_result(), time_line=False)
         st = self.result.stats
         lines.append(f"Model {self.model}: executions {st.complete} complete, {st.blocked} blocked, "
                      f"{st.errors} stopped by an error, {st.seconds:.3f} s")
-        for flag in sorted(self.flags()):
-            lines.append(f"Flag {flag}")
         for v in self.problems():
             lines.append(f"Violation {v.kind}: {v.message}" + (f" ({v.thread} at {v.where})" if v.where else ""))
         if not self.complete:
             lines.append(f"Incomplete: {self.result.incomplete_reason or 'bounded'}")
         return "\n".join(lines)
+
+    def as_litmus_result(self) -> Any:
+        """This run as a :class:`rmapwalk.litmus.candidates.LitmusResult` (what herd's output is
+        printed from)."""
+        from rmapwalk.litmus.candidates import LitmusResult
+
+        return LitmusResult(test=self.test, model=self.model, states=dict(self.states), positive=self.positive,
+                            negative=self.negative, flags=self.flags(), cutoff=self.cutoff,
+                            candidates=self.result.stats.complete, seconds=self.result.stats.seconds)
 
     def flags(self) -> set[str]:
         """One herd-style flag per kind of problem found (``deadlock``, ``lock-misuse`` ...)."""
@@ -878,7 +874,6 @@ def run_engine_result(test: LitmusTest, model: str, *, unroll: int | None = 2, *
     (``Flag deadlock``, ``Flag lock-misuse`` ...).  A test that cannot be run or is not explored
     completely raises :class:`rmapwalk.litmus.threads.LitmusSemanticsError` (one line, as the
     runner expects)."""
-    from rmapwalk.litmus.candidates import LitmusResult
     from rmapwalk.litmus.threads import LitmusSemanticsError
 
     try:
@@ -888,6 +883,4 @@ def run_engine_result(test: LitmusTest, model: str, *, unroll: int | None = 2, *
     if not r.complete:
         raise LitmusSemanticsError(None, f"{test.name}: under {r.model}, the exploration is incomplete: "
                                    f"{r.result.incomplete_reason or 'a thread exceeded the per-thread event bound'}")
-    return LitmusResult(test=r.test, model=r.model, states=dict(r.states), positive=r.positive,
-                        negative=r.negative, flags=r.flags(), cutoff=r.cutoff,
-                        candidates=r.result.stats.complete, seconds=r.result.stats.seconds)
+    return r.as_litmus_result()

@@ -12,24 +12,34 @@ Never|Sometimes|Always P N`` and ``Time NAME S``.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Protocol
 
-from rmapwalk.litmus.candidates import LitmusResult, State, state_key
-from rmapwalk.litmus.condition import format_condition
-from rmapwalk.litmus.threads import Value
+from rmapwalk.litmus.ast import LitmusTest
+from rmapwalk.litmus.candidates import LitmusResult, State
+from rmapwalk.litmus.condition import format_condition, format_state, state_sort_key
 
 KIND = {"exists": "Allowed", "~exists": "Forbidden", "forall": "Required"}
 
 
-def format_value(v: Value) -> str:
-    return str(v)
+class Counts(Protocol):
+    """What herd's verdict lines are computed from (a cat run's or the engine's result)."""
+
+    @property
+    def test(self) -> LitmusTest: ...
+
+    @property
+    def positive(self) -> int: ...
+
+    @property
+    def negative(self) -> int: ...
 
 
-def format_state(state: State) -> str:
-    return " ".join(f"{loc}={format_value(v)};" for loc, v in state)
+def state_key(state: State) -> tuple[tuple[int, int, str], ...]:
+    return state_sort_key(dict(state))
 
 
-def condition_holds(res: LitmusResult) -> bool:
+def condition_holds(res: Counts) -> bool:
+    """herd's ``Ok``/``No``: exists -> some execution satisfies; ~exists -> none; forall -> all."""
     q = res.test.condition.quantifier
     if q == "exists":
         return res.positive > 0
@@ -38,7 +48,8 @@ def condition_holds(res: LitmusResult) -> bool:
     return res.negative == 0
 
 
-def observation(res: LitmusResult) -> str:
+def observation(res: Counts) -> str:
+    """herd's ``Never``/``Sometimes``/``Always`` of the condition's proposition."""
     if res.positive == 0:
         return "Never"
     if res.negative == 0:
@@ -51,7 +62,7 @@ def herd_lines(res: LitmusResult, *, time_line: bool = True) -> list[str]:
     name = test.name
     lines = [f"Test {name} {KIND[test.condition.quantifier]}", f"States {len(res.states)}"]
     for state in sorted(res.states, key=state_key):
-        lines.append(format_state(state))
+        lines.append(format_state(dict(state)))
     verdict = "Ok" if condition_holds(res) else "No"
     lines.append(("Loop " if res.cutoff else "") + verdict)
     lines.append("Witnesses")
