@@ -147,22 +147,8 @@ def require_no_lost_dirty_bit(kvm: KvmMmu, gfn: int, sptes: list[int]) -> None:
     (the host would write the page back / see it dirty when that spte is dropped)."""
     from rmapwalk.kvm.spte import PT_DIRTY_MASK
 
-    mem = guest_memory(kvm)
     kvm.hw_dirty_bit = True
-    if gfn not in kvm.host_dirty:
-        kvm.host_dirty[gfn] = kvm.prog.var(f"host_page_dirty[{gfn}]")
-    names = kvm.prog.names
-    have = {int(x) for x in kvm.prog.observed}
-    for a in sptes:
-        if int(a) not in have:
-            kvm.prog.observed.append(_loc(kvm, a))
-
-    def ok(f: Mapping[str, Any]) -> bool:
-        if f[mem[gfn].name] == 0 or f[kvm.host_dirty[gfn].name]:
-            return True
-        return any(f[names[int(a)]] & PT_DIRTY_MASK for a in sptes)
-
-    kvm.prog.require(ok, I10)
+    _require_no_lost_bit(kvm, gfn, sptes, PT_DIRTY_MASK, kvm.host_dirty, "host_page_dirty")
 
 
 def require_no_lost_accessed_bit(kvm: KvmMmu, gfn: int, sptes: list[int]) -> None:
@@ -173,10 +159,16 @@ def require_no_lost_accessed_bit(kvm: KvmMmu, gfn: int, sptes: list[int]) -> Non
     otherwise take a page in use for an idle one)."""
     from rmapwalk.kvm.spte import PT_ACCESSED_MASK
 
-    mem = guest_memory(kvm)
     kvm.hw_accessed_bit = True
-    if gfn not in kvm.host_accessed:
-        kvm.host_accessed[gfn] = kvm.prog.var(f"host_page_accessed[{gfn}]")
+    _require_no_lost_bit(kvm, gfn, sptes, PT_ACCESSED_MASK, kvm.host_accessed, "host_page_accessed")
+
+
+def _require_no_lost_bit(kvm: KvmMmu, gfn: int, sptes: list[int], mask: int, host_flags: dict[int, Any],
+                         host_name: str) -> None:
+    """I10 for one bit: a written page ends with its host flag set or the bit in a live spte."""
+    mem = guest_memory(kvm)
+    if gfn not in host_flags:
+        host_flags[gfn] = kvm.prog.var(f"{host_name}[{gfn}]")
     names = kvm.prog.names
     have = {int(x) for x in kvm.prog.observed}
     for a in sptes:
@@ -184,9 +176,9 @@ def require_no_lost_accessed_bit(kvm: KvmMmu, gfn: int, sptes: list[int]) -> Non
             kvm.prog.observed.append(_loc(kvm, a))
 
     def ok(f: Mapping[str, Any]) -> bool:
-        if f[mem[gfn].name] == 0 or f[kvm.host_accessed[gfn].name]:
+        if f[mem[gfn].name] == 0 or f[host_flags[gfn].name]:
             return True
-        return any(f[names[int(a)]] & PT_ACCESSED_MASK for a in sptes)
+        return any(f[names[int(a)]] & mask for a in sptes)
 
     kvm.prog.require(ok, I10)
 
