@@ -38,7 +38,7 @@ from rmapwalk.litmus.ast import (
     Var,
     While,
 )
-from rmapwalk.litmus.parser import LitmusError, _run
+from rmapwalk.litmus.parser import LitmusError, _run, read_source
 
 __all__ = ["BUILTIN", "CORE_OPS", "Macro", "MacroTable", "builtin_table", "expand", "expand_expr", "parse_def"]
 
@@ -91,12 +91,7 @@ class MacroTable:
 
 def parse_def(path: str | Path) -> MacroTable:
     """Read a herd ``.def`` file (``NAME(ARGS) EXPR`` or ``NAME(ARGS) { STMTS }``, ``//`` comments)."""
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8", errors="replace")
-    except OSError as e:
-        raise LitmusError(f"cannot read {p}: {e.strerror or e}") from None
-    return parse_def_text(text, str(path))
+    return parse_def_text(read_source(path), str(path))
 
 
 def parse_def_text(text: str, file: str) -> MacroTable:

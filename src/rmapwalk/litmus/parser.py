@@ -992,14 +992,18 @@ def parse_litmus(text: str, file: str) -> LitmusTest:
     return test
 
 
-def parse_file(path: str | Path) -> LitmusTest:
-    """Read the litmus test in ``path``."""
+def read_source(path: str | Path) -> str:
+    """The text of a litmus or macro file; an unreadable file is a one-line :class:`LitmusError`."""
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8", errors="replace")
+        return p.read_text(encoding="utf-8", errors="replace")
     except OSError as e:
         raise LitmusError(f"cannot read {p}: {e.strerror or e}") from None
-    return parse_litmus(text, str(path))
+
+
+def parse_file(path: str | Path) -> LitmusTest:
+    """Read the litmus test in ``path``."""
+    return parse_litmus(read_source(path), str(path))
 
 
 # ------------------------------------------------------------------------------------- checks
