@@ -68,7 +68,19 @@ F_ACQUIRE: Final = "acquire"  # accesses before (loads) against everything after
 F_RELEASE: Final = "release"  # everything before against stores after
 F_COMPILER: Final = "compiler"  # barrier(): the compiler only; no hardware ordering
 
-FENCE_KINDS: Final = frozenset({F_MB, F_WMB, F_RMB, F_ACQUIRE, F_RELEASE, F_COMPILER})
+# LKMM's own fences, emitted only under the LKMM models (elsewhere the kernel layer emits the
+# portable stand-ins: a full fence for the smp_mb__*() family, flags and waits for RCU)
+F_BEFORE_ATOMIC: Final = "before-atomic"
+F_AFTER_ATOMIC: Final = "after-atomic"
+F_AFTER_SPINLOCK: Final = "after-spinlock"
+F_AFTER_UNLOCK_LOCK: Final = "after-unlock-lock"
+F_RCU_LOCK: Final = "rcu-lock"
+F_RCU_UNLOCK: Final = "rcu-unlock"
+F_SYNC_RCU: Final = "sync-rcu"
+
+FENCE_KINDS: Final = frozenset({F_MB, F_WMB, F_RMB, F_ACQUIRE, F_RELEASE, F_COMPILER, F_BEFORE_ATOMIC,
+                                F_AFTER_ATOMIC, F_AFTER_SPINLOCK, F_AFTER_UNLOCK_LOCK, F_RCU_LOCK,
+                                F_RCU_UNLOCK, F_SYNC_RCU})
 
 
 class _NoWrite:

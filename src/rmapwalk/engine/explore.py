@@ -84,7 +84,8 @@ class Explorer:
         self.prog = prog
         self.model = get_model(model) if isinstance(model, str) else model
         self.opt = options or Options()
-        self.beh = [ThreadBehaviour(td, i, self.opt.max_events, prog) for i, td in enumerate(prog.threads)]
+        deps = self.model.tracks_deps
+        self.beh = [ThreadBehaviour(td, i, self.opt.max_events, prog, deps) for i, td in enumerate(prog.threads)]
         self.stats = Stats()
         self.result = Result(prog.name, self.model.name, HOLDS, stats=self.stats)
         for c in prog.conditions:
@@ -402,6 +403,10 @@ class Explorer:
     def _finish(self, g: Graph) -> None:
         stats = self.stats
         opt = self.opt
+        if self.model.check_when_complete and not self.model.consistent(g):
+            stats.inconsistent += 1
+            self._check_bounds()
+            return
         # A thread that failed an assertion (or ran past the event bound) stopped there; the
         # others ran on, so that their later writes could still revisit earlier reads.
         for t, end in enumerate(g.cursor):

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from rmapwalk.engine import runtime as _rt
+from rmapwalk.engine.deps import plain
 from rmapwalk.engine.events import (
     ACCESS_MODES,
     FENCE,
@@ -61,11 +62,13 @@ def store(loc: int, value: Any, mode: str = PLAIN, label: str = "store") -> None
     rec.plain_op(WRITE, loc, value, mode, label)
 
 
-def rmw(loc: int, op: Callable[[Any], Any], mode: str = MB, label: str = "rmw") -> Any:
+def rmw(loc: int, op: Callable[[Any], Any], mode: str = MB, label: str = "rmw",
+        operands: tuple[Any, ...] = ()) -> Any:
     """Atomically read ``loc``, write ``op(old)`` unless it is ``NO_WRITE``; return ``old``.
 
     ``mode``: ``mb`` (fully ordered, the kernel's value-returning atomics), ``relaxed``,
-    ``acquire`` or ``release``.
+    ``acquire`` or ``release``.  ``operands``: the values ``op`` computes the write from
+    (its data dependencies under a dependency-tracking model; ``op`` sees them as plain values).
     """
     rec = _rt.current()
     if rec.pos < rec.npath:
@@ -73,7 +76,7 @@ def rmw(loc: int, op: Callable[[Any], Any], mode: str = MB, label: str = "rmw") 
     _check_loc(loc)
     if mode not in RMW_MODES:
         raise ModelError(f"{label}: bad mode {mode!r} for a read-modify-write")
-    return rec.value_op(RMW, loc, mode, op, label)
+    return rec.value_op(RMW, loc, mode, op, label, operands)
 
 
 def cmpxchg(loc: int, old: Any, new: Any, mode: str = MB, label: str = "cmpxchg") -> Any:
@@ -81,17 +84,20 @@ def cmpxchg(loc: int, old: Any, new: Any, mode: str = MB, label: str = "cmpxchg"
 
     A failed cmpxchg is only a read (and, as in the kernel, orders nothing).
     """
-    return rmw(loc, lambda cur: new if cur == old else NO_WRITE, mode, label)
+    o, n = plain(old), plain(new)
+    return rmw(loc, lambda cur: n if cur == o else NO_WRITE, mode, label, (new,))
 
 
 def xchg(loc: int, new: Any, mode: str = MB, label: str = "xchg") -> Any:
     """Atomically replace the value of ``loc`` with ``new``; return the old value."""
-    return rmw(loc, lambda cur: new, mode, label)
+    n = plain(new)
+    return rmw(loc, lambda cur: n, mode, label, (new,))
 
 
 def fetch_add(loc: int, delta: int, mode: str = MB, label: str = "fetch_add") -> Any:
     """Atomically add ``delta`` to ``loc``; return the old value."""
-    return rmw(loc, lambda cur: cur + delta, mode, label)
+    d = plain(delta)
+    return rmw(loc, lambda cur: cur + d, mode, label, (delta,))
 
 
 def fence(kind: str = "mb", label: str | None = None) -> None:
@@ -148,6 +154,13 @@ def free(addr: int, label: str = "free") -> None:
     rec.plain_op(FREE, _check_loc(addr), None, "", label)
 
 
+def lkmm_events() -> bool:
+    """Whether the running thread is explored under a model with LKMM's own kernel events
+    (``lkmm``, ``lkmm-alpha``): RCU read-side sections and grace periods, the lock-related
+    barriers.  Library code emits those instead of its portable stand-ins."""
+    return _rt.current().track_deps
+
+
 def thread_local() -> dict[str, Any]:
     """This thread's private Python state for library code (rebuilt on every re-run)."""
     return _rt.current().tls
@@ -184,6 +197,7 @@ __all__ = [
     "fence",
     "fetch_add",
     "free",
+    "lkmm_events",
     "load",
     "observe",
     "program",

@@ -17,6 +17,8 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from rmapwalk.engine.deps import DInt
+
 # Dynamic allocations get addresses far above the static ones, one region per thread, so that an
 # address depends only on the allocating thread's own history (needed for memoization).
 DYN_BASE = 1 << 32
@@ -47,6 +49,26 @@ class Loc(int):
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (Loc, (int(self), self.name))
+
+
+def _defer_to_tracked(name: str) -> Any:
+    # int's own method would drop a tracked operand's dependencies (``x + i`` with ``i`` read
+    # from memory is an address dependency): let the tracked value compute it
+    base = getattr(int, name)
+    reflected = "__r" + name[2:] if not name.startswith("__r") else "__" + name[3:]
+
+    def op(self: Loc, other: Any) -> Any:
+        if isinstance(other, DInt):
+            return getattr(other, reflected)(int(self))
+        return base(self, other)
+
+    op.__name__ = name
+    return op
+
+
+for _n in ("__add__", "__sub__", "__mul__", "__and__", "__or__", "__xor__", "__lshift__", "__rshift__",
+           "__radd__", "__rsub__", "__rmul__", "__rand__", "__ror__", "__rxor__"):
+    setattr(Loc, _n, _defer_to_tracked(_n))
 
 
 @dataclass

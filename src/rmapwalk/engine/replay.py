@@ -46,7 +46,8 @@ def rebuild(prog: Program, data: dict[str, Any], max_events: int = 100000) -> Gr
     threads = data["threads"]
     if len(threads) != len(prog.threads):
         raise ReplayError(f"replay has {len(threads)} threads, program {prog.name!r} has {len(prog.threads)}")
-    beh = [ThreadBehaviour(td, i, max_events, prog) for i, td in enumerate(prog.threads)]
+    model = get_model(data["model"])
+    beh = [ThreadBehaviour(td, i, max_events, prog, model.tracks_deps) for i, td in enumerate(prog.threads)]
     g = Graph(prog, beh)
     lengths = [int(t["events"]) for t in threads]
     rfs = [[tuple(x) for x in t["rf"]] for t in threads]
@@ -94,7 +95,6 @@ def rebuild(prog: Program, data: dict[str, Any], max_events: int = 100000) -> Gr
         if sorted(map(id, writes)) != sorted(map(id, co[1:])):
             raise ReplayError(f"coherence order of location {loc} does not match the program's writes")
         co[1:] = writes
-    model = get_model(data["model"])
     if not model.consistent(g):
         raise ReplayError(f"the recorded execution is not consistent under {model.name}")
     return g

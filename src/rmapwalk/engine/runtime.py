@@ -20,6 +20,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
+from rmapwalk.engine.deps import EMPTY, active_ctrl, deps_of, plain, tag
 from rmapwalk.engine.events import (
     ALLOC,
     BLOCK,
@@ -96,6 +97,7 @@ class Node:
         "path",
         "depth",
         "tid",
+        "deps",
     )
 
     def __init__(
@@ -123,6 +125,9 @@ class Node:
         self.src = src
         self.children: dict[Any, Node] | None = None
         self.next: Node | None = None
+        #: under a dependency-tracking model, for memory events: the depths of the earlier reads
+        #: of this thread its (address, value, execution) depends on; else None
+        self.deps: tuple[frozenset[int], frozenset[int], frozenset[int]] | None = None
 
     def __repr__(self) -> str:
         return f"Node(kind={self.kind}, tid={self.tid}, depth={self.depth}, loc={self.loc}, label={self.label!r})"
@@ -156,9 +161,17 @@ class ModelError(Exception):
 class _Recorder:
     """Answers the operations of one re-run of one thread."""
 
-    __slots__ = ("tid", "path", "npath", "pos", "depth", "head", "tail", "done", "allocs", "limit", "tls", "prog")
+    __slots__ = ("tid", "path", "npath", "pos", "depth", "head", "tail", "done", "allocs", "limit", "tls", "prog",
+                 "track_deps", "ctrl_scopes", "ctrl_always")
 
-    def __init__(self, tid: int, path: tuple[Any, ...], limit: int, prog: Any = None) -> None:
+    def __init__(self, tid: int, path: tuple[Any, ...], limit: int, prog: Any = None,
+                 track_deps: bool = False) -> None:
+        #: return read values as DInt and record each memory event's dependencies (lkmm)
+        self.track_deps = track_deps
+        #: branches taken on tracked values: (frame, lo, hi, reads) (see rmapwalk.engine.deps)
+        self.ctrl_scopes: list[Any] = []
+        #: reads every later event depends on (assume() on a tracked value)
+        self.ctrl_always: frozenset[int] = EMPTY
         #: the program the thread belongs to (library code finds its shared state through it)
         self.prog = prog
         #: per-thread Python state of library code (locks held, RCU nesting...): rebuilt on every
@@ -199,14 +212,30 @@ class _Recorder:
         self._append(node)
         return node
 
+    def _deps(self, node: Node, loc: Any, data: frozenset[int]) -> None:
+        node.deps = (deps_of(loc), data, active_ctrl(self.ctrl_scopes) | self.ctrl_always)
+
     # -- operations ------------------------------------------------------------------------
-    def value_op(self, kind: int, loc: int, mode: str, op: Any, label: str) -> Any:
+    def value_op(self, kind: int, loc: int, mode: str, op: Any, label: str, operands: Any = ()) -> Any:
         if self.pos < self.npath:
             v = self.path[self.pos]
             self.pos += 1
+            d = self.depth
             self.depth += 1
-            return v
-        node = self._new(kind, loc=loc, mode=mode, op=op, label=label)
+            return tag(v, d) if self.track_deps else v
+        if self.track_deps:
+            # the value written is computed from the operands (by default: what ``op`` captured)
+            if not operands and op is not None and op.__closure__:
+                operands = tuple(c.cell_contents for c in op.__closure__)
+            data = EMPTY
+            for x in operands:
+                data = data | deps_of(x)
+            if op is not None:
+                op = _plain_result(op)
+            node = self._new(kind, loc=int(loc), mode=mode, op=op, label=label)
+            self._deps(node, loc, data)
+        else:
+            node = self._new(kind, loc=loc, mode=mode, op=op, label=label)
         node.children = {}
         self.done = True
         raise _Suspend
@@ -215,7 +244,12 @@ class _Recorder:
         if self.pos < self.npath:
             self.depth += 1
             return
-        self._new(kind, loc=loc, value=value, mode=mode, label=label)
+        if self.track_deps:
+            node = self._new(kind, loc=int(loc), value=plain(value), mode=mode, label=label)
+            if kind == WRITE:
+                self._deps(node, loc, deps_of(value))
+        else:
+            self._new(kind, loc=loc, value=value, mode=mode, label=label)
 
     def observe(self, name: str, value: Any) -> None:
         if self.pos < self.npath:
@@ -223,7 +257,11 @@ class _Recorder:
             return
         self._new(OBSERVE, value=value, label=name)
 
-    def assume(self, cond: bool, why: str, kind: str = "assume") -> None:
+    def assume(self, cond: Any, why: str, kind: str = "assume") -> None:
+        if self.track_deps:
+            # a wait is a branch with no join: everything after it depends on what it tested
+            self.ctrl_always = self.ctrl_always | deps_of(cond)
+        cond = bool(cond)
         if self.pos < self.npath:
             return
         if self.done:
@@ -245,6 +283,10 @@ class _Recorder:
         return addr
 
 
+def _plain_result(op: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    return lambda cur: plain(op(cur))
+
+
 _current: _Recorder | None = None
 
 
@@ -259,13 +301,14 @@ def current() -> _Recorder:
 class ThreadBehaviour:
     """The memoized behaviour trie of one thread of a program."""
 
-    __slots__ = ("tdef", "tid", "limit", "root", "runs", "prog", "memo", "memo_limit")
+    __slots__ = ("tdef", "tid", "limit", "root", "runs", "prog", "memo", "memo_limit", "track_deps")
 
     #: how many memoized runs a thread keeps before forgetting them (bounds memory on long
     #: searches: forgotten behaviour is recomputed by re-running the thread when needed again)
     MEMO_LIMIT = 5000
 
-    def __init__(self, tdef: ThreadDef, tid: int, limit: int, prog: Any = None) -> None:
+    def __init__(self, tdef: ThreadDef, tid: int, limit: int, prog: Any = None, track_deps: bool = False) -> None:
+        self.track_deps = track_deps
         self.tdef = tdef
         self.prog = prog
         self.memo: list[Node] = []
@@ -294,7 +337,7 @@ class ThreadBehaviour:
     def _run(self, path: tuple[Any, ...]) -> Node:
         global _current
         self.runs += 1
-        rec = _Recorder(self.tid, path, self.limit, self.prog)
+        rec = _Recorder(self.tid, path, self.limit, self.prog, self.track_deps)
         prev = _current
         _current = rec
         try:

@@ -18,7 +18,7 @@ from rmapwalk.engine.ops import load, rmw, store
 
 
 def _cmpxchg(p: int, old: Any, new: Any, mode: str, label: str) -> Any:
-    return rmw(p, lambda cur: new if cur == old else NO_WRITE, mode, label)
+    return rmw(p, lambda cur: new if cur == old else NO_WRITE, mode, label, (new,))
 
 
 def cmpxchg(p: int, old: Any, new: Any) -> Any:

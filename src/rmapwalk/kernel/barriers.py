@@ -6,7 +6,8 @@ orders stores against stores too.  ``barrier()`` constrains only the compiler.
 
 from __future__ import annotations
 
-from rmapwalk.engine.ops import fence
+from rmapwalk.engine.events import F_AFTER_ATOMIC, F_AFTER_SPINLOCK, F_AFTER_UNLOCK_LOCK, F_BEFORE_ATOMIC, F_MB
+from rmapwalk.engine.ops import fence, lkmm_events
 
 
 def smp_mb() -> None:
@@ -29,11 +30,28 @@ def barrier() -> None:
     fence("compiler", "barrier")
 
 
+def _lkmm_fence(kind: str, label: str) -> None:
+    # LKMM gives these fences their own, narrower meaning; the other models have no such
+    # event, and a full barrier is what every architecture's implementation gives at least
+    fence(kind if lkmm_events() else F_MB, label)
+
+
 def smp_mb__before_atomic() -> None:
-    """Makes a following non-value-returning atomic fully ordered (a full barrier here)."""
-    fence("mb", "smp_mb__before_atomic")
+    """Makes a following non-value-returning atomic fully ordered (under LKMM: orders what
+    precedes it against the atomic and what follows the atomic; elsewhere a full barrier)."""
+    _lkmm_fence(F_BEFORE_ATOMIC, "smp_mb__before_atomic")
 
 
 def smp_mb__after_atomic() -> None:
-    """Makes a preceding non-value-returning atomic fully ordered (a full barrier here)."""
-    fence("mb", "smp_mb__after_atomic")
+    """Makes a preceding non-value-returning atomic fully ordered (a full barrier outside LKMM)."""
+    _lkmm_fence(F_AFTER_ATOMIC, "smp_mb__after_atomic")
+
+
+def smp_mb__after_spinlock() -> None:
+    """Makes the preceding spin_lock() a full barrier (a full barrier outside LKMM)."""
+    _lkmm_fence(F_AFTER_SPINLOCK, "smp_mb__after_spinlock")
+
+
+def smp_mb__after_unlock_lock() -> None:
+    """Makes a preceding unlock+lock pair a full barrier (a full barrier outside LKMM)."""
+    _lkmm_fence(F_AFTER_UNLOCK_LOCK, "smp_mb__after_unlock_lock")

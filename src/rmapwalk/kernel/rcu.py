@@ -1,7 +1,11 @@
 """RCU (Linux ``Documentation/RCU/whatisRCU.rst``): read-side critical sections, grace periods,
 ``call_rcu`` callbacks, and the publish/subscribe pointer accesses.
 
-The model:
+Under the LKMM models (``--model lkmm``/``lkmm-alpha``) these are LKMM's own events:
+``rcu_read_lock``/``rcu_read_unlock`` are Rcu-lock/Rcu-unlock fences, ``synchronize_rcu`` a
+Sync-rcu fence (a grace period), and the RCU axiom of the model does the rest; a ``call_rcu``
+callback runs after such a grace period on the callback thread.  Under SC, TSO, PSO and ``weak``
+the model is operational:
 
 * each thread has a reader flag; the outermost ``rcu_read_lock()`` sets it and executes a full
   barrier (standing for the quiescent-state machinery: on a real kernel the grace-period code
@@ -25,8 +29,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from rmapwalk.engine.events import ACQUIRE, CONSUME, ONCE, RELAXED, RELEASE
-from rmapwalk.engine.ops import assume, fence, load, program, rmw, store, thread_id, thread_local
+from rmapwalk.engine.events import ACQUIRE, CONSUME, F_RCU_LOCK, F_RCU_UNLOCK, F_SYNC_RCU, ONCE, RELAXED, RELEASE
+from rmapwalk.engine.ops import assume, fence, lkmm_events, load, program, rmw, store, thread_id, thread_local
 from rmapwalk.engine.program import Loc, Program
 from rmapwalk.engine.runtime import ModelError, Violated
 
@@ -41,7 +45,9 @@ def rcu_read_lock() -> None:
     """Enter a read-side critical section (they nest)."""
     tls = thread_local()
     n = tls.get("rcu_nesting", 0)
-    if n == 0:
+    if lkmm_events():
+        fence(F_RCU_LOCK, "rcu_read_lock")
+    elif n == 0:
         store(_flag(program(), thread_id()), 1, ONCE, "rcu_read_lock")
         fence("mb", "(rcu_read_lock: quiescent-state barrier)")
     tls["rcu_nesting"] = n + 1
@@ -53,7 +59,9 @@ def rcu_read_unlock() -> None:
     n = tls.get("rcu_nesting", 0)
     if n == 0:
         raise Violated("rcu misuse", "rcu_read_unlock() outside any RCU read-side critical section")
-    if n == 1:
+    if lkmm_events():
+        fence(F_RCU_UNLOCK, "rcu_read_unlock")
+    elif n == 1:
         store(_flag(program(), thread_id()), 0, RELEASE, "rcu_read_unlock")
     tls["rcu_nesting"] = n - 1
 
@@ -63,6 +71,9 @@ def rcu_read_lock_held() -> bool:
 
 
 def _wait_for_readers(what: str) -> None:
+    if lkmm_events():  # LKMM's grace period: the rcu axiom orders it against every section
+        fence(F_SYNC_RCU, what)
+        return
     prog = program()
     me = thread_id()
     fence("mb", f"({what}: grace period starts)")

@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from rmapwalk.engine.events import ACQUIRE, F_MB, NO_WRITE, ONCE, RELEASE
-from rmapwalk.engine.ops import assume, fence, load, rmw, store, thread_id, thread_local
+from rmapwalk.engine.ops import assume, fence, lkmm_events, load, rmw, store, thread_id, thread_local
 from rmapwalk.engine.runtime import Violated
 
 
@@ -35,9 +35,10 @@ def _after_unlock() -> None:
     """An unlock followed by a lock on the same CPU orders everything before the unlock before
     everything after the lock, whichever locks they are (LKMM's ``po-unlock-lock-po`` is in
     ``ppo``; ``MP+unlocklockonceonce+fencermbonceonce`` is forbidden).  A release store and an
-    acquire RMW alone do not give that under PSO, so the first lock after an unlock fences."""
+    acquire RMW alone do not give that under PSO, so the first lock after an unlock fences.
+    (LKMM itself needs no fence: it derives ``po-unlock-lock-po`` from the lock events.)"""
     tls = thread_local()
-    if tls.get("unlocked_since_lock"):
+    if tls.get("unlocked_since_lock") and not lkmm_events():
         tls["unlocked_since_lock"] = False
         fence(F_MB, "spin_lock after spin_unlock")
 
