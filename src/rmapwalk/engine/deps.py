@@ -50,29 +50,69 @@ EMPTY: frozenset[int] = frozenset()
 
 def deps_of(v: Any) -> frozenset[int]:
     """The reads ``v`` was computed from (empty for an untracked value)."""
-    return v.deps if isinstance(v, DInt) else EMPTY
+    return v.deps if isinstance(v, Tracked) else EMPTY
 
 
 def _mk(v: Any, deps: frozenset[int]) -> Any:
-    if type(v) is int and deps:
+    if not deps:
+        return v
+    t = type(v)
+    if t is int or t is DInt:
+        v = int(v)
         r = DInt(v)
         r.deps = deps
         return r
-    if type(v) is bool and deps:
+    if t is bool or t is DBool:
         b = DBool(v)
         b.deps = deps
         return b
+    if isinstance(v, int) and hasattr(v, "name"):  # a Loc: a pointer read from memory
+        lo = _dloc()(int(v), v.name)
+        lo.deps = deps
+        return lo
     return v
+
+
+_dloc_cls: Any = None
+
+
+def _dloc() -> Any:
+    """The tracked ``Loc`` class (made on first use: ``program`` imports this module)."""
+    global _dloc_cls
+    if _dloc_cls is None:
+        from rmapwalk.engine.program import Loc
+
+        class DLoc(Tracked, Loc):
+            """A pointer (a ``Loc``) read from memory, carrying its dependencies."""
+
+            __repr__ = Loc.__repr__
+            __str__ = Loc.__repr__
+            __reduce__ = Loc.__reduce__
+            __hash__ = int.__hash__
+            __bool__ = DInt.__bool__
+            __index__ = DInt.__index__
+
+        _dloc_cls = DLoc
+    return _dloc_cls
+
+
+def with_deps(value: Any, *sources: Any) -> Any:
+    """``value`` carrying the dependencies of ``value`` and of every source (for interpreters
+    and library code that compute a result outside Python's operators)."""
+    d = deps_of(value)
+    for s in sources:
+        d = d | deps_of(s)
+    return _mk(plain(value), d)
 
 
 def _bin(name: str, reflected: bool = False) -> Any:
     base = getattr(int, name)
 
-    def op(self: DInt, other: Any) -> Any:
-        res = base(self, other)
+    def op(self: Any, other: Any) -> Any:
+        res = base(int(self), int(other) if isinstance(other, Tracked) else other)
         if res is NotImplemented:
             return res
-        d = self.deps | other.deps if isinstance(other, DInt) else self.deps
+        d = self.deps | other.deps if isinstance(other, Tracked) else self.deps
         return _mk(res, d)
 
     op.__name__ = name
@@ -82,8 +122,8 @@ def _bin(name: str, reflected: bool = False) -> Any:
 def _unary(name: str) -> Any:
     base = getattr(int, name)
 
-    def op(self: DInt) -> Any:
-        return _mk(base(self), self.deps)
+    def op(self: Any) -> Any:
+        return _mk(base(int(self)), self.deps)
 
     op.__name__ = name
     return op
@@ -92,20 +132,22 @@ def _unary(name: str) -> Any:
 def _cmp(name: str) -> Any:
     base = getattr(int, name)
 
-    def op(self: DInt, other: Any) -> Any:
-        res = base(self, other)
-        if res is NotImplemented:
-            return res
-        d = self.deps | other.deps if isinstance(other, DInt) else self.deps
+    def op(self: Any, other: Any) -> Any:
+        if not isinstance(other, int):  # e.g. comparing with None: int's own answer
+            return base(int(self), other)
+        res = base(int(self), int(other))
+        d = self.deps | other.deps if isinstance(other, Tracked) else self.deps
         return _mk(res, d)
 
     op.__name__ = name
     return op
 
 
-class DInt(int):
-    """An ``int`` that remembers which reads of its thread it was computed from."""
+class Tracked:
+    """The behaviour of a tracked value (mixed into ``int`` and ``Loc``): operators propagate the
+    dependency set, truth tests at a branch record a control dependency."""
 
+    __slots__ = ()
     deps: frozenset[int]
 
     def __repr__(self) -> str:
@@ -140,11 +182,15 @@ for _n in ("__add__", "__sub__", "__mul__", "__floordiv__", "__truediv__", "__mo
            "__lshift__", "__rshift__", "__and__", "__or__", "__xor__",
            "__radd__", "__rsub__", "__rmul__", "__rfloordiv__", "__rtruediv__", "__rmod__",
            "__rpow__", "__rlshift__", "__rrshift__", "__rand__", "__ror__", "__rxor__"):
-    setattr(DInt, _n, _bin(_n))
+    setattr(Tracked, _n, _bin(_n))
 for _n in ("__neg__", "__pos__", "__abs__", "__invert__"):
-    setattr(DInt, _n, _unary(_n))
+    setattr(Tracked, _n, _unary(_n))
 for _n in ("__eq__", "__ne__", "__lt__", "__le__", "__gt__", "__ge__"):
-    setattr(DInt, _n, _cmp(_n))
+    setattr(Tracked, _n, _cmp(_n))
+
+
+class DInt(Tracked, int):
+    """An ``int`` that remembers which reads of its thread it was computed from."""
 
 
 class DBool(DInt):
@@ -191,6 +237,40 @@ def branch_region(code: CodeType, offset: int) -> tuple[int, int] | None:
     return region
 
 
+class ctrl_region:
+    """``with ctrl_region(cond): ...``: the events made inside depend on ``cond``'s reads (for
+    interpreters, whose branches are not the model's own bytecode)."""
+
+    def __init__(self, cond: Any) -> None:
+        self.deps = deps_of(cond)
+        self.scope: Any = None
+
+    def __enter__(self) -> ctrl_region:
+        rec = _recorder()
+        if rec is not None and self.deps:
+            self.scope = (None, 0, 0, self.deps)
+            rec.ctrl_scopes.append(self.scope)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.scope is not None:
+            rec = _recorder()
+            if rec is not None:
+                rec.ctrl_scopes[:] = [s for s in rec.ctrl_scopes if s is not self.scope]
+
+
+#: folders of interpreters and libraries whose own branches are not the model's
+_extra_library_dirs: tuple[str, ...] = ()
+
+
+def register_library_dir(path: str) -> None:
+    """Branches taken in code under ``path`` are not control dependencies (an interpreter
+    registers its folder and marks the branches it interprets with :class:`ctrl_region`)."""
+    global _extra_library_dirs
+    if path not in _extra_library_dirs:
+        _extra_library_dirs = _extra_library_dirs + (path,)
+
+
 def active_ctrl(scopes: list[tuple[FrameType, int, int, frozenset[int]]]) -> frozenset[int]:
     """The reads the next event is control-dependent on, given the branches taken so far
     (scopes whose frame has returned or left its region are dropped)."""
@@ -205,6 +285,10 @@ def active_ctrl(scopes: list[tuple[FrameType, int, int, frozenset[int]]]) -> fro
     keep = []
     for sc in scopes:
         fr, lo, hi, deps = sc
+        if fr is None:  # an explicit ctrl_region: active until it is left
+            keep.append(sc)
+            out = out | deps
+            continue
         at = on_stack.get(id(fr))
         if at is None:
             continue  # its frame returned: the branch is over for good
@@ -233,15 +317,18 @@ def _recorder() -> Any:
 def _library_dirs() -> tuple[str, ...]:
     from rmapwalk.engine.runtime import INTERNAL_DIRS
 
-    return INTERNAL_DIRS
+    return INTERNAL_DIRS + _extra_library_dirs
 
 
 def plain(v: Any) -> Any:
     """``v`` without its dependency set (what the execution graph stores)."""
-    if isinstance(v, DBool):
-        return bool(int(v))
-    if isinstance(v, DInt):
-        return int(v)
+    if isinstance(v, Tracked):
+        if isinstance(v, DBool):
+            return bool(int(v))
+        name = getattr(v, "name", None)
+        if name is not None:  # a tracked pointer: the plain Loc
+            return _dloc().__mro__[2](int(v), name)
+        return int(v)  # type: ignore[call-overload]
     return v
 
 
@@ -250,4 +337,5 @@ def tag(value: Any, depth: int) -> Any:
     return _mk(value, frozenset((depth,)))
 
 
-__all__ = ["DBool", "DInt", "active_ctrl", "branch_region", "deps_of", "plain", "tag"]
+__all__ = ["DBool", "DInt", "active_ctrl", "branch_region", "ctrl_region", "deps_of", "plain",
+           "register_library_dir", "tag", "with_deps"]

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from rmapwalk.engine.deps import DInt
+from rmapwalk.engine.deps import Tracked
 
 # Dynamic allocations get addresses far above the static ones, one region per thread, so that an
 # address depends only on the allocating thread's own history (needed for memoization).
@@ -58,7 +58,7 @@ def _defer_to_tracked(name: str) -> Any:
     reflected = "__r" + name[2:] if not name.startswith("__r") else "__" + name[3:]
 
     def op(self: Loc, other: Any) -> Any:
-        if isinstance(other, DInt):
+        if isinstance(other, Tracked):
             return getattr(other, reflected)(int(self))
         return base(self, other)
 

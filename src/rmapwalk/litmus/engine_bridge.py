@@ -60,13 +60,23 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rmapwalk.engine import ONCE, Program, Result, Violation, explore
+from rmapwalk.engine.deps import ctrl_region, register_library_dir, with_deps
 from rmapwalk.engine.events import ACQUIRE, CONSUME, MB, NO_WRITE, PLAIN, RELAXED, RELEASE
-from rmapwalk.engine.ops import assume, fence, load, observe, program, rmw, store, thread_local
+from rmapwalk.engine.ops import assume, fence, lkmm_events, load, observe, program, rmw, store, thread_local
 from rmapwalk.engine.program import Final, Loc
 from rmapwalk.engine.runtime import ModelError, Violated
 from rmapwalk.kernel import rcu as _rcu
 from rmapwalk.kernel import spinlock as _spin
-from rmapwalk.kernel.barriers import barrier, smp_mb, smp_rmb, smp_wmb
+from rmapwalk.kernel.barriers import (
+    barrier,
+    smp_mb,
+    smp_mb__after_atomic,
+    smp_mb__after_spinlock,
+    smp_mb__after_unlock_lock,
+    smp_mb__before_atomic,
+    smp_rmb,
+    smp_wmb,
+)
 from rmapwalk.kernel.once import READ_ONCE, WRITE_ONCE, smp_load_acquire, smp_store_release
 from rmapwalk.litmus.ast import (
     AddrOf,
@@ -106,7 +116,7 @@ from rmapwalk.litmus.parser import LitmusError, shared_names, thread_registers
 
 __all__ = ["ENGINE_MODELS", "EngineLitmusResult", "State", "run_engine", "run_engine_result", "to_program"]
 
-ENGINE_MODELS = ("sc", "tso", "pso", "weak")
+ENGINE_MODELS = ("sc", "tso", "pso", "weak", "lkmm", "lkmm-alpha")
 
 #: a final state: (location, value) pairs in herd's order of locations
 State = tuple[tuple[LLoc, Value], ...]
@@ -203,8 +213,14 @@ def _truth(v: Any) -> bool:
     return bool(v)
 
 
-def _b(v: bool) -> int:
-    return 1 if v else 0
+def _b(v: Any, *sources: Any) -> int:
+    """C's 0/1 truth value of ``v``, carrying the dependencies of ``v`` and ``sources``."""
+    return with_deps(1 if v else 0, v, *sources)  # type: ignore[no-any-return]
+
+
+# The interpreter's own branches are not the litmus program's: the branches it interprets are
+# marked with ctrl_region (LKMM's ctrl, herd's meaning: the events of the taken branch).
+register_library_dir(__file__.rsplit("/", 1)[0] + "/")
 
 
 _BINOPS: dict[str, Callable[[Any, Any], Any]] = {
@@ -262,7 +278,7 @@ class _Interp:
         if isinstance(e, UnOp):
             v = self.ev(e.operand)
             if e.op == "!":
-                return _b(not _truth(v))
+                return _b(not _truth(v), v)
             if isinstance(v, Loc) and e.op != "!":
                 raise self.fail(f"'{e.op}' applied to an address", e.pos)
             return -v if e.op == "-" else ~v
@@ -271,18 +287,21 @@ class _Interp:
         raise self.fail(f"cannot evaluate {type(e).__name__}", getattr(e, "pos", None))
 
     def binop(self, e: BinOp) -> Any:
-        if e.op == "&&":
-            return _b(_truth(self.ev(e.left)) and _truth(self.ev(e.right)))
-        if e.op == "||":
-            return _b(_truth(self.ev(e.left)) or _truth(self.ev(e.right)))
+        if e.op in ("&&", "||"):
+            a = self.ev(e.left)
+            if _truth(a) == (e.op == "||"):
+                return _b(_truth(a), a)
+            with ctrl_region(a):  # the right operand is evaluated only on this branch
+                b = self.ev(e.right)
+            return _b(_truth(b), a, b)
         a = self.ev(e.left)
         b = self.ev(e.right)
         if e.op in ("==", "!="):
             same = (a == b) and (isinstance(a, Loc) == isinstance(b, Loc))
-            return _b(same if e.op == "==" else not same)
+            return _b(same if e.op == "==" else not same, a, b)
         if isinstance(a, Loc) or isinstance(b, Loc):
             if e.op in ("<", "<=", ">", ">="):
-                return _BINOPS[e.op](int(a), int(b))
+                return _b(_BINOPS[e.op](int(a), int(b)), a, b)
             if e.op == "+" and isinstance(b, Loc) and not isinstance(a, Loc):
                 a, b = b, a
             if e.op in ("+", "-") and isinstance(a, Loc) and not isinstance(b, Loc):
@@ -365,21 +384,24 @@ class _Interp:
         label = {"MB": "", "relaxed": "_relaxed", "acquire": "_acquire", "release": "_release"}.get(mode, "")
         if name == "__xchg":
             new = self.ev(args[1])
-            return at(rmw, loc, lambda cur: new, mode, f"xchg{label}")
+            return at(rmw, loc, lambda cur: new, mode, f"xchg{label}", (new,))
         if name == "__cmpxchg":
             old, new = self.ev(args[1]), self.ev(args[2])
             return at(rmw, loc, lambda cur: new if cur == old and isinstance(cur, Loc) == isinstance(old, Loc)
-                      else NO_WRITE, mode, f"cmpxchg{label}")
+                      else NO_WRITE, mode, f"cmpxchg{label}", (new,))
         if name == "__atomic_add_unless":
             a, u = self.ev(args[1]), self.ev(args[2])
-            old = at(rmw, loc, lambda cur: NO_WRITE if cur == u else cur + a, mode, "atomic_add_unless")
+            old = at(rmw, loc, lambda cur: NO_WRITE if cur == u else cur + a, mode, "atomic_add_unless", (a,))
             return _b(old != u)
         op_node = args[1]
         if not isinstance(op_node, Str) or op_node.text not in _ATOMIC_OPS:
             raise self.fail(f"bad operator argument of {name}", c.pos)
         fn = _ATOMIC_OPS[op_node.text]
         v = self.ev(args[2])
-        old = at(rmw, loc, lambda cur: fn(cur, v), mode, f"atomic_{_OPNAMES[op_node.text]}")
+        opname = _OPNAMES[op_node.text]
+        label = {"__atomic_op": f"atomic_{opname}", "__atomic_op_return": f"atomic_{opname}_return"}.get(
+            name, f"atomic_fetch_{opname}")
+        old = at(rmw, loc, lambda cur: fn(cur, v), mode, label, (v,))
         if name == "__atomic_op":
             return None
         if name == "__atomic_op_return":
@@ -407,24 +429,24 @@ class _Interp:
             a = self.addr(self.ev(s.addr), s.pos)
             _at(s.pos, self.name)(store, a, v, PLAIN, "plain write")
         elif isinstance(s, If):
-            if _truth(self.ev(s.cond)):
-                self.run(s.then)
-            else:
-                self.run(s.orelse)
+            c = self.ev(s.cond)
+            with ctrl_region(c):
+                self.run(s.then if _truth(c) else s.orelse)
         elif isinstance(s, While):
             n = 0
-            while _truth(self.ev(s.cond)):
+            while _truth(c := self.ev(s.cond)):
                 if self.w.unroll is not None and n >= self.w.unroll:
                     self.w.cutoff = True
                     _at(s.pos, self.name)(assume, False, f"while loop ran {n} times (unroll bound)", "unroll")
                 n += 1
-                self.run(s.body)
+                with ctrl_region(c):
+                    self.run(s.body)
         else:  # pragma: no cover
             raise self.fail(f"cannot run {type(s).__name__}", getattr(s, "pos", None))
 
     def _assigned_value(self, reg: str, e: Expr) -> Any:
         # a READ_ONCE whose value flows into an address: an address dependency (consume)
-        if reg not in self.consume:
+        if reg not in self.consume or lkmm_events():  # (LKMM tracks real dependencies)
             return self.ev(e)
         self.consuming = True
         try:
@@ -433,6 +455,10 @@ class _Interp:
             self.consuming = False
 
 
+_LKMM_FENCES: dict[str, Callable[[], None]] = {
+    "before-atomic": smp_mb__before_atomic, "after-atomic": smp_mb__after_atomic,
+    "after-spinlock": smp_mb__after_spinlock, "after-unlock-lock": smp_mb__after_unlock_lock,
+}
 _OPNAMES = {"+": "add", "-": "sub", "&": "and", "|": "or", "^": "xor", "&~": "andnot"}
 
 
@@ -445,6 +471,8 @@ def _fence_op(tag: str) -> Callable[[], None] | None:
         return smp_wmb
     if tag == "barrier":
         return barrier
+    if tag in _LKMM_FENCES:
+        return _LKMM_FENCES[tag]
     if tag in _FULL_FENCE_TAGS:
         return smp_mb
     if tag == "rcu-lock":

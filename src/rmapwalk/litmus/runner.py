@@ -21,7 +21,7 @@ from rmapwalk.litmus.macros import BUILTIN, MacroTable, expand, parse_def
 from rmapwalk.litmus.parser import LitmusError, parse_file
 from rmapwalk.litmus.threads import LitmusSemanticsError
 
-ENGINE_MODELS = ("sc", "tso", "pso", "weak")
+ENGINE_MODELS = ("sc", "tso", "pso", "weak", "lkmm", "lkmm-alpha")
 
 
 class LitmusInputError(Exception):
