@@ -85,6 +85,9 @@ class Explorer:
         self.model = get_model(model) if isinstance(model, str) else model
         self.opt = options or Options()
         deps = self.model.tracks_deps
+        #: revisits keep the dependency prefix of the write, not its (po | rf)-prefix: reads may
+        #: take values from po-later writes they do not depend on (load buffering)
+        self.lb = self.model.load_buffering
         self.beh = [ThreadBehaviour(td, i, self.opt.max_events, prog, deps) for i, td in enumerate(prog.threads)]
         self.stats = Stats()
         self.result = Result(prog.name, self.model.name, HOLDS, stats=self.stats)
@@ -142,6 +145,7 @@ class Explorer:
         execs = self._execs
         if not execs:
             g = Graph(self.prog, self.beh)
+            g.lb = self.lb
             wl: list[_Item] = []
             execs.append((g, wl))
             self._visit(g, wl)
@@ -183,13 +187,23 @@ class Explorer:
             a = g.ev(ref2)
             g.restrict(a.stamp)
             r = g.ev(ref1)
-            porf = g.porf_view(a)
-            view = [max(x, y) for x, y in zip(g.stamp_view(r.stamp), porf, strict=True)]
-            g2 = g.copy_view(view)
-            for t, last in enumerate(porf):
-                evs = g2.threads[t]
-                for i in range(last + 1):
-                    evs[i].revisitable = False
+            if self.lb:
+                prefix = g.dep_masks(a)
+                g2 = g.copy_masks([x | y for x, y in zip(g.stamp_masks(r.stamp), prefix, strict=True)])
+                for t, m in enumerate(prefix):
+                    evs = g2.threads[t]
+                    while m:
+                        low = m & -m
+                        evs[low.bit_length() - 1].revisitable = False
+                        m ^= low
+            else:
+                porf = g.porf_view(a)
+                view = [max(x, y) for x, y in zip(g.stamp_view(r.stamp), porf, strict=True)]
+                g2 = g.copy_view(view)
+                for t, last in enumerate(porf):
+                    evs = g2.threads[t]
+                    for i in range(last + 1):
+                        evs[i].revisitable = False
             r2 = g2.ev(ref1)
             a2 = g2.ev(ref2)
             g2.set_rf(r2, a2)
@@ -261,7 +275,7 @@ class Explorer:
         ``loc`` by thread ``tid`` (its own earlier writes, and what its earlier reads read)."""
         low = 0
         for x in g.threads[tid]:
-            if x is e:
+            if x is e or x is None:  # (a gap: where a new event of a load-buffering graph goes)
                 break
             if x.loc == loc:
                 w = x if x.kind == GW else x.rf if x.kind == GR else None
@@ -274,6 +288,9 @@ class Explorer:
     def _calc_revisits(self, g: Graph, wl: list[_Item], a: Ev, tainted: bool = False) -> None:
         reads = g.loc_reads.get(a.loc)
         if not reads:
+            return
+        if self.lb:
+            self._calc_revisits_lb(g, wl, a, reads, tainted)
             return
         porf: list[int] | None = None
         succ = None if a.rmw else co_succ(g, a)
@@ -289,6 +306,62 @@ class Explorer:
                 continue  # the write's co-successor would be deleted
             if self._maximal(g, r, a, view):
                 wl.append((_BREV, r.ref, a.ref, tainted))
+
+    def _calc_revisits_lb(self, g: Graph, wl: list[_Item], a: Ev, reads: list[Ev], tainted: bool) -> None:
+        """As :meth:`_calc_revisits`, keeping ``a``'s dependency prefix (HMC's rule: a read po-before
+        ``a``'s prefix but not in it may read from ``a``)."""
+        prefix: list[int] | None = None
+        succ = None if a.rmw else co_succ(g, a)
+        for r in reads:
+            if not r.revisitable or r.rf is a:
+                continue
+            if prefix is None:
+                prefix = g.dep_masks(a)
+            if prefix[r.tid] >> r.idx & 1:
+                continue
+            view = [x | y for x, y in zip(g.stamp_masks(r.stamp), prefix, strict=True)]
+            if succ is not None and not view[succ.tid] >> succ.idx & 1:
+                continue  # the write's co-successor would be deleted
+            if self._maximal_masks(g, r, a, view):
+                wl.append((_BREV, r.ref, a.ref, tainted))
+
+    @staticmethod
+    def _maximal_masks(g: Graph, r: Ev, a: Ev, view: list[int]) -> bool:
+        """:meth:`_maximal` for kept sets given as bitmasks (load buffering)."""
+
+        def in_view(x: Ev) -> bool:
+            return x.tid < 0 or bool(view[x.tid] >> x.idx & 1)
+
+        def co_before_kept(w: Ev) -> bool:
+            co = g.co[w.loc]
+            for s in co[co.index(w) + 1 :]:
+                if s is not a and in_view(s):
+                    return True
+            return False
+
+        def check(e: Ev) -> bool:
+            if e.kind == GR:
+                if not e.added_max:
+                    return False
+                w = e.rf
+                assert w is not None
+                if not in_view(w) and w.stamp > e.stamp:
+                    return False
+                return not co_before_kept(w)
+            if e.kind == GW:
+                if not e.added_max:
+                    return False
+                return not co_before_kept(e)
+            return True
+
+        if not check(r):
+            return False
+        for t, evs in enumerate(g.threads):
+            m = view[t]
+            for e in evs:
+                if e is not None and not m >> e.idx & 1 and not check(e):
+                    return False
+        return True
 
     @staticmethod
     def _maximal(g: Graph, r: Ev, a: Ev, view: list[int]) -> bool:
@@ -334,6 +407,9 @@ class Explorer:
         cursor = g.cursor
         n = g.nthreads
         while True:
+            if g.broken:
+                self._drop(g)
+                return
             tid = -1
             for t in range(n):
                 k = cursor[t].kind
@@ -376,13 +452,19 @@ class Explorer:
                         continue
                     wl.append((_CO, w.ref, p.ref, False))
                 self._calc_revisits(g, wl, w)
-                cursor[tid] = node.next  # type: ignore[assignment]
+                if g.lb:  # (kept events may follow: check them)
+                    g.advance(tid)
+                else:
+                    cursor[tid] = node.next  # type: ignore[assignment]
             elif k == CRASH:
                 src = node.src
                 raise ModelError(f"thread {self.prog.threads[tid].name} raised {node.value}", src)
             else:  # fence, observe, alloc, free, special
                 g.add_plain(tid, node)
-                cursor[tid] = node.next  # type: ignore[assignment]
+                if g.lb:  # (kept events may follow: check them)
+                    g.advance(tid)
+                else:
+                    cursor[tid] = node.next  # type: ignore[assignment]
 
     def _final(self, g: Graph) -> Final:
         d: dict[str, Any] = {}
@@ -400,9 +482,25 @@ class Explorer:
             d[loc.name] = g.final_memory(loc)
         return Final(d)
 
+    def _drop(self, g: Graph) -> None:
+        """A load-buffering graph that is no execution: a thread did not make again an event the
+        revisit kept.  When the thread ended or waits before it, the kept write never happens
+        and nothing is lost; when it makes another event there, the kept one may come later
+        (a branch before it changed length) and that execution is not explored: incomplete."""
+        self.stats.lb_dropped += 1
+        if g.broken and "no longer makes" in g.broken and not self.result.incomplete_reason:
+            self.result.incomplete_reason = ("load buffering: an execution was not explored because "
+                                             f"{g.broken} (a branch before it changed length)")
+        self._check_bounds()
+
     def _finish(self, g: Graph) -> None:
         stats = self.stats
         opt = self.opt
+        if g.broken or g.holes:
+            if g.holes and not g.broken:
+                g.broken = "a thread ended before the gap left by a revisit was filled"
+            self._drop(g)
+            return
         if self.model.check_when_complete and not self.model.consistent(g):
             stats.inconsistent += 1
             self._check_bounds()

@@ -255,7 +255,7 @@ class _Recorder:
         if self.pos < self.npath:
             self.depth += 1
             return
-        self._new(OBSERVE, value=value, label=name)
+        self._new(OBSERVE, value=plain(value) if self.track_deps else value, label=name)
 
     def assume(self, cond: Any, why: str, kind: str = "assume") -> None:
         if self.track_deps:
