@@ -160,6 +160,11 @@ class Explorer:
     def _step(self, execs: list[tuple[Graph, list[_Item]]], g: Graph, wl: list[_Item], item: _Item) -> None:
         """Process one work item of level ``(g, wl)``: a forward revisit (rf or co) in place, or
         a backward revisit as a new level pushed on ``execs``."""
+        self._step1(execs, g, wl, item)
+        if g.shifts:
+            self._rename(g, wl)
+
+    def _step1(self, execs: list[tuple[Graph, list[_Item]]], g: Graph, wl: list[_Item], item: _Item) -> None:
         model = self.model
         kind, ref1, ref2, tainted = item
         if kind == _RF:
@@ -214,6 +219,8 @@ class Explorer:
             ok = model.consistent(g2) if tainted else model.read_ok(g2, r2)
             if not ok or not self._after_read(g2, wl2, r2):
                 self.stats.inconsistent += 1
+                if g2.shifts:
+                    self._rename(g2, wl2)
                 if wl2:  # revisits pushed before an atomicity conflict was found
                     execs.append((g2, wl2))
                 return
@@ -410,6 +417,8 @@ class Explorer:
             if g.broken:
                 self._drop(g)
                 return
+            if g.shifts:
+                self._rename(g, wl)
             tid = -1
             for t in range(n):
                 k = cursor[t].kind
@@ -421,6 +430,8 @@ class Explorer:
                 return
             node = cursor[tid]
             k = node.kind
+            if g.holes and g.align(tid, node):
+                continue
             stats.events += 1
             if k == READ or k == RMW:
                 co = g.co_list(node.loc)
@@ -481,6 +492,18 @@ class Explorer:
         for loc in prog.observed:
             d[loc.name] = g.final_memory(loc)
         return Final(d)
+
+    @staticmethod
+    def _rename(g: Graph, wl: list[_Item]) -> None:
+        """Kept events moved in their threads (:meth:`Graph.align`, :meth:`Graph.advance`): rename
+        the work items that refer to them."""
+        for tid, start, d in g.shifts:
+            for n, (kind, r1, r2, tainted) in enumerate(wl):
+                if (r1[0] == tid and r1[1] >= start) or (r2[0] == tid and r2[1] >= start):
+                    r1 = (tid, r1[1] + d) if r1[0] == tid and r1[1] >= start else r1
+                    r2 = (tid, r2[1] + d) if r2[0] == tid and r2[1] >= start else r2
+                    wl[n] = (kind, r1, r2, tainted)
+        g.shifts.clear()
 
     def _drop(self, g: Graph) -> None:
         """A load-buffering graph that is no execution: a thread did not make again an event the

@@ -95,7 +95,7 @@ class Graph:
     """A (partial) execution graph of a program, with each thread's position in its behaviour."""
 
     __slots__ = ("prog", "beh", "threads", "cursor", "co", "loc_reads", "next_stamp", "nthreads", "lb", "holes",
-                 "broken")
+                 "broken", "shifts")
 
     def __init__(self, prog: Program, beh: list[ThreadBehaviour]) -> None:
         self.prog = prog
@@ -112,6 +112,9 @@ class Graph:
         self.holes = 0
         #: why this graph is no execution after all (a kept event did not recur), or None
         self.broken: str | None = None
+        #: kept events moved along their thread since the explorer last looked: (thread, first
+        #: index moved, by how much); the explorer renames its work items' references
+        self.shifts: list[tuple[int, int, int]] = []
 
     # -- locations -------------------------------------------------------------------------------
     def co_list(self, loc: int) -> list[Ev]:
@@ -143,6 +146,34 @@ class Graph:
         self.next_stamp += 1
         evs.append(e)
         return e
+
+    def align(self, tid: int, node: Node) -> bool:
+        """Before thread ``tid`` makes ``node`` in its first gap: if the gap runs up to a kept
+        event that ``node`` is (the same source line, kind, location and value: a branch before
+        it got shorter), close the gap by moving the kept events back instead.  True if done."""
+        evs = self.threads[tid]
+        h = self.fill_pos(tid)
+        j = h
+        while j < len(evs) and evs[j] is None:
+            j += 1
+        if j == h or j == len(evs):
+            return False
+        e = evs[j]
+        old = e.node
+        if not e.unverified or old is None or old.src is None or node.src is None:
+            return False
+        if (old.kind != node.kind or old.loc != node.loc or old.value != node.value or old.mode != node.mode
+                or old.src.file != node.src.file or old.src.line != node.src.line):
+            return False
+        d = j - h
+        del evs[h:j]
+        for x in evs[h:]:
+            if x is not None:
+                x.idx -= d
+        self.holes -= d
+        self.shifts.append((tid, j, -d))
+        self.advance(tid)
+        return True
 
     def fill_pos(self, tid: int) -> int:
         """Where thread ``tid``'s next event goes: its first gap, or its end."""
@@ -271,8 +302,19 @@ class Graph:
                 if ok:
                     e.val = cur.value
             if not ok:
-                self.broken = (f"thread {self.prog.threads[tid].name} no longer makes its event {i} "
-                               f"({e!r}) once an earlier read changed")
+                if k in TERMINAL_KINDS or len(evs) >= self.beh[tid].limit:
+                    self.broken = (f"thread {self.prog.threads[tid].name} no longer makes its event "
+                                   f"{e!r} once an earlier read changed")
+                    self.cursor[tid] = cur
+                    return
+                # The thread makes another event here (a branch before the kept one got longer):
+                # the kept events move one place on, and the new event fills the gap.
+                evs.insert(i, None)
+                for x in evs[i + 1:]:
+                    if x is not None:
+                        x.idx += 1
+                self.holes += 1
+                self.shifts.append((tid, i, 1))
                 self.cursor[tid] = cur
                 return
             e.node = cur
@@ -361,6 +403,7 @@ class Graph:
         g.lb = self.lb
         g.holes = 0
         g.broken = None
+        g.shifts = []
         inits: dict[int, Ev] = {}
         for loc, co in self.co.items():
             ni = Ev(-1, loc, GW, loc, co[0].val, "init", None, -1)
@@ -421,6 +464,7 @@ class Graph:
         g.lb = True
         g.holes = 0
         g.broken = None
+        g.shifts = []
         inits: dict[int, Ev] = {}
         for loc, co in self.co.items():
             ni = Ev(-1, loc, GW, loc, co[0].val, "init", None, -1)
@@ -479,7 +523,7 @@ class Graph:
         """Per thread, the bitmask of the events ``a`` needs to exist with its value: itself, the
         writes its reads read (and what those need), the reads its address, value or execution
         depends on, and the other half of each RMW.  Under a model with load buffering this,
-        not the (po | rf)-prefix, is what a revisit by ``a`` must keep."""
+        not the (po | rf)-prefix, is what a revisit by ``a`` must keep (HMC's rule)."""
         masks = [0] * self.nthreads
         by_depth: dict[int, dict[int, Ev]] = {}
         stack = [a]
@@ -507,7 +551,7 @@ class Graph:
             reads = by_depth.get(t)
             if reads is None:
                 reads = by_depth[t] = {e.node.depth: e for e in evs  # type: ignore[union-attr]
-                                       if e is not None and e.kind == GR}
+                                       if e is not None and e.kind == GR and not e.unverified}
             for d in a_d | d_d | c_d:
                 r = reads.get(d)
                 if r is not None:

@@ -27,8 +27,7 @@ class MemoryModel:
     tracks_deps = False
     #: whether a read may take its value from a po-later write it does not depend on (the
     #: explorer then revisits by dependency prefixes: :meth:`Graph.dep_masks`)
-    load_buffering = False
-    #: whether :meth:`consistent` must also be asked of every finished execution (the model
+    load_buffering = False    #: whether :meth:`consistent` must also be asked of every finished execution (the model
     #: prunes partial graphs by a weaker, exact-for-its-part check)
     check_when_complete = False
 
