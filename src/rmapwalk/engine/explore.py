@@ -193,10 +193,11 @@ class Explorer:
             g.restrict(a.stamp)
             r = g.ev(ref1)
             if self.lb:
-                prefix = g.dep_masks(a)
-                g2 = g.copy_masks([x | y for x, y in zip(g.stamp_masks(r.stamp), prefix, strict=True)])
+                view, prefix = self._lb_view(g, r, a)  # type: ignore[misc]
+                g2 = g.copy_masks(view)
                 for t, m in enumerate(prefix):
                     evs = g2.threads[t]
+                    m &= view[t]
                     while m:
                         low = m & -m
                         evs[low.bit_length() - 1].revisitable = False
@@ -314,19 +315,39 @@ class Explorer:
             if self._maximal(g, r, a, view):
                 wl.append((_BREV, r.ref, a.ref, tainted))
 
+    @staticmethod
+    def _lb_view(g: Graph, r: Ev, a: Ev) -> tuple[list[int], list[int]] | None:
+        """What a revisit of ``r`` by ``a`` keeps, as bitmasks per thread, and ``a``'s
+        (po | rf)-prefix; None if ``a`` cannot be read by ``r``.
+
+        As in TruSt, the events added up to ``r`` and ``a``'s (po | rf)-prefix are kept.  Under
+        load buffering ``r`` may itself be in that prefix (``a`` comes after something that
+        comes after ``r``): then what depends on ``r``'s value (:meth:`Graph.dependents`) is
+        dropped, leaving gaps that the threads fill again with ``r``'s new value -- unless ``a``
+        depends on ``r``, which would be a value out of thin air."""
+        porf = g.porf_view(a)
+        prefix = [(1 << (v + 1)) - 1 for v in porf]
+        view = [x | y for x, y in zip(g.stamp_masks(r.stamp), prefix, strict=True)]
+        if r.idx > porf[r.tid]:
+            return view, prefix
+        if r.tid == a.tid:
+            return None  # r would read a po-later write of its own thread: never coherent
+        dep = g.dependents(r)
+        if dep[a.tid] >> a.idx & 1:
+            return None
+        return [v & ~d for v, d in zip(view, dep, strict=True)], prefix
+
     def _calc_revisits_lb(self, g: Graph, wl: list[_Item], a: Ev, reads: list[Ev], tainted: bool) -> None:
-        """As :meth:`_calc_revisits`, keeping ``a``'s dependency prefix (HMC's rule: a read po-before
-        ``a``'s prefix but not in it may read from ``a``)."""
-        prefix: list[int] | None = None
+        """As :meth:`_calc_revisits`, also for reads in ``a``'s (po | rf)-prefix (load buffering:
+        see :meth:`_lb_view`)."""
         succ = None if a.rmw else co_succ(g, a)
         for r in reads:
             if not r.revisitable or r.rf is a:
                 continue
-            if prefix is None:
-                prefix = g.dep_masks(a)
-            if prefix[r.tid] >> r.idx & 1:
+            got = self._lb_view(g, r, a)
+            if got is None:
                 continue
-            view = [x | y for x, y in zip(g.stamp_masks(r.stamp), prefix, strict=True)]
+            view = got[0]
             if succ is not None and not view[succ.tid] >> succ.idx & 1:
                 continue  # the write's co-successor would be deleted
             if self._maximal_masks(g, r, a, view):

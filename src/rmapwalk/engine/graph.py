@@ -519,43 +519,41 @@ class Graph:
             g.advance(tid)
         return g
 
-    def dep_masks(self, a: Ev) -> list[int]:
-        """Per thread, the bitmask of the events ``a`` needs to exist with its value: itself, the
-        writes its reads read (and what those need), the reads its address, value or execution
-        depends on, and the other half of each RMW.  Under a model with load buffering this,
-        not the (po | rf)-prefix, is what a revisit by ``a`` must keep (HMC's rule)."""
+    def dependents(self, r: Ev) -> list[int]:
+        """Per thread, the bitmask of the events whose existence or value depends on read
+        ``r``'s value (not ``r`` itself): the events of its thread whose address, value or
+        execution depends on it (recorded dependencies), the write half of its RMW, the reads
+        of such writes, and so on."""
         masks = [0] * self.nthreads
-        by_depth: dict[int, dict[int, Ev]] = {}
-        stack = [a]
-        while stack:
-            x = stack.pop()
-            t = x.tid
-            if t < 0 or masks[t] >> x.idx & 1:
-                continue
-            masks[t] |= 1 << x.idx
-            evs = self.threads[t]
-            if x.kind == GR:
-                w = x.rf
-                if w is not None and w.tid >= 0:
-                    stack.append(w)
-                if x.rmw and x.wr is not None:
-                    stack.append(x.wr)
-            elif x.kind == GW and x.rmw:
-                stack.append(evs[x.idx - 1])
-            node = x.node
-            if node is None or node.deps is None:
-                continue
-            a_d, d_d, c_d = node.deps
-            if not (a_d or d_d or c_d):
-                continue
-            reads = by_depth.get(t)
-            if reads is None:
-                reads = by_depth[t] = {e.node.depth: e for e in evs  # type: ignore[union-attr]
-                                       if e is not None and e.kind == GR and not e.unverified}
-            for d in a_d | d_d | c_d:
-                r = reads.get(d)
-                if r is not None:
-                    stack.append(r)
+        dset = {id(r)}
+        by_depth: list[dict[int, Ev]] = [
+            {e.node.depth: e for e in evs if e is not None and e.kind == GR and e.node is not None}
+            for evs in self.threads
+        ]
+        changed = True
+        while changed:
+            changed = False
+            for t, evs in enumerate(self.threads):
+                for e in evs:
+                    if e is None or id(e) in dset:
+                        continue
+                    dep = False
+                    if e.kind == GR:
+                        dep = e.rf is not None and id(e.rf) in dset
+                    elif e.kind == GW and e.rmw:
+                        dep = id(evs[e.idx - 1]) in dset
+                    node = e.node
+                    if not dep and node is not None and node.deps is not None:
+                        reads = by_depth[t]
+                        for d in node.deps[0] | node.deps[1] | node.deps[2]:
+                            x = reads.get(d)
+                            if x is not None and id(x) in dset:
+                                dep = True
+                                break
+                    if dep:
+                        dset.add(id(e))
+                        masks[t] |= 1 << e.idx
+                        changed = True
         return masks
 
     def stamp_masks(self, stamp: int) -> list[int]:

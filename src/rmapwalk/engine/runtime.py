@@ -245,9 +245,10 @@ class _Recorder:
             self.depth += 1
             return
         if self.track_deps:
+            # (fences and markers record their control dependency too: a revisit that changes a
+            # branch must drop what the branch made, whatever its kind)
             node = self._new(kind, loc=int(loc), value=plain(value), mode=mode, label=label)
-            if kind == WRITE:
-                self._deps(node, loc, deps_of(value))
+            self._deps(node, loc, deps_of(value) if kind == WRITE else EMPTY)
         else:
             self._new(kind, loc=loc, value=value, mode=mode, label=label)
 
@@ -255,7 +256,11 @@ class _Recorder:
         if self.pos < self.npath:
             self.depth += 1
             return
-        self._new(OBSERVE, value=plain(value) if self.track_deps else value, label=name)
+        if self.track_deps:
+            node = self._new(OBSERVE, value=plain(value), label=name)
+            self._deps(node, None, deps_of(value))
+        else:
+            self._new(OBSERVE, value=value, label=name)
 
     def assume(self, cond: Any, why: str, kind: str = "assume") -> None:
         if self.track_deps:
@@ -279,7 +284,9 @@ class _Recorder:
         if self.pos < self.npath:
             self.depth += 1
             return addr
-        self._new(ALLOC, loc=addr, value=nfields, label=label)
+        node = self._new(ALLOC, loc=addr, value=nfields, label=label)
+        if self.track_deps:
+            self._deps(node, None, EMPTY)
         return addr
 
 

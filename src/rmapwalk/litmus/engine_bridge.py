@@ -62,6 +62,7 @@ from typing import Any
 from rmapwalk.engine import ONCE, Program, Result, Violation, explore
 from rmapwalk.engine.deps import ctrl_region, register_library_dir, with_deps
 from rmapwalk.engine.events import ACQUIRE, CONSUME, MB, NO_WRITE, PLAIN, RELAXED, RELEASE
+from rmapwalk.engine.models import get_model
 from rmapwalk.engine.ops import assume, fence, lkmm_events, load, observe, program, rmw, store, thread_local
 from rmapwalk.engine.program import Final, Loc
 from rmapwalk.engine.runtime import ModelError, Violated
@@ -78,6 +79,7 @@ from rmapwalk.kernel.barriers import (
     smp_wmb,
 )
 from rmapwalk.kernel.once import READ_ONCE, WRITE_ONCE, smp_load_acquire, smp_store_release
+from rmapwalk.kernel.races import report_data_races
 from rmapwalk.litmus.ast import (
     AddrOf,
     Assign,
@@ -319,10 +321,10 @@ class _Interp:
     def offset(self, a: Loc, n: Any, pos: Pos | None) -> Loc:
         """``a + n``: the same variable for n == 0 (a fake dependency), another cell of an array."""
         if n == 0:
-            return a
+            return with_deps(a, n)  # type: ignore[no-any-return]
         cell = self.w.cell_index.get(int(a))
         if cell is not None and (cell[0], cell[1] + n) in self.w.cells:
-            return self.w.cells[(cell[0], cell[1] + n)]
+            return with_deps(self.w.cells[(cell[0], cell[1] + n)], a, n)  # type: ignore[no-any-return]
         raise self.fail(f"address arithmetic {a.name} + {n} leaves the variable", pos)
 
     def _loc_arg(self, e: Expr, what: str, pos: Pos | None) -> Loc:
@@ -868,6 +870,8 @@ def run_engine(test: LitmusTest, model: str, *, table: MacroTable | None = None,
     if model.lower() not in ENGINE_MODELS:
         raise LitmusError(f"unknown memory model '{model}' (choose from {', '.join(ENGINE_MODELS)})")
     prog = to_program(test, table=table, witness=witness, unroll=unroll)
+    if get_model(model.lower()).tracks_deps:  # herd7 flags data races under LKMM
+        report_data_races(prog)
     world: _World = prog.lib["litmus_world"]
     try:
         res = explore(prog, model.lower(), **options)
