@@ -36,9 +36,9 @@ def statement(draw: st.DrawFn, reg: str, prev: str | None) -> str:
     w = draw(st.sampled_from(VARS))
     c = draw(st.sampled_from(VALUES))
     kinds = ["write", "read", "plainw", "plainr", "mb", "wmb", "rmb", "release", "acquire", "xchg",
-             "cmpxchg", "inc", "ifread", "ifelse", "lock", "rcu", "sync"]
+             "cmpxchg", "inc", "ifread", "ifelse", "lock", "rcu", "sync", "publish", "deref", "rcuderef"]
     if prev is not None:
-        kinds += ["addr", "data", "ctrl", "ctrljoin"]
+        kinds += ["data", "ctrl", "ctrljoin"]
     kind = draw(st.sampled_from(kinds))
     if kind == "write":
         return f"WRITE_ONCE(*{v}, {c});"
@@ -71,9 +71,13 @@ def statement(draw: st.DrawFn, reg: str, prev: str | None) -> str:
         return f"rcu_read_lock(); {reg} = READ_ONCE(*{v}); rcu_read_unlock();"
     if kind == "sync":
         return "synchronize_rcu();"
+    if kind == "publish":  # p points to x at first; a writer moves it
+        return f"rcu_assign_pointer(*p, {v});" if draw(st.booleans()) else f"WRITE_ONCE(*p, {v});"
+    if kind == "deref":  # an address dependency: the second read's address is the first's value
+        return f"{reg} = READ_ONCE(*p); {reg} = READ_ONCE(*{reg});"
+    if kind == "rcuderef":
+        return f"rcu_read_lock(); {reg} = rcu_dereference(*p); {reg} = READ_ONCE(*{reg}); rcu_read_unlock();"
     assert prev is not None
-    if kind == "addr":
-        return f"{reg} = READ_ONCE(*({v} + {prev} - {prev}));"
     if kind == "data":
         return f"WRITE_ONCE(*{v}, {prev});"
     if kind == "ctrl":
@@ -98,10 +102,11 @@ def litmus_text(draw: st.DrawFn) -> str:
                 observed.append(f"{t}:{reg}")
                 prev = reg
         regs = "".join(f"\tint r{i};\n" for i in range(n))
-        threads.append(f"P{t}(int *x, int *y, int *z, spinlock_t *l)\n{{\n{regs}" + "\n".join(body) + "\n}\n")
+        threads.append(f"P{t}(int *x, int *y, int *z, int *p, spinlock_t *l)\n{{\n{regs}" + "\n".join(body)
+                       + "\n}\n")
     observed += ["x", "y"]
     cond = " /\\ ".join(f"{loc}={draw(st.sampled_from((0, *VALUES)))}" for loc in observed[:3])
-    return "C random\n\n{}\n\n" + "\n".join(threads) + f"\nlocations [{'; '.join(observed)}]\nexists ({cond})\n"
+    return "C random\n\n{\n\tint *p=x;\n}\n\n" + "\n".join(threads) + f"\nlocations [{'; '.join(observed)}]\nexists ({cond})\n"
 
 
 def _run(text: str, spec: ModelSpec) -> object:

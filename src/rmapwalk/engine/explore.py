@@ -194,13 +194,18 @@ class Explorer:
             r = g.ev(ref1)
             if self.lb:
                 view, prefix = self._lb_view(g, r, a)  # type: ignore[misc]
+                deps = g.dep_masks(a)
                 g2 = g.copy_masks(view)
                 for t, m in enumerate(prefix):
                     evs = g2.threads[t]
                     m &= view[t]
+                    d = deps[t]
                     while m:
                         low = m & -m
-                        evs[low.bit_length() - 1].revisitable = False
+                        e = evs[low.bit_length() - 1]
+                        e.revisitable = False
+                        if d & low:
+                            e.lb_revisitable = False
                         m ^= low
             else:
                 porf = g.porf_view(a)
@@ -213,6 +218,8 @@ class Explorer:
             r2 = g2.ev(ref1)
             a2 = g2.ev(ref2)
             g2.set_rf(r2, a2)
+            if self.lb and r.idx <= g.porf_view(a)[r.tid]:
+                r2.lb = True
             r2.added_max = g2.co[a2.loc][-1] is a2
             wl2: list[_Item] = []
             # A revisit computed in a graph that broke RMW atomicity (see _after_read) starts
@@ -342,12 +349,14 @@ class Explorer:
         see :meth:`_lb_view`)."""
         succ = None if a.rmw else co_succ(g, a)
         for r in reads:
-            if not r.revisitable or r.rf is a:
+            if r.rf is a or not (r.revisitable or r.lb_revisitable):
                 continue
             got = self._lb_view(g, r, a)
             if got is None:
                 continue
-            view = got[0]
+            view, prefix = got
+            if not (r.lb_revisitable if prefix[r.tid] >> r.idx & 1 else r.revisitable):
+                continue
             if succ is not None and not view[succ.tid] >> succ.idx & 1:
                 continue  # the write's co-successor would be deleted
             if self._maximal_masks(g, r, a, view):
@@ -526,6 +535,20 @@ class Explorer:
                     wl[n] = (kind, r1, r2, tainted)
         g.shifts.clear()
 
+    @staticmethod
+    def _lb_duplicate(g: Graph) -> bool:
+        """Did a load-buffering revisit end in an execution without the cycle it was made for?
+        (Once the events that depended on the revisited read were made again, they may have
+        taken values that break the cycle: that execution is reached by the ordinary revisits.)"""
+        for evs in g.threads:
+            for e in evs:
+                if e.lb:
+                    w = e.rf
+                    assert w is not None
+                    if w.tid < 0 or e.idx > g.porf_view(w)[e.tid]:
+                        return True
+        return False
+
     def _drop(self, g: Graph) -> None:
         """A load-buffering graph that is no execution: a thread did not make again an event the
         revisit kept.  When the thread ended or waits before it, the kept write never happens
@@ -544,6 +567,10 @@ class Explorer:
             if g.holes and not g.broken:
                 g.broken = "a thread ended before the gap left by a revisit was filled"
             self._drop(g)
+            return
+        if g.lb and self._lb_duplicate(g):
+            self.stats.lb_dropped += 1
+            self._check_bounds()
             return
         if self.model.check_when_complete and not self.model.consistent(g):
             stats.inconsistent += 1

@@ -55,6 +55,8 @@ class Ev:
         "added_max",
         "wr",
         "unverified",
+        "lb",
+        "lb_revisitable",
     )
 
     def __init__(self, tid: int, idx: int, kind: int, loc: int, val: Any, mode: str, node: Node | None,
@@ -77,6 +79,14 @@ class Ev:
         #: kept across a load-buffering revisit past a gap in its thread: the thread must still
         #: reach it, on the new path of values, once the gap is filled (see Graph.advance)
         self.unverified = False
+        #: this read took its value from a write it is (po | rf)-before: a load-buffering
+        #: revisit set it, and the finished execution must still have that cycle (else it is
+        #: one the ordinary revisits reach too)
+        self.lb = False
+        #: a load-buffering revisit may still change what this read reads (False once it is in
+        #: the dependency prefix of a write that revisited a read: ``revisitable`` is the same
+        #: for the (po | rf)-prefix and ordinary revisits)
+        self.lb_revisitable = True
 
     @property
     def ref(self) -> tuple[int, int]:
@@ -224,6 +234,7 @@ class Graph:
                 pass
         r.rf = w
         w.readers.append(r)  # type: ignore[union-attr]
+        r.lb = False
         if self.lb:  # what the thread does after r may change: check it again
             for e in self.threads[r.tid][r.idx + 1:]:
                 if e is not None:
@@ -482,6 +493,8 @@ class Graph:
                 ne.revisitable = e.revisitable
                 ne.added_max = e.added_max
                 ne.unverified = e.unverified
+                ne.lb = e.lb
+                ne.lb_revisitable = e.lb_revisitable
                 ne.rf = e.rf
                 if e.kind == GW and e.rmw and e.idx > 0 and nl[e.idx - 1] is not None:
                     nl[e.idx - 1].wr = ne
@@ -518,6 +531,45 @@ class Graph:
             g.mark_unverified(tid)
             g.advance(tid)
         return g
+
+    def dep_masks(self, a: Ev) -> list[int]:
+        """Per thread, the bitmask of the events ``a`` needs to exist with its value: itself, the
+        writes its reads read (and what those need), the reads its address, value or execution
+        depends on, and the other half of each RMW (what a load-buffering revisit by ``a`` may
+        never change: HMC's prefix)."""
+        masks = [0] * self.nthreads
+        by_depth: dict[int, dict[int, Ev]] = {}
+        stack = [a]
+        while stack:
+            x = stack.pop()
+            t = x.tid
+            if t < 0 or masks[t] >> x.idx & 1:
+                continue
+            masks[t] |= 1 << x.idx
+            evs = self.threads[t]
+            if x.kind == GR:
+                w = x.rf
+                if w is not None and w.tid >= 0:
+                    stack.append(w)
+                if x.rmw and x.wr is not None:
+                    stack.append(x.wr)
+            elif x.kind == GW and x.rmw:
+                stack.append(evs[x.idx - 1])
+            node = x.node
+            if node is None or node.deps is None:
+                continue
+            a_d, d_d, c_d = node.deps
+            if not (a_d or d_d or c_d):
+                continue
+            reads = by_depth.get(t)
+            if reads is None:
+                reads = by_depth[t] = {e.node.depth: e for e in evs  # type: ignore[union-attr]
+                                       if e is not None and e.kind == GR and not e.unverified}
+            for d in a_d | d_d | c_d:
+                r = reads.get(d)
+                if r is not None:
+                    stack.append(r)
+        return masks
 
     def dependents(self, r: Ev) -> list[int]:
         """Per thread, the bitmask of the events whose existence or value depends on read

@@ -444,8 +444,19 @@ class Relations:
         # -- plain accesses ----------------------------------------------------------------
         self.plain_ok = True
         self.races: list[tuple[int, int]] = []
+        self.mixed: list[tuple[int, int]] = []
         if not Plain:
             return
+        # herd's flag mixed-accesses: a plain write and a marked access of one location in one
+        # thread with no barrier (of any kind, compiler barriers included) between them
+        barrier_ev = Acq | Rel_
+        for k in ("Barrier", "Rmb", "Wmb", "Mb", "Sync-rcu", "Before-atomic", "After-atomic", "Rcu-lock",
+                  "Rcu-unlock"):
+            barrier_ev |= fences[k]
+        barrier = union(fencerel(barrier_ev), rng(po, Rel_), dom(Acq, po))
+        po_loc_nb = diff(po_loc, barrier)
+        mixed = union(rng(dom(Plain & W, po_loc_nb), Marked), rng(dom(Marked, po_loc_nb), Plain & W))
+        self.mixed = [(i, j) for i, row in enumerate(mixed) for j in _bits(row)]
         xbstar = star(self.xb)
         vis = seqs(star(cumul), rng(opt(rfe), Marked),
                    union(seqs(rng(strong2, Marked), xbstar), inter(xbstar, int_)))
@@ -567,8 +578,15 @@ class LKMM(MemoryModel):
         return self.relations(g).consistent
 
     def data_races(self, g: Graph) -> list[tuple[Ev, Ev]]:
+        """The pairs of accesses that race (herd's ``Flag data-race``)."""
         rel = self.relations(g)
         return [(rel.evs[i], rel.evs[j]) for i, j in rel.races]
+
+    def mixed_accesses(self, g: Graph) -> list[tuple[Ev, Ev]]:
+        """Plain writes and marked accesses of one location in one thread with no barrier
+        between (herd's ``Flag mixed-accesses``)."""
+        rel = self.relations(g)
+        return [(rel.evs[i], rel.evs[j]) for i, j in rel.mixed]
 
     def executes_before(self, g: Graph) -> tuple[dict[int, int], list[int]]:
         """(index by id, rows) of (hb | pb | rb)+ over the graph's events: what must have

@@ -32,10 +32,14 @@ def _show(g: Graph, e: Ev) -> str:
 def check_data_races(g: Graph, model: MemoryModel) -> list[tuple[str, str]]:
     lkmm_races = getattr(model, "data_races", None)
     if lkmm_races is not None:  # the model has its own definition (LKMM's, herd's Flag data-race)
-        for a, b in lkmm_races(g):
-            return [("data race", f"on {g.prog.loc_name(a.loc)}: {_show(g, a)} and {_show(g, b)} race "
-                                  "(LKMM: neither is bounded by the other)")]
-        return []
+        out: list[tuple[str, str]] = []
+        for a, b in lkmm_races(g)[:1]:
+            out.append(("data race", f"on {g.prog.loc_name(a.loc)}: {_show(g, a)} and {_show(g, b)} race "
+                                     "(LKMM: neither is bounded by the other)"))
+        for a, b in model.mixed_accesses(g)[:1]:  # type: ignore[attr-defined]
+            out.append(("mixed accesses", f"on {g.prog.loc_name(a.loc)}: {_show(g, a)} and {_show(g, b)} "
+                                          "with no barrier between them"))
+        return out
     by_loc: dict[int, list[Ev]] = {}
     plain_locs = set()
     for evs in g.threads:
