@@ -95,6 +95,8 @@ class Explorer:
             if c.kind == "exists":
                 self.result.exists[c.name] = False
         self._seen: set[Any] = set()
+        #: finished executions made by load-buffering revisits (see _finish)
+        self._lb_seen: set[Any] = set()
         self._deadline = 0.0
         #: the exploration state: a stack of levels (graph, work list); a paused exploration
         #: (see :meth:`run_slice`) continues from it
@@ -572,6 +574,16 @@ class Explorer:
             self.stats.lb_dropped += 1
             self._check_bounds()
             return
+        if g.lb and any(e.lb for evs in g.threads for e in evs):
+            # Load-buffering revisits are not yet optimal: two of them can rebuild the same
+            # execution (the maximality rule of TruSt does not single out one parent once a
+            # revisit keeps events po-after the revisited read).  Count each execution once.
+            key = g.key()
+            if key in self._lb_seen:
+                stats.lb_duplicates += 1
+                self._check_bounds()
+                return
+            self._lb_seen.add(key)
         if self.model.check_when_complete and not self.model.consistent(g):
             stats.inconsistent += 1
             self._check_bounds()
