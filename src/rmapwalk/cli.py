@@ -3,8 +3,10 @@ search, the KVM model's commands (``scenarios``, ``check kvm``, ``switches``, ``
 litmus front end (``litmus``, in ``cli_litmus``).
 
 Exit status: 0 the properties hold, 1 a violation was found (``replay``: always, it shows one),
-2 bad input (missing file, a model that does not load or raises, bad options, a bad replay file)
-or an internal error, 3 the exploration stopped before it was complete.
+2 bad input (missing file, a model that does not load or raises while its program is built, a
+``ModelError``, bad options, a bad replay file) or an internal error, 3 the exploration stopped
+before it was complete.  An exception raised by thread code is a violation (property
+``exception``), like a failed assertion.
 
 Every problem is reported as one line on stderr, ``rmapwalk: FILE:LINE: message``; set
 ``RMAPWALK_DEBUG=1`` to get the Python traceback as well.

@@ -27,7 +27,6 @@ from typing import Any
 
 from rmapwalk.engine.events import (
     BLOCK,
-    CRASH,
     END,
     ERROR,
     LIMIT,
@@ -376,9 +375,6 @@ class Explorer:
                     wl.append((_CO, w.ref, p.ref, False))
                 self._calc_revisits(g, wl, w)
                 cursor[tid] = node.next  # type: ignore[assignment]
-            elif k == CRASH:
-                src = node.src
-                raise ModelError(f"thread {self.prog.threads[tid].name} raised {node.value}", src)
             else:  # fence, observe, alloc, free, special
                 g.add_plain(tid, node)
                 cursor[tid] = node.next  # type: ignore[assignment]

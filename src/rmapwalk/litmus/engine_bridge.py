@@ -63,7 +63,7 @@ from rmapwalk.engine import ONCE, Program, Result, Violation, explore
 from rmapwalk.engine.events import ACQUIRE, CONSUME, MB, NO_WRITE, PLAIN, RELAXED, RELEASE
 from rmapwalk.engine.ops import assume, fence, load, observe, program, rmw, store, thread_local
 from rmapwalk.engine.program import Final, Loc
-from rmapwalk.engine.runtime import ModelError, Violated
+from rmapwalk.engine.runtime import EXCEPTION, ModelError, Violated
 from rmapwalk.kernel import rcu as _rcu
 from rmapwalk.kernel import spinlock as _spin
 from rmapwalk.kernel.barriers import barrier, smp_mb, smp_rmb, smp_wmb
@@ -849,6 +849,12 @@ def run_engine(test: LitmusTest, model: str, *, table: MacroTable | None = None,
         where = getattr(e, "src", None)
         pos = Pos(where.file, where.line, 1) if where is not None and where.file == test.file else None
         raise LitmusError(f"{test.name}: {e}", pos) from None
+    if EXCEPTION in res.property_counts:
+        # the thread code is this module's interpreter: an exception in it is an error of the
+        # test's translation, not a property of the test
+        v = next((v for v in res.violations if v.kind == EXCEPTION), None)
+        what = f"thread {v.thread} raised {v.message}" if v is not None else "a thread raised an exception"
+        raise LitmusError(f"{test.name}: {what}", None)
     out = EngineLitmusResult(world.test, model.lower(), prog, res, displayed=world.displayed)
     cond = world.test.condition
     filt = world.test.filter
