@@ -846,6 +846,7 @@ def check_kvm(scenario_name: str, preset: str | None, sets: tuple[str, ...], mem
                 "violation_count": result.violation_count,
                 "property_counts": dict(sorted(result.property_counts.items())),
                 "executions": result.stats.executions,
+                "blocked": result.stats.blocked,
                 "seconds": round(result.stats.seconds, 6),
                 "incomplete_reason": result.incomplete_reason,
                 "program": result.program,

@@ -801,7 +801,8 @@ class EngineLitmusResult:
 
         return LitmusResult(test=self.test, model=self.model, states=dict(self.states), positive=self.positive,
                             negative=self.negative, flags=self.flags(), cutoff=self.cutoff,
-                            candidates=self.result.stats.complete, seconds=self.result.stats.seconds)
+                            candidates=self.result.stats.complete, blocked=self.result.stats.blocked,
+                            seconds=self.result.stats.seconds)
 
     def flags(self) -> set[str]:
         """One herd-style flag per kind of problem found (``deadlock``, ``lock-misuse`` ...)."""
