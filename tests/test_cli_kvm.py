@@ -84,6 +84,7 @@ def test_check_kvm_holds_exit_0_json(tmp_path: Path) -> None:
     assert set(obj["switches"]) == set(SWITCHES)
     assert obj["switches"]["large_wp"] == "readonly" and obj["switches"]["fast_pf_large"] == "forbid"
     assert obj["executions"] > 0 and obj["seconds"] >= 0
+    assert isinstance(obj["blocked"], int) and 0 <= obj["blocked"] <= obj["executions"]
     assert not list(tmp_path.iterdir())
 
 

@@ -3,8 +3,10 @@ search, the KVM model's commands (``scenarios``, ``check kvm``, ``switches``, ``
 litmus front end (``litmus``, in ``cli_litmus``).
 
 Exit status: 0 the properties hold, 1 a violation was found (``replay``: always, it shows one),
-2 bad input (missing file, a model that does not load or raises, bad options, a bad replay file)
-or an internal error, 3 the exploration stopped before it was complete.
+2 bad input (missing file, a model that does not load or raises while its program is built, a
+``ModelError``, bad options, a bad replay file) or an internal error, 3 the exploration stopped
+before it was complete.  An exception raised by thread code is a violation (property
+``exception``), like a failed assertion.
 
 Every problem is reported as one line on stderr, ``rmapwalk: FILE:LINE: message``; set
 ``RMAPWALK_DEBUG=1`` to get the Python traceback as well.
@@ -16,9 +18,7 @@ import hashlib
 import inspect
 import json
 import os
-import re
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from typing import Any, NoReturn
@@ -26,13 +26,24 @@ from typing import Any, NoReturn
 import click
 
 from rmapwalk import __version__, review
+from rmapwalk.cli_litmus import litmus
+from rmapwalk.cli_shared import (
+    OUTPUT_META,
+    one_line,
+    output_opts,
+    replay_record,
+    safe_name,
+    save_violation,
+    trace_of,
+    warn,
+    write_views,
+)
 from rmapwalk.engine.explore import Explorer, Options
 from rmapwalk.engine.models import MODELS
 from rmapwalk.engine.program import Program
-from rmapwalk.engine.replay import FORMAT, ReplayError, rebuild
-from rmapwalk.engine.result import HOLDS, INCOMPLETE, VIOLATED, Violation
+from rmapwalk.engine.replay import FORMAT, ReplayError
+from rmapwalk.engine.result import HOLDS, INCOMPLETE, VIOLATED
 from rmapwalk.engine.runtime import ModelError
-from rmapwalk.engine.trace import render
 from rmapwalk.kvm import scenarios as scenarios_pkg
 from rmapwalk.kvm.presets import PRESETS, preset_switches, switches_markdown
 from rmapwalk.kvm.scenarios import SCENARIOS, Scenario
@@ -46,7 +57,7 @@ from rmapwalk.loader import (
     show_path,
     user_frame,
 )
-from rmapwalk.report import dot, html, jsonout, progress, text
+from rmapwalk.report import jsonout, progress, text
 
 EXIT_HOLDS = 0
 EXIT_VIOLATED = 1
@@ -63,17 +74,9 @@ class Fail(Exception):
     """A problem to report as one line (already formatted) with exit status 2."""
 
 
-# -- error reporting ---------------------------------------------------------------------------
-def _one_line(msg: str) -> str:
-    return " ".join(msg.split())
-
-
-def _warn(msg: str) -> None:
-    click.echo(f"rmapwalk: warning: {_one_line(msg)}", err=True)
-
-
+# -- error reporting (one_line, warn: cli_shared) ----------------------------------------------
 def _die(msg: str) -> NoReturn:
-    click.echo(f"rmapwalk: {_one_line(msg)}", err=True)
+    click.echo(f"rmapwalk: {one_line(msg)}", err=True)
     raise SystemExit(EXIT_ERROR)
 
 
@@ -110,56 +113,6 @@ def _guard(body: Callable[[], int], model_path: Callable[[], str | None]) -> NoR
     raise SystemExit(code)
 
 
-# -- replay files -------------------------------------------------------------------------------
-def _safe_name(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._+-]+", "_", name).strip("._") or "program"
-
-
-def write_atomic(path: str, content: str) -> None:
-    """Write ``content`` to ``path`` so that readers see the old file or the whole new one."""
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=folder)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(content)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-
-
-def replay_record(v: Violation, prog: Program, source: str, sha256: str, symbol: str,
-                  max_events: int) -> dict[str, Any]:
-    """What a replay file holds: the engine's replay data plus where the model is."""
-    data = dict(v.replay)
-    data["violation"] = {
-        **dict(data.get("violation") or {}),
-        "kind": v.kind,
-        "message": v.message,
-        "thread": v.thread,
-        "where": v.where,
-    }
-    data["program"] = prog.name
-    data["program_symbol"] = symbol
-    data["source"] = source
-    data["sha256"] = sha256
-    data["max_events"] = max_events
-    data["rmapwalk_version"] = __version__
-    return data
-
-
-def trace_of(prog: Program, data: dict[str, Any], max_events: int) -> str:
-    """The trace text of a recorded execution (rebuilt from its replay data)."""
-    g = rebuild(prog, data, max_events)
-    return render(g, data["model"], order=(data.get("violation") or {}).get("order"))
-
-
 # -- the command group --------------------------------------------------------------------------
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="rmapwalk")
@@ -177,25 +130,6 @@ def main() -> None:
 
     Exit status: 0 holds, 1 violated, 2 bad input or internal error, 3 incomplete.
     """
-
-
-
-def _save_violation(v: Any, prog: Any, record: dict[str, Any], max_events: int, fname: str, as_json: bool) -> None:
-    """Save ``v``'s replay record to ``fname`` (atomically) and set its trace and file name.
-
-    The trace is rebuilt from the saved text, so that `rmapwalk replay` prints exactly the same."""
-    content = json.dumps(record, indent=1) + "\n"
-    try:
-        v.trace = trace_of(prog, json.loads(content), max_events)
-    except (ReplayError, ModelError) as e:
-        v.trace = f"(no trace: the execution could not be rebuilt: {e})"
-    try:
-        write_atomic(fname, content)
-    except OSError as e:
-        _warn(f"cannot save the replay file {show_path(fname)}: {e.strerror or e}")
-    else:
-        v.replay_file = os.path.abspath(fname) if as_json else show_path(fname)
-    _write_views(prog, json.loads(content), max_events, record.get("source"), v.replay_file)
 
 
 def _exploration_options(f: Any) -> Any:
@@ -221,11 +155,9 @@ def _exploration_options(f: Any) -> Any:
     return f
 
 # -- presentation: --html, --dot, --quiet and the progress line (docs/output.md) ------------------
-_META = "rmapwalk.output"
-
-
+# (the violation views themselves are written by cli_shared.write_views)
 def _keep_output_option(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
-    opts = ctx.meta.setdefault(_META, {"written": 0})
+    opts = ctx.meta.setdefault(OUTPUT_META, {"written": 0})
     opts[param.name or ""] = value
     if param.name == "quiet" and "closing" not in opts:
         opts["closing"] = True
@@ -237,7 +169,7 @@ def _no_violation_note(opts: dict[str, Any]) -> None:
     if opts["written"] == 0 and opts.get("explored"):
         for key, flag in (("html_file", "--html"), ("dot_file", "--dot")):
             if opts.get(key):
-                _warn(f"{flag}: no violation to draw; {show_path(opts[key])} not written")
+                warn(f"{flag}: no violation to draw; {show_path(opts[key])} not written")
 
 
 def _output_options(f: Any) -> Any:
@@ -258,54 +190,14 @@ def _output_options(f: Any) -> Any:
     return f
 
 
-def _output_opts() -> dict[str, Any]:
-    ctx = click.get_current_context(silent=True)
-    return ctx.meta.get(_META, {"written": 0}) if ctx is not None else {"written": 0}
-
-
 def _explore(explorer: Any) -> Any:
     """``explorer.run()`` with the progress line on a terminal (unless --quiet)."""
-    opts = _output_opts()
+    opts = output_opts()
     prog, model = getattr(explorer, "prog", None), getattr(explorer, "model", None)
     label = f"{getattr(prog, 'name', '')} @{getattr(model, 'name', model)}" if prog is not None else ""
     result = progress.run_with_progress(explorer, quiet=bool(opts.get("quiet")), label=label)
     opts["explored"] = True
     return result
-
-
-def _numbered(path: str, n: int) -> str:
-    if n <= 1:
-        return path
-    stem, ext = os.path.splitext(path)
-    return f"{stem}-{n}{ext}"
-
-
-def _write_views(prog: Any, data: dict[str, Any], max_events: int, source: str | None = None,
-                 replay_file: str | None = None) -> None:
-    """Write the --html page and --dot graph of one violation (if asked for)."""
-    opts = _output_opts()
-    if not opts.get("html_file") and not opts.get("dot_file"):
-        return
-    opts["written"] += 1
-    n = opts["written"]
-    for key, make in (("html_file", lambda: html.html_from_replay(prog, data, max_events, source=source,
-                                                                  replay_file=replay_file)),
-                      ("dot_file", lambda: dot.dot_from_replay(prog, data, max_events))):
-        if not opts.get(key):
-            continue
-        fname = _numbered(opts[key], n)
-        try:
-            content = make()
-        except (ReplayError, ModelError) as e:
-            _warn(f"{show_path(fname)} not written: the execution could not be rebuilt: {e}")
-            continue
-        try:
-            write_atomic(fname, content)
-        except OSError as e:
-            _warn(f"cannot write {show_path(fname)}: {e.strerror or e}")
-        else:
-            if not opts.get("quiet"):
-                click.echo(f"rmapwalk: wrote {show_path(fname)}", err=True)
 
 
 # -- scale: --random, --estimate, --jobs, --cluster, --checkpoint (docs/scale.md) ---------------
@@ -426,7 +318,7 @@ def _checkpointer(path: str) -> Callable[[dict[str, Any]], None]:
         except CheckpointWriteError as e:
             if str(e) not in warned:
                 warned.add(str(e))
-                _warn(str(e))
+                warn(str(e))
 
     return save
 
@@ -492,8 +384,8 @@ def run(model_file: str, memory_model: str, program_name: str | None, as_json: b
         result = _explore(_search(prog, loaded, memory_model.lower(), opts, as_json))
         for n, v in enumerate(result.violations, 1):
             record = replay_record(v, prog, loaded.path, loaded.sha256, loaded.symbol, max_events)
-            _save_violation(v, prog, record, max_events,
-                            os.path.join(replay_dir, f"{_safe_name(prog.name)}-{result.model}-{n}.json"), as_json)
+            save_violation(v, prog, record, max_events,
+                            os.path.join(replay_dir, f"{safe_name(prog.name)}-{result.model}-{n}.json"), as_json)
         if as_json:
             obj = jsonout.run_json(result, source=loaded.path, program_symbol=loaded.symbol,
                                    max_events=max_events)
@@ -563,8 +455,8 @@ def resume(checkpoint_file: str, jobs: int | None, cluster: str | None, timeout:
         max_events = config.max_events
         for n, v in enumerate(result.violations, 1):
             record = replay_record(v, prog, loaded.path, loaded.sha256, loaded.symbol, max_events)
-            _save_violation(v, prog, record, max_events,
-                            os.path.join(replay_dir, f"{_safe_name(prog.name)}-{result.model}-{n}.json"), as_json)
+            save_violation(v, prog, record, max_events,
+                            os.path.join(replay_dir, f"{safe_name(prog.name)}-{result.model}-{n}.json"), as_json)
         if as_json:
             obj = jsonout.run_json(result, source=loaded.path, program_symbol=loaded.symbol, max_events=max_events)
             click.echo(jsonout.dumps(obj))
@@ -646,7 +538,7 @@ def replay(replay_file: str, as_json: bool, full_trace: bool) -> None:
         if (isinstance(data.get("sha256"), str) and os.path.isfile(source)
                 and file_sha256(source) != data["sha256"]):
             changed = True
-            _warn(f"{show_path(source)} changed since {shown} was recorded; the replay may not match")
+            warn(f"{show_path(source)} changed since {shown} was recorded; the replay may not match")
         if is_kvm:
             program = kvm_program_from_replay(data, shown)
         elif isinstance(data.get("litmus"), dict):
@@ -665,7 +557,7 @@ def replay(replay_file: str, as_json: bool, full_trace: bool) -> None:
         except (KeyError, IndexError, TypeError, ValueError, AttributeError) as e:
             hint = " (the model file changed?)" if changed else ""
             raise Fail(f"{shown}: malformed replay data{hint}: {exception_text(e)}") from None
-        _write_views(program, data, max_events, source, show_path(replay_file))
+        write_views(program, data, max_events, source, show_path(replay_file))
         v = data.get("violation") or {}
         kind = str(v.get("kind") or "violation")
         message = str(v.get("message") or "")
@@ -767,7 +659,7 @@ def scenarios_cmd() -> None:
     w = max((len(n) for n in SCENARIOS), default=0)
     for name, sc in SCENARIOS.items():
         races = f" [{', '.join(sc.races)}]" if sc.races else ""
-        click.echo(f"{name.ljust(w)}  {_one_line(sc.question)}{races}")
+        click.echo(f"{name.ljust(w)}  {one_line(sc.question)}{races}")
 
 
 @main.command("switches")
@@ -829,8 +721,8 @@ def check_kvm(scenario_name: str, preset: str | None, sets: tuple[str, ...], mem
             record = replay_record(v, prog, source, sha, "", max_events)
             del record["program_symbol"]
             record["kvm"] = {"scenario": sc.name, "preset": preset, "switches": sw.as_dict()}
-            _save_violation(v, prog, record, max_events, os.path.join(
-                replay_dir, f"kvm-{_safe_name(sc.name)}-{digest}-{result.model}-{n}.json"), as_json)
+            save_violation(v, prog, record, max_events, os.path.join(
+                replay_dir, f"kvm-{safe_name(sc.name)}-{digest}-{result.model}-{n}.json"), as_json)
         if as_json:
             obj = {
                 "scenario": sc.name,
@@ -844,6 +736,7 @@ def check_kvm(scenario_name: str, preset: str | None, sets: tuple[str, ...], mem
                 "violation_count": result.violation_count,
                 "property_counts": dict(sorted(result.property_counts.items())),
                 "executions": result.stats.executions,
+                "blocked": result.stats.blocked,
                 "seconds": round(result.stats.seconds, 6),
                 "incomplete_reason": result.incomplete_reason,
                 "program": result.program,
@@ -851,7 +744,7 @@ def check_kvm(scenario_name: str, preset: str | None, sets: tuple[str, ...], mem
             }
             click.echo(jsonout.dumps(obj))
         else:
-            click.echo(f"scenario {sc.name}: {_one_line(sc.question)}")
+            click.echo(f"scenario {sc.name}: {one_line(sc.question)}")
             click.echo(f"preset {preset or '(none: switch defaults)'}; switches: {sw.describe()}")
             click.echo(text.run_text(result, source=f"scenario {sc.name}", prog=prog,
                                      shown=result.violations, full_trace=full_trace))
@@ -928,10 +821,4 @@ def litmus_program_from_replay(source: str, shown: str) -> Program:
         raise Fail(f"{shown}: the litmus test it was recorded from no longer loads: {e}") from None
 
 
-def _register_litmus() -> None:
-    from rmapwalk.cli_litmus import litmus
-
-    main.add_command(litmus)
-
-
-_register_litmus()
+main.add_command(litmus)

@@ -106,7 +106,8 @@ def litmus_text(draw: st.DrawFn) -> str:
                        + "\n}\n")
     observed += ["x", "y"]
     cond = " /\\ ".join(f"{loc}={draw(st.sampled_from((0, *VALUES)))}" for loc in observed[:3])
-    return "C random\n\n{\n\tint *p=x;\n}\n\n" + "\n".join(threads) + f"\nlocations [{'; '.join(observed)}]\nexists ({cond})\n"
+    init = "{\n\tint *p=x;\n}\n\n"
+    return "C random\n\n" + init + "\n".join(threads) + f"\nlocations [{'; '.join(observed)}]\nexists ({cond})\n"
 
 
 def _run(text: str, spec: ModelSpec) -> object:

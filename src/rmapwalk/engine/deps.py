@@ -156,7 +156,7 @@ class Tracked:
     __str__ = __repr__
 
     def __hash__(self) -> int:
-        return int.__hash__(self)
+        return int.__hash__(self)  # type: ignore[arg-type]
 
     def __bool__(self) -> bool:
         res = int(self) != 0
@@ -172,7 +172,7 @@ class Tracked:
         return int(self)
 
     def __int__(self) -> int:
-        return int.__int__(self)
+        return int.__int__(self)  # type: ignore[arg-type]
 
     def __reduce__(self) -> Any:  # pickles and copies as a plain int
         return (int, (int(self),))
@@ -328,7 +328,7 @@ def plain(v: Any) -> Any:
         name = getattr(v, "name", None)
         if name is not None:  # a tracked pointer: the plain Loc
             return _dloc().__mro__[2](int(v), name)
-        return int(v)  # type: ignore[call-overload]
+        return int(v)
     return v
 
 

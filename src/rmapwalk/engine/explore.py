@@ -27,7 +27,6 @@ from typing import Any
 
 from rmapwalk.engine.events import (
     BLOCK,
-    CRASH,
     END,
     ERROR,
     LIMIT,
@@ -499,9 +498,6 @@ class Explorer:
                     g.advance(tid)
                 else:
                     cursor[tid] = node.next  # type: ignore[assignment]
-            elif k == CRASH:
-                src = node.src
-                raise ModelError(f"thread {self.prog.threads[tid].name} raised {node.value}", src)
             else:  # fence, observe, alloc, free, special
                 g.add_plain(tid, node)
                 if g.lb:  # (kept events may follow: check them)

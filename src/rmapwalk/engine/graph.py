@@ -320,7 +320,7 @@ class Graph:
                     return
                 # The thread makes another event here (a branch before the kept one got longer):
                 # the kept events move one place on, and the new event fills the gap.
-                evs.insert(i, None)
+                evs.insert(i, None)  # type: ignore[arg-type]
                 for x in evs[i + 1:]:
                     if x is not None:
                         x.idx += 1
@@ -520,8 +520,10 @@ class Graph:
                     nrf = inits[old.loc]
                 else:
                     ot = threads[old.tid]
-                    nrf = ot[old.idx] if old.idx < len(ot) and ot[old.idx] is not None else None
-                    if nrf is None:  # its write is not kept: read the latest write instead
+                    kept = ot[old.idx] if old.idx < len(ot) else None
+                    if kept is not None:
+                        nrf = kept
+                    else:  # its write is not kept: read the latest write instead
                         nrf = g.co[ne.loc][-1]
                         ne.added_max = True
                 ne.rf = nrf

@@ -3,7 +3,8 @@
 A thread is deterministic given the values its value-returning operations (loads, RMWs) return.
 So its behaviour is a trie: a path of returned values leads to a node, the thread's next event.
 Non-value events (stores, fences, ...) have one successor (``next``); value events have one child
-per returned value (``children``).  Terminal nodes end the thread (END, ERROR, BLOCK, LIMIT, CRASH).
+per returned value (``children``).  Terminal nodes end the thread (END, ERROR, BLOCK, LIMIT); an
+exception raised by thread code is an ERROR node labelled ``exception``.
 
 The explorer walks these tries.  Python code runs only to build nodes nobody has seen before: the
 thread function is re-run from its start, its first reads answered from the recorded path at no
@@ -24,7 +25,6 @@ from rmapwalk.engine.deps import EMPTY, active_ctrl, deps_of, plain, tag
 from rmapwalk.engine.events import (
     ALLOC,
     BLOCK,
-    CRASH,
     END,
     ERROR,
     FENCE,
@@ -150,6 +150,17 @@ class Violated(AssertionError):
         self.kind = kind
 
 
+#: the property of an execution in which thread code raised an exception (other than an
+#: AssertionError, a failed assertion, or a ModelError, a broken model)
+EXCEPTION = "exception"
+
+
+def exception_message(e: BaseException) -> str:
+    """``ZeroDivisionError: division by zero`` (the first line of the message)."""
+    text = str(e).split("\n")[0]
+    return f"{type(e).__name__}: {text}" if text else type(e).__name__
+
+
 class ModelError(Exception):
     """The model itself is broken (raised an unexpected exception, bad argument, ...)."""
 
@@ -202,7 +213,7 @@ class _Recorder:
     def _new(self, kind: int, **kw: Any) -> Node:
         if self.done:
             raise _Suspend
-        if self.depth >= self.limit and kind not in (END, ERROR, CRASH):
+        if self.depth >= self.limit and kind not in (END, ERROR):
             node = Node(LIMIT, self.tid, self.depth, self.path, src=_caller_src(), label="event limit")
             self._append(node)
             self.done = True
@@ -365,10 +376,11 @@ class ThreadBehaviour:
             if e.src is None:
                 e.src = _tb_src(e.__traceback__)
             raise
-        except Exception as e:  # the model is broken: report where
+        except Exception as e:  # thread code raised: the execution stops there, a violation
             if not rec.done:
-                src = _tb_src(e.__traceback__)
-                _terminal(rec, CRASH, f"{type(e).__name__}: {e}", src)
+                _terminal(rec, ERROR, exception_message(e), _tb_src(e.__traceback__))
+                assert rec.tail is not None
+                rec.tail.label = EXCEPTION
         else:
             if rec.pos < rec.npath:  # pragma: no cover - nondeterministic thread code
                 raise ModelError(
@@ -407,6 +419,7 @@ __all__ = [
     "RMW",
     "SPECIAL",
     "WRITE",
+    "EXCEPTION",
     "ModelError",
     "Node",
     "Src",

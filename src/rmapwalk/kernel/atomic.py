@@ -11,6 +11,7 @@ An ``atomic_t`` is just a shared location here.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from rmapwalk.engine.events import ACQUIRE, MB, NO_WRITE, ONCE, RELAXED, RELEASE
@@ -84,23 +85,6 @@ def atomic_dec(v: int) -> None:
     _add(v, -1, RELAXED, "atomic_dec")
 
 
-def atomic_add_return(i: int, v: int) -> Any:
-    """``v += i`` atomically; returns the new value; fully ordered."""
-    return _add(v, i, MB, "atomic_add_return") + i
-
-
-def atomic_sub_return(i: int, v: int) -> Any:
-    return _add(v, -i, MB, "atomic_sub_return") - i
-
-
-def atomic_inc_return(v: int) -> Any:
-    return _add(v, 1, MB, "atomic_inc_return") + 1
-
-
-def atomic_dec_return(v: int) -> Any:
-    return _add(v, -1, MB, "atomic_dec_return") - 1
-
-
 def atomic_fetch_add(i: int, v: int) -> Any:
     """``v += i`` atomically; returns the old value; fully ordered."""
     return _add(v, i, MB, "atomic_fetch_add")
@@ -118,18 +102,7 @@ def atomic_fetch_add_release(i: int, v: int) -> Any:
     return _add(v, i, RELEASE, "atomic_fetch_add_release")
 
 
-def atomic_xchg(v: int, new: Any) -> Any:
-    return xchg(v, new)
-
-
-def atomic_cmpxchg(v: int, old: Any, new: Any) -> Any:
-    return cmpxchg(v, old, new)
-
-
 # -- the ordering variants of the value-returning operations (Documentation/atomic_t.txt) --------
-_SUFFIX = {"": MB, "_relaxed": RELAXED, "_acquire": ACQUIRE, "_release": RELEASE}
-
-
 def _variant(base: str, suffix: str, mode: str) -> Any:
     name = base + suffix
     kind = base.removeprefix("atomic_")
@@ -169,13 +142,44 @@ def _variant(base: str, suffix: str, mode: str) -> Any:
     return fn
 
 
-def _variants() -> dict[str, Any]:
-    bases = ["atomic_add_return", "atomic_sub_return", "atomic_inc_return", "atomic_dec_return",
-             "atomic_fetch_sub", "atomic_fetch_inc", "atomic_fetch_dec", "atomic_xchg", "atomic_cmpxchg"]
-    return {b + sfx: _variant(b, sfx, mode) for sfx, mode in _SUFFIX.items() for b in bases}
-
-
-globals().update(_variants())
+# Written out (not generated into globals()) so that they can be imported by name and type-checked.
+# (i, v) for add/sub, (v) for inc/dec, (v, new) for xchg, (v, old, new) for cmpxchg.
+atomic_add_return: Callable[[int, int], Any] = _variant("atomic_add_return", "", MB)
+atomic_add_return_relaxed: Callable[[int, int], Any] = _variant("atomic_add_return", "_relaxed", RELAXED)
+atomic_add_return_acquire: Callable[[int, int], Any] = _variant("atomic_add_return", "_acquire", ACQUIRE)
+atomic_add_return_release: Callable[[int, int], Any] = _variant("atomic_add_return", "_release", RELEASE)
+atomic_sub_return: Callable[[int, int], Any] = _variant("atomic_sub_return", "", MB)
+atomic_sub_return_relaxed: Callable[[int, int], Any] = _variant("atomic_sub_return", "_relaxed", RELAXED)
+atomic_sub_return_acquire: Callable[[int, int], Any] = _variant("atomic_sub_return", "_acquire", ACQUIRE)
+atomic_sub_return_release: Callable[[int, int], Any] = _variant("atomic_sub_return", "_release", RELEASE)
+atomic_inc_return: Callable[[int], Any] = _variant("atomic_inc_return", "", MB)
+atomic_inc_return_relaxed: Callable[[int], Any] = _variant("atomic_inc_return", "_relaxed", RELAXED)
+atomic_inc_return_acquire: Callable[[int], Any] = _variant("atomic_inc_return", "_acquire", ACQUIRE)
+atomic_inc_return_release: Callable[[int], Any] = _variant("atomic_inc_return", "_release", RELEASE)
+atomic_dec_return: Callable[[int], Any] = _variant("atomic_dec_return", "", MB)
+atomic_dec_return_relaxed: Callable[[int], Any] = _variant("atomic_dec_return", "_relaxed", RELAXED)
+atomic_dec_return_acquire: Callable[[int], Any] = _variant("atomic_dec_return", "_acquire", ACQUIRE)
+atomic_dec_return_release: Callable[[int], Any] = _variant("atomic_dec_return", "_release", RELEASE)
+atomic_fetch_sub: Callable[[int, int], Any] = _variant("atomic_fetch_sub", "", MB)
+atomic_fetch_sub_relaxed: Callable[[int, int], Any] = _variant("atomic_fetch_sub", "_relaxed", RELAXED)
+atomic_fetch_sub_acquire: Callable[[int, int], Any] = _variant("atomic_fetch_sub", "_acquire", ACQUIRE)
+atomic_fetch_sub_release: Callable[[int, int], Any] = _variant("atomic_fetch_sub", "_release", RELEASE)
+atomic_fetch_inc: Callable[[int], Any] = _variant("atomic_fetch_inc", "", MB)
+atomic_fetch_inc_relaxed: Callable[[int], Any] = _variant("atomic_fetch_inc", "_relaxed", RELAXED)
+atomic_fetch_inc_acquire: Callable[[int], Any] = _variant("atomic_fetch_inc", "_acquire", ACQUIRE)
+atomic_fetch_inc_release: Callable[[int], Any] = _variant("atomic_fetch_inc", "_release", RELEASE)
+atomic_fetch_dec: Callable[[int], Any] = _variant("atomic_fetch_dec", "", MB)
+atomic_fetch_dec_relaxed: Callable[[int], Any] = _variant("atomic_fetch_dec", "_relaxed", RELAXED)
+atomic_fetch_dec_acquire: Callable[[int], Any] = _variant("atomic_fetch_dec", "_acquire", ACQUIRE)
+atomic_fetch_dec_release: Callable[[int], Any] = _variant("atomic_fetch_dec", "_release", RELEASE)
+atomic_xchg: Callable[[int, Any], Any] = _variant("atomic_xchg", "", MB)
+atomic_xchg_relaxed: Callable[[int, Any], Any] = _variant("atomic_xchg", "_relaxed", RELAXED)
+atomic_xchg_acquire: Callable[[int, Any], Any] = _variant("atomic_xchg", "_acquire", ACQUIRE)
+atomic_xchg_release: Callable[[int, Any], Any] = _variant("atomic_xchg", "_release", RELEASE)
+atomic_cmpxchg: Callable[[int, Any, Any], Any] = _variant("atomic_cmpxchg", "", MB)
+atomic_cmpxchg_relaxed: Callable[[int, Any, Any], Any] = _variant("atomic_cmpxchg", "_relaxed", RELAXED)
+atomic_cmpxchg_acquire: Callable[[int, Any, Any], Any] = _variant("atomic_cmpxchg", "_acquire", ACQUIRE)
+atomic_cmpxchg_release: Callable[[int, Any, Any], Any] = _variant("atomic_cmpxchg", "_release", RELEASE)
 
 
 def atomic_dec_and_test(v: int) -> bool:

@@ -56,3 +56,9 @@ def __clear_bit(nr: int, addr: int) -> None:  # noqa: N807 - the kernel's name
 def xchg_word(addr: int, new: int = 0) -> int:
     """``xchg`` of a whole bitmap word (how dirty-log harvesting takes a word of dirty bits)."""
     return int(rmw(addr, lambda cur: new, MB, "xchg"))
+
+
+# pytest collects module-level functions named ``test_*`` from a test file that imports them: these
+# are kernel operations, not tests.
+for _fn in (test_bit, test_and_set_bit, test_and_clear_bit):
+    _fn.__test__ = False  # type: ignore[attr-defined]
