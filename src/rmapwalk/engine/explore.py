@@ -43,8 +43,10 @@ from rmapwalk.engine.result import HOLDS, INCOMPLETE, VIOLATED, Result, Stats, V
 from rmapwalk.engine.runtime import ModelError, ThreadBehaviour
 
 _RF, _CO, _BREV = 0, 1, 2
-#: a work item: (kind, event, write, tainted) -- see Explorer._explore
-_Item = tuple[int, tuple[int, int], tuple[int, int], bool]
+#: a work item: (kind, event, write, tainted) -- see Explorer._explore.  Items hold the events
+#: of their level's graph themselves (not their (thread, index) names): in a load-buffering
+#: graph kept events can move along their thread, and an item must follow them.
+_Item = tuple[int, Ev, Ev, bool]
 
 
 @dataclass
@@ -162,27 +164,25 @@ class Explorer:
         """Process one work item of level ``(g, wl)``: a forward revisit (rf or co) in place, or
         a backward revisit as a new level pushed on ``execs``."""
         self._step1(execs, g, wl, item)
-        if g.shifts:
-            self._rename(g, wl)
 
     def _step1(self, execs: list[tuple[Graph, list[_Item]]], g: Graph, wl: list[_Item], item: _Item) -> None:
         model = self.model
-        kind, ref1, ref2, tainted = item
+        kind, e1, e2, tainted = item
         if kind == _RF:
-            r = g.ev(ref1)
+            r, w = e1, e2
             g.restrict(r.stamp)
-            g.set_rf(r, g.ev(ref2))
+            g.set_rf(r, w)
             r.added_max = False
             if not model.read_ok(g, r) or not self._after_read(g, wl, r):
                 self.stats.inconsistent += 1
                 return
             self._visit(g, wl)
         elif kind == _CO:
-            w = g.ev(ref1)
+            w, p = e1, e2
             g.restrict(w.stamp)
             co = g.co[w.loc]
             co.remove(w)
-            co.insert(co.index(g.ev(ref2)) + 1, w)
+            co.insert(co.index(p) + 1, w)
             w.added_max = False
             if not model.write_ok(g, w):
                 self.stats.inconsistent += 1
@@ -190,24 +190,28 @@ class Explorer:
             self._calc_revisits(g, wl, w)
             self._visit(g, wl)
         else:
-            a = g.ev(ref2)
+            r, a = e1, e2
             g.restrict(a.stamp)
-            r = g.ev(ref1)
             if self.lb:
                 view, prefix = self._lb_view(g, r, a)  # type: ignore[misc]
                 deps = g.dep_masks(a)
-                g2 = g.copy_masks(view)
+                g2, copies = g.copy_masks(view)
+                r2, a2 = copies[id(r)], copies[id(a)]
                 for t, m in enumerate(prefix):
-                    evs = g2.threads[t]
+                    evs = g.threads[t]
                     m &= view[t]
                     d = deps[t]
                     while m:
                         low = m & -m
-                        e = evs[low.bit_length() - 1]
-                        e.revisitable = False
-                        if d & low:
-                            e.lb_revisitable = False
+                        i = low.bit_length() - 1
                         m ^= low
+                        e = evs[i] if i < len(evs) else None
+                        if e is None:
+                            continue  # (a gap in the prefix)
+                        ne = copies[id(e)]
+                        ne.revisitable = False
+                        if d & low:
+                            ne.lb_revisitable = False
             else:
                 porf = g.porf_view(a)
                 view = [max(x, y) for x, y in zip(g.stamp_view(r.stamp), porf, strict=True)]
@@ -216,8 +220,9 @@ class Explorer:
                     evs = g2.threads[t]
                     for i in range(last + 1):
                         evs[i].revisitable = False
-            r2 = g2.ev(ref1)
-            a2 = g2.ev(ref2)
+            if not self.lb:
+                r2 = g2.ev(r.ref)
+                a2 = g2.ev(a.ref)
             g2.set_rf(r2, a2)
             if self.lb and r.idx <= g.porf_view(a)[r.tid]:
                 r2.lb = True
@@ -228,8 +233,6 @@ class Explorer:
             ok = model.consistent(g2) if tainted else model.read_ok(g2, r2)
             if not ok or not self._after_read(g2, wl2, r2):
                 self.stats.inconsistent += 1
-                if g2.shifts:
-                    self._rename(g2, wl2)
                 if wl2:  # revisits pushed before an atomicity conflict was found
                     execs.append((g2, wl2))
                 return
@@ -321,7 +324,7 @@ class Explorer:
             if succ is not None and succ.idx > view[succ.tid]:
                 continue  # the write's co-successor would be deleted
             if self._maximal(g, r, a, view):
-                wl.append((_BREV, r.ref, a.ref, tainted))
+                wl.append((_BREV, r, a, tainted))
 
     @staticmethod
     def _lb_view(g: Graph, r: Ev, a: Ev) -> tuple[list[int], list[int]] | None:
@@ -361,7 +364,7 @@ class Explorer:
             if succ is not None and not view[succ.tid] >> succ.idx & 1:
                 continue  # the write's co-successor would be deleted
             if self._maximal_masks(g, r, a, view):
-                wl.append((_BREV, r.ref, a.ref, tainted))
+                wl.append((_BREV, r, a, tainted))
 
     @staticmethod
     def _maximal_masks(g: Graph, r: Ev, a: Ev, view: list[int]) -> bool:
@@ -448,8 +451,6 @@ class Explorer:
             if g.broken:
                 self._drop(g)
                 return
-            if g.shifts:
-                self._rename(g, wl)
             tid = -1
             for t in range(n):
                 k = cursor[t].kind
@@ -475,7 +476,7 @@ class Explorer:
                         c = co[i]
                         if k == RMW and node.op(c.val) is not NO_WRITE and not self._rf_allowed(g, r, c):  # type: ignore[misc]
                             continue
-                        wl.append((_RF, r.ref, c.ref, False))
+                        wl.append((_RF, r, c, False))
                 if k == RMW:
                     val = node.op(w.val)  # type: ignore[misc]
                     if val is not NO_WRITE:
@@ -492,7 +493,7 @@ class Explorer:
                     p = co[i]
                     if self._rmw_taken(g, p):
                         continue
-                    wl.append((_CO, w.ref, p.ref, False))
+                    wl.append((_CO, w, p, False))
                 self._calc_revisits(g, wl, w)
                 if g.lb:  # (kept events may follow: check them)
                     g.advance(tid)
@@ -520,18 +521,6 @@ class Explorer:
         for loc in prog.observed:
             d[loc.name] = g.final_memory(loc)
         return Final(d)
-
-    @staticmethod
-    def _rename(g: Graph, wl: list[_Item]) -> None:
-        """Kept events moved in their threads (:meth:`Graph.align`, :meth:`Graph.advance`): rename
-        the work items that refer to them."""
-        for tid, start, d in g.shifts:
-            for n, (kind, r1, r2, tainted) in enumerate(wl):
-                if (r1[0] == tid and r1[1] >= start) or (r2[0] == tid and r2[1] >= start):
-                    r1 = (tid, r1[1] + d) if r1[0] == tid and r1[1] >= start else r1
-                    r2 = (tid, r2[1] + d) if r2[0] == tid and r2[1] >= start else r2
-                    wl[n] = (kind, r1, r2, tainted)
-        g.shifts.clear()
 
     @staticmethod
     def _lb_duplicate(g: Graph) -> bool:

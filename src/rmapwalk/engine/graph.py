@@ -105,7 +105,7 @@ class Graph:
     """A (partial) execution graph of a program, with each thread's position in its behaviour."""
 
     __slots__ = ("prog", "beh", "threads", "cursor", "co", "loc_reads", "next_stamp", "nthreads", "lb", "holes",
-                 "broken", "shifts")
+                 "broken")
 
     def __init__(self, prog: Program, beh: list[ThreadBehaviour]) -> None:
         self.prog = prog
@@ -122,9 +122,6 @@ class Graph:
         self.holes = 0
         #: why this graph is no execution after all (a kept event did not recur), or None
         self.broken: str | None = None
-        #: kept events moved along their thread since the explorer last looked: (thread, first
-        #: index moved, by how much); the explorer renames its work items' references
-        self.shifts: list[tuple[int, int, int]] = []
 
     # -- locations -------------------------------------------------------------------------------
     def co_list(self, loc: int) -> list[Ev]:
@@ -157,6 +154,15 @@ class Graph:
         evs.append(e)
         return e
 
+    def _open_gap(self, tid: int, i: int) -> None:
+        """Move thread ``tid``'s events from index ``i`` on one place on, leaving a gap at ``i``."""
+        evs = self.threads[tid]
+        evs.insert(i, None)  # type: ignore[arg-type]
+        for x in evs[i + 1:]:
+            if x is not None:
+                x.idx += 1
+        self.holes += 1
+
     def align(self, tid: int, node: Node) -> bool:
         """Before thread ``tid`` makes ``node`` in its first gap: if the gap runs up to a kept
         event that ``node`` is (the same source line, kind, location and value: a branch before
@@ -181,7 +187,6 @@ class Graph:
             if x is not None:
                 x.idx -= d
         self.holes -= d
-        self.shifts.append((tid, j, -d))
         self.advance(tid)
         return True
 
@@ -219,6 +224,11 @@ class Graph:
         """Add the write half of RMW read ``r``, placed in co immediately after ``r.rf``."""
         node = r.node
         assert node is not None
+        if self.lb:
+            evs = self.threads[r.tid]
+            i = r.idx + 1
+            if i < len(evs) and evs[i] is not None:  # a kept event: the write half goes before it
+                self._open_gap(r.tid, i)
         w = self._new_ev(r.tid, GW, r.loc, val, node.mode, node, True)
         r.wr = w
         co = self.co_list(r.loc)
@@ -313,19 +323,14 @@ class Graph:
                 if ok:
                     e.val = cur.value
             if not ok:
-                if k in TERMINAL_KINDS or len(evs) >= self.beh[tid].limit:
+                if k in TERMINAL_KINDS or len(evs) >= self.beh[tid].limit or (e.kind == GW and e.rmw):
                     self.broken = (f"thread {self.prog.threads[tid].name} no longer makes its event "
                                    f"{e!r} once an earlier read changed")
                     self.cursor[tid] = cur
                     return
                 # The thread makes another event here (a branch before the kept one got longer):
                 # the kept events move one place on, and the new event fills the gap.
-                evs.insert(i, None)  # type: ignore[arg-type]
-                for x in evs[i + 1:]:
-                    if x is not None:
-                        x.idx += 1
-                self.holes += 1
-                self.shifts.append((tid, i, 1))
+                self._open_gap(tid, i)
                 self.cursor[tid] = cur
                 return
             e.node = cur
@@ -414,7 +419,6 @@ class Graph:
         g.lb = self.lb
         g.holes = 0
         g.broken = None
-        g.shifts = []
         inits: dict[int, Ev] = {}
         for loc, co in self.co.items():
             ni = Ev(-1, loc, GW, loc, co[0].val, "init", None, -1)
@@ -463,9 +467,11 @@ class Graph:
         return g
 
     # -- load buffering: kept sets as bitmasks of indices per thread -------------------------------
-    def copy_masks(self, masks: list[int]) -> Graph:
+    def copy_masks(self, masks: list[int]) -> tuple[Graph, dict[int, Ev]]:
         """A copy keeping, in each thread t, the events whose index is in bitmask ``masks[t]``;
-        the others leave gaps, refilled as the thread runs again (a load-buffering revisit)."""
+        the others leave gaps, refilled as the thread runs again (a load-buffering revisit).
+        Also returns each kept event's copy by ``id`` of the original (indices may change: the
+        copy's threads are checked again, which can move kept events)."""
         g = Graph.__new__(Graph)
         g.prog = self.prog
         g.beh = self.beh
@@ -475,13 +481,13 @@ class Graph:
         g.lb = True
         g.holes = 0
         g.broken = None
-        g.shifts = []
         inits: dict[int, Ev] = {}
         for loc, co in self.co.items():
             ni = Ev(-1, loc, GW, loc, co[0].val, "init", None, -1)
             ni.revisitable = False
             inits[loc] = ni
         threads: list[list[Any]] = []
+        copies: dict[int, Ev] = {}
         for tid, evs in enumerate(self.threads):
             m = masks[tid]
             nl: list[Any] = []
@@ -490,6 +496,7 @@ class Graph:
                     nl.append(None)
                     continue
                 ne = Ev(e.tid, e.idx, e.kind, e.loc, e.val, e.mode, e.node, e.stamp, e.rmw)
+                copies[id(e)] = ne
                 ne.revisitable = e.revisitable
                 ne.added_max = e.added_max
                 ne.unverified = e.unverified
@@ -532,7 +539,7 @@ class Graph:
         for tid in range(g.nthreads):
             g.mark_unverified(tid)
             g.advance(tid)
-        return g
+        return g, copies
 
     def dep_masks(self, a: Ev) -> list[int]:
         """Per thread, the bitmask of the events ``a`` needs to exist with its value: itself, the

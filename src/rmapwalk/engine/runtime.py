@@ -21,6 +21,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
+from rmapwalk.engine import deps as _deps
 from rmapwalk.engine.deps import EMPTY, active_ctrl, deps_of, plain, tag
 from rmapwalk.engine.events import (
     ALLOC,
@@ -399,6 +400,7 @@ class ThreadBehaviour:
 
 
 _RUN_CODE = ThreadBehaviour._run.__code__
+_deps.bind_runtime(sys.modules[__name__])
 
 
 def _terminal(rec: _Recorder, kind: int, value: Any, src: Src | None) -> None:

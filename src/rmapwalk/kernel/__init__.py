@@ -74,6 +74,8 @@ from rmapwalk.kernel.barriers import (
     barrier,
     smp_mb,
     smp_mb__after_atomic,
+    smp_mb__after_spinlock,
+    smp_mb__after_unlock_lock,
     smp_mb__before_atomic,
     smp_rmb,
     smp_wmb,
@@ -128,7 +130,8 @@ __all__ = [
     # once
     "READ_ONCE", "WRITE_ONCE", "smp_load_acquire", "smp_store_release", "plain_read", "plain_write",
     # barriers
-    "barrier", "smp_mb", "smp_mb__after_atomic", "smp_mb__before_atomic", "smp_rmb", "smp_wmb",
+    "barrier", "smp_mb", "smp_mb__after_atomic", "smp_mb__after_spinlock", "smp_mb__after_unlock_lock",
+    "smp_mb__before_atomic", "smp_rmb", "smp_wmb",
     # atomic
     "cmpxchg", "cmpxchg_acquire", "cmpxchg_relaxed", "cmpxchg_release",
     "xchg", "xchg_acquire", "xchg_relaxed", "xchg_release",
