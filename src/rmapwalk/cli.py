@@ -202,6 +202,10 @@ def _explore(explorer: Any) -> Any:
 
 # -- scale: --random, --estimate, --jobs, --cluster, --checkpoint (docs/scale.md) ---------------
 _SCALE = "rmapwalk.scale"
+#: (hidden: for tests and debugging) units cut by count make a search's split, and so what each
+#: checkpoint holds, independent of timing
+SLICE_EXECUTIONS_HELP = ("Cut work units after N executions instead of after a time slice: how the search is "
+                         "split, and so what each checkpoint holds, then depends on counts only.")
 _RANDOM_ONLY = ("seed", "executions", "scheduler", "depth")
 
 
@@ -245,8 +249,11 @@ def _scale_options(f: Any) -> Any:
         click.option("--checkpoint", "checkpoint", type=click.Path(dir_okay=False), metavar="FILE", **keep,
                      help="Save the search's progress to FILE (atomically, every few seconds, and when it "
                           "stops); `rmapwalk resume FILE` continues it after a kill, Ctrl-C or --timeout."),
-        click.option("--checkpoint-interval", type=click.FloatRange(min=0.05), default=3.0, show_default=True,
-                     metavar="SECONDS", **keep, help="With --checkpoint: seconds between checkpoints."),
+        click.option("--checkpoint-interval", type=click.FloatRange(min=0), default=3.0, show_default=True,
+                     metavar="SECONDS", **keep,
+                     help="With --checkpoint: seconds between checkpoints (0: after every work unit)."),
+        click.option("--slice-executions", type=click.IntRange(min=1), metavar="N", hidden=True, **keep,
+                     help=SLICE_EXECUTIONS_HELP),
     ]
     for opt in reversed(opts):
         f = opt(f)
@@ -283,6 +290,8 @@ def _search(prog: Program, loaded: Any, model: str, opts: Options, as_json: bool
         raise Fail("--checkpoint-interval needs --checkpoint")
     jobs = so.get("jobs")
     ckpt = so.get("checkpoint")
+    if "slice_executions" in given and not (jobs is not None or so.get("cluster") or ckpt):
+        raise Fail("--slice-executions applies to --jobs, --cluster or --checkpoint")
     if jobs is not None or so.get("cluster") or ckpt:
         from rmapwalk.engine.parallel import ParallelSearch
         from rmapwalk.engine.workunit import ProgramSource, SearchConfig
@@ -293,9 +302,15 @@ def _search(prog: Program, loaded: Any, model: str, opts: Options, as_json: bool
                               stop_on_first=opts.stop_on_first)
         return _Guarded(ParallelSearch(config, prog, jobs=_jobs(jobs), cluster=so.get("cluster"),
                                        timeout=opts.timeout, max_executions=opts.max_executions,
+                                       slice_executions=so.get("slice_executions"),
                                        checkpoint=_checkpointer(ckpt) if ckpt else None,
-                                       checkpoint_interval=so.get("checkpoint_interval") or 3.0), ckpt)
+                                       checkpoint_interval=_interval(so.get("checkpoint_interval"))), ckpt)
     return Explorer(prog, model, opts)
+
+
+def _interval(seconds: float | None) -> float:
+    """--checkpoint-interval: absent 3 s; 0 is a checkpoint after every work unit."""
+    return 3.0 if seconds is None else seconds
 
 
 def _jobs(jobs: int | None) -> int:
@@ -405,14 +420,16 @@ def run(model_file: str, memory_model: str, program_name: str | None, as_json: b
 @click.option("--cluster", metavar="ADDRESS", help="Run the rest of the search on this Dask cluster.")
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
               help="Stop (saving the checkpoint again) after this many seconds in all, earlier runs included.")
-@click.option("--checkpoint-interval", type=click.FloatRange(min=0.05), default=3.0, show_default=True,
-              metavar="SECONDS", help="Seconds between checkpoints.")
+@click.option("--checkpoint-interval", type=click.FloatRange(min=0), default=3.0, show_default=True,
+              metavar="SECONDS", help="Seconds between checkpoints (0: after every work unit).")
+@click.option("--slice-executions", type=click.IntRange(min=1), metavar="N", hidden=True, help=SLICE_EXECUTIONS_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
 @click.option("--replay-dir", type=click.Path(file_okay=False), default=DEFAULT_REPLAY_DIR, show_default=True,
               metavar="DIR", help="Where to save replay files of violations.")
 @click.option("--full-trace", is_flag=True, help="Print traces in full.")
 def resume(checkpoint_file: str, jobs: int | None, cluster: str | None, timeout: float | None,
-           checkpoint_interval: float, as_json: bool, replay_dir: str, full_trace: bool) -> None:
+           checkpoint_interval: float, slice_executions: int | None, as_json: bool, replay_dir: str,
+           full_trace: bool) -> None:
     """Continue the search saved in FILE by `rmapwalk run MODEL.py --checkpoint FILE`.
 
     The run may have been killed, interrupted (Ctrl-C) or stopped by --timeout: the resumed
@@ -448,7 +465,8 @@ def resume(checkpoint_file: str, jobs: int | None, cluster: str | None, timeout:
             raise Fail(f"{shown}: the checkpoint is of program {state['program']!r}, not {prog.name!r}")
         try:
             search = resume_search(state, prog, jobs=_jobs(jobs), cluster=cluster, timeout=timeout,
-                                   checkpoint=_checkpointer(checkpoint_file), checkpoint_interval=checkpoint_interval)
+                                   slice_executions=slice_executions, checkpoint=_checkpointer(checkpoint_file),
+                                   checkpoint_interval=checkpoint_interval)
         except CheckpointError as e:
             raise Fail(f"{shown}: {e}") from None
         result = _explore(_Guarded(search, checkpoint_file))

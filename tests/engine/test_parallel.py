@@ -104,14 +104,17 @@ def test_stop_on_first() -> None:
 
 
 def test_timeout_and_bound_make_it_incomplete() -> None:
-    res = ParallelSearch(config("lastzero", 12, "sc"), PROGRAMS["lastzero"](12), jobs=2, timeout=0.5).run()
+    # readers(40) has 2**40 executions: the timeout fires first on any machine, however loaded,
+    # and the verdict does not depend on how far the search got
+    ps = ParallelSearch(config("readers", 40, "sc"), PROGRAMS["readers"](40), jobs=2, timeout=0.5)
+    res = ps.run()
     assert res.verdict == "incomplete"
     assert "timeout" in (res.incomplete_reason or "")
-    assert 0 < res.stats.seconds < 10
+    assert not ps.finished and ps.state()["units"]
     res = ParallelSearch(config("lastzero", 12, "sc"), PROGRAMS["lastzero"](12), jobs=1,
                          max_executions=100).run()
     assert res.verdict == "incomplete"
-    assert res.stats.executions >= 100
+    assert res.stats.executions == 100  # (in this process the bound is exact)
 
 
 def test_model_error_in_a_worker(tmp_path: Path) -> None:
