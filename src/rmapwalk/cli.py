@@ -155,12 +155,12 @@ def replay_record(v: Violation, prog: Program, source: str, sha256: str, symbol:
 
 def trace_of(prog: Program, data: dict[str, Any], max_events: int, layout: str | None = None) -> str:
     """The trace text of a recorded execution (rebuilt from its replay data), in ``layout``
-    (default: the command's ``--layout``, ``auto`` when it has none; JSON output passes
-    ``columns``)."""
+    (default: the running command's ``--layout``; ``columns`` outside a command, e.g. in the
+    pytest plugin; JSON output passes ``columns``)."""
     g = rebuild(prog, data, max_events)
     order = (data.get("violation") or {}).get("order")
     if layout is None:
-        layout = _output_opts().get("layout") or "auto"
+        layout = _output_opts().get("layout") or "columns"
     return narrow.trace_text(g, data["model"], order, layout=layout)
 
 

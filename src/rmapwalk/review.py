@@ -54,8 +54,10 @@ def render_trace(prog: Program, v: Violation, model: str, max_events: int = DEFA
 
 
 def trace_steps(trace: str) -> int:
-    """Steps of a rendered trace (two header lines, then one line per step)."""
-    return max(len(trace.split("\n")) - 2, 0)
+    """Steps of a rendered trace (two header lines, one line per step, then the ``end`` row)."""
+    lines = trace.split("\n")
+    ends = 1 if lines and lines[-1].startswith("end") else 0
+    return max(len(lines) - 2 - ends, 0)
 
 
 def shortest_violation(prog: Program, result: Result) -> tuple[Violation, str] | None:

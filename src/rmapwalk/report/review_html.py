@@ -37,7 +37,8 @@ nav#toc li { margin: 3px 0; font-size: 14px; }
 .status.differs { background: #fde7e9; color: #b00020; }
 .status.incomplete { background: #fff4d6; color: #7a5a00; }
 p.question { font-weight: 600; margin: 6px 0; }
-p.answer { margin: 6px 0 10px 0; line-height: 1.45; max-width: 1100px; }
+p.short-answer { font-size: 15px; margin: 6px 0; color: #0d3c73; font-weight: 600; max-width: 1100px; }
+p.answer { margin: 6px 0 10px 0; color: #333; line-height: 1.45; max-width: 1100px; }
 table.matrix, table.runs { border-collapse: collapse; margin: 6px 0 4px 0; font-size: 13px; }
 table.matrix th, table.matrix td, table.runs th, table.runs td { border: 1px solid #ccc; padding: 3px 8px;
   text-align: left; vertical-align: top; }
@@ -178,6 +179,7 @@ def render(runs: Sequence[review.Run], scenarios: Sequence[Scenario], total_seco
         out.append(f'<section class="question" id="{anchor(sc)}" data-question="{_e(sc.name)}">')
         out.append(f'<h2>{n}. <code>{_e(sc.name)}</code>{_e(races)} <span class="status {st}">{_e(st)}</span></h2>')
         out.append(f'<p class="question">{_e(" ".join(sc.question.split()))}</p>')
+        out.append(f'<p class="short-answer">{_inline(review.short_answer(sc, runs))}</p>')
         out.append(f'<p class="answer">{_inline(review.answer(sc, runs))}</p>')
         out += _matrix(sc, runs, models)
         cex = review.violated_runs(sc, runs)

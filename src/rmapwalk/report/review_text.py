@@ -45,16 +45,19 @@ def wrap(s: str, width: int, first: str = "", rest: str | None = None) -> list[s
 
 def table(header: Sequence[str], rows: Sequence[Sequence[str]], width: int, indent: str = "  ",
           gap: str = "  ") -> list[str]:
-    """A table within ``width``: the widest column is narrowed (its cells wrapped at spaces) until
-    the table fits."""
+    """A table within ``width``: the first column (the settings) is narrowed first, down to its
+    longest word, then the widest of the others, their cells wrapped at spaces."""
     cols = len(header)
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(cols)]
+    words = [max(len(w) for r in [header, *rows] for w in (r[i].split() or [""])) for i in range(cols)]
     budget = width - len(indent) - len(gap) * (cols - 1)
     while sum(widths) > budget:
-        i = max(range(cols), key=lambda k: widths[k])
-        longest_word = max(len(w) for r in [header, *rows] for w in (r[i].split() or [""]))
-        if widths[i] <= max(longest_word, 8):
-            break  # cannot narrow further without breaking words: let the wrap break them
+        if widths[0] > max(words[0], 8):
+            i = 0
+        else:
+            i = max(range(1, cols), key=lambda k: widths[k]) if cols > 1 else 0
+            if widths[i] <= max(words[i], 8):
+                break  # cannot narrow further without breaking words: let the wrap break them
         widths[i] -= 1
     widths = [min(w, max(budget - sum(widths) + w, 8)) for w in widths]
 
