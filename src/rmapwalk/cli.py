@@ -933,6 +933,7 @@ def review_cmd(markdown: bool, html_file: str | None, models_text: str, scenario
             page = review_html.render(runs, chosen, total, models)
             try:
                 write_atomic(html_file, page)
+                os.chmod(html_file, 0o644)  # a page to open and share, not a private temporary file
             except OSError as e:
                 _warn(f"cannot write {show_path(html_file)}: {e.strerror or e}")
             else:

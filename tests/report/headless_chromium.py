@@ -7,10 +7,12 @@ mouse and take screenshots."""
 from __future__ import annotations
 
 import base64
+import fcntl
 import json
 import os
 import shutil
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -35,9 +37,17 @@ class Chromium:
         self.timeout = timeout
         cmd_r, self._cmd_w = os.pipe()
         self._res_r, res_w = os.pipe()
+        # the child's ends, moved above 9 so that putting them on 3 and 4 cannot overwrite them
+        for_child = [fcntl.fcntl(fd, fcntl.F_DUPFD, 10) for fd in (cmd_r, res_w)]
+        os.close(cmd_r)
+        os.close(res_w)
+        cmd_r, res_w = for_child
+        # a profile of its own: a browser already running with the default one would take the
+        # page over and this one would exit at once
+        self._profile = tempfile.mkdtemp(prefix="rmapwalk-chromium-")
         args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
                 "--no-default-browser-check", "--hide-scrollbars", "--remote-debugging-pipe",
-                f"--window-size={width},{height}", "about:blank"]
+                f"--user-data-dir={self._profile}", f"--window-size={width},{height}", "about:blank"]
         # the browser wants the pipe on fds 3 and 4: let bash put them there
         self.proc = subprocess.Popen(
             ["bash", "-c", f'exec "$0" "$@" 3<&{cmd_r} 4>&{res_w} {cmd_r}<&- {res_w}>&-', browser, *args],
@@ -123,6 +133,7 @@ class Chromium:
                 pass
         if self.proc.stderr:
             self.proc.stderr.close()
+        shutil.rmtree(self._profile, ignore_errors=True)
 
     def load(self, url: str) -> None:
         mark = len(self.events)
