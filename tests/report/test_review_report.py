@@ -293,3 +293,20 @@ def test_the_whole_review_fits_100_columns_and_about_400_lines(tmp_path: Path) -
     lines = res.stdout.rstrip("\n").split("\n")
     assert max(len(ln) for ln in lines) <= 100
     assert len(lines) <= review_text.REPORT_LINES * 1.1
+
+
+def test_a_verdict_that_differs_from_the_expected_table_is_marked_and_not_answered() -> None:
+    import copy
+
+    from rmapwalk.kvm.scenarios import Expect
+
+    rs = [copy.copy(r) for r in runs()]
+    r = next(r for r in rs if r.scenario.name == "sp-free" and r.verdict == review.VIOLATED)
+    r.expected = Expect(r.settings, r.model, review.HOLDS)
+    out = review_text.render(rs, review.select(SUBSET), 1.0, MODELS)
+    part = out.split("== [2/")[0]
+    assert "A: Not answered: 1 of 9 runs differ" in " ".join(part.split("\n"))
+    assert re.search(r"VIOLATED +!", part) or "(use-after-free) !" in part
+    assert f"! {review.describe_settings(r.settings)} @{r.model}: got VIOLATED: use-after-free, expected holds" in \
+        " ".join(part.split())
+    assert "1 verdict differs from the expected tables" in out.split("\n")[1]

@@ -204,8 +204,9 @@ def render(runs: Sequence[review.Run], scenarios: Sequence[Scenario], total_seco
     blocks: list[Block] = []
     intro = wrap(f"rmapwalk review: {total} question{'s' if total != 1 else ''} of the 2013 lockless "
                  f"write-protect review; {', '.join(m.upper() for m in models)}", width)
-    state = ("every verdict as expected" if not wrong else f"{wrong} verdicts differ from the expected tables")
-    state += "; every run exhaustive" if not incomplete else f"; {incomplete} runs incomplete"
+    state = ("every verdict as expected" if not wrong else
+             f"{wrong} verdict{'s differ' if wrong != 1 else ' differs'} from the expected tables")
+    state += "; every run exhaustive" if not incomplete else f"; {incomplete} run{'s' * (incomplete != 1)} incomplete"
     intro += wrap(f"{len(runs)} runs, {execs:,} executions, {total_seconds:.1f} s: {state}.", width)
     if traces == "key":
         intro += wrap("Each broken setting's shortest counterexample shows the steps where threads interact, "
