@@ -4,12 +4,12 @@ The column layout (:func:`rmapwalk.engine.trace.render`) puts each thread in a c
 easy to scan on a wide screen, but a four-thread KVM trace is over a thousand characters wide.
 The narrow layout has the same steps in the same order with the same numbers, one a line::
 
-     # cpu      event                                                              source
-    -- -------- ------------------------------------------------------------------ --------------
-     7 protect  spin_lock(kvm.mmu_lock) read 0 -> wrote 2  <- init                 flush.py:38
-    20 migrate  cmpxchg(mmu_page_spt#0.spt[0]) read 0x100c27 -> wrote 0x100c25     dirty_log.py:166
-                <- init
-   end vcpu0    returned
+      # cpu      event                                                                 source
+    --- -------  --------------------------------------------------------------------  ----------------
+      7 protect  spin_lock(kvm.mmu_lock) read 0 -> wrote 2  <- init                    flush.py:38
+     20 migrate  cmpxchg(mmu_page_spt#0.spt[0]) read 0x100c27 -> wrote 0x100c25        dirty_log.py:166
+                 <- init
+    end vcpu0    returned
 
 Each line: the step, the thread (CPU) that runs it, the event with the value read or written and
 where a read's value comes from (``<- #N``: the write of step N; ``<- init``: the initial value;
@@ -17,8 +17,8 @@ where a read's value comes from (``<- #N``: the write of step N; ``<- init``: th
 continues on the next lines, indented under the event; no information is cut.
 
 :func:`trace_text` picks the layout: ``auto`` is the column layout when it fits the width, the
-narrow one otherwise.  :func:`interacting` selects the steps where threads interact, which
-``rmapwalk review`` shows by default (the others folded into one ``...`` line per gap).
+narrow one otherwise.  :func:`key_steps` selects, within a budget, the steps where threads
+interact, which ``rmapwalk review`` shows by default (:func:`render_narrow` with ``show``).
 """
 
 from __future__ import annotations

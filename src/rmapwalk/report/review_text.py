@@ -6,8 +6,9 @@ broken setting, the shortest counterexample in the narrow layout (:mod:`.narrow`
 command that checks it again.  ``traces`` says how much of the counterexamples is printed:
 
 * ``key`` (default): the shortest counterexample of each broken setting, only the steps where
-  threads interact (:func:`rmapwalk.report.narrow.interacting`), the others folded into one
-  ``...`` line per gap;
+  threads interact, the most telling first (:func:`rmapwalk.report.narrow.key_steps`), as many
+  as the report's length (:data:`REPORT_LINES`) leaves each, at least :data:`MIN_KEY_STEPS`; the
+  step numbers are those of the whole trace;
 * ``shortest``: the same counterexamples, every step;
 * ``all``: every kept trace (the shortest of each violated run, every setting under every
   model), every step; a trace equal to one already printed is named, not repeated;
@@ -46,20 +47,22 @@ def wrap(s: str, width: int, first: str = "", rest: str | None = None) -> list[s
 def table(header: Sequence[str], rows: Sequence[Sequence[str]], width: int, indent: str = "  ",
           gap: str = "  ") -> list[str]:
     """A table within ``width``: the first column (the settings) is narrowed first, down to its
-    longest word, then the widest of the others, their cells wrapped at spaces."""
+    longest word, then the widest of the others, their cells wrapped at spaces; only when that
+    is not enough are words broken."""
     cols = len(header)
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(cols)]
     words = [max(len(w) for r in [header, *rows] for w in (r[i].split() or [""])) for i in range(cols)]
     budget = width - len(indent) - len(gap) * (cols - 1)
     while sum(widths) > budget:
-        if widths[0] > max(words[0], 8):
+        if widths[0] > words[0]:
             i = 0
         else:
-            i = max(range(1, cols), key=lambda k: widths[k]) if cols > 1 else 0
-            if widths[i] <= max(words[i], 8):
-                break  # cannot narrow further without breaking words: let the wrap break them
+            i = max(range(cols), key=lambda k: (widths[k] > words[k], widths[k]))
+            if widths[i] <= words[i]:  # every column at its longest word: break words
+                i = max(range(cols), key=lambda k: widths[k])
+                if widths[i] <= 4:
+                    break
         widths[i] -= 1
-    widths = [min(w, max(budget - sum(widths) + w, 8)) for w in widths]
 
     def cell_lines(c: str, w: int) -> list[str]:
         return textwrap.wrap(c, w, break_on_hyphens=False) or [""]
@@ -254,4 +257,5 @@ def summary_line(r: review.Run) -> str:
             f"{r.verdict} ({r.executions} executions, {r.seconds:.2f} s)")
 
 
-__all__: list[Any] = ["TRACES", "counterexample_block", "matrix_lines", "render", "summary_line", "table", "wrap"]
+__all__ = ["MIN_KEY_STEPS", "REPORT_LINES", "TRACES", "command_lines", "counterexample_block", "matrix_lines",
+           "render", "summary_line", "table", "wrap"]
