@@ -153,6 +153,7 @@ def test_cli_progress_only_on_a_terminal_and_verbose_lines() -> None:
         bar.note("one line above the bar")
     shown = buf.getvalue()
     assert "review" in shown and "runs" in shown and "one line above the bar" in shown
+    assert "sp-free [sp_free=immediate] @sc" in shown  # brackets are text, not markup
 
 
 def test_cli_width_and_markdown_still_work() -> None:

@@ -139,7 +139,7 @@ class RunsProgress:
         self._progress = Progress(
             TextColumn("[bold]review"), BarColumn(), MofNCompleteColumn(), TextColumn("runs"),
             TextColumn("[cyan]{task.fields[executions]:,}[/] executions"), TimeElapsedColumn(),
-            TextColumn("{task.description}", style="dim"),
+            TextColumn("{task.description}", style="dim", markup=False),
             console=self.console, transient=True, disable=not enabled, redirect_stdout=False, redirect_stderr=False)
         self._task = self._progress.add_task("", total=total, executions=0)
 
