@@ -36,6 +36,7 @@ from rmapwalk.cli_shared import (
     save_violation,
     trace_of,
     warn,
+    write_atomic,
     write_views,
 )
 from rmapwalk.engine.explore import Explorer, Options
@@ -57,7 +58,7 @@ from rmapwalk.loader import (
     show_path,
     user_frame,
 )
-from rmapwalk.report import jsonout, progress, text
+from rmapwalk.report import jsonout, narrow, progress, review_html, review_text, text
 
 EXIT_HOLDS = 0
 EXIT_VIOLATED = 1
@@ -173,8 +174,8 @@ def _no_violation_note(opts: dict[str, Any]) -> None:
 
 
 def _output_options(f: Any) -> Any:
-    """--html, --dot and --quiet (run, replay, check kvm); their values go to ``ctx.meta``, so the
-    commands' signatures stay as they are."""
+    """--html, --dot, --quiet and --layout (run, replay, check kvm); their values go to
+    ``ctx.meta``, so the commands' signatures stay as they are."""
     opts = [
         click.option("--html", "html_file", type=click.Path(dir_okay=False), metavar="FILE", expose_value=False,
                      callback=_keep_output_option,
@@ -184,6 +185,10 @@ def _output_options(f: Any) -> Any:
                      help="Write the violation's execution graph (po, rf, co, fr) for Graphviz."),
         click.option("--quiet", "-q", "quiet", is_flag=True, expose_value=False, callback=_keep_output_option,
                      help="No progress line (it is only shown when stderr is a terminal) and no notes on stderr."),
+        click.option("--layout", type=click.Choice(narrow.LAYOUTS), default="auto", show_default=True,
+                     expose_value=False, callback=_keep_output_option,
+                     help="Trace layout: one column per thread, or narrow (one event a line, with its step "
+                          "and thread); auto: narrow when the columns are wider than the terminal."),
     ]
     for opt in reversed(opts):
         f = opt(f)
@@ -566,7 +571,7 @@ def replay(replay_file: str, as_json: bool, full_trace: bool) -> None:
             program = load_model(source, data["program"], sym if isinstance(sym, str) else None).program
         max_events = int(data.get("max_events", DEFAULT_MAX_EVENTS))
         try:
-            trace = trace_of(program, data, max_events)
+            trace = trace_of(program, data, max_events, "columns" if as_json else None)
         except ReplayError as e:
             hint = " (the model file changed)" if changed else ""
             raise Fail(f"{shown}: the replay does not match the model{hint}: {e}") from None
@@ -773,24 +778,36 @@ def check_kvm(scenario_name: str, preset: str | None, sets: tuple[str, ...], mem
 
 @main.command("review")
 @click.option("--markdown", is_flag=True, help="Print Markdown (docs/review.md) instead of text.")
+@click.option("--html", "html_file", type=click.Path(dir_okay=False), metavar="FILE",
+              help="Also write the review as one self-contained HTML page: questions, answers, verdict "
+                   "matrices, every run's switches and command, every counterexample drawn.")
 @click.option("--models", "models_text", default=",".join(review.DEFAULT_MODELS), show_default=True,
               metavar="M1,M2", help="Comma-separated memory models to run each setting under.")
-@click.option("--scenario", "scenario_names", multiple=True, metavar="NAME",
-              help="Only this scenario (repeatable; default: every scenario).")
+@click.option("--scenario", "--only", "scenario_names", multiple=True, metavar="NAME",
+              help="Only this question's scenario (repeatable; default: every scenario).")
 @click.option("--max-executions", type=click.IntRange(min=1), metavar="N",
               help="Per-run execution bound (runs that hit it are reported INCOMPLETE).")
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
               help="Per-run time bound (runs that hit it are reported INCOMPLETE).")
-@click.option("--full-trace", is_flag=True, help="Print traces in full (text output).")
-@click.option("--progress", is_flag=True, help="Print one line per finished run on stderr.")
-def review_cmd(markdown: bool, models_text: str, scenario_names: tuple[str, ...], max_executions: int | None,
-               timeout: float | None, full_trace: bool, progress: bool) -> None:
+@click.option("--traces", type=click.Choice(review_text.TRACES), default="key", show_default=True,
+              help="Text output: key = each broken setting's shortest counterexample, the steps where threads "
+                   "interact; shortest = the same, every step; all = every kept trace; none.")
+@click.option("--layout", type=click.Choice(narrow.LAYOUTS), default="auto", show_default=True,
+              help="Trace layout of --traces shortest/all (auto: narrow when the columns do not fit).")
+@click.option("--width", type=click.IntRange(min=review_text.MIN_WIDTH), metavar="COLUMNS",
+              help=f"Text width (default: the terminal's, at most {review_text.DEFAULT_WIDTH}).")
+@click.option("--full-trace", is_flag=True, help="Print long traces in full (text output).")
+@click.option("--verbose", "-v", is_flag=True, help="Print one line per finished run on stderr.")
+@click.option("--progress", "verbose_compat", is_flag=True, hidden=True, help="Same as --verbose.")
+def review_cmd(markdown: bool, html_file: str | None, models_text: str, scenario_names: tuple[str, ...],
+               max_executions: int | None, timeout: float | None, traces: str, layout: str, width: int | None,
+               full_trace: bool, verbose: bool, verbose_compat: bool) -> None:
     """Answer the 2013 review's questions: run every scenario's proposal and broken alternatives.
 
-    For each scenario, every setting of its expected-verdict table under each model; prints a
-    table (question, setting, model, verdict, expected, executions, seconds), the shortest
-    trace of each violated run, and per question the answer the verdicts support.  Exit
-    status: 0 every verdict as expected, 1 some verdict differs, 3 some run incomplete.
+    For each question: the question, the answer in a sentence, the verdict matrix (settings x
+    models) and each broken setting's shortest counterexample with the command that checks it
+    again, within 100 columns.  A progress bar shows on a terminal (stderr).  Exit status: 0
+    every verdict as expected, 1 some verdict differs, 3 some run incomplete.
     """
 
     def body() -> int:
@@ -803,17 +820,33 @@ def review_cmd(markdown: bool, models_text: str, scenario_names: tuple[str, ...]
         except ValueError as e:
             raise Fail(str(e)) from None
         t0 = time.perf_counter()
-        def show(r: review.Run) -> None:
-            click.echo(f"rmapwalk: review: {r.scenario.name} [{review.describe_settings(r.settings)}] "
-                       f"@{r.model}: {r.verdict} ({r.executions} executions, {r.seconds:.2f} s)", err=True)
+        plan = review.plan(chosen, models)
+        with progress.RunsProgress(len(plan), enabled=progress.wanted()) as bar:
+            def show(r: review.Run) -> None:
+                bar.advance(r.executions)
+                if verbose or verbose_compat:
+                    bar.note(review_text.summary_line(r))
 
-        runs = review.run_review(chosen, models, max_executions=max_executions, timeout=timeout,
-                                 progress=show if progress else None)
+            runs = review.run_review(chosen, models, max_executions=max_executions, timeout=timeout,
+                                     progress=show, starting=lambda sc, st, m: bar.start(
+                                         f"{sc.name} [{review.describe_settings(st)}] @{m}"))
         total = time.perf_counter() - t0
         if markdown:
             click.echo(review.markdown_report(runs, chosen, total, models), nl=False)
         else:
-            click.echo(review.text_report(runs, chosen, total, full_trace))
+            w = width or min(narrow.terminal_width(), review_text.DEFAULT_WIDTH)
+            click.echo(review_text.render(runs, chosen, total, models, width=w, traces=traces, layout=layout,
+                                          full_trace=full_trace))
+        if html_file:
+            page = review_html.render(runs, chosen, total, models)
+            try:
+                write_atomic(html_file, page)
+                os.chmod(html_file, 0o644)  # a page to open and share, not a private temporary file
+            except OSError as e:
+                warn(f"cannot write {show_path(html_file)}: {e.strerror or e}")
+            else:
+                click.echo(f"rmapwalk: wrote {show_path(html_file)}: open file://{os.path.abspath(html_file)}",
+                           err=True)
         if any(r.verdict == INCOMPLETE for r in runs):
             return EXIT_INCOMPLETE
         if any(r.as_expected is False for r in runs):

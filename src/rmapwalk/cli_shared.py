@@ -19,9 +19,8 @@ from rmapwalk.engine.program import Program
 from rmapwalk.engine.replay import ReplayError, rebuild
 from rmapwalk.engine.result import Violation
 from rmapwalk.engine.runtime import ModelError
-from rmapwalk.engine.trace import render
 from rmapwalk.loader import show_path
-from rmapwalk.report import dot, html
+from rmapwalk.report import dot, html, narrow
 
 #: the key of the output options' values in ``click.Context.meta``
 OUTPUT_META = "rmapwalk.output"
@@ -81,10 +80,15 @@ def replay_record(v: Violation, prog: Program, source: str, sha256: str, symbol:
     return data
 
 
-def trace_of(prog: Program, data: dict[str, Any], max_events: int) -> str:
-    """The trace text of a recorded execution (rebuilt from its replay data)."""
+def trace_of(prog: Program, data: dict[str, Any], max_events: int, layout: str | None = None) -> str:
+    """The trace text of a recorded execution (rebuilt from its replay data), in ``layout``
+    (default: the running command's ``--layout``; ``columns`` outside a command, e.g. in the
+    pytest plugin; JSON output passes ``columns``)."""
     g = rebuild(prog, data, max_events)
-    return render(g, data["model"], order=(data.get("violation") or {}).get("order"))
+    order = (data.get("violation") or {}).get("order")
+    if layout is None:
+        layout = output_opts().get("layout") or "columns"
+    return narrow.trace_text(g, data["model"], order, layout=layout)
 
 
 def save_violation(v: Any, prog: Any, record: dict[str, Any], max_events: int, fname: str, as_json: bool) -> None:
@@ -93,7 +97,7 @@ def save_violation(v: Any, prog: Any, record: dict[str, Any], max_events: int, f
     The trace is rebuilt from the saved text, so that `rmapwalk replay` prints exactly the same."""
     content = json.dumps(record, indent=1) + "\n"
     try:
-        v.trace = trace_of(prog, json.loads(content), max_events)
+        v.trace = trace_of(prog, json.loads(content), max_events, "columns" if as_json else None)
     except (ReplayError, ModelError) as e:
         v.trace = f"(no trace: the execution could not be rebuilt: {e})"
     try:
