@@ -230,7 +230,7 @@ DIVIDES_HEADER = "violation: exception in thread P1 at thread_divides.py:18: Zer
 def test_division_by_a_read_zero_is_an_exception_violation(tmp_path: Path) -> None:
     """The execution that reads 0 raises; the run goes on and counts the other one."""
     rp = tmp_path / "rp"
-    res = cli("run", DIVIDES, "--replay-dir", str(rp))
+    res = cli("run", DIVIDES, "--replay-dir", str(rp), "--layout", "columns")
     assert res.exit_code == 1, res.output
     out = res.stdout
     assert DIVIDES_HEADER in out
@@ -238,7 +238,7 @@ def test_division_by_a_read_zero_is_an_exception_violation(tmp_path: Path) -> No
     assert "load(x) = 0  <- init" in violation_section(out)
     assert "complete executions  1" in out and "    exception          1" in out
     assert "P1:q" in out and "25.0" in out  # the execution that read 4 finished
-    rep = cli("replay", str(rp / "divides-sc-1.json"))
+    rep = cli("replay", str(rp / "divides-sc-1.json"), "--layout", "columns")
     assert rep.exit_code == 1, rep.output
     assert rep.stdout.rstrip("\n") == violation_section(out)
 
@@ -262,10 +262,10 @@ def test_division_by_a_read_zero_is_an_exception_violation(tmp_path: Path) -> No
 def test_exception_violation_in_random_parallel_and_checkpointed_runs(tmp_path: Path, opts: list[str]) -> None:
     opts = [str(tmp_path / "c.json") if o == "CKPT" else o for o in opts]
     rp = tmp_path / "rp"
-    res = cli("run", DIVIDES, "--replay-dir", str(rp), "--quiet", *opts)
+    res = cli("run", DIVIDES, "--replay-dir", str(rp), "--quiet", "--layout", "columns", *opts)
     assert res.exit_code == 1, res.output
     assert DIVIDES_HEADER in res.stdout
-    rep = cli("replay", str(rp / "divides-sc-1.json"))
+    rep = cli("replay", str(rp / "divides-sc-1.json"), "--layout", "columns")
     assert rep.exit_code == 1
     assert rep.stdout.rstrip("\n") == violation_section(res.stdout)
 

@@ -49,7 +49,7 @@ if TYPE_CHECKING:
     from rmapwalk.engine.result import Result
 
 #: the memory models (as in rmapwalk.engine.models.MODELS; checked against it in the tests)
-MODEL_NAMES = ("sc", "tso", "pso", "weak")
+MODEL_NAMES = ("sc", "tso", "pso", "weak", "lkmm", "lkmm-alpha")
 
 __all__ = ["CheckSettings", "ModelCheckFailed", "RmapwalkIncompleteWarning", "model_check", "program_of_test"]
 

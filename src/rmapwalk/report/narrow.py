@@ -281,7 +281,7 @@ def render_narrow(trace: Sequence[Step], *, width: int = DEFAULT_WIDTH, show: Co
     end_steps = [s for s in trace if not s.number]
     if ends == "abnormal":
         end_steps = [s for s in end_steps if not s.text.startswith("returned")
-                     and not (s.text.startswith("ASSERTION FAILED") and s.thread == failed_thread)]
+                     and not (s.text.startswith(("ASSERTION FAILED", "EXCEPTION")) and s.thread == failed_thread)]
     shown = [s for s in numbered if show is None or s.number in show] + end_steps
     nw = max([3] + [len(s.label) for s in shown])
     tw = max([3] + [len(s.thread) for s in shown])
