@@ -155,9 +155,23 @@ def replay_record(v: Violation, prog: Program, source: str, sha256: str, symbol:
 
 
 def trace_of(prog: Program, data: dict[str, Any], max_events: int) -> str:
-    """The trace text of a recorded execution (rebuilt from its replay data)."""
-    g = rebuild(prog, data, max_events)
+    """The trace text of a recorded execution (rebuilt from its replay data; a mutant's with its
+    mutation applied)."""
+    with mutation_of(data):
+        g = rebuild(prog, data, max_events)
     return render(g, data["model"], order=(data.get("violation") or {}).get("order"))
+
+
+def mutation_of(data: dict[str, Any]) -> Any:
+    """The mutation a replay record was recorded under (``rmapwalk mutate``), applied as a
+    context; none for other records."""
+    from rmapwalk.engine.mutation import Mutation, applied
+
+    m = data.get("mutation")
+    try:
+        return applied(Mutation.from_json(m) if isinstance(m, dict) else None)
+    except (KeyError, TypeError, ValueError) as e:
+        raise ReplayError(f"bad mutation in the replay data: {e}") from None
 
 
 # -- the command group --------------------------------------------------------------------------
@@ -295,7 +309,8 @@ def _write_views(prog: Any, data: dict[str, Any], max_events: int, source: str |
             continue
         fname = _numbered(opts[key], n)
         try:
-            content = make()
+            with mutation_of(data):
+                content = make()
         except (ReplayError, ModelError) as e:
             _warn(f"{show_path(fname)} not written: the execution could not be rebuilt: {e}")
             continue
@@ -674,8 +689,14 @@ def replay(replay_file: str, as_json: bool, full_trace: bool) -> None:
         if as_json:
             obj = jsonout.replay_json(data, trace=trace, replay_file=os.path.abspath(replay_file),
                                       source=source, changed=changed)
+            if isinstance(data.get("mutation"), dict):
+                obj["mutation"] = data["mutation"]
             click.echo(jsonout.dumps(obj))
         else:
+            if isinstance(data.get("mutation"), dict):
+                from rmapwalk.mutate import describe_mutation
+
+                click.echo(f"mutant: {describe_mutation(data['mutation'])}")
             click.echo(text.violation_block(kind, message, trace, thread, where, full_trace))
         return EXIT_VIOLATED
 
@@ -930,8 +951,10 @@ def litmus_program_from_replay(source: str, shown: str) -> Program:
 
 def _register_litmus() -> None:
     from rmapwalk.cli_litmus import litmus
+    from rmapwalk.cli_mutate import mutate_cmd
 
     main.add_command(litmus)
+    main.add_command(mutate_cmd)
 
 
 _register_litmus()
