@@ -24,7 +24,7 @@ tour: $(STAMP)
 	$(BIN)/python -m rmapwalk.demo
 
 docs: $(STAMP)
-	$(BIN)/rmapwalk review --markdown > docs/review.md
+	$(BIN)/rmapwalk review --mutations --markdown > docs/review.md
 	$(BIN)/rmapwalk switches --markdown > docs/switches.md
 
 lint: $(STAMP)
@@ -47,6 +47,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
 	$(BIN)/python benchmarks/litmus.py
 	$(BIN)/python benchmarks/parallel.py
+	$(BIN)/python benchmarks/mutate.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info

@@ -893,8 +893,12 @@ def check_kvm(scenario_name: str, preset: str | None, sets: tuple[str, ...], mem
               help="Per-run time bound (runs that hit it are reported INCOMPLETE).")
 @click.option("--full-trace", is_flag=True, help="Print traces in full (text output).")
 @click.option("--progress", is_flag=True, help="Print one line per finished run on stderr.")
+@click.option("--mutations", is_flag=True,
+              help="Add the mutation table (`rmapwalk mutate kvm` under these models and LKMM).")
+@click.option("--jobs", "-j", type=click.IntRange(min=0), is_flag=False, flag_value=0, default=None, metavar="N",
+              help="With --mutations: worker processes (--jobs alone or 0: one per core).")
 def review_cmd(markdown: bool, models_text: str, scenario_names: tuple[str, ...], max_executions: int | None,
-               timeout: float | None, full_trace: bool, progress: bool) -> None:
+               timeout: float | None, full_trace: bool, progress: bool, mutations: bool, jobs: int | None) -> None:
     """Answer the 2013 review's questions: run every scenario's proposal and broken alternatives.
 
     For each scenario, every setting of its expected-verdict table under each model; prints a
@@ -919,11 +923,15 @@ def review_cmd(markdown: bool, models_text: str, scenario_names: tuple[str, ...]
 
         runs = review.run_review(chosen, models, max_executions=max_executions, timeout=timeout,
                                  progress=show if progress else None)
+        mut = None
+        if mutations:
+            mut = review.run_mutations(chosen, models, jobs=_jobs(jobs), progress=(
+                (lambda line: click.echo(f"rmapwalk: review: mutate: {line}", err=True)) if progress else None))
         total = time.perf_counter() - t0
         if markdown:
-            click.echo(review.markdown_report(runs, chosen, total, models), nl=False)
+            click.echo(review.markdown_report(runs, chosen, total, models, mut), nl=False)
         else:
-            click.echo(review.text_report(runs, chosen, total, full_trace))
+            click.echo(review.text_report(runs, chosen, total, full_trace, mut))
         if any(r.verdict == INCOMPLETE for r in runs):
             return EXIT_INCOMPLETE
         if any(r.as_expected is False for r in runs):

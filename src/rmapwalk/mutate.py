@@ -60,7 +60,7 @@ BOUND_FACTOR = 20
 BOUND_MIN = 2000
 #: an unmutated run that does not finish within this many seconds is not used (it is reported as
 #: incomplete): LKMM explores the KVM scenarios two orders of magnitude slower than PSO
-BASELINE_TIMEOUT = 60.0
+BASELINE_TIMEOUT = 30.0
 DEFAULT_MAX_EVENTS = 1000
 
 KILLED = "killed"
@@ -108,12 +108,16 @@ class RunResult:
     races: bool = False
     #: unmutated runs: what ``recording`` collected (as JSON)
     sites: dict[str, Any] | None = None
+    #: not run: holds because the mutant held on the same program under this weaker model
+    implied: str | None = None
 
     def as_json(self, with_trace: bool = True) -> dict[str, Any]:
         d: dict[str, Any] = {**self.target.as_json(), "verdict": self.verdict, "executions": self.executions,
                              "seconds": round(self.seconds, 3), "properties": self.properties}
         if self.incomplete_reason:
             d["incomplete_reason"] = self.incomplete_reason
+        if self.implied:
+            d["implied_by"] = self.implied
         if self.violation is not None:
             v = self.violation
             d["violation"] = {k: v.get(k) for k in ("kind", "message", "thread", "where")}
@@ -226,6 +230,9 @@ LEGEND: dict[str, str] = {
             "mode: a locked instruction) restore; so removing smp_wmb/smp_rmb, weakening an acquire/release "
             "access to ONCE or an RMW to relaxed changes no TSO run",
     COMPILER: "barrier() orders nothing under any memory model here (compiler reordering is not modelled)",
+    "by inclusion": "every SC execution is a TSO one, every TSO one a PSO one, every PSO one a weak one: a "
+                    "program the mutant holds on under a weaker of these models holds under the stronger "
+                    "ones, so it is not run there",
     NO_RACE_CHECK: "a plain access differs from a marked one only to the data-race check "
                    "(report_data_races), which no run reaching the site turns on",
     UNREACHED: "the site is reached only by runs that are violated (or incomplete) unmutated",
@@ -269,15 +276,28 @@ class MutantReport:
 
     @property
     def killers(self) -> list[RunResult]:
-        return [r for r in self.runs if r.verdict == VIOLATED]
+        """Per model, the run that killed the mutant: a violation, else (no run of that model
+        violated anything) the first run where the mutated model raised: it reached a state the
+        unmutated one never does and its code does not handle."""
+        out: dict[str, RunResult] = {}
+        for r in self.runs:
+            if r.verdict == VIOLATED or (r.verdict == MODEL_ERROR and r.target.model not in out):
+                if r.target.model not in out or out[r.target.model].verdict != VIOLATED:
+                    out[r.target.model] = r
+        return [out[m] for m in self._models() if m in out]
+
+    def _models(self) -> list[str]:
+        order = {m: i for i, m in enumerate(DEFAULT_MODELS)}
+        ms = list(dict.fromkeys(r.target.model for r in self.runs))
+        return sorted(ms, key=lambda m: (order.get(m, len(order)), ms.index(m)))
 
     @property
     def killing_models(self) -> list[str]:
-        return list(dict.fromkeys(r.target.model for r in self.killers))
+        return [r.target.model for r in self.killers]
 
     def shortest(self) -> RunResult | None:
-        ks = self.killers
-        return min(ks, key=lambda r: (r.violation or {}).get("steps") or 0) if ks else None
+        ks = [r for r in self.killers if r.violation is not None]
+        return min(ks, key=lambda r: r.violation.get("steps") or 0 if r.violation else 0) if ks else None
 
 
 @dataclass
@@ -317,18 +337,40 @@ def _baseline_task(t: Target, max_events: int, timeout: float | None) -> RunResu
     return run_target(t, None, record=True, keep=1, max_events=max_events, timeout=timeout)
 
 
+#: memory models ordered by inclusion: every execution of one is an execution of the next, and
+#: every property checked is judged on the execution (the happens-before of the use-after-free
+#: and data-race checks only shrinks), so a program that holds under one holds under those before
+CHAIN = ("sc", "tso", "pso", "weak")
+
+
+def _weaker_first(plan: Plan) -> Plan:
+    """The plan with the models of :data:`CHAIN` from the weakest to the strongest, then the others."""
+    chain = sorted((p for p in plan if p[0] in CHAIN), key=lambda p: -CHAIN.index(p[0]))
+    return chain + [p for p in plan if p[0] not in CHAIN]
+
+
 def _mutant_task(mutation: Mutation, plan: Plan, keep: int,
                  bound_factor: int, max_events: int, timeout: float | None) -> list[RunResult]:
     """Try ``mutation`` model by model (``plan``: per model, the targets reaching its site with
-    their unmutated executions, cheapest first); under each model stop at the first kill."""
+    their unmutated executions, cheapest first).  Under each model the search stops at the first
+    violation (a model error counts only if no run violates anything); the weakest models of
+    :data:`CHAIN` go first, and a program the mutant held on there holds under the stronger ones
+    (recorded, not run); a model starts with the program that killed the mutant before."""
     runs: list[RunResult] = []
     killer: str | None = None
-    for _model, targets in plan:
+    held: dict[str, str] = {}  # program -> the weakest chain model it held under, mutated
+    for model, targets in _weaker_first(plan):
         order = sorted(targets, key=lambda te: te[0].name != killer) if killer else targets
         for t, execs in order:
+            weaker = held.get(t.name)
+            if model in CHAIN and weaker is not None:
+                runs.append(RunResult(t, HOLDS, 0, 0.0, implied=weaker))
+                continue
             r = run_target(t, mutation, keep=keep, max_executions=bound_factor * execs + BOUND_MIN,
                            max_events=max_events, timeout=timeout)
             runs.append(r)
+            if r.verdict == HOLDS and model in CHAIN:
+                held.setdefault(t.name, model)
             if r.verdict == VIOLATED:
                 killer = t.name
                 break
@@ -488,9 +530,9 @@ def _plan(sr: SiteReport, mr: MutantReport, baselines: Sequence[RunResult]) -> P
 def _conclude(mr: MutantReport) -> None:
     if mr.killers:
         mr.verdict = KILLED
-    elif any(r.verdict in (INCOMPLETE, MODEL_ERROR) for r in mr.runs):
+    elif any(r.verdict == INCOMPLETE for r in mr.runs):
         mr.verdict = UNKNOWN
-        bad = next(r for r in mr.runs if r.verdict in (INCOMPLETE, MODEL_ERROR))
+        bad = next(r for r in mr.runs if r.verdict == INCOMPLETE)
         mr.reason = f"{bad.target.name} @{bad.target.model}: {bad.incomplete_reason}"
     elif mr.runs:
         mr.verdict = SURVIVES
@@ -587,24 +629,39 @@ def _models_upper(ms: Iterable[str]) -> str:
     return ", ".join(m.upper() for m in dict.fromkeys(ms))
 
 
+def kill_property(r: RunResult) -> str:
+    """What a killing run reports: the violated property, or the model's error."""
+    if r.verdict == MODEL_ERROR:
+        return f"model error: {r.incomplete_reason or ''}".removesuffix(": ")
+    return str((r.violation or {}).get("kind", "?"))
+
+
 def verdict_text(mr: MutantReport) -> str:
-    """``KILLED PSO, LKMM: desc-init [...] (I5 ...); holds TSO; equivalent under SC``."""
+    """``KILLED PSO, LKMM: desc-init [...] (I5 ...); holds TSO; SC by inclusion``, ``survives
+    PSO (12 runs); SC, TSO by inclusion; equivalent under SC``."""
     parts: list[str] = []
+    killing = mr.killing_models
+    models = mr._models()
+    ran = [m for m in models if m not in killing
+           and any(r.target.model == m and r.verdict == HOLDS and not r.implied for r in mr.runs)]
+    implied = [m for m in models if m not in killing and m not in ran
+               and any(r.target.model == m and r.implied for r in mr.runs)]
     if mr.verdict == KILLED:
         groups: dict[tuple[str, str], list[str]] = {}
         for r in mr.killers:
-            groups.setdefault((r.target.name, (r.violation or {}).get("kind", "?")), []).append(r.target.model)
+            groups.setdefault((r.target.name, kill_property(r)), []).append(r.target.model)
         parts.append("KILLED " + "; ".join(f"{_models_upper(ms)}: {name} ({prop})"
                                            for (name, prop), ms in groups.items()))
-        held = [r.target.model for r in mr.runs if r.verdict == HOLDS and r.target.model not in mr.killing_models]
-        if held:
-            parts.append(f"holds {_models_upper(held)}")
+        if ran:
+            parts.append(f"holds {_models_upper(ran)}")
     elif mr.verdict == SURVIVES:
-        parts.append(f"survives {_models_upper(r.target.model for r in mr.runs)} ({len(mr.runs)} runs)")
+        parts.append(f"survives {_models_upper(ran)} ({sum(1 for r in mr.runs if not r.implied)} runs)")
     elif mr.verdict == UNKNOWN:
         parts.append(f"unknown: {mr.reason}")
     else:
         return f"not run: {mr.reason}"
+    if implied:
+        parts.append(f"{_models_upper(implied)} by inclusion")
     if mr.skipped:
         parts.append(", ".join(dict.fromkeys(why for _, why in mr.skipped)))
     return "; ".join(parts)
@@ -620,17 +677,30 @@ def table_rows(report: MutationReport) -> list[list[str]]:
 
 def _baseline_lines(report: MutationReport) -> list[str]:
     held = [b for b in report.baselines if b.verdict == HOLDS]
-    out = [f"{len(report.baselines)} runs unmutated ({', '.join(m.upper() for m in report.models)}): "
-           f"{len(held)} hold and are used"]
-    not_used = [b for b in report.baselines if b.verdict != HOLDS]
-    by_model: dict[str, list[RunResult]] = {}
-    for b in not_used:
-        by_model.setdefault(b.target.model, []).append(b)
-    for m, bs in by_model.items():
-        props = sorted({p for b in bs for p in b.properties} | {b.incomplete_reason or "" for b in bs} - {""})
-        out.append(f"  not used under {m.upper()}: {len(bs)} run{'s' if len(bs) != 1 else ''} "
-                   f"({', '.join(b.verdict for b in bs[:1])}{'...' if len(bs) > 1 else ''}: {', '.join(props)})")
+    out = [f"{len(report.baselines)} runs unmutated ({_models_upper(report.models)}): {len(held)} hold and are "
+           "used; not used:"]
+    for m in report.models:
+        bs = [b for b in report.baselines if b.target.model == m and b.verdict != HOLDS]
+        if not bs:
+            continue
+        parts = []
+        for verdict in (VIOLATED, INCOMPLETE, MODEL_ERROR):
+            these = [b for b in bs if b.verdict == verdict]
+            if not these:
+                continue
+            why = sorted({p for b in these for p in b.properties} if verdict == VIOLATED
+                         else {b.incomplete_reason or "" for b in these} - {""})
+            parts.append(f"{len(these)} {verdict} ({', '.join(why)})")
+        out.append(f"  {m.upper()}: {'; '.join(parts)}")
+    if len(out) == 1:
+        out[0] = out[0].removesuffix("; not used:")
     return out
+
+
+def legend_lines(report: MutationReport) -> list[str]:
+    """The explanations of the short reasons the table uses."""
+    used = " ".join(verdict_text(m) for _, m in report.mutants())
+    return [f"{k}: {v}." for k, v in LEGEND.items() if k in used]
 
 
 def _summary_line(report: MutationReport) -> str:
@@ -653,6 +723,9 @@ def text_report(report: MutationReport, *, traces: bool = True, full_trace: bool
     out = [f"rmapwalk mutate {report.subject}", ""] + _baseline_lines(report) + [""]
     out += [line(HEADER), line(["-" * w for w in widths])] + [line(r) for r in rows]
     out += ["", _summary_line(report)]
+    legend = legend_lines(report)
+    if legend:
+        out += [""] + legend
     survivors = [(s, m) for s, m in report.mutants() if m.verdict == SURVIVES and m.reason]
     if survivors:
         out += ["", "== why the survivors survive"]
@@ -697,7 +770,8 @@ def markdown_report(report: MutationReport) -> str:
              "unmutated is run again: a mutant is killed by the first violation under each model "
              "(scenarios tried cheapest first), and survives if every run reaching its site still "
              "holds.  A surviving mutant carries its explanation (`rmapwalk.kvm.mutation_notes`).", ""]
-    lines += _baseline_lines(report) + ["", _summary_line(report), "", markdown_table(report)]
+    lines += _baseline_lines(report) + ["", _summary_line(report), ""]
+    lines += [f"* {x}" for x in legend_lines(report)] + ["", markdown_table(report)]
     return "\n".join(lines) + "\n"
 
 

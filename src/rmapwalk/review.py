@@ -32,7 +32,7 @@ KEEP_VIOLATIONS = 64
 DEFAULT_MAX_EVENTS = 1000
 
 #: the review command that regenerates docs/review.md
-DOCS_COMMAND = "rmapwalk review --markdown > docs/review.md"
+DOCS_COMMAND = "rmapwalk review --mutations --markdown > docs/review.md"
 
 
 # -- running ------------------------------------------------------------------------------------
@@ -357,8 +357,20 @@ def _violation_title(r: Run) -> str:
             f"{trace_steps(r.trace)} steps")
 
 
+def run_mutations(scenarios: Sequence[Scenario], models: Sequence[str], *, jobs: int = 1,
+                  progress: Callable[[str], None] | None = None) -> Any:
+    """``rmapwalk mutate kvm`` on ``scenarios`` under the review's ``models`` and LKMM: the
+    mutation table of the review (a :class:`rmapwalk.mutate.MutationReport`)."""
+    from rmapwalk import mutate as mm
+    from rmapwalk.kvm.mutation_notes import explain
+
+    ms = list(dict.fromkeys([*models, "lkmm"]))
+    return mm.mutate(mm.kvm_targets(ms, [sc.name for sc in scenarios]), "kvm", jobs=jobs, explain=explain,
+                     progress=progress)
+
+
 def text_report(runs: Sequence[Run], scenarios: Sequence[Scenario], total_seconds: float,
-                full_trace: bool = False) -> str:
+                full_trace: bool = False, mutations: Any = None) -> str:
     rows = _rows(runs)
     widths = [max(len(x[i]) for x in rows + [list(HEADER)]) for i in range(len(HEADER))]
 
@@ -380,6 +392,10 @@ def text_report(runs: Sequence[Run], scenarios: Sequence[Scenario], total_second
             out.append(f"(the same trace as under {same.model.upper()} above)")
         else:
             out.append(text.violation_block(v.kind, v.message, r.trace, v.thread, v.where, full_trace))
+    if mutations is not None:
+        from rmapwalk import mutate as mm
+
+        out += ["", "== mutations", mm.text_report(mutations, traces=False)]
     return "\n".join(out)
 
 
@@ -401,7 +417,7 @@ def _status_line(sc: Scenario, runs: Sequence[Run]) -> str:
 
 
 def markdown_report(runs: Sequence[Run], scenarios: Sequence[Scenario], total_seconds: float,
-                    models: Sequence[str]) -> str:
+                    models: Sequence[str], mutations: Any = None) -> str:
     out = [
         "# The 2013 review, answered by rmapwalk",
         "",
@@ -455,6 +471,10 @@ def markdown_report(runs: Sequence[Run], scenarios: Sequence[Scenario], total_se
                 continue
             out += ["", title + ":", "", "```",
                     text.violation_block(v.kind, v.message, r.trace, v.thread, v.where, False), "```"]
+    if mutations is not None:
+        from rmapwalk import mutate as mm
+
+        out += ["", mm.markdown_report(mutations).rstrip("\n")]
     return "\n".join(out) + "\n"
 
 
@@ -465,6 +485,7 @@ __all__ = [
     "Run",
     "answer",
     "markdown_report",
+    "run_mutations",
     "run_one",
     "run_review",
     "select",
