@@ -24,7 +24,7 @@ tour: $(STAMP)
 	$(BIN)/python -m rmapwalk.demo
 
 docs: $(STAMP)
-	$(BIN)/rmapwalk review --mutations --markdown > docs/review.md
+	$(BIN)/rmapwalk review --mutations --jobs --markdown > docs/review.md
 	$(BIN)/rmapwalk switches --markdown > docs/switches.md
 
 lint: $(STAMP)

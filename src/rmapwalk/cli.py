@@ -923,11 +923,11 @@ def review_cmd(markdown: bool, models_text: str, scenario_names: tuple[str, ...]
 
         runs = review.run_review(chosen, models, max_executions=max_executions, timeout=timeout,
                                  progress=show if progress else None)
+        total = time.perf_counter() - t0
         mut = None
         if mutations:
             mut = review.run_mutations(chosen, models, jobs=_jobs(jobs), progress=(
                 (lambda line: click.echo(f"rmapwalk: review: mutate: {line}", err=True)) if progress else None))
-        total = time.perf_counter() - t0
         if markdown:
             click.echo(review.markdown_report(runs, chosen, total, models, mut), nl=False)
         else:

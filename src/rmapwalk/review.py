@@ -32,7 +32,7 @@ KEEP_VIOLATIONS = 64
 DEFAULT_MAX_EVENTS = 1000
 
 #: the review command that regenerates docs/review.md
-DOCS_COMMAND = "rmapwalk review --mutations --markdown > docs/review.md"
+DOCS_COMMAND = "rmapwalk review --mutations --jobs --markdown > docs/review.md"
 
 
 # -- running ------------------------------------------------------------------------------------

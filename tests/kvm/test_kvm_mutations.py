@@ -295,3 +295,15 @@ def test_the_whole_table() -> None:
             if m.verdict == SURVIVES:
                 assert m.reason, k
     assert got == EXPECTED
+
+
+def test_review_includes_the_mutation_table() -> None:
+    res = CliRunner().invoke(main, ["review", "--markdown", "--mutations", "--scenario", "sp-free", "--models", "sc"])
+    assert res.exit_code == 0, res.output
+    md = res.output
+    assert "## Mutations" in md and "| site | weakening | verdict | seconds |" in md
+    assert "SC, LKMM" in md  # the review's models and LKMM
+    row = next(ln for ln in md.splitlines() if "kvm_mmu_commit_zap_page call_rcu" in ln)
+    assert "| no grace period | KILLED SC: sp-free [sp_free=call_rcu] (use-after-free)" in row
+    row = next(ln for ln in md.splitlines() if "zapping.py" in ln and "zap spin_lock" in ln)
+    assert "survives SC" in row and "the only one taking mmu_lock" in row
