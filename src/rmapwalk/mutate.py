@@ -789,6 +789,8 @@ def json_report(report: MutationReport, replay_files: dict[int, str] | None = No
         d = r.as_json()
         if replay_files and id(r) in replay_files:
             d["replay_file"] = replay_files[id(r)]
+        if r.violation is not None and "replay" in r.violation:
+            d["replay_data"] = r.violation["replay"]  # the engine's record (the file adds the mutation)
         return d
 
     return {
