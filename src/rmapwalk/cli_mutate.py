@@ -88,7 +88,7 @@ def save_replays(report: Any, replay_dir: str, max_events: int, as_json: bool) -
                    "unmutated run, plus 2000.")
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
               help="Per mutated run time bound (a run that hits it leaves its mutant unknown).")
-@click.option("--baseline-timeout", type=click.FloatRange(min=0, min_open=True), default=60.0, show_default=True,
+@click.option("--baseline-timeout", type=click.FloatRange(min=0, min_open=True), default=30.0, show_default=True,
               metavar="SECONDS", help="An unmutated run that takes longer is not used (reported as incomplete).")
 @click.option("--replay-dir", type=click.Path(file_okay=False), default="rmapwalk-replays", show_default=True,
               metavar="DIR", help="Where to save the replay files of killing runs.")

@@ -23,7 +23,10 @@ How it runs:
 2. each mutant is tried, model by model, on the targets that hold and reach its site, cheapest
    first (fewest executions unmutated; a model starts with the program that killed the mutant
    under the previous model), each run bounded by ``BOUND_FACTOR`` times its unmutated
-   executions (plus ``BOUND_MIN``); under a model the search stops at the first kill.
+   executions (plus ``BOUND_MIN``); under a model the search stops at the first kill.  Models
+   that cannot tell the weakening apart are skipped (:func:`equivalent_under`), and the models
+   of :data:`CHAIN` go from the weakest: a program the mutant holds on under PSO holds under TSO
+   and SC, which are then not run on it.
 
 Targets are plain data (a :class:`~rmapwalk.engine.workunit.ProgramSource` and a model), and so
 are mutations, so both steps run in worker processes (``jobs``) exactly as here.
