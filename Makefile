@@ -34,7 +34,7 @@ tour: $(RUN_STAMP)
 	$(BIN)/python -m rmapwalk.demo
 
 docs: $(RUN_STAMP)
-	$(BIN)/rmapwalk review --markdown > docs/review.md
+	$(BIN)/rmapwalk review --mutations --jobs --markdown > docs/review.md
 	$(BIN)/rmapwalk switches --markdown > docs/switches.md
 
 lint: $(STAMP)
@@ -57,6 +57,7 @@ bench: $(RUN_STAMP)
 	$(BIN)/python benchmarks/run.py
 	$(BIN)/python benchmarks/litmus.py
 	$(BIN)/python benchmarks/parallel.py
+	$(BIN)/python benchmarks/mutate.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info review.html

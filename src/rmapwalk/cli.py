@@ -27,6 +27,7 @@ import click
 
 from rmapwalk import __version__, review
 from rmapwalk.cli_litmus import litmus
+from rmapwalk.cli_mutate import mutate_cmd
 from rmapwalk.cli_shared import (
     OUTPUT_META,
     one_line,
@@ -589,8 +590,14 @@ def replay(replay_file: str, as_json: bool, full_trace: bool) -> None:
         if as_json:
             obj = jsonout.replay_json(data, trace=trace, replay_file=os.path.abspath(replay_file),
                                       source=source, changed=changed)
+            if isinstance(data.get("mutation"), dict):
+                obj["mutation"] = data["mutation"]
             click.echo(jsonout.dumps(obj))
         else:
+            if isinstance(data.get("mutation"), dict):
+                from rmapwalk.mutate import describe_mutation
+
+                click.echo(f"mutant: {describe_mutation(data['mutation'])}")
             click.echo(text.violation_block(kind, message, trace, thread, where, full_trace))
         return EXIT_VIOLATED
 
@@ -799,9 +806,13 @@ def check_kvm(scenario_name: str, preset: str | None, sets: tuple[str, ...], mem
 @click.option("--full-trace", is_flag=True, help="Print long traces in full (text output).")
 @click.option("--verbose", "-v", is_flag=True, help="Print one line per finished run on stderr.")
 @click.option("--progress", "verbose_compat", is_flag=True, hidden=True, help="Same as --verbose.")
+@click.option("--mutations", is_flag=True,
+              help="Add the mutation table (`rmapwalk mutate kvm` under these models and LKMM).")
+@click.option("--jobs", "-j", type=click.IntRange(min=0), is_flag=False, flag_value=0, default=None, metavar="N",
+              help="With --mutations: worker processes (--jobs alone or 0: one per core).")
 def review_cmd(markdown: bool, html_file: str | None, models_text: str, scenario_names: tuple[str, ...],
                max_executions: int | None, timeout: float | None, traces: str, layout: str, width: int | None,
-               full_trace: bool, verbose: bool, verbose_compat: bool) -> None:
+               full_trace: bool, verbose: bool, verbose_compat: bool, mutations: bool, jobs: int | None) -> None:
     """Answer the 2013 review's questions: run every scenario's proposal and broken alternatives.
 
     For each question: the question, the answer in a sentence, the verdict matrix (settings x
@@ -831,12 +842,21 @@ def review_cmd(markdown: bool, html_file: str | None, models_text: str, scenario
                                      progress=show, starting=lambda sc, st, m: bar.start(
                                          f"{sc.name} [{review.describe_settings(st)}] @{m}"))
         total = time.perf_counter() - t0
+        mut = None
+        if mutations:
+            mut = review.run_mutations(chosen, models, jobs=_jobs(jobs), progress=(
+                (lambda line: click.echo(f"rmapwalk: review: mutate: {line}", err=True))
+                if verbose or verbose_compat else None))
         if markdown:
-            click.echo(review.markdown_report(runs, chosen, total, models), nl=False)
+            click.echo(review.markdown_report(runs, chosen, total, models, mut), nl=False)
         else:
             w = width or min(narrow.terminal_width(), review_text.DEFAULT_WIDTH)
             click.echo(review_text.render(runs, chosen, total, models, width=w, traces=traces, layout=layout,
                                           full_trace=full_trace))
+            if mut is not None:
+                from rmapwalk import mutate as mm
+
+                click.echo("\n== mutations\n" + mm.text_report(mut, traces=False))
         if html_file:
             page = review_html.render(runs, chosen, total, models)
             try:
@@ -873,3 +893,4 @@ def litmus_program_from_replay(source: str, shown: str) -> Program:
 
 
 main.add_command(litmus)
+main.add_command(mutate_cmd)

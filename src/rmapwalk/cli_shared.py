@@ -84,11 +84,24 @@ def trace_of(prog: Program, data: dict[str, Any], max_events: int, layout: str |
     """The trace text of a recorded execution (rebuilt from its replay data), in ``layout``
     (default: the running command's ``--layout``; ``columns`` outside a command, e.g. in the
     pytest plugin; JSON output passes ``columns``)."""
-    g = rebuild(prog, data, max_events)
+    with mutation_of(data):
+        g = rebuild(prog, data, max_events)
     order = (data.get("violation") or {}).get("order")
     if layout is None:
         layout = output_opts().get("layout") or "columns"
     return narrow.trace_text(g, data["model"], order, layout=layout)
+
+
+def mutation_of(data: dict[str, Any]) -> Any:
+    """The mutation a replay record was recorded under (``rmapwalk mutate``), applied as a
+    context; none for other records."""
+    from rmapwalk.engine.mutation import Mutation, applied
+
+    m = data.get("mutation")
+    try:
+        return applied(Mutation.from_json(m) if isinstance(m, dict) else None)
+    except (KeyError, TypeError, ValueError) as e:
+        raise ReplayError(f"bad mutation in the replay data: {e}") from None
 
 
 def save_violation(v: Any, prog: Any, record: dict[str, Any], max_events: int, fname: str, as_json: bool) -> None:
@@ -137,7 +150,8 @@ def write_views(prog: Any, data: dict[str, Any], max_events: int, source: str | 
             continue
         fname = numbered(opts[key], n)
         try:
-            content = make()
+            with mutation_of(data):
+                content = make()
         except (ReplayError, ModelError) as e:
             warn(f"{show_path(fname)} not written: the execution could not be rebuilt: {e}")
             continue

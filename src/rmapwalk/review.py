@@ -39,7 +39,7 @@ KEEP_VIOLATIONS = 64
 DEFAULT_MAX_EVENTS = 1000
 
 #: the review command that regenerates docs/review.md
-DOCS_COMMAND = "rmapwalk review --markdown > docs/review.md"
+DOCS_COMMAND = "rmapwalk review --mutations --jobs --markdown > docs/review.md"
 
 
 # -- running ------------------------------------------------------------------------------------
@@ -500,14 +500,33 @@ def _violation_title(r: Run) -> str:
             f"{trace_steps(r.trace)} steps")
 
 
+def run_mutations(scenarios: Sequence[Scenario], models: Sequence[str], *, jobs: int = 1,
+                  progress: Callable[[str], None] | None = None) -> Any:
+    """``rmapwalk mutate kvm`` on ``scenarios`` under the review's ``models`` and LKMM: the
+    mutation table of the review (a :class:`rmapwalk.mutate.MutationReport`)."""
+    from rmapwalk import mutate as mm
+    from rmapwalk.kvm.mutation_notes import explain
+
+    ms = list(dict.fromkeys([*models, "lkmm"]))
+    return mm.mutate(mm.kvm_targets(ms, [sc.name for sc in scenarios]), "kvm", jobs=jobs, explain=explain,
+                     progress=progress)
+
+
 def text_report(runs: Sequence[Run], scenarios: Sequence[Scenario], total_seconds: float,
-                full_trace: bool = False, *, models: Sequence[str] | None = None, **options: Any) -> str:
-    """The terminal report (:func:`rmapwalk.report.review_text.render`; ``options`` as there)."""
+                full_trace: bool = False, *, models: Sequence[str] | None = None, mutations: Any = None,
+                **options: Any) -> str:
+    """The terminal report (:func:`rmapwalk.report.review_text.render`; ``options`` as there),
+    with the mutation table (``rmapwalk mutate kvm``) when given."""
     from rmapwalk.report import review_text
 
     if models is None:
         models = list(dict.fromkeys(r.model for r in runs)) or list(DEFAULT_MODELS)
-    return review_text.render(runs, scenarios, total_seconds, models, full_trace=full_trace, **options)
+    out = review_text.render(runs, scenarios, total_seconds, models, full_trace=full_trace, **options)
+    if mutations is not None:
+        from rmapwalk import mutate as mm
+
+        out += "\n\n== mutations\n" + mm.text_report(mutations, traces=False)
+    return out
 
 
 def _md_cell(s: str) -> str:
@@ -528,7 +547,7 @@ def _status_line(sc: Scenario, runs: Sequence[Run]) -> str:
 
 
 def markdown_report(runs: Sequence[Run], scenarios: Sequence[Scenario], total_seconds: float,
-                    models: Sequence[str]) -> str:
+                    models: Sequence[str], mutations: Any = None) -> str:
     out = [
         "# The 2013 review, answered by rmapwalk",
         "",
@@ -582,6 +601,10 @@ def markdown_report(runs: Sequence[Run], scenarios: Sequence[Scenario], total_se
                 continue
             out += ["", title + ":", "", "```",
                     text.violation_block(v.kind, v.message, r.trace, v.thread, v.where, False), "```"]
+    if mutations is not None:
+        from rmapwalk import mutate as mm
+
+        out += ["", mm.markdown_report(mutations).rstrip("\n")]
     return "\n".join(out) + "\n"
 
 
@@ -598,6 +621,7 @@ __all__ = [
     "plan",
     "reproduce_args",
     "reproduce_command",
+    "run_mutations",
     "run_one",
     "run_review",
     "select",

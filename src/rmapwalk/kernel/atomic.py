@@ -14,12 +14,32 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from rmapwalk.engine import mutation as _mut
+from rmapwalk.engine.deps import with_deps
 from rmapwalk.engine.events import ACQUIRE, MB, NO_WRITE, ONCE, RELAXED, RELEASE
 from rmapwalk.engine.ops import load, rmw, store
+from rmapwalk.kernel.once import marked_mode
+
+
+def kernel_rmw(p: int, op: Callable[[Any], Any], mode: str, label: str, operands: tuple[Any, ...] = ()) -> Any:
+    """The engine's ``rmw`` for the kernel's RMW ``label``, unless a mutation weakens this call
+    (see :mod:`rmapwalk.engine.mutation`): to its ``_relaxed`` form, or to a marked load and, if
+    it writes, a marked store (no longer atomic)."""
+    if _mut.armed:
+        w = _mut.at(label, _mut.RMW, mode)
+        if w == _mut.TO_RELAXED:
+            mode = RELAXED
+        elif w == _mut.NON_ATOMIC:
+            old = load(p, ONCE, label)
+            new = op(old)
+            if new is not NO_WRITE:
+                store(p, with_deps(new, *operands), ONCE, label)
+            return old
+    return rmw(p, op, mode, label, operands)
 
 
 def _cmpxchg(p: int, old: Any, new: Any, mode: str, label: str) -> Any:
-    return rmw(p, lambda cur: new if cur == old else NO_WRITE, mode, label, (new,))
+    return kernel_rmw(p, lambda cur: new if cur == old else NO_WRITE, mode, label, (new,))
 
 
 def cmpxchg(p: int, old: Any, new: Any) -> Any:
@@ -41,31 +61,31 @@ def cmpxchg_release(p: int, old: Any, new: Any) -> Any:
 
 def xchg(p: int, new: Any) -> Any:
     """Atomically replace ``*p`` with ``new``; return the old value.  Fully ordered."""
-    return rmw(p, lambda cur: new, MB, "xchg")
+    return kernel_rmw(p, lambda cur: new, MB, "xchg")
 
 
 def xchg_relaxed(p: int, new: Any) -> Any:
-    return rmw(p, lambda cur: new, RELAXED, "xchg_relaxed")
+    return kernel_rmw(p, lambda cur: new, RELAXED, "xchg_relaxed")
 
 
 def xchg_acquire(p: int, new: Any) -> Any:
-    return rmw(p, lambda cur: new, ACQUIRE, "xchg_acquire")
+    return kernel_rmw(p, lambda cur: new, ACQUIRE, "xchg_acquire")
 
 
 def xchg_release(p: int, new: Any) -> Any:
-    return rmw(p, lambda cur: new, RELEASE, "xchg_release")
+    return kernel_rmw(p, lambda cur: new, RELEASE, "xchg_release")
 
 
 def atomic_read(v: int) -> Any:
-    return load(v, ONCE, "atomic_read")
+    return load(v, marked_mode("atomic_read", ONCE) if _mut.armed else ONCE, "atomic_read")
 
 
 def atomic_set(v: int, i: Any) -> None:
-    store(v, i, ONCE, "atomic_set")
+    store(v, i, marked_mode("atomic_set", ONCE) if _mut.armed else ONCE, "atomic_set")
 
 
 def _add(v: int, i: int, mode: str, label: str) -> Any:
-    return rmw(v, lambda cur: cur + i, mode, label)
+    return kernel_rmw(v, lambda cur: cur + i, mode, label)
 
 
 def atomic_add(i: int, v: int) -> None:
@@ -129,7 +149,7 @@ def _variant(base: str, suffix: str, mode: str) -> Any:
         return _add(v, -1, mode, name)
 
     def a_xchg(v: int, new: Any) -> Any:
-        return rmw(v, lambda cur: new, mode, name)
+        return kernel_rmw(v, lambda cur: new, mode, name)
 
     def a_cmpxchg(v: int, old: Any, new: Any) -> Any:
         return _cmpxchg(v, old, new, mode, name)
@@ -189,5 +209,5 @@ def atomic_dec_and_test(v: int) -> bool:
 
 def atomic_inc_not_zero(v: int) -> bool:
     """Increment ``v`` unless it is 0; return whether it did (fully ordered on success)."""
-    old = rmw(v, lambda cur: cur + 1 if cur != 0 else NO_WRITE, MB, "atomic_inc_not_zero")
+    old = kernel_rmw(v, lambda cur: cur + 1 if cur != 0 else NO_WRITE, MB, "atomic_inc_not_zero")
     return bool(old != 0)

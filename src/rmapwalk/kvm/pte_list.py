@@ -26,6 +26,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Protocol
 
+from rmapwalk.engine.mutation import mutation_point
 from rmapwalk.engine.runtime import Violated
 from rmapwalk.kernel.nulls import NULLS_MARKER
 from rmapwalk.kernel.rcu import rcu_read_lock, rcu_read_unlock
@@ -393,7 +394,7 @@ def pte_list_walk_lockless(kvm: PteListVm, head: int, fn: Callable[[int], Any]) 
             if not is_desc_ptr(m):
                 break
             desc = m
-        if not nulls or m == own or m == 0:
+        if not nulls or mutation_point("lockless walk: nulls check", m == own) or m == 0:
             break
         restarts += 1  # a foreign nulls marker: restart from the head
         if restarts > max_walk_restarts(kvm):
