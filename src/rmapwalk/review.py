@@ -512,23 +512,6 @@ def run_mutations(scenarios: Sequence[Scenario], models: Sequence[str], *, jobs:
                      progress=progress)
 
 
-def text_report(runs: Sequence[Run], scenarios: Sequence[Scenario], total_seconds: float,
-                full_trace: bool = False, *, models: Sequence[str] | None = None, mutations: Any = None,
-                **options: Any) -> str:
-    """The terminal report (:func:`rmapwalk.report.review_text.render`; ``options`` as there),
-    with the mutation table (``rmapwalk mutate kvm``) when given."""
-    from rmapwalk.report import review_text
-
-    if models is None:
-        models = list(dict.fromkeys(r.model for r in runs)) or list(DEFAULT_MODELS)
-    out = review_text.render(runs, scenarios, total_seconds, models, full_trace=full_trace, **options)
-    if mutations is not None:
-        from rmapwalk import mutate as mm
-
-        out += "\n\n== mutations\n" + mm.text_report(mutations, traces=False)
-    return out
-
-
 def _md_cell(s: str) -> str:
     return s.replace("|", "\\|")
 
@@ -629,7 +612,6 @@ __all__ = [
     "short_answer",
     "shortest_violation",
     "status",
-    "text_report",
     "violated_runs",
     "violation_graph",
 ]
