@@ -225,7 +225,10 @@ class Explorer:
                 a2 = g2.ev(a.ref)
             g2.set_rf(r2, a2)
             if self.lb and r.idx <= g.porf_view(a)[r.tid]:
+                # A load-buffering revisit keeps events after r: a happens-before cycle through
+                # them shows now, not after the threads have run on (check the whole graph).
                 r2.lb = True
+                tainted = True
             r2.added_max = g2.co[a2.loc][-1] is a2
             wl2: list[_Item] = []
             # A revisit computed in a graph that broke RMW atomicity (see _after_read) starts

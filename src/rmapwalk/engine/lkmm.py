@@ -440,6 +440,7 @@ class Relations:
         fence2 = union(fence, rcu_fence)
         strong2 = union(strong, rcu_fence)
         self.xb = union(hb, pb, rb)
+        self.rcu_fence = rcu_fence
 
         # -- plain accesses ----------------------------------------------------------------
         self.plain_ok = True
@@ -589,10 +590,13 @@ class LKMM(MemoryModel):
         return [(rel.evs[i], rel.evs[j]) for i, j in rel.mixed]
 
     def executes_before(self, g: Graph) -> tuple[dict[int, int], list[int]]:
-        """(index by id, rows) of (hb | pb | rb)+ over the graph's events: what must have
-        executed before what in every run of a machine that gives this graph."""
+        """(index by id, rows) of (hb | pb | rb | rcu-fence)+ over the graph's events: what
+        executed before what in every run of a machine that gives this graph (LKMM's
+        executes-before, with RCU's guarantee that a read-side critical section that began
+        before a grace period ended before it: the order library checks such as
+        use-after-free ask for)."""
         rel = self.relations(g)
-        return rel.index, plus(rel.xb)
+        return rel.index, plus(union(rel.xb, rel.rcu_fence))
 
 
 class LKMMAlpha(LKMM):
