@@ -233,7 +233,7 @@ class Explorer:
             wl2: list[_Item] = []
             # A revisit computed in a graph that broke RMW atomicity (see _after_read) starts
             # from a graph not known to be consistent: check all of it.
-            ok = model.consistent(g2) if tainted else model.read_ok(g2, r2)
+            ok = model.prefix_consistent(g2) if tainted else model.read_ok(g2, r2)
             if not ok or not self._after_read(g2, wl2, r2):
                 self.stats.inconsistent += 1
                 if wl2:  # revisits pushed before an atomicity conflict was found
@@ -349,7 +349,12 @@ class Explorer:
         dep = g.dependents(r)
         if dep[a.tid] >> a.idx & 1:
             return None
-        return [v & ~d for v, d in zip(view, dep, strict=True)], prefix
+        # Keep only what a needs to exist (its dependency prefix, HMC's rule), not its whole
+        # (po | rf)-prefix: events po-after r may read or write differently once r's value
+        # changes (a branch taken now writes before a kept read of its location).
+        need = g.dep_masks(a)
+        stamp = g.stamp_masks(r.stamp)
+        return [(x | y) & ~d for x, y, d in zip(stamp, need, dep, strict=True)], prefix
 
     def _calc_revisits_lb(self, g: Graph, wl: list[_Item], a: Ev, reads: list[Ev], tainted: bool) -> None:
         """As :meth:`_calc_revisits`, also for reads in ``a``'s (po | rf)-prefix (load buffering:
@@ -376,10 +381,12 @@ class Explorer:
         def in_view(x: Ev) -> bool:
             return x.tid < 0 or bool(view[x.tid] >> x.idx & 1)
 
-        def co_before_kept(w: Ev) -> bool:
+        def co_before_kept(w: Ev, e: Ev) -> bool:
+            # (a kept write po-after e in e's own thread does not count: a load-buffering
+            # revisit keeps such writes, and e could never have read them)
             co = g.co[w.loc]
             for s in co[co.index(w) + 1 :]:
-                if s is not a and in_view(s):
+                if s is not a and in_view(s) and not (s.tid == e.tid and s.idx > e.idx):
                     return True
             return False
 
@@ -391,11 +398,11 @@ class Explorer:
                 assert w is not None
                 if not in_view(w) and w.stamp > e.stamp:
                     return False
-                return not co_before_kept(w)
+                return not co_before_kept(w, e)
             if e.kind == GW:
                 if not e.added_max:
                     return False
-                return not co_before_kept(e)
+                return not co_before_kept(e, e)
             return True
 
         if not check(r):

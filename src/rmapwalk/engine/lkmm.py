@@ -578,6 +578,12 @@ class LKMM(MemoryModel):
     def consistent(self, g: Graph) -> bool:
         return self.relations(g).consistent
 
+    def prefix_consistent(self, g: Graph) -> bool:
+        # plain-coherence is not monotone (a later fence or marked access can bound a plain one):
+        # only the other axioms may judge a graph that is still growing
+        rel = self.relations(g)
+        return rel.coherence_ok and rel.atomic_ok and rel.hb_ok and rel.pb_ok and rel.rcu_ok
+
     def data_races(self, g: Graph) -> list[tuple[Ev, Ev]]:
         """The pairs of accesses that race (herd's ``Flag data-race``)."""
         rel = self.relations(g)

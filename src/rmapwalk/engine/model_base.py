@@ -118,6 +118,11 @@ class MemoryModel:
         return self._sink_ok(g, w, co_succ(g, w))
 
     # -- full check ----------------------------------------------------------------------------
+    def prefix_consistent(self, g: Graph) -> bool:
+        """Whether ``g`` can still grow into a consistent execution: the axioms that adding events
+        can only break (all of them, for the models here but LKMM)."""
+        return self.consistent(g)
+
     def consistent(self, g: Graph) -> bool:
         nodes = [e for e in g.events() if e.kind <= GW] + [co[0] for co in g.co.values()]
         if not _acyclic(g, nodes, self._ghb_succ):
