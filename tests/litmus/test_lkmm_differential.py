@@ -122,9 +122,12 @@ def _run(text: str, spec: ModelSpec) -> object:
 
 #: how many random programs (the closing note of the LKMM issue reports this number)
 EXAMPLES = int(os.environ.get("RMAPWALK_LKMM_EXAMPLES", "150"))
+#: the default suite runs a fixed set of programs (reproducible in CI); RMAPWALK_LKMM_RANDOM=1
+#: draws new ones each run (a longer campaign: RMAPWALK_LKMM_EXAMPLES=2000)
+DERANDOMIZE = not os.environ.get("RMAPWALK_LKMM_RANDOM")
 
 
-@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=EXAMPLES, deadline=None, derandomize=DERANDOMIZE, suppress_health_check=[HealthCheck.too_slow])
 @given(litmus_text(), st.sampled_from(["lkmm"]))
 def test_engine_lkmm_and_linux_kernel_cat_agree(text: str, model: str) -> None:
     cat = _run(text, ModelSpec(conf=str(CFG)))

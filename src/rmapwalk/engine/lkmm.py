@@ -567,7 +567,9 @@ class LKMM(MemoryModel):
     def relations(self, g: Graph) -> Relations:
         """The relations of ``g`` (the last graph's are kept: the explorer asks for the
         axioms, then the races, of one finished execution)."""
-        key = g.key()
+        # (the nodes too: a load-buffering graph keeps its reads-from and coherence while the
+        # thread paths, and so the dependencies, of kept events change)
+        key = (g.key(), g.next_stamp, tuple(id(e.node) for evs in g.threads for e in evs if e is not None))
         last = self._last
         if last is not None and last[0] is g and last[1] == key:
             return last[2]
