@@ -29,10 +29,12 @@ sys.path.insert(0, os.path.join(ROOT, "src"))
 # (benchmark, parameter, model); the lastzero pair shows memory does not grow with executions
 CONFIGS: list[tuple[str, int, str]] = [
     ("readers", 8, "sc"),
+    ("readers", 8, "lkmm"),
     ("readers", 13, "sc"),
     ("lastzero", 10, "sc"),
     ("lastzero", 10, "tso"),
     ("lastzero", 10, "pso"),
+    ("lastzero", 10, "lkmm"),
     ("lastzero", 15, "sc"),
     ("casrot", 4, "sc"),
     ("wcas", 4, "sc"),
