@@ -40,6 +40,22 @@ def format_value(prog: Any, v: Any) -> str:
     return repr(v)
 
 
+def _show_succ(g: Graph, model: MemoryModel, e: Ev) -> list[Ev]:
+    """What must be shown after ``e``: the model's global order; under LKMM (not one global
+    order: not multi-copy atomic) program order and reading from another CPU's write."""
+    if not model.tracks_deps:
+        return list(model._ghb_succ(g, e))
+    out: list[Ev] = []
+    if e.tid >= 0:
+        for y in g.threads[e.tid][e.idx + 1:]:
+            if y is not None and y.kind <= GW:
+                out.append(y)
+                break
+    if e.kind == GW:
+        out.extend(r for r in e.readers or () if r.tid != e.tid)
+    return out
+
+
 def linearize(g: Graph, model: MemoryModel, order: list[Any] | None = None) -> list[tuple[str, Ev]]:
     """Steps ``(what, event)`` with ``what`` in ``exec``, ``issue``, ``flush``.  ``order``: extra
     pairs of event refs ``(a, b)`` to show ``a`` before ``b`` where the model allows it (how a
@@ -49,7 +65,7 @@ def linearize(g: Graph, model: MemoryModel, order: list[Any] | None = None) -> l
     indeg: dict[int, int] = {id(e): 0 for e in mem}
     succs: dict[int, list[Ev]] = {}
     for e in mem + [co[0] for co in g.co.values()]:
-        out = [y for y in model._ghb_succ(g, e) if id(y) in ids]
+        out = [y for y in _show_succ(g, model, e) if id(y) in ids]
         succs[id(e)] = out
         if e.tid >= 0:
             for y in out:
@@ -130,6 +146,28 @@ def _topo(mem: list[Ev], succs: dict[int, list[Ev]], indeg0: dict[int, int]) -> 
 
 
 def describe(g: Graph, e: Ev, what: str, rowof: dict[int, int]) -> str:
+    text = _describe(g, e, what, rowof)
+    deps = e.node.deps if e.node is not None else None
+    if deps and any(deps) and what != "flush":
+        text += "  " + dependency_text(g, e, rowof)
+    return text
+
+
+def dependency_text(g: Graph, e: Ev, rowof: dict[int, int]) -> str:
+    """``[addr #3, ctrl #1]``: the steps of the reads ``e``'s address, value or execution
+    depends on (LKMM's addr, data and ctrl; recorded under the dependency-tracking models)."""
+    assert e.node is not None and e.node.deps is not None
+    reads = {x.node.depth: x for x in g.threads[e.tid]
+             if x is not None and x.kind == GR and x.node is not None}
+    parts = []
+    for kind, ds in zip(("addr", "data", "ctrl"), e.node.deps, strict=True):
+        steps = sorted(rowof[id(reads[d])] for d in ds if d in reads and id(reads[d]) in rowof)
+        if steps:
+            parts.append(f"{kind} " + " ".join(f"#{n}" for n in steps))
+    return f"[{', '.join(parts)}]" if parts else ""
+
+
+def _describe(g: Graph, e: Ev, what: str, rowof: dict[int, int]) -> str:
     node = e.node
     assert node is not None
     name = g.prog.loc_name
