@@ -18,6 +18,7 @@ DOC = Path(__file__).resolve().parents[2] / "docs" / "kernel-api.md"
 #: public names of the submodules that are rmapwalk's own, not kernel names: they stay in their
 #: submodule (docs/kernel-api.md, "Where things live", says so too)
 NOT_EXPORTED = {
+    "atomic": {"kernel_rmw"},  # the engine's rmw as the kernel's RMWs call it (mutation hook)
     "bitops": {"xchg_word"},  # an xchg of a bitmap word, labelled "xchg"
     "nulls": {"NEXT", "PPREV"},  # field offsets of a node
     "rcu": {"CALLBACK_THREAD"},  # the callback thread's name
