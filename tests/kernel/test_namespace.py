@@ -20,6 +20,7 @@ DOC = Path(__file__).resolve().parents[2] / "docs" / "kernel-api.md"
 NOT_EXPORTED = {
     "atomic": {"kernel_rmw"},  # the engine's rmw as the kernel's RMWs call it (mutation hook)
     "bitops": {"xchg_word"},  # an xchg of a bitmap word, labelled "xchg"
+    "once": {"marked_mode"},  # a marked access's mode, as a mutation may weaken it
     "nulls": {"NEXT", "PPREV"},  # field offsets of a node
     "rcu": {"CALLBACK_THREAD"},  # the callback thread's name
     "slab": {"KMALLOC_CAPACITY", "check_use_after_free"},  # a default; a check the engine runs
