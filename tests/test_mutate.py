@@ -59,7 +59,8 @@ def test_sb_mb_is_needed_from_tso_on() -> None:
     assert site.site.line == 22 and os.path.basename(site.site.file) == "sb.py"
     assert m.skipped == [("sc", "equivalent under SC")]
     shortest = m.shortest()
-    assert shortest is not None and shortest.target.model == "tso"
+    # (TSO's trace has the store-buffer steps; LKMM's, one event per access, can be shorter)
+    assert shortest is not None and shortest.target.model in ("tso", "lkmm")
     assert shortest.violation is not None and "smp_mb" not in shortest.violation["trace"].split("P1")[0]
 
 

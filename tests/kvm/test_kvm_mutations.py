@@ -271,7 +271,7 @@ def test_cli_kvm_mutant_replays(tmp_path: Path) -> None:
     assert (site["primitive"], m["verdict"], m["killed_under"]) == ("lockless walk: nulls check", "killed", ["sc"])
     killer = m["killed_by"][0]
     assert killer["scenario"] == "desc-reuse" and killer["settings"] == {"nulls": "on"}
-    rep = runner.invoke(main, ["replay", killer["replay_file"]])
+    rep = runner.invoke(main, ["replay", killer["replay_file"], "--layout", "columns"])
     assert rep.exit_code == 1
     assert rep.output.startswith("mutant: kvm/pte_list.py:")
     assert killer["violation"]["trace"] in rep.output
