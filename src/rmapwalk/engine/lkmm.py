@@ -43,6 +43,8 @@ stay so however it is extended, and nothing is lost by asking late.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from rmapwalk.engine.events import ACQUIRE, CONSUME, MB, PLAIN, RELEASE
 from rmapwalk.engine.graph import GF, GR, GW, Ev, Graph
 from rmapwalk.engine.model_base import MemoryModel
@@ -440,6 +442,10 @@ class Relations:
         fence2 = union(fence, rcu_fence)
         strong2 = union(strong, rcu_fence)
         self.xb = union(hb, pb, rb)
+        #: the fences (incl. the rcu fence) between any two accesses, plain or marked: how a plain
+        #: access is bounded by marked ones (object_order)
+        self.fence2 = fence2
+        self.Marked_mask = Marked
 
         # -- plain accesses ----------------------------------------------------------------
         self.plain_ok = True
@@ -521,6 +527,34 @@ class LKMM(MemoryModel):
     def data_races(self, g: Graph) -> list[tuple[Ev, Ev]]:
         rel = self.relations(g)
         return [(rel.evs[i], rel.evs[j]) for i, j in rel.races]
+
+    def object_order(self, g: Graph) -> Callable[[Ev, Ev], bool]:
+        """``before(a, b)``: whether access ``a`` executes before ``b`` in every run of a machine
+        that gives this graph, for accesses that may be plain (what the slab layer's
+        use-after-free check asks of an access and a free or an allocation).  LKMM orders plain
+        accesses only through the marked ones that bound them: ``a`` is bounded by a marked ``x``
+        (``a`` itself if marked, or a fence between them), ``x`` reaches a marked ``y`` by
+        ``xb*`` (hb | pb | rb), and ``y`` bounds ``b`` (``b`` itself, or a fence or an address
+        dependency from ``y`` to ``b``).  Program order alone orders nothing."""
+        rel = self.relations(g)
+        marked = rel.Marked_mask
+        xbs = star(rel.xb)
+        fence2, addr = rel.fence2, rel.addr
+        pre = inv(union(fence2, addr))
+        index = rel.index
+
+        def before(a: Ev, b: Ev) -> bool:
+            i, j = index.get(id(a)), index.get(id(b))
+            if i is None or j is None:
+                return False
+            post = (fence2[i] & marked) | ((1 << i) & marked)
+            reach = 0
+            for x in _bits(post):
+                reach |= xbs[x]
+            bounds = (pre[j] & marked) | ((1 << j) & marked)
+            return bool(reach & bounds)
+
+        return before
 
     def executes_before(self, g: Graph) -> tuple[dict[int, int], list[int]]:
         """(index by id, rows) of (hb | pb | rb)+ over the graph's events: what must have

@@ -30,6 +30,15 @@ from rmapwalk.kernel.atomic import (
     xchg_relaxed,
     xchg_release,
 )
+from rmapwalk.kernel.atomic_long import (
+    atomic_long_read,
+    atomic_long_set,
+    atomic_long_set_release,
+    atomic_long_try_cmpxchg,
+    atomic_long_try_cmpxchg_acquire,
+    atomic_long_try_cmpxchg_relaxed,
+    cmpxchg64,
+)
 from rmapwalk.kernel.barriers import (
     barrier,
     smp_mb,
@@ -50,4 +59,7 @@ __all__ = [
     "smp_mb__before_atomic", "smp_rmb", "smp_store_release", "smp_wmb", "spin_lock", "spin_unlock",
     "plain_read", "plain_write", "spin_is_locked", "spin_trylock",
     "xchg", "xchg_acquire", "xchg_relaxed", "xchg_release",
+    # atomic_long_t and cmpxchg64 (rmapwalk.kernel.atomic_long)
+    "atomic_long_read", "atomic_long_set", "atomic_long_set_release", "atomic_long_try_cmpxchg",
+    "atomic_long_try_cmpxchg_acquire", "atomic_long_try_cmpxchg_relaxed", "cmpxchg64",
 ]
