@@ -31,6 +31,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from rmapwalk.engine.runtime import ModelError, Violated
+from rmapwalk.engine.trace import format_value
 from rmapwalk.kernel.atomic_long import cmpxchg64
 from rmapwalk.kernel.bitops import clear_bit
 from rmapwalk.kvm.memslot import KvmMemorySlot, gfn_to_memslot
@@ -128,7 +129,7 @@ def _check_young(kvm: KvmMmu, start: int, end: int, young: bool, who: str) -> No
             head = int(gfn_to_rmap(kvm, gfn, level))
             need = kvm.young_required.get(head)
             if need:
-                shown = ", ".join(f"{x:#x}" for x in sorted(need))
+                shown = ", ".join(format_value(kvm.prog, x) for x in sorted(need))
                 raise Violated(I10_YOUNG, f"{who} of gfns [{start}, {end}) reports old, but the spte(s) {shown} "
                                           f"on the rmap of gfn {gfn} were present and Accessed throughout")
 

@@ -31,6 +31,7 @@ from typing import Any
 
 from rmapwalk.engine.ops import lkmm_events
 from rmapwalk.engine.runtime import ModelError, Violated
+from rmapwalk.engine.trace import format_value
 from rmapwalk.kvm.memslot import __gfn_to_rmap, gfn_to_memslot
 from rmapwalk.kvm.mmu_page import KvmMmu
 from rmapwalk.kvm.rmap_lock import (
@@ -378,12 +379,6 @@ def is_rmap_head_locked(v: Any) -> bool:
     return bool(v & KVM_RMAP_LOCKED)
 
 
-__all__ = [
-    "BUG", "RMAP_EXACT", "check_615", "head_read", "is_rmap_head_locked", "kvm_mmu_memory_cache_alloc",
-    "kvm_zap_all_rmap_sptes", "require_rmap_exact",
-    "layout_problems", "locked_mode", "mmu_free_pte_list_desc", "pte_list_add", "pte_list_desc_remove_entry",
-    "pte_list_descs", "pte_list_entries", "pte_list_layout", "pte_list_remove", "rmap_iterate", "rmap_walk",
-]
 
 
 # -- "no rmap update lost": the rmaps are exact after every run ------------------------------------
@@ -392,29 +387,22 @@ RMAP_EXACT = "no rmap update lost"
 
 
 def require_rmap_exact(kvm: KvmMmu, sptes: dict[int, tuple[int, int, int]]) -> None:
-    """Register the property ``no rmap update lost`` on the program: in every final state, each
-    rmap of the VM's memslots holds exactly the present sptes of its gfn and level, once each,
-    in a well-formed chain (no LOCKED bit left, no free desc, counts that match the slots, full
-    tail descs), whichever readers and writers interleaved.
+    """Register the property ``no rmap update lost`` on the program: in every complete execution,
+    at the end, each rmap of the VM's memslots holds exactly the present sptes of its gfn and
+    level, once each, in a well-formed chain (no LOCKED bit left, no free desc, counts that match
+    the slots, full tail descs), whichever readers and writers interleaved.
 
     ``sptes`` maps every spte the program may make present to (gfn, level, shadow page); an spte
-    whose shadow page is free at the end is not counted.  No events: the check decodes the final
-    memory (rmap heads, desc fields and the desc and shadow-page free lists are observed)."""
-    prog = kvm.prog
-    kvm.observe_rmaps()
-    have = {int(x) for x in prog.observed}
-    from rmapwalk.engine.program import Loc
+    whose shadow page is free at the end is not counted.  No events: a check of the finished
+    execution's final memory (``Program.checks``)."""
+    from rmapwalk.engine.events import BLOCK
 
-    for addr in [*sptes, int(kvm.sp_cache.freelist)]:
-        if addr not in have:
-            prog.observed.append(Loc(addr, prog.names[addr]))
-            have.add(addr)
+    prog = kvm.prog
     heads = [h for slot in kvm.memslots for h in slot.rmap_heads()]
 
-    def problems(final: Any) -> list[str]:
-        mem = kvm.final_mem(final)
-        free_descs = tuple(final[kvm.desc_cache.freelist.name])
-        free_sps = tuple(final[kvm.sp_cache.freelist.name])
+    def problems(mem: Callable[[int], Any]) -> list[str]:
+        free_descs = tuple(mem(int(kvm.desc_cache.freelist)))
+        free_sps = tuple(mem(int(kvm.sp_cache.freelist)))
         want: dict[int, list[int]] = {}
         for sptep, (gfn, level, sp) in sorted(sptes.items()):
             if sp in free_sps or not is_shadow_present_pte(mem(sptep)):
@@ -428,9 +416,23 @@ def require_rmap_exact(kvm: KvmMmu, sptes: dict[int, tuple[int, int, int]]) -> N
             got = sorted(int(x) for x in pte_list_entries(kvm, h, mem))
             exp = sorted(want.get(int(h), []))
             if got != exp:
-                out.append(f"{name} holds [{', '.join(f'{x:#x}' for x in got)}] but the present sptes of its gfn "
-                           f"are [{', '.join(f'{x:#x}' for x in exp)}]")
+                out.append(f"{name} holds [{', '.join(format_value(prog, x) for x in got)}] but the present "
+                           f"sptes of its gfn are [{', '.join(format_value(prog, x) for x in exp)}]")
         return out
 
+    def check(g: Any, model: Any) -> list[tuple[str, str]]:
+        if any(c.kind == BLOCK for c in g.cursor):
+            return []  # a blocked execution has no final state
+        found = problems(g.final_memory)
+        return [(RMAP_EXACT, "after every thread finished, " + "; ".join(found))] if found else []
+
     kvm.rmap_exact_problems = problems  # type: ignore[attr-defined]
-    prog.require(lambda f: not problems(f), RMAP_EXACT)
+    prog.checks.append(check)
+
+
+__all__ = [
+    "BUG", "RMAP_EXACT", "check_615", "head_read", "is_rmap_head_locked", "kvm_mmu_memory_cache_alloc",
+    "kvm_zap_all_rmap_sptes", "require_rmap_exact",
+    "layout_problems", "locked_mode", "mmu_free_pte_list_desc", "pte_list_add", "pte_list_desc_remove_entry",
+    "pte_list_descs", "pte_list_entries", "pte_list_layout", "pte_list_remove", "rmap_iterate", "rmap_walk",
+]
