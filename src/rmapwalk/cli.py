@@ -173,7 +173,8 @@ def main() -> None:
     The built-in KVM shadow-MMU model: `rmapwalk scenarios` lists its scenarios, `rmapwalk
     check kvm --scenario NAME [--preset P] [--set KEY=VALUE ...]` checks one, `rmapwalk
     switches` lists the design switches and presets, and `rmapwalk review` answers the 2013
-    review's questions (`--markdown` gives docs/review.md).
+    review's questions and, in its section "2025: lockless aging", those of the 2025 series
+    (`--markdown` gives docs/review.md).
 
     Exit status: 0 holds, 1 violated, 2 bad input or internal error, 3 incomplete.
     """
@@ -862,8 +863,9 @@ def check_kvm(scenario_name: str, preset: str | None, sets: tuple[str, ...], mem
 
 @main.command("review")
 @click.option("--markdown", is_flag=True, help="Print Markdown (docs/review.md) instead of text.")
-@click.option("--models", "models_text", default=",".join(review.DEFAULT_MODELS), show_default=True,
-              metavar="M1,M2", help="Comma-separated memory models to run each setting under.")
+@click.option("--models", "models_text", default=None, metavar="M1,M2",
+              help="Comma-separated memory models to run each setting under (default: each scenario's own: "
+                   "SC, TSO, PSO for the 2013 questions; also LKMM, and LKMM-alpha where asked, for 2025).")
 @click.option("--scenario", "scenario_names", multiple=True, metavar="NAME",
               help="Only this scenario (repeatable; default: every scenario).")
 @click.option("--max-executions", type=click.IntRange(min=1), metavar="N",
@@ -872,9 +874,10 @@ def check_kvm(scenario_name: str, preset: str | None, sets: tuple[str, ...], mem
               help="Per-run time bound (runs that hit it are reported INCOMPLETE).")
 @click.option("--full-trace", is_flag=True, help="Print traces in full (text output).")
 @click.option("--progress", is_flag=True, help="Print one line per finished run on stderr.")
-def review_cmd(markdown: bool, models_text: str, scenario_names: tuple[str, ...], max_executions: int | None,
+def review_cmd(markdown: bool, models_text: str | None, scenario_names: tuple[str, ...], max_executions: int | None,
                timeout: float | None, full_trace: bool, progress: bool) -> None:
-    """Answer the 2013 review's questions: run every scenario's proposal and broken alternatives.
+    """Answer the 2013 review's questions (and, in a section "2025: lockless aging", those of the
+    2025 series): run every scenario's proposal and broken alternatives.
 
     For each scenario, every setting of its expected-verdict table under each model; prints a
     table (question, setting, model, verdict, expected, executions, seconds), the shortest
@@ -883,10 +886,12 @@ def review_cmd(markdown: bool, models_text: str, scenario_names: tuple[str, ...]
     """
 
     def body() -> int:
-        models = [_memory_model(m.strip()) for m in models_text.split(",") if m.strip()]
-        if not models:
-            raise Fail(f"--models: no model given; valid models: {', '.join(MODELS)}")
-        models = list(dict.fromkeys(models))
+        models: list[str] | None = None
+        if models_text is not None:
+            models = [_memory_model(m.strip()) for m in models_text.split(",") if m.strip()]
+            if not models:
+                raise Fail(f"--models: no model given; valid models: {', '.join(MODELS)}")
+            models = list(dict.fromkeys(models))
         try:
             chosen = review.select(scenario_names)
         except ValueError as e:

@@ -6,6 +6,10 @@ for.  The report is a table (question, setting, model, verdict, expected, execut
 for each violated run the shortest trace kept (fewest steps), and per question a paragraph that
 states what the runs show.  The paragraph is derived from the verdicts actually obtained: where
 they differ from the scenario's expected table the report says so instead of giving the answer.
+
+The scenarios of the 2025 series (``Scenario.review == "2025"``) form the section "2025: lockless
+aging" after the 2013 questions (:mod:`rmapwalk.review_2025`); without ``--models`` every scenario
+runs under the models of its own expected table (LKMM too for the 2025 ones).
 """
 
 from __future__ import annotations
@@ -161,12 +165,27 @@ def select(names: Iterable[str] | None = None) -> list[Scenario]:
     return [SCENARIOS[n] for n in wanted]
 
 
-def run_review(scenarios: Sequence[Scenario], models: Sequence[str], *, max_executions: int | None = None,
-               timeout: float | None = None, progress: Callable[[Run], None] | None = None) -> list[Run]:
+#: the order in which a scenario's own models are run
+MODEL_ORDER = ("sc", "tso", "pso", "weak", "lkmm", "lkmm-alpha")
+
+
+def scenario_models(sc: Scenario) -> list[str]:
+    """The memory models named in ``sc``'s expected table (what the review runs it under when no
+    models are given): SC, TSO and PSO for the 2013 questions, LKMM (and LKMM-alpha where asked)
+    too for the 2025 ones."""
+    named = {e.model for e in sc.expected}
+    return [m for m in MODEL_ORDER if m in named] + sorted(named - set(MODEL_ORDER)) or list(DEFAULT_MODELS)
+
+
+def run_review(scenarios: Sequence[Scenario], models: Sequence[str] | None = None, *,
+               max_executions: int | None = None, timeout: float | None = None,
+               progress: Callable[[Run], None] | None = None) -> list[Run]:
+    """Run every setting of each scenario under ``models``, or, when ``models`` is ``None``,
+    under the models of the scenario's own expected table (:func:`scenario_models`)."""
     runs = []
     for sc in scenarios:
         for settings in settings_of(sc):
-            for m in models:
+            for m in (models if models is not None else scenario_models(sc)):
                 r = run_one(sc, settings, m, max_executions=max_executions, timeout=timeout)
                 if progress is not None:
                     progress(r)
@@ -216,7 +235,7 @@ def answer(sc: Scenario, runs: Sequence[Run]) -> str:
                               f"expected {r.expected_text}" for r in wrong)
                   + "), so the model or the scenario needs attention before this question is answered.")
     elif not incomplete:
-        note = ANSWERS.get(sc.name)
+        note = ANSWERS.get(sc.name) or _section_2025().ANSWERS.get(sc.name)
         if note:
             text_ += " " + note
     return text_
@@ -322,6 +341,21 @@ ANSWERS: dict[str, str] = {
 }
 
 
+def _section_2025() -> Any:
+    """``rmapwalk.review_2025``: the section "2025: lockless aging" (its own text and layout)."""
+    from rmapwalk import review_2025
+
+    return review_2025
+
+
+def _split(runs: Sequence[Run], scenarios: Sequence[Scenario]) -> tuple[list[Run], list[Scenario],
+                                                                          list[Run], list[Scenario]]:
+    """(2013 runs, 2013 scenarios, 2025 runs, 2025 scenarios)."""
+    new = _section_2025().in_section
+    return ([r for r in runs if not new(r.scenario)], [sc for sc in scenarios if not new(sc)],
+            [r for r in runs if new(r.scenario)], [sc for sc in scenarios if new(sc)])
+
+
 # -- reports ------------------------------------------------------------------------------------
 HEADER = ("question", "setting", "model", "verdict", "as expected", "executions", "seconds")
 
@@ -359,6 +393,17 @@ def _violation_title(r: Run) -> str:
 
 def text_report(runs: Sequence[Run], scenarios: Sequence[Scenario], total_seconds: float,
                 full_trace: bool = False) -> str:
+    runs, scenarios, runs_2025, scenarios_2025 = _split(runs, scenarios)
+    if not scenarios:
+        return _section_2025().text_section(runs_2025, scenarios_2025, full_trace)
+    body = _text_report_2013(runs, scenarios, total_seconds, full_trace)
+    if scenarios_2025:
+        body += "\n\n" + _section_2025().text_section(runs_2025, scenarios_2025, full_trace)
+    return body
+
+
+def _text_report_2013(runs: Sequence[Run], scenarios: Sequence[Scenario], total_seconds: float,
+                      full_trace: bool = False) -> str:
     rows = _rows(runs)
     widths = [max(len(x[i]) for x in rows + [list(HEADER)]) for i in range(len(HEADER))]
 
@@ -401,7 +446,22 @@ def _status_line(sc: Scenario, runs: Sequence[Run]) -> str:
 
 
 def markdown_report(runs: Sequence[Run], scenarios: Sequence[Scenario], total_seconds: float,
-                    models: Sequence[str]) -> str:
+                    models: Sequence[str] | None = None) -> str:
+    """docs/review.md: the 2013 questions, then the section "2025: lockless aging"
+    (``rmapwalk.review_2025``) when its scenarios were run.  ``models``: those the runs were asked
+    for (``None``: each scenario's own)."""
+    runs, scenarios, runs_2025, scenarios_2025 = _split(runs, scenarios)
+    if models is None:
+        models = list(dict.fromkeys(r.model for r in runs))
+    body = _markdown_report_2013(runs, scenarios, total_seconds, models) if scenarios else (
+        f"# The reviews, answered by rmapwalk\n\nGenerated by `{DOCS_COMMAND}`.\n")
+    if scenarios_2025:
+        body += "\n" + _section_2025().markdown_section(runs_2025, scenarios_2025)
+    return body
+
+
+def _markdown_report_2013(runs: Sequence[Run], scenarios: Sequence[Scenario], total_seconds: float,
+                          models: Sequence[str]) -> str:
     out = [
         "# The 2013 review, answered by rmapwalk",
         "",
@@ -461,6 +521,8 @@ def markdown_report(runs: Sequence[Run], scenarios: Sequence[Scenario], total_se
 __all__ = [
     "ANSWERS",
     "DEFAULT_MODELS",
+    "MODEL_ORDER",
+    "scenario_models",
     "DOCS_COMMAND",
     "Run",
     "answer",
