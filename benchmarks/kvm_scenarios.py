@@ -69,7 +69,7 @@ def run_config(cfg: tuple[str, dict[str, Any], str]) -> dict[str, Any]:
         "setting": " ".join(f"{k}={v}" for k, v in settings.items()) or "base",
         "model": model,
         "verdict": res.verdict if res.verdict != "violated" else "violated: " + ", ".join(
-            p.split(" ")[0] for p in sorted(res.property_counts)),
+            p.split(" ")[0] if p[:1] == "I" and p[1:2].isdigit() else p for p in sorted(res.property_counts)),
         "executions": st.executions,
         "complete": st.complete,
         "blocked": st.blocked,

@@ -104,6 +104,14 @@ ANSWERS: dict[str, str] = {
         "included. Reading the head once through the lock and writing it once through the unlock "
         "holds. With the I12 monitor on, the same runs stop at the helper's second read of the head "
         "word (tests/kvm/test_kvm_aging.py).",
+    "age-three-way":
+        "Answer: yes. With the rmap lock every interleaving of the fault's add, the notifier's unmap "
+        "(every spte cleared and every desc freed under the lock) and the aging walk leaves the rmap "
+        "exact, never lets the reader touch a freed desc and never deadlocks, under SC, TSO, PSO and "
+        "LKMM: writers take mmu_lock and then the rmap lock, the reader only the rmap lock, so no wait "
+        "cycle can form. Without the lock the reader reads descs the notifier frees (I4) under SC, TSO "
+        "and PSO; that broken setting is not run under LKMM (not finished after 600 s: the LKMM "
+        "explorer carries inconsistent partial executions to their end before it discards them).",
     "age-clear":
         "Answer: clear_bit and the cmpxchg both hold: an atomic RMW of the whole word cannot "
         "overwrite the Dirty bit the CPU sets, and a cmpxchg that fails because of it is ignored (the "

@@ -51,7 +51,7 @@ def with_checks(name: str, checks: tuple[str, ...]) -> Scenario:
 def test_the_2025_scenarios_and_their_models() -> None:
     names = {sc.name for sc in AGING}
     assert {"age-vs-add", "age-vs-remove", "age-vs-zap", "age-empty-rmap", "age-ordering", "head-reread",
-            "age-empty-walk", "age-clear"} == names
+            "age-empty-walk", "age-clear", "age-three-way"} == names
     for sc in AGING:
         models = {e.model for e in sc.expected}
         assert {"sc", "tso", "pso", "lkmm"} <= models, sc.name

@@ -255,7 +255,11 @@ def kvm_zap_all_rmap_sptes(kvm: KvmMmu, head: int) -> bool:
         while desc:
             n = kvm.ops.read(_f(kvm, desc, "spte_count"))
             for i in range(int(n)):
-                mmu_spte_clear_track_bits(kvm, kvm.ops.read(_slot(kvm, desc, i)))
+                sptep = kvm.ops.read(_slot(kvm, desc, i))
+                if not sptep:  # a desc whose count and slots disagree: the kernel would oops
+                    raise Violated(BUG, f"kvm_zap_all_rmap_sptes: NULL in slot {i} of a desc with "
+                                        f"spte_count {n!r}")
+                mmu_spte_clear_track_bits(kvm, sptep)
             nxt = kvm.ops.read(_f(kvm, desc, "more"))
             mmu_free_pte_list_desc(kvm, desc)
             desc = nxt
