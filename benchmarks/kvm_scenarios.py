@@ -43,9 +43,9 @@ def configurations(names: list[str] | None = None,
     for name, sc in SCENARIOS.items():
         if names and name not in names:
             continue
-        named = {e.model for e in sc.expected}
-        extra = tuple(m for m in LKMM_MODELS if sc.review == "2025" and m in named and m not in models)
         for st in settings_of(sc):
+            named = {e.model for e in sc.expected if dict(e.settings) == st}
+            extra = tuple(m for m in LKMM_MODELS if sc.review == "2025" and m in named and m not in models)
             for m in models + extra:
                 out.append((name, st, m))
     return out
