@@ -169,11 +169,12 @@ def select(names: Iterable[str] | None = None) -> list[Scenario]:
 MODEL_ORDER = ("sc", "tso", "pso", "weak", "lkmm", "lkmm-alpha")
 
 
-def scenario_models(sc: Scenario) -> list[str]:
-    """The memory models named in ``sc``'s expected table (what the review runs it under when no
-    models are given): SC, TSO and PSO for the 2013 questions, LKMM (and LKMM-alpha where asked)
-    too for the 2025 ones."""
-    named = {e.model for e in sc.expected}
+def scenario_models(sc: Scenario, settings: Mapping[str, Any] | None = None) -> list[str]:
+    """The memory models named in ``sc``'s expected table, for ``settings`` (every setting when
+    ``None``): what the review runs it under when no models are given.  SC, TSO and PSO for the
+    2013 questions, LKMM (and LKMM-alpha where asked) too for the 2025 ones; a row the table
+    leaves out (a model out of reach for that setting) is not run."""
+    named = {e.model for e in sc.expected if settings is None or dict(e.settings) == dict(settings)}
     return [m for m in MODEL_ORDER if m in named] + sorted(named - set(MODEL_ORDER)) or list(DEFAULT_MODELS)
 
 
@@ -185,7 +186,7 @@ def run_review(scenarios: Sequence[Scenario], models: Sequence[str] | None = Non
     runs = []
     for sc in scenarios:
         for settings in settings_of(sc):
-            for m in (models if models is not None else scenario_models(sc)):
+            for m in (models if models is not None else scenario_models(sc, settings)):
                 r = run_one(sc, settings, m, max_executions=max_executions, timeout=timeout)
                 if progress is not None:
                     progress(r)

@@ -309,3 +309,64 @@ def _loc(p: Program, addr: int) -> Any:
     from rmapwalk.engine.program import Loc
 
     return Loc(int(addr), p.names[int(addr)])
+
+
+# -- the helpers' single-word discipline, as events ------------------------------------------------
+
+def _head_events(head_reads: str) -> list[str]:
+    """The labels of the events a writer makes on the head word for one add and one remove."""
+    from rmapwalk.kvm.mmu_checks import kvm_mmu_unlock
+
+    p, kvm = _vm(head_reads=head_reads)
+    head = gfn_to_rmap(kvm, 0, 1)
+    with kvm.building():
+        pte_list_add(kvm, S[0], head)
+        pte_list_add(kvm, S[1], head)
+
+    @p.thread
+    def writer() -> None:
+        spin_lock(kvm.mmu_lock)
+        pte_list_add(kvm, S[2], head)   # the head desc is full: a new head desc
+        pte_list_remove(kvm, S[2], head)  # the new head desc empties: freed
+        kvm_mmu_unlock(kvm)
+
+    from rmapwalk.engine.explore import Explorer, Options
+
+    labels: list[str] = []
+
+    def grab(gr: Any, kind: str) -> None:
+        if not labels:
+            labels.extend(e.node.label for e in gr.threads[0] if e.loc == int(head) and e.node is not None)
+
+    assert Explorer(p, "sc", Options(on_execution=grab)).run().verdict == "holds"
+    return labels
+
+
+def test_helpers_touch_the_head_word_once_each() -> None:
+    """With head_reads=once each helper reads the word once (its lock: a read, then the
+    try_cmpxchg) and writes it once (its unlock); with reread, pte_list_add reads it again at each
+    use and stores the new head desc in the middle of the change."""
+    once = _head_events("once")  # (the try_cmpxchg is two events: its read and its write)
+    assert once == ["atomic_long_read", "atomic_long_try_cmpxchg_acquire", "atomic_long_try_cmpxchg_acquire",
+                    "atomic_long_set_release"] * 2
+    reread = _head_events("reread")
+    assert reread.count("atomic_long_set") >= 2 and len(reread) > len(once)
+
+
+def test_writers_need_mmu_lock() -> None:
+    p, kvm = _vm()
+
+    @p.thread
+    def writer() -> None:
+        pte_list_add(kvm, S[0], gfn_to_rmap(kvm, 0, 1))
+
+    assert props(explore(p, "sc")) == {"lock misuse"}
+
+
+def test_review_runs_only_the_rows_of_the_table() -> None:
+    from rmapwalk.review import scenario_models
+
+    sc = SCENARIOS["age-three-way"]
+    assert scenario_models(sc, {"rmap_lock": "locked"}) == ["sc", "tso", "pso", "lkmm"]
+    assert scenario_models(sc, {"rmap_lock": "none"}) == ["sc", "tso", "pso"]
+    assert scenario_models(SCENARIOS["age-ordering"]) == ["sc", "tso", "pso", "lkmm", "lkmm-alpha"]
