@@ -2,29 +2,39 @@
 PY ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
+# two installations: what `rmapwalk review` needs (make demo, docs, tour, bench), and that plus the
+# test and lint tools of the `dev` extra (make test, lint)
+RUN_STAMP := $(VENV)/.installed-run
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench docs clean sysdeps
+.PHONY: demo test lint bench docs clean sysdeps tour
 
 # Debian packages some tests use (headless Chromium renders the --html page, Graphviz the --dot
 # graph). Installed when apt-get can run (root); otherwise those tests skip and say why.
 SYSDEPS := chromium graphviz
 
-$(STAMP): pyproject.toml
-	@test -x $(BIN)/python || $(PY) -m venv $(VENV) || python3 -m venv $(VENV)
+$(BIN)/python:
+	$(PY) -m venv $(VENV) || python3 -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(RUN_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	@touch $(RUN_STAMP)
+
+$(STAMP): pyproject.toml $(RUN_STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
-demo: $(STAMP)
-	$(BIN)/rmapwalk review --progress
+# the main job: the review on the terminal, and as one page (review.html)
+demo: $(RUN_STAMP)
+	$(BIN)/rmapwalk review --html review.html
 
 # the engine-only tour of the tutorial's examples
-tour: $(STAMP)
+tour: $(RUN_STAMP)
 	$(BIN)/python -m rmapwalk.demo
 
-docs: $(STAMP)
-	$(BIN)/rmapwalk review --markdown > docs/review.md
+docs: $(RUN_STAMP)
+	$(BIN)/rmapwalk review --mutations --jobs --markdown > docs/review.md
 	$(BIN)/rmapwalk switches --markdown > docs/switches.md
 
 lint: $(STAMP)
@@ -43,10 +53,11 @@ sysdeps:
 test: $(STAMP) lint sysdeps
 	$(BIN)/pytest
 
-bench: $(STAMP)
+bench: $(RUN_STAMP)
 	$(BIN)/python benchmarks/run.py
 	$(BIN)/python benchmarks/litmus.py
 	$(BIN)/python benchmarks/parallel.py
+	$(BIN)/python benchmarks/mutate.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info src/*.egg-info
+	rm -rf $(VENV) build *.egg-info src/*.egg-info review.html

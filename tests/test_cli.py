@@ -215,12 +215,68 @@ def test_syntax_error(tmp_path: Path) -> None:
     assert res.stdout == ""
 
 
-def test_thread_raising_is_a_model_error() -> None:
-    res = cli("run", str(MODELS / "thread_raises.py"))
+def test_thread_raising_is_a_violation(tmp_path: Path) -> None:
+    res = cli("run", str(MODELS / "thread_raises.py"), "--replay-dir", str(tmp_path))
+    assert res.exit_code == 1, res.output
+    assert res.stderr == ""
+    assert "violation: exception in thread P1 at thread_raises.py:17: ValueError: boom" in res.stdout
+    assert "EXCEPTION at thread_raises.py:17: ValueError: boom" in res.stdout
+
+
+DIVIDES = str(MODELS / "thread_divides.py")
+DIVIDES_HEADER = "violation: exception in thread P1 at thread_divides.py:18: ZeroDivisionError: division by zero"
+
+
+def test_division_by_a_read_zero_is_an_exception_violation(tmp_path: Path) -> None:
+    """The execution that reads 0 raises; the run goes on and counts the other one."""
+    rp = tmp_path / "rp"
+    res = cli("run", DIVIDES, "--replay-dir", str(rp), "--layout", "columns")
+    assert res.exit_code == 1, res.output
+    out = res.stdout
+    assert DIVIDES_HEADER in out
+    assert "EXCEPTION at thread_divides.py:18: ZeroDivisionError: division by zero" in out
+    assert "load(x) = 0  <- init" in violation_section(out)
+    assert "complete executions  1" in out and "    exception          1" in out
+    assert "P1:q" in out and "25.0" in out  # the execution that read 4 finished
+    rep = cli("replay", str(rp / "divides-sc-1.json"), "--layout", "columns")
+    assert rep.exit_code == 1, rep.output
+    assert rep.stdout.rstrip("\n") == violation_section(out)
+
+    res = cli("run", DIVIDES, "--json", "--replay-dir", str(rp))
+    assert res.exit_code == 1
+    obj = json.loads(res.stdout)
+    assert obj["verdict"] == "violated" and obj["executions"] == 1 and obj["errors"] == 1
+    assert obj["property_counts"] == {"exception": 1}
+    (v,) = obj["violations"]
+    assert v["property"] == "exception" and v["message"] == "ZeroDivisionError: division by zero"
+    assert v["thread"] == "P1" and v["where"].endswith("thread_divides.py:18")
+    assert "EXCEPTION at thread_divides.py:18" in v["trace"]
+    rep = cli("replay", v["replay"], "--json")
+    assert rep.exit_code == 1
+    r = json.loads(rep.stdout)
+    assert r["property"] == "exception" and r["message"] == v["message"] and r["trace"] == v["trace"]
+
+
+@pytest.mark.parametrize("opts", [["--random", "--executions", "30", "--seed", "3"], ["--jobs", "2"],
+                                  ["--checkpoint", "CKPT"]])
+def test_exception_violation_in_random_parallel_and_checkpointed_runs(tmp_path: Path, opts: list[str]) -> None:
+    opts = [str(tmp_path / "c.json") if o == "CKPT" else o for o in opts]
+    rp = tmp_path / "rp"
+    res = cli("run", DIVIDES, "--replay-dir", str(rp), "--quiet", "--layout", "columns", *opts)
+    assert res.exit_code == 1, res.output
+    assert DIVIDES_HEADER in res.stdout
+    rep = cli("replay", str(rp / "divides-sc-1.json"), "--layout", "columns")
+    assert rep.exit_code == 1
+    assert rep.stdout.rstrip("\n") == violation_section(res.stdout)
+
+
+def test_exception_while_building_the_program_is_bad_input(tmp_path: Path) -> None:
+    bad = tmp_path / "factory_raises.py"
+    bad.write_text("from rmapwalk.engine import Program\n\n\ndef program():\n    return 1 / 0\n")
+    res = cli("run", str(bad))
     assert res.exit_code == 2
     line = one_error_line(res)
-    assert "thread_raises.py:17:" in line
-    assert "ValueError: boom" in line and "P1" in line
+    assert "factory_raises.py:5:" in line and "ZeroDivisionError" in line
 
 
 def test_import_time_exception_names_the_model_line() -> None:
@@ -414,9 +470,9 @@ def test_console_script(tmp_path: Path) -> None:
     assert line.startswith("rmapwalk: ") and "syntax.py:1:" in line
 
     res = sh("run", str(MODELS / "thread_raises.py"))
-    assert res.returncode == 2
-    (line,) = res.stderr.splitlines()
-    assert "thread_raises.py:17:" in line
+    assert res.returncode == 1
+    assert res.stderr == ""
+    assert "violation: exception in thread P1 at thread_raises.py:17: ValueError: boom" in res.stdout
 
     (tmp_path / "junk.json").write_text("not json")
     res = sh("replay", "junk.json")

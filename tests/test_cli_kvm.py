@@ -84,6 +84,7 @@ def test_check_kvm_holds_exit_0_json(tmp_path: Path) -> None:
     assert set(obj["switches"]) == set(SWITCHES)
     assert obj["switches"]["large_wp"] == "readonly" and obj["switches"]["fast_pf_large"] == "forbid"
     assert obj["executions"] > 0 and obj["seconds"] >= 0
+    assert isinstance(obj["blocked"], int) and 0 <= obj["blocked"] <= obj["executions"]
     assert not list(tmp_path.iterdir())
 
 
@@ -198,9 +199,22 @@ def test_review_2025_section_runs_each_scenarios_own_models() -> None:
     assert all("| yes |" in r for r in rows)
     assert review_2025.ANSWERS["age-ordering"] in md
     assert {r.split("|")[3].strip() for r in md.splitlines() if r.startswith(f"| `{FAST}`")} == {"sc", "tso", "pso"}
-    txt = cli("review", "--scenario", "age-empty-rmap", "--models", "sc")
-    assert txt.exit_code == 0 and txt.stdout.startswith("== 2025: lockless aging")
-    assert review_2025.ANSWERS["age-empty-rmap"] in txt.stdout
+    txt = cli("review", "--scenario", FAST, "--scenario", "age-empty-rmap", "--models", "sc", "--width", "100")
+    assert txt.exit_code == 0
+    out = txt.stdout
+    assert "of the 2013 lockless write-protect review and the 2025 lockless aging" in out
+    assert out.index(f"] {FAST}") < out.index(review_2025.TITLE) < out.index("] age-empty-rmap")
+    assert "A: nothing stops it" in out
+
+
+def test_review_html_has_the_2025_section(tmp_path: Path) -> None:
+    from rmapwalk import review_2025
+
+    page = tmp_path / "review.html"
+    res = cli("review", "--scenario", FAST, "--scenario", "age-clear", "--models", "sc", "--html", str(page))
+    assert res.exit_code == 0, res.output
+    html = page.read_text(encoding="utf-8")
+    assert html.index(f"<code>{FAST}</code>") < html.index(review_2025.TITLE) < html.rindex("<code>age-clear</code>")
 
 
 def test_check_kvm_upstream_615_preset() -> None:

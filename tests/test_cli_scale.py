@@ -125,3 +125,31 @@ def test_scale_options_that_do_not_go_together(tmp_path: Path) -> None:
     res = cli("run", SB, "--checkpoint-interval", "1", "--replay-dir", str(tmp_path))
     assert res.exit_code == 2 and "needs --checkpoint" in res.stderr
     assert len(res.stderr.strip().splitlines()) == 1
+    res = cli("run", SB, "--slice-executions", "5", "--replay-dir", str(tmp_path))
+    assert res.exit_code == 2 and "--slice-executions applies to --jobs, --cluster or --checkpoint" in res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1
+
+
+def test_checkpoints_of_units_cut_by_count_do_not_depend_on_timing(tmp_path: Path) -> None:
+    """--slice-executions N with --checkpoint-interval 0: units of N executions, a checkpoint after
+    each; stopped by --max-executions, two runs save the same checkpoint, and it resumes (cut the
+    same way) to the uninterrupted totals."""
+    model = tmp_path / "lz.py"
+    model.write_text("from benchmarks.programs import lastzero\np = lastzero(7)\n")
+    cut = ["--checkpoint-interval", "0", "--slice-executions", "7"]
+    saved = []
+    for i in range(2):
+        ck = tmp_path / f"c{i}.json"
+        res = cli("run", str(model), "--checkpoint", str(ck), *cut, "--max-executions", "40",
+                  "--replay-dir", str(tmp_path))
+        assert res.exit_code == 3, res.output
+        data = json.loads(ck.read_text())
+        saved.append({k: data[k] for k in ("stats", "outcomes", "units", "units_done", "finished")})
+    assert saved[0] == saved[1]
+    assert saved[0]["stats"]["complete"] == 40 and saved[0]["units_done"] == 6  # 7+7+7+7+7+5
+    assert saved[0]["units"] and not saved[0]["finished"]
+    again = cli("resume", str(tmp_path / "c0.json"), "--json", *cut, "--replay-dir", str(tmp_path))
+    whole = cli("run", str(model), "--json", "--replay-dir", str(tmp_path))
+    assert again.exit_code == whole.exit_code == 0, again.output
+    assert _summary(again.stdout) == _summary(whole.stdout)
+    assert json.loads((tmp_path / "c0.json").read_text())["finished"]

@@ -69,8 +69,9 @@ def test_pass_and_fail_with_trace_and_replay(pytester: pytest.Pytester) -> None:
     replay_file = pytester.path / m.group(1)
     assert replay_file.is_file() and replay_file.parent.name == "rmapwalk-replays"
     assert "Traceback" not in out and "During handling" not in out
-    # the saved replay shows the same trace again
-    cli = CliRunner().invoke(main, ["replay", str(replay_file)], catch_exceptions=False)
+    # the saved replay shows the same trace again (the plugin prints the column layout; replay
+    # picks its layout by the width, so ask for the same)
+    cli = CliRunner().invoke(main, ["replay", "--layout", "columns", str(replay_file)], catch_exceptions=False)
     assert cli.exit_code == 1, cli.output
     assert cli.stderr == ""
     trace = cli.stdout.splitlines()

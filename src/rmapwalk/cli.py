@@ -3,8 +3,10 @@ search, the KVM model's commands (``scenarios``, ``check kvm``, ``switches``, ``
 litmus front end (``litmus``, in ``cli_litmus``).
 
 Exit status: 0 the properties hold, 1 a violation was found (``replay``: always, it shows one),
-2 bad input (missing file, a model that does not load or raises, bad options, a bad replay file)
-or an internal error, 3 the exploration stopped before it was complete.
+2 bad input (missing file, a model that does not load or raises while its program is built, a
+``ModelError``, bad options, a bad replay file) or an internal error, 3 the exploration stopped
+before it was complete.  An exception raised by thread code is a violation (property
+``exception``), like a failed assertion.
 
 Every problem is reported as one line on stderr, ``rmapwalk: FILE:LINE: message``; set
 ``RMAPWALK_DEBUG=1`` to get the Python traceback as well.
@@ -16,9 +18,7 @@ import hashlib
 import inspect
 import json
 import os
-import re
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from typing import Any, NoReturn
@@ -26,13 +26,26 @@ from typing import Any, NoReturn
 import click
 
 from rmapwalk import __version__, review
+from rmapwalk.cli_litmus import litmus
+from rmapwalk.cli_mutate import mutate_cmd
+from rmapwalk.cli_shared import (
+    OUTPUT_META,
+    one_line,
+    output_opts,
+    replay_record,
+    safe_name,
+    save_violation,
+    trace_of,
+    warn,
+    write_atomic,
+    write_views,
+)
 from rmapwalk.engine.explore import Explorer, Options
 from rmapwalk.engine.models import MODELS
 from rmapwalk.engine.program import Program
-from rmapwalk.engine.replay import FORMAT, ReplayError, rebuild
-from rmapwalk.engine.result import HOLDS, INCOMPLETE, VIOLATED, Violation
+from rmapwalk.engine.replay import FORMAT, ReplayError
+from rmapwalk.engine.result import HOLDS, INCOMPLETE, VIOLATED
 from rmapwalk.engine.runtime import ModelError
-from rmapwalk.engine.trace import render
 from rmapwalk.kvm import scenarios as scenarios_pkg
 from rmapwalk.kvm.presets import PRESETS, preset_switches, switches_markdown
 from rmapwalk.kvm.scenarios import SCENARIOS, Scenario
@@ -46,7 +59,7 @@ from rmapwalk.loader import (
     show_path,
     user_frame,
 )
-from rmapwalk.report import dot, html, jsonout, progress, text
+from rmapwalk.report import jsonout, narrow, progress, review_html, review_text, text
 
 EXIT_HOLDS = 0
 EXIT_VIOLATED = 1
@@ -63,17 +76,9 @@ class Fail(Exception):
     """A problem to report as one line (already formatted) with exit status 2."""
 
 
-# -- error reporting ---------------------------------------------------------------------------
-def _one_line(msg: str) -> str:
-    return " ".join(msg.split())
-
-
-def _warn(msg: str) -> None:
-    click.echo(f"rmapwalk: warning: {_one_line(msg)}", err=True)
-
-
+# -- error reporting (one_line, warn: cli_shared) ----------------------------------------------
 def _die(msg: str) -> NoReturn:
-    click.echo(f"rmapwalk: {_one_line(msg)}", err=True)
+    click.echo(f"rmapwalk: {one_line(msg)}", err=True)
     raise SystemExit(EXIT_ERROR)
 
 
@@ -110,56 +115,6 @@ def _guard(body: Callable[[], int], model_path: Callable[[], str | None]) -> NoR
     raise SystemExit(code)
 
 
-# -- replay files -------------------------------------------------------------------------------
-def _safe_name(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._+-]+", "_", name).strip("._") or "program"
-
-
-def write_atomic(path: str, content: str) -> None:
-    """Write ``content`` to ``path`` so that readers see the old file or the whole new one."""
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=folder)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(content)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-
-
-def replay_record(v: Violation, prog: Program, source: str, sha256: str, symbol: str,
-                  max_events: int) -> dict[str, Any]:
-    """What a replay file holds: the engine's replay data plus where the model is."""
-    data = dict(v.replay)
-    data["violation"] = {
-        **dict(data.get("violation") or {}),
-        "kind": v.kind,
-        "message": v.message,
-        "thread": v.thread,
-        "where": v.where,
-    }
-    data["program"] = prog.name
-    data["program_symbol"] = symbol
-    data["source"] = source
-    data["sha256"] = sha256
-    data["max_events"] = max_events
-    data["rmapwalk_version"] = __version__
-    return data
-
-
-def trace_of(prog: Program, data: dict[str, Any], max_events: int) -> str:
-    """The trace text of a recorded execution (rebuilt from its replay data)."""
-    g = rebuild(prog, data, max_events)
-    return render(g, data["model"], order=(data.get("violation") or {}).get("order"))
-
-
 # -- the command group --------------------------------------------------------------------------
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="rmapwalk")
@@ -173,30 +128,10 @@ def main() -> None:
     The built-in KVM shadow-MMU model: `rmapwalk scenarios` lists its scenarios, `rmapwalk
     check kvm --scenario NAME [--preset P] [--set KEY=VALUE ...]` checks one, `rmapwalk
     switches` lists the design switches and presets, and `rmapwalk review` answers the 2013
-    review's questions and, in its section "2025: lockless aging", those of the 2025 series
-    (`--markdown` gives docs/review.md).
+    review's questions (`--markdown` gives docs/review.md).
 
     Exit status: 0 holds, 1 violated, 2 bad input or internal error, 3 incomplete.
     """
-
-
-
-def _save_violation(v: Any, prog: Any, record: dict[str, Any], max_events: int, fname: str, as_json: bool) -> None:
-    """Save ``v``'s replay record to ``fname`` (atomically) and set its trace and file name.
-
-    The trace is rebuilt from the saved text, so that `rmapwalk replay` prints exactly the same."""
-    content = json.dumps(record, indent=1) + "\n"
-    try:
-        v.trace = trace_of(prog, json.loads(content), max_events)
-    except (ReplayError, ModelError) as e:
-        v.trace = f"(no trace: the execution could not be rebuilt: {e})"
-    try:
-        write_atomic(fname, content)
-    except OSError as e:
-        _warn(f"cannot save the replay file {show_path(fname)}: {e.strerror or e}")
-    else:
-        v.replay_file = os.path.abspath(fname) if as_json else show_path(fname)
-    _write_views(prog, json.loads(content), max_events, record.get("source"), v.replay_file)
 
 
 def _exploration_options(f: Any) -> Any:
@@ -222,11 +157,9 @@ def _exploration_options(f: Any) -> Any:
     return f
 
 # -- presentation: --html, --dot, --quiet and the progress line (docs/output.md) ------------------
-_META = "rmapwalk.output"
-
-
+# (the violation views themselves are written by cli_shared.write_views)
 def _keep_output_option(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
-    opts = ctx.meta.setdefault(_META, {"written": 0})
+    opts = ctx.meta.setdefault(OUTPUT_META, {"written": 0})
     opts[param.name or ""] = value
     if param.name == "quiet" and "closing" not in opts:
         opts["closing"] = True
@@ -238,12 +171,12 @@ def _no_violation_note(opts: dict[str, Any]) -> None:
     if opts["written"] == 0 and opts.get("explored"):
         for key, flag in (("html_file", "--html"), ("dot_file", "--dot")):
             if opts.get(key):
-                _warn(f"{flag}: no violation to draw; {show_path(opts[key])} not written")
+                warn(f"{flag}: no violation to draw; {show_path(opts[key])} not written")
 
 
 def _output_options(f: Any) -> Any:
-    """--html, --dot and --quiet (run, replay, check kvm); their values go to ``ctx.meta``, so the
-    commands' signatures stay as they are."""
+    """--html, --dot, --quiet and --layout (run, replay, check kvm); their values go to
+    ``ctx.meta``, so the commands' signatures stay as they are."""
     opts = [
         click.option("--html", "html_file", type=click.Path(dir_okay=False), metavar="FILE", expose_value=False,
                      callback=_keep_output_option,
@@ -253,20 +186,19 @@ def _output_options(f: Any) -> Any:
                      help="Write the violation's execution graph (po, rf, co, fr) for Graphviz."),
         click.option("--quiet", "-q", "quiet", is_flag=True, expose_value=False, callback=_keep_output_option,
                      help="No progress line (it is only shown when stderr is a terminal) and no notes on stderr."),
+        click.option("--layout", type=click.Choice(narrow.LAYOUTS), default="auto", show_default=True,
+                     expose_value=False, callback=_keep_output_option,
+                     help="Trace layout: one column per thread, or narrow (one event a line, with its step "
+                          "and thread); auto: narrow when the columns are wider than the terminal."),
     ]
     for opt in reversed(opts):
         f = opt(f)
     return f
 
 
-def _output_opts() -> dict[str, Any]:
-    ctx = click.get_current_context(silent=True)
-    return ctx.meta.get(_META, {"written": 0}) if ctx is not None else {"written": 0}
-
-
 def _explore(explorer: Any) -> Any:
     """``explorer.run()`` with the progress line on a terminal (unless --quiet)."""
-    opts = _output_opts()
+    opts = output_opts()
     prog, model = getattr(explorer, "prog", None), getattr(explorer, "model", None)
     label = f"{getattr(prog, 'name', '')} @{getattr(model, 'name', model)}" if prog is not None else ""
     result = progress.run_with_progress(explorer, quiet=bool(opts.get("quiet")), label=label)
@@ -274,43 +206,12 @@ def _explore(explorer: Any) -> Any:
     return result
 
 
-def _numbered(path: str, n: int) -> str:
-    if n <= 1:
-        return path
-    stem, ext = os.path.splitext(path)
-    return f"{stem}-{n}{ext}"
-
-
-def _write_views(prog: Any, data: dict[str, Any], max_events: int, source: str | None = None,
-                 replay_file: str | None = None) -> None:
-    """Write the --html page and --dot graph of one violation (if asked for)."""
-    opts = _output_opts()
-    if not opts.get("html_file") and not opts.get("dot_file"):
-        return
-    opts["written"] += 1
-    n = opts["written"]
-    for key, make in (("html_file", lambda: html.html_from_replay(prog, data, max_events, source=source,
-                                                                  replay_file=replay_file)),
-                      ("dot_file", lambda: dot.dot_from_replay(prog, data, max_events))):
-        if not opts.get(key):
-            continue
-        fname = _numbered(opts[key], n)
-        try:
-            content = make()
-        except (ReplayError, ModelError) as e:
-            _warn(f"{show_path(fname)} not written: the execution could not be rebuilt: {e}")
-            continue
-        try:
-            write_atomic(fname, content)
-        except OSError as e:
-            _warn(f"cannot write {show_path(fname)}: {e.strerror or e}")
-        else:
-            if not opts.get("quiet"):
-                click.echo(f"rmapwalk: wrote {show_path(fname)}", err=True)
-
-
 # -- scale: --random, --estimate, --jobs, --cluster, --checkpoint (docs/scale.md) ---------------
 _SCALE = "rmapwalk.scale"
+#: (hidden: for tests and debugging) units cut by count make a search's split, and so what each
+#: checkpoint holds, independent of timing
+SLICE_EXECUTIONS_HELP = ("Cut work units after N executions instead of after a time slice: how the search is "
+                         "split, and so what each checkpoint holds, then depends on counts only.")
 _RANDOM_ONLY = ("seed", "executions", "scheduler", "depth")
 
 
@@ -354,8 +255,11 @@ def _scale_options(f: Any) -> Any:
         click.option("--checkpoint", "checkpoint", type=click.Path(dir_okay=False), metavar="FILE", **keep,
                      help="Save the search's progress to FILE (atomically, every few seconds, and when it "
                           "stops); `rmapwalk resume FILE` continues it after a kill, Ctrl-C or --timeout."),
-        click.option("--checkpoint-interval", type=click.FloatRange(min=0.05), default=3.0, show_default=True,
-                     metavar="SECONDS", **keep, help="With --checkpoint: seconds between checkpoints."),
+        click.option("--checkpoint-interval", type=click.FloatRange(min=0), default=3.0, show_default=True,
+                     metavar="SECONDS", **keep,
+                     help="With --checkpoint: seconds between checkpoints (0: after every work unit)."),
+        click.option("--slice-executions", type=click.IntRange(min=1), metavar="N", hidden=True, **keep,
+                     help=SLICE_EXECUTIONS_HELP),
     ]
     for opt in reversed(opts):
         f = opt(f)
@@ -392,6 +296,8 @@ def _search(prog: Program, loaded: Any, model: str, opts: Options, as_json: bool
         raise Fail("--checkpoint-interval needs --checkpoint")
     jobs = so.get("jobs")
     ckpt = so.get("checkpoint")
+    if "slice_executions" in given and not (jobs is not None or so.get("cluster") or ckpt):
+        raise Fail("--slice-executions applies to --jobs, --cluster or --checkpoint")
     if jobs is not None or so.get("cluster") or ckpt:
         from rmapwalk.engine.parallel import ParallelSearch
         from rmapwalk.engine.workunit import ProgramSource, SearchConfig
@@ -402,9 +308,15 @@ def _search(prog: Program, loaded: Any, model: str, opts: Options, as_json: bool
                               stop_on_first=opts.stop_on_first)
         return _Guarded(ParallelSearch(config, prog, jobs=_jobs(jobs), cluster=so.get("cluster"),
                                        timeout=opts.timeout, max_executions=opts.max_executions,
+                                       slice_executions=so.get("slice_executions"),
                                        checkpoint=_checkpointer(ckpt) if ckpt else None,
-                                       checkpoint_interval=so.get("checkpoint_interval") or 3.0), ckpt)
+                                       checkpoint_interval=_interval(so.get("checkpoint_interval"))), ckpt)
     return Explorer(prog, model, opts)
+
+
+def _interval(seconds: float | None) -> float:
+    """--checkpoint-interval: absent 3 s; 0 is a checkpoint after every work unit."""
+    return 3.0 if seconds is None else seconds
 
 
 def _jobs(jobs: int | None) -> int:
@@ -427,7 +339,7 @@ def _checkpointer(path: str) -> Callable[[dict[str, Any]], None]:
         except CheckpointWriteError as e:
             if str(e) not in warned:
                 warned.add(str(e))
-                _warn(str(e))
+                warn(str(e))
 
     return save
 
@@ -493,8 +405,8 @@ def run(model_file: str, memory_model: str, program_name: str | None, as_json: b
         result = _explore(_search(prog, loaded, memory_model.lower(), opts, as_json))
         for n, v in enumerate(result.violations, 1):
             record = replay_record(v, prog, loaded.path, loaded.sha256, loaded.symbol, max_events)
-            _save_violation(v, prog, record, max_events,
-                            os.path.join(replay_dir, f"{_safe_name(prog.name)}-{result.model}-{n}.json"), as_json)
+            save_violation(v, prog, record, max_events,
+                            os.path.join(replay_dir, f"{safe_name(prog.name)}-{result.model}-{n}.json"), as_json)
         if as_json:
             obj = jsonout.run_json(result, source=loaded.path, program_symbol=loaded.symbol,
                                    max_events=max_events)
@@ -514,14 +426,16 @@ def run(model_file: str, memory_model: str, program_name: str | None, as_json: b
 @click.option("--cluster", metavar="ADDRESS", help="Run the rest of the search on this Dask cluster.")
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
               help="Stop (saving the checkpoint again) after this many seconds in all, earlier runs included.")
-@click.option("--checkpoint-interval", type=click.FloatRange(min=0.05), default=3.0, show_default=True,
-              metavar="SECONDS", help="Seconds between checkpoints.")
+@click.option("--checkpoint-interval", type=click.FloatRange(min=0), default=3.0, show_default=True,
+              metavar="SECONDS", help="Seconds between checkpoints (0: after every work unit).")
+@click.option("--slice-executions", type=click.IntRange(min=1), metavar="N", hidden=True, help=SLICE_EXECUTIONS_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
 @click.option("--replay-dir", type=click.Path(file_okay=False), default=DEFAULT_REPLAY_DIR, show_default=True,
               metavar="DIR", help="Where to save replay files of violations.")
 @click.option("--full-trace", is_flag=True, help="Print traces in full.")
 def resume(checkpoint_file: str, jobs: int | None, cluster: str | None, timeout: float | None,
-           checkpoint_interval: float, as_json: bool, replay_dir: str, full_trace: bool) -> None:
+           checkpoint_interval: float, slice_executions: int | None, as_json: bool, replay_dir: str,
+           full_trace: bool) -> None:
     """Continue the search saved in FILE by `rmapwalk run MODEL.py --checkpoint FILE`.
 
     The run may have been killed, interrupted (Ctrl-C) or stopped by --timeout: the resumed
@@ -557,15 +471,16 @@ def resume(checkpoint_file: str, jobs: int | None, cluster: str | None, timeout:
             raise Fail(f"{shown}: the checkpoint is of program {state['program']!r}, not {prog.name!r}")
         try:
             search = resume_search(state, prog, jobs=_jobs(jobs), cluster=cluster, timeout=timeout,
-                                   checkpoint=_checkpointer(checkpoint_file), checkpoint_interval=checkpoint_interval)
+                                   slice_executions=slice_executions, checkpoint=_checkpointer(checkpoint_file),
+                                   checkpoint_interval=checkpoint_interval)
         except CheckpointError as e:
             raise Fail(f"{shown}: {e}") from None
         result = _explore(_Guarded(search, checkpoint_file))
         max_events = config.max_events
         for n, v in enumerate(result.violations, 1):
             record = replay_record(v, prog, loaded.path, loaded.sha256, loaded.symbol, max_events)
-            _save_violation(v, prog, record, max_events,
-                            os.path.join(replay_dir, f"{_safe_name(prog.name)}-{result.model}-{n}.json"), as_json)
+            save_violation(v, prog, record, max_events,
+                            os.path.join(replay_dir, f"{safe_name(prog.name)}-{result.model}-{n}.json"), as_json)
         if as_json:
             obj = jsonout.run_json(result, source=loaded.path, program_symbol=loaded.symbol, max_events=max_events)
             click.echo(jsonout.dumps(obj))
@@ -647,7 +562,7 @@ def replay(replay_file: str, as_json: bool, full_trace: bool) -> None:
         if (isinstance(data.get("sha256"), str) and os.path.isfile(source)
                 and file_sha256(source) != data["sha256"]):
             changed = True
-            _warn(f"{show_path(source)} changed since {shown} was recorded; the replay may not match")
+            warn(f"{show_path(source)} changed since {shown} was recorded; the replay may not match")
         if is_kvm:
             program = kvm_program_from_replay(data, shown)
         elif isinstance(data.get("litmus"), dict):
@@ -657,7 +572,7 @@ def replay(replay_file: str, as_json: bool, full_trace: bool) -> None:
             program = load_model(source, data["program"], sym if isinstance(sym, str) else None).program
         max_events = int(data.get("max_events", DEFAULT_MAX_EVENTS))
         try:
-            trace = trace_of(program, data, max_events)
+            trace = trace_of(program, data, max_events, "columns" if as_json else None)
         except ReplayError as e:
             hint = " (the model file changed)" if changed else ""
             raise Fail(f"{shown}: the replay does not match the model{hint}: {e}") from None
@@ -666,7 +581,7 @@ def replay(replay_file: str, as_json: bool, full_trace: bool) -> None:
         except (KeyError, IndexError, TypeError, ValueError, AttributeError) as e:
             hint = " (the model file changed?)" if changed else ""
             raise Fail(f"{shown}: malformed replay data{hint}: {exception_text(e)}") from None
-        _write_views(program, data, max_events, source, show_path(replay_file))
+        write_views(program, data, max_events, source, show_path(replay_file))
         v = data.get("violation") or {}
         kind = str(v.get("kind") or "violation")
         message = str(v.get("message") or "")
@@ -675,8 +590,14 @@ def replay(replay_file: str, as_json: bool, full_trace: bool) -> None:
         if as_json:
             obj = jsonout.replay_json(data, trace=trace, replay_file=os.path.abspath(replay_file),
                                       source=source, changed=changed)
+            if isinstance(data.get("mutation"), dict):
+                obj["mutation"] = data["mutation"]
             click.echo(jsonout.dumps(obj))
         else:
+            if isinstance(data.get("mutation"), dict):
+                from rmapwalk.mutate import describe_mutation
+
+                click.echo(f"mutant: {describe_mutation(data['mutation'])}")
             click.echo(text.violation_block(kind, message, trace, thread, where, full_trace))
         return EXIT_VIOLATED
 
@@ -768,7 +689,7 @@ def scenarios_cmd() -> None:
     w = max((len(n) for n in SCENARIOS), default=0)
     for name, sc in SCENARIOS.items():
         races = f" [{', '.join(sc.races)}]" if sc.races else ""
-        click.echo(f"{name.ljust(w)}  {_one_line(sc.question)}{races}")
+        click.echo(f"{name.ljust(w)}  {one_line(sc.question)}{races}")
 
 
 @main.command("switches")
@@ -830,8 +751,8 @@ def check_kvm(scenario_name: str, preset: str | None, sets: tuple[str, ...], mem
             record = replay_record(v, prog, source, sha, "", max_events)
             del record["program_symbol"]
             record["kvm"] = {"scenario": sc.name, "preset": preset, "switches": sw.as_dict()}
-            _save_violation(v, prog, record, max_events, os.path.join(
-                replay_dir, f"kvm-{_safe_name(sc.name)}-{digest}-{result.model}-{n}.json"), as_json)
+            save_violation(v, prog, record, max_events, os.path.join(
+                replay_dir, f"kvm-{safe_name(sc.name)}-{digest}-{result.model}-{n}.json"), as_json)
         if as_json:
             obj = {
                 "scenario": sc.name,
@@ -845,6 +766,7 @@ def check_kvm(scenario_name: str, preset: str | None, sets: tuple[str, ...], mem
                 "violation_count": result.violation_count,
                 "property_counts": dict(sorted(result.property_counts.items())),
                 "executions": result.stats.executions,
+                "blocked": result.stats.blocked,
                 "seconds": round(result.stats.seconds, 6),
                 "incomplete_reason": result.incomplete_reason,
                 "program": result.program,
@@ -852,7 +774,7 @@ def check_kvm(scenario_name: str, preset: str | None, sets: tuple[str, ...], mem
             }
             click.echo(jsonout.dumps(obj))
         else:
-            click.echo(f"scenario {sc.name}: {_one_line(sc.question)}")
+            click.echo(f"scenario {sc.name}: {one_line(sc.question)}")
             click.echo(f"preset {preset or '(none: switch defaults)'}; switches: {sw.describe()}")
             click.echo(text.run_text(result, source=f"scenario {sc.name}", prog=prog,
                                      shown=result.violations, full_trace=full_trace))
@@ -863,51 +785,93 @@ def check_kvm(scenario_name: str, preset: str | None, sets: tuple[str, ...], mem
 
 @main.command("review")
 @click.option("--markdown", is_flag=True, help="Print Markdown (docs/review.md) instead of text.")
+@click.option("--html", "html_file", type=click.Path(dir_okay=False), metavar="FILE",
+              help="Also write the review as one self-contained HTML page: questions, answers, verdict "
+                   "matrices, every run's switches and command, every counterexample drawn.")
 @click.option("--models", "models_text", default=None, metavar="M1,M2",
               help="Comma-separated memory models to run each setting under (default: each scenario's own: "
                    "SC, TSO, PSO for the 2013 questions; also LKMM, and LKMM-alpha where asked, for 2025).")
-@click.option("--scenario", "scenario_names", multiple=True, metavar="NAME",
-              help="Only this scenario (repeatable; default: every scenario).")
+@click.option("--scenario", "--only", "scenario_names", multiple=True, metavar="NAME",
+              help="Only this question's scenario (repeatable; default: every scenario).")
 @click.option("--max-executions", type=click.IntRange(min=1), metavar="N",
               help="Per-run execution bound (runs that hit it are reported INCOMPLETE).")
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
               help="Per-run time bound (runs that hit it are reported INCOMPLETE).")
-@click.option("--full-trace", is_flag=True, help="Print traces in full (text output).")
-@click.option("--progress", is_flag=True, help="Print one line per finished run on stderr.")
-def review_cmd(markdown: bool, models_text: str | None, scenario_names: tuple[str, ...], max_executions: int | None,
-               timeout: float | None, full_trace: bool, progress: bool) -> None:
+@click.option("--traces", type=click.Choice(review_text.TRACES), default="key", show_default=True,
+              help="Text output: key = each broken setting's shortest counterexample, the steps where threads "
+                   "interact; shortest = the same, every step; all = every kept trace; none.")
+@click.option("--layout", type=click.Choice(narrow.LAYOUTS), default="auto", show_default=True,
+              help="Trace layout of --traces shortest/all (auto: narrow when the columns do not fit).")
+@click.option("--width", type=click.IntRange(min=review_text.MIN_WIDTH), metavar="COLUMNS",
+              help=f"Text width (default: the terminal's, at most {review_text.DEFAULT_WIDTH}).")
+@click.option("--full-trace", is_flag=True, help="Print long traces in full (text output).")
+@click.option("--verbose", "-v", is_flag=True, help="Print one line per finished run on stderr.")
+@click.option("--progress", "verbose_compat", is_flag=True, hidden=True, help="Same as --verbose.")
+@click.option("--mutations", is_flag=True,
+              help="Add the mutation table (`rmapwalk mutate kvm` under these models and LKMM).")
+@click.option("--jobs", "-j", type=click.IntRange(min=0), is_flag=False, flag_value=0, default=None, metavar="N",
+              help="With --mutations: worker processes (--jobs alone or 0: one per core).")
+def review_cmd(markdown: bool, html_file: str | None, models_text: str | None, scenario_names: tuple[str, ...],
+               max_executions: int | None, timeout: float | None, traces: str, layout: str, width: int | None,
+               full_trace: bool, verbose: bool, verbose_compat: bool, mutations: bool, jobs: int | None) -> None:
     """Answer the 2013 review's questions (and, in a section "2025: lockless aging", those of the
     2025 series): run every scenario's proposal and broken alternatives.
 
-    For each scenario, every setting of its expected-verdict table under each model; prints a
-    table (question, setting, model, verdict, expected, executions, seconds), the shortest
-    trace of each violated run, and per question the answer the verdicts support.  Exit
-    status: 0 every verdict as expected, 1 some verdict differs, 3 some run incomplete.
+    For each question: the question, the answer in a sentence, the verdict matrix (settings x
+    models) and each broken setting's shortest counterexample with the command that checks it
+    again, within 100 columns.  A progress bar shows on a terminal (stderr).  Exit status: 0
+    every verdict as expected, 1 some verdict differs, 3 some run incomplete.
     """
 
     def body() -> int:
-        models: list[str] | None = None
+        asked: list[str] | None = None
         if models_text is not None:
-            models = [_memory_model(m.strip()) for m in models_text.split(",") if m.strip()]
-            if not models:
+            asked = [_memory_model(m.strip()) for m in models_text.split(",") if m.strip()]
+            if not asked:
                 raise Fail(f"--models: no model given; valid models: {', '.join(MODELS)}")
-            models = list(dict.fromkeys(models))
+            asked = list(dict.fromkeys(asked))
         try:
             chosen = review.select(scenario_names)
         except ValueError as e:
             raise Fail(str(e)) from None
         t0 = time.perf_counter()
-        def show(r: review.Run) -> None:
-            click.echo(f"rmapwalk: review: {r.scenario.name} [{review.describe_settings(r.settings)}] "
-                       f"@{r.model}: {r.verdict} ({r.executions} executions, {r.seconds:.2f} s)", err=True)
+        plan = review.plan(chosen, asked)
+        models = asked if asked is not None else review.planned_models(plan)
+        with progress.RunsProgress(len(plan), enabled=progress.wanted()) as bar:
+            def show(r: review.Run) -> None:
+                bar.advance(r.executions)
+                if verbose or verbose_compat:
+                    bar.note(review_text.summary_line(r))
 
-        runs = review.run_review(chosen, models, max_executions=max_executions, timeout=timeout,
-                                 progress=show if progress else None)
+            runs = review.run_review(chosen, asked, max_executions=max_executions, timeout=timeout,
+                                     progress=show, starting=lambda sc, st, m: bar.start(
+                                         f"{sc.name} [{review.describe_settings(st)}] @{m}"))
         total = time.perf_counter() - t0
+        mut = None
+        if mutations:
+            mut = review.run_mutations(chosen, asked or list(review.DEFAULT_MODELS), jobs=_jobs(jobs), progress=(
+                (lambda line: click.echo(f"rmapwalk: review: mutate: {line}", err=True))
+                if verbose or verbose_compat else None))
         if markdown:
-            click.echo(review.markdown_report(runs, chosen, total, models), nl=False)
+            click.echo(review.markdown_report(runs, chosen, total, asked, mut), nl=False)
         else:
-            click.echo(review.text_report(runs, chosen, total, full_trace))
+            w = width or min(narrow.terminal_width(), review_text.DEFAULT_WIDTH)
+            click.echo(review_text.render(runs, chosen, total, models, width=w, traces=traces, layout=layout,
+                                          full_trace=full_trace))
+            if mut is not None:
+                from rmapwalk import mutate as mm
+
+                click.echo("\n== mutations\n" + mm.text_report(mut, traces=False))
+        if html_file:
+            page = review_html.render(runs, chosen, total, models)
+            try:
+                write_atomic(html_file, page)
+                os.chmod(html_file, 0o644)  # a page to open and share, not a private temporary file
+            except OSError as e:
+                warn(f"cannot write {show_path(html_file)}: {e.strerror or e}")
+            else:
+                click.echo(f"rmapwalk: wrote {show_path(html_file)}: open file://{os.path.abspath(html_file)}",
+                           err=True)
         if any(r.verdict == INCOMPLETE for r in runs):
             return EXIT_INCOMPLETE
         if any(r.as_expected is False for r in runs):
@@ -933,10 +897,5 @@ def litmus_program_from_replay(source: str, shown: str) -> Program:
         raise Fail(f"{shown}: the litmus test it was recorded from no longer loads: {e}") from None
 
 
-def _register_litmus() -> None:
-    from rmapwalk.cli_litmus import litmus
-
-    main.add_command(litmus)
-
-
-_register_litmus()
+main.add_command(litmus)
+main.add_command(mutate_cmd)

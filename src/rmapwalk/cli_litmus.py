@@ -15,6 +15,7 @@ from concurrent.futures import ProcessPoolExecutor
 
 import click
 
+from rmapwalk.cli_shared import replay_record, safe_name, save_violation
 from rmapwalk.litmus.candidates import LitmusResult
 from rmapwalk.litmus.herdout import herd_lines, json_record
 from rmapwalk.litmus.parser import LitmusError
@@ -47,7 +48,6 @@ def _one(args: tuple[str, ModelSpec, str | None]) -> tuple[LitmusResult, str | N
 def _witness(path: str, spec: ModelSpec, replay_dir: str) -> str | None:
     """The engine's trace of one execution reaching the condition's outcome (``exists``), or
     breaking it (``~exists``/``forall``), with its replay file; None if there is none."""
-    from rmapwalk.cli import _safe_name, _save_violation, replay_record
     from rmapwalk.engine.runtime import ModelError
     from rmapwalk.litmus.engine_bridge import run_engine
     from rmapwalk.loader import file_sha256
@@ -64,8 +64,8 @@ def _witness(path: str, spec: ModelSpec, replay_dir: str) -> str | None:
     record = replay_record(v, r.program, os.path.abspath(path), file_sha256(path), "", TRACE_MAX_EVENTS)
     record["litmus"] = {"file": os.path.abspath(path), "witness": True}
     os.makedirs(replay_dir, exist_ok=True)
-    fname = os.path.join(replay_dir, f"{_safe_name(test.name)}-{spec.engine}.json")
-    _save_violation(v, r.program, record, TRACE_MAX_EVENTS, fname, False)
+    fname = os.path.join(replay_dir, f"{safe_name(test.name)}-{spec.engine}.json")
+    save_violation(v, r.program, record, TRACE_MAX_EVENTS, fname, False)
     what = "reaches the condition" if test.condition.quantifier == "exists" else "breaks the condition"
     return (f"Witness: an execution under {spec.engine} that {what} ({v.message}):\n{v.trace}\n"
             f"replay: rmapwalk replay {v.replay_file}")

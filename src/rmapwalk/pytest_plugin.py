@@ -49,7 +49,7 @@ if TYPE_CHECKING:
     from rmapwalk.engine.result import Result
 
 #: the memory models (as in rmapwalk.engine.models.MODELS; checked against it in the tests)
-MODEL_NAMES = ("sc", "tso", "pso", "weak")
+MODEL_NAMES = ("sc", "tso", "pso", "weak", "lkmm", "lkmm-alpha")
 
 __all__ = ["CheckSettings", "ModelCheckFailed", "RmapwalkIncompleteWarning", "model_check", "program_of_test"]
 
@@ -173,7 +173,7 @@ def run_check(prog: Any, settings: CheckSettings, *, name: str = "", replay_dir:
 
 def _trace_and_save(prog: Program, v: Any, settings: CheckSettings, n: int, replay_dir: str | None,
                     test_file: str | None, test_name: str | None) -> tuple[str, str | None]:
-    from rmapwalk.cli import replay_record, trace_of, write_atomic
+    from rmapwalk.cli_shared import replay_record, trace_of, write_atomic
     from rmapwalk.engine.replay import ReplayError
     from rmapwalk.engine.runtime import ModelError
     from rmapwalk.loader import file_sha256, show_path

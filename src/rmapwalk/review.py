@@ -2,25 +2,32 @@
 
 For each scenario (one review question) every setting of its expected-verdict table -- the
 proposal and its broken alternatives -- is explored exhaustively under each memory model asked
-for.  The report is a table (question, setting, model, verdict, expected, executions, seconds),
-for each violated run the shortest trace kept (fewest steps), and per question a paragraph that
-states what the runs show.  The paragraph is derived from the verdicts actually obtained: where
+for.  Each run keeps the shortest of its violation traces (fewest steps).  Per question a
+paragraph states what the runs show; it is derived from the verdicts actually obtained: where
 they differ from the scenario's expected table the report says so instead of giving the answer.
 
+This module runs the review and says what to report (:func:`matrix`, :func:`counterexamples`,
+:func:`short_answer`, :func:`reproduce_command` ...); the reports are the Markdown of
+``docs/review.md`` (:func:`markdown_report`), the terminal report
+(:mod:`rmapwalk.report.review_text`) and the HTML page (:mod:`rmapwalk.report.review_html`).
+
 The scenarios of the 2025 series (``Scenario.review == "2025"``) form the section "2025: lockless
-aging" after the 2013 questions (:mod:`rmapwalk.review_2025`); without ``--models`` every scenario
-runs under the models of its own expected table (LKMM too for the 2025 ones).
+aging" after the 2013 questions (:mod:`rmapwalk.review_2025`); without models every scenario runs
+under the models of its own expected table, setting by setting (LKMM too for the 2025 ones).
 """
 
 from __future__ import annotations
 
 import json
+import re
+import shlex
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from rmapwalk.engine.explore import Explorer, Options
+from rmapwalk.engine.graph import Graph
 from rmapwalk.engine.program import Program
 from rmapwalk.engine.replay import ReplayError, rebuild
 from rmapwalk.engine.result import HOLDS, INCOMPLETE, VIOLATED, Result, Violation
@@ -36,7 +43,7 @@ KEEP_VIOLATIONS = 64
 DEFAULT_MAX_EVENTS = 1000
 
 #: the review command that regenerates docs/review.md
-DOCS_COMMAND = "rmapwalk review --markdown > docs/review.md"
+DOCS_COMMAND = "rmapwalk review --mutations --jobs --markdown > docs/review.md"
 
 
 # -- running ------------------------------------------------------------------------------------
@@ -51,8 +58,10 @@ def render_trace(prog: Program, v: Violation, model: str, max_events: int = DEFA
 
 
 def trace_steps(trace: str) -> int:
-    """Steps of a rendered trace (two header lines, then one line per step)."""
-    return max(len(trace.split("\n")) - 2, 0)
+    """Steps of a rendered trace (two header lines, one line per step, then the ``end`` row)."""
+    lines = trace.split("\n")
+    ends = 1 if lines and lines[-1].startswith("end") else 0
+    return max(len(lines) - 2 - ends, 0)
 
 
 def shortest_violation(prog: Program, result: Result) -> tuple[Violation, str] | None:
@@ -178,19 +187,38 @@ def scenario_models(sc: Scenario, settings: Mapping[str, Any] | None = None) -> 
     return [m for m in MODEL_ORDER if m in named] + sorted(named - set(MODEL_ORDER)) or list(DEFAULT_MODELS)
 
 
-def run_review(scenarios: Sequence[Scenario], models: Sequence[str] | None = None, *,
-               max_executions: int | None = None, timeout: float | None = None,
-               progress: Callable[[Run], None] | None = None) -> list[Run]:
-    """Run every setting of each scenario under ``models``, or, when ``models`` is ``None``,
-    under the models of the scenario's own expected table (:func:`scenario_models`)."""
+def plan(scenarios: Sequence[Scenario], models: Sequence[str] | None) -> list[tuple[Scenario, dict[str, Any], str]]:
+    """The runs a review makes, in order: each scenario's settings, each under every model of
+    ``models``, or, when ``models`` is ``None``, under the models its own table names for that
+    setting (:func:`scenario_models`)."""
+    return [(sc, settings, m) for sc in scenarios for settings in settings_of(sc)
+            for m in (models if models is not None else scenario_models(sc, settings))]
+
+
+def planned_models(planned: Sequence[tuple[Scenario, dict[str, Any], str]]) -> list[str]:
+    """The models a plan runs, in :data:`MODEL_ORDER` (the reports' columns)."""
+    ms = {m for _, _, m in planned}
+    return [m for m in MODEL_ORDER if m in ms] + sorted(ms - set(MODEL_ORDER))
+
+
+def columns(sc: Scenario, runs: Sequence[Run], models: Sequence[str]) -> list[str]:
+    """The models of ``models`` that ``sc`` was run under (a question's matrix columns)."""
+    ran = {r.model for r in runs if r.scenario is sc}
+    return [m for m in models if m in ran] or list(models)
+
+
+def run_review(scenarios: Sequence[Scenario], models: Sequence[str] | None, *, max_executions: int | None = None,
+               timeout: float | None = None, progress: Callable[[Run], None] | None = None,
+               starting: Callable[[Scenario, Mapping[str, Any], str], None] | None = None) -> list[Run]:
+    """Every run of :func:`plan`; ``starting`` is called before each run, ``progress`` after it."""
     runs = []
-    for sc in scenarios:
-        for settings in settings_of(sc):
-            for m in (models if models is not None else scenario_models(sc, settings)):
-                r = run_one(sc, settings, m, max_executions=max_executions, timeout=timeout)
-                if progress is not None:
-                    progress(r)
-                runs.append(r)
+    for sc, settings, m in plan(scenarios, models):
+        if starting is not None:
+            starting(sc, settings, m)
+        r = run_one(sc, settings, m, max_executions=max_executions, timeout=timeout)
+        if progress is not None:
+            progress(r)
+        runs.append(r)
     return runs
 
 
@@ -236,7 +264,7 @@ def answer(sc: Scenario, runs: Sequence[Run]) -> str:
                               f"expected {r.expected_text}" for r in wrong)
                   + "), so the model or the scenario needs attention before this question is answered.")
     elif not incomplete:
-        note = ANSWERS.get(sc.name) or _section_2025().ANSWERS.get(sc.name)
+        note = answer_text(sc)
         if note:
             text_ += " " + note
     return text_
@@ -342,6 +370,11 @@ ANSWERS: dict[str, str] = {
 }
 
 
+def answer_text(sc: Scenario) -> str | None:
+    """The fixed answer of ``sc`` (:data:`ANSWERS`, or the 2025 section's)."""
+    return ANSWERS.get(sc.name) or _section_2025().ANSWERS.get(sc.name)
+
+
 def _section_2025() -> Any:
     """``rmapwalk.review_2025``: the section "2025: lockless aging" (its own text and layout)."""
     from rmapwalk import review_2025
@@ -349,12 +382,131 @@ def _section_2025() -> Any:
     return review_2025
 
 
-def _split(runs: Sequence[Run], scenarios: Sequence[Scenario]) -> tuple[list[Run], list[Scenario],
-                                                                          list[Run], list[Scenario]]:
-    """(2013 runs, 2013 scenarios, 2025 runs, 2025 scenarios)."""
-    new = _section_2025().in_section
-    return ([r for r in runs if not new(r.scenario)], [sc for sc in scenarios if not new(sc)],
-            [r for r in runs if new(r.scenario)], [sc for sc in scenarios if new(sc)])
+# -- what the reports show of each question -----------------------------------------------------
+def runs_of(sc: Scenario, runs: Sequence[Run]) -> list[Run]:
+    return [r for r in runs if r.scenario is sc]
+
+
+def short_property(prop: str) -> str:
+    """A property's short name for tables: its invariant id (``I1``, ``R6``) when it starts with
+    one, else the whole name (``use-after-free``)."""
+    m = re.match(r"[A-Z]{1,3}\d+[a-z]?\b", prop)
+    return m.group(0) if m else prop
+
+
+def cell_text(r: Run | None) -> str:
+    """A verdict as a matrix cell: ``holds``, ``VIOLATED (I1, I2)``, ``incomplete``, ``-``."""
+    if r is None:
+        return "-"
+    if r.verdict == VIOLATED:
+        return f"VIOLATED ({', '.join(short_property(p) for p in r.properties)})"
+    if r.verdict == INCOMPLETE:
+        return "incomplete"
+    return r.verdict
+
+
+def matrix(sc: Scenario, runs: Sequence[Run], models: Sequence[str]) -> list[tuple[dict[str, Any], list[Run | None]]]:
+    """Settings x models: each setting of ``sc`` with its run under each model (None: not run)."""
+    mine = runs_of(sc, runs)
+    out = []
+    for settings in settings_of(sc):
+        row = [next((r for r in mine if r.settings == settings and r.model == m), None) for m in models]
+        if any(x is not None for x in row):
+            out.append((settings, row))
+    return out
+
+
+def properties_of(sc: Scenario, runs: Sequence[Run]) -> list[str]:
+    """Every property violated in some run of ``sc``, sorted."""
+    return sorted({p for r in runs_of(sc, runs) for p in r.properties})
+
+
+def counterexamples(sc: Scenario, runs: Sequence[Run]) -> list[Run]:
+    """For each broken setting of ``sc``, the run whose kept trace is shortest (ties: the first
+    model run), in setting order."""
+    out = []
+    for settings in settings_of(sc):
+        broken = [r for r in runs_of(sc, runs) if r.settings == settings and r.shortest is not None]
+        if broken:
+            out.append(min(broken, key=lambda r: trace_steps(r.trace)))
+    return out
+
+
+def violated_runs(sc: Scenario, runs: Sequence[Run]) -> list[tuple[Run, Run | None]]:
+    """Every violated run of ``sc`` with a trace, each with the earlier run whose trace is the
+    same (see :func:`_violation_runs`)."""
+    return [(r, same) for r, same in _violation_runs(runs) if r.scenario is sc]
+
+
+def reproduce_args(r: Run) -> list[str]:
+    """The ``rmapwalk`` arguments that check ``r``'s scenario, setting and model again."""
+    args = ["check", "kvm", "--scenario", r.scenario.name]
+    for k, v in r.settings.items():
+        args += ["--set", f"{k}={v}"]
+    return args + ["--model", r.model]
+
+
+def reproduce_command(r: Run) -> str:
+    return " ".join(["rmapwalk", *(shlex.quote(a) for a in reproduce_args(r))])
+
+
+def status(sc: Scenario, runs: Sequence[Run]) -> str:
+    """``answered`` (every run complete and as expected), ``differs`` or ``incomplete``."""
+    mine = runs_of(sc, runs)
+    if any(r.as_expected is False for r in mine):
+        return "differs"
+    if not mine or any(r.verdict == INCOMPLETE for r in mine):
+        return "incomplete"
+    return "answered"
+
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z(`\"'])")
+
+
+def first_sentences(text: str, at_least: int = 40) -> str:
+    """The first sentence of ``text``, with the next ones while it is shorter than ``at_least``
+    characters (so a bare "yes." keeps its reason)."""
+    text = " ".join(text.split())
+    parts = _SENTENCE_END.split(text)
+    out = ""
+    for p in parts:
+        out = f"{out} {p}".strip()
+        if len(out) >= at_least:
+            break
+    return out
+
+
+def short_answer(sc: Scenario, runs: Sequence[Run]) -> str:
+    """The answer in a sentence: the first sentence of the question's answer text when every run
+    gave its expected verdict; otherwise why there is no answer."""
+    mine = runs_of(sc, runs)
+    st = status(sc, runs)
+    if st == "differs":
+        n = sum(r.as_expected is False for r in mine)
+        return (f"Not answered: {n} of {len(mine)} runs differ from the scenario's expected verdicts "
+                "(marked ! below); the model or the scenario needs attention first.")
+    if st == "incomplete":
+        n = sum(r.verdict == INCOMPLETE for r in mine)
+        return (f"Not answered: {n} of {len(mine)} runs did not finish (a bounded run never counts "
+                "as 'holds').")
+    note = answer_text(sc)
+    if not note:
+        return "Answer: see the verdicts below (this question has no answer text)."
+    body = note.removeprefix("Answer:").strip()
+    return "Answer: " + first_sentences(body)
+
+
+def violation_graph(r: Run, max_events: int = DEFAULT_MAX_EVENTS) -> tuple[Graph, list[Any] | None] | None:
+    """The execution graph of ``r``'s shortest violation and its display order (None when it
+    cannot be rebuilt)."""
+    if r.shortest is None:
+        return None
+    data = json.loads(json.dumps(r.shortest.replay))
+    try:
+        g = rebuild(r.scenario.build(r.switches), data, max_events)
+    except (ReplayError, ModelError):
+        return None
+    return g, (data.get("violation") or {}).get("order")
 
 
 # -- reports ------------------------------------------------------------------------------------
@@ -392,42 +544,16 @@ def _violation_title(r: Run) -> str:
             f"{trace_steps(r.trace)} steps")
 
 
-def text_report(runs: Sequence[Run], scenarios: Sequence[Scenario], total_seconds: float,
-                full_trace: bool = False) -> str:
-    runs, scenarios, runs_2025, scenarios_2025 = _split(runs, scenarios)
-    if not scenarios:
-        return _section_2025().text_section(runs_2025, scenarios_2025, full_trace)
-    body = _text_report_2013(runs, scenarios, max(total_seconds - sum(r.seconds for r in runs_2025), 0.0),
-                             full_trace)
-    if scenarios_2025:
-        body += "\n\n" + _section_2025().text_section(runs_2025, scenarios_2025, full_trace)
-    return body
+def run_mutations(scenarios: Sequence[Scenario], models: Sequence[str], *, jobs: int = 1,
+                  progress: Callable[[str], None] | None = None) -> Any:
+    """``rmapwalk mutate kvm`` on ``scenarios`` under the review's ``models`` and LKMM: the
+    mutation table of the review (a :class:`rmapwalk.mutate.MutationReport`)."""
+    from rmapwalk import mutate as mm
+    from rmapwalk.kvm.mutation_notes import explain
 
-
-def _text_report_2013(runs: Sequence[Run], scenarios: Sequence[Scenario], total_seconds: float,
-                      full_trace: bool = False) -> str:
-    rows = _rows(runs)
-    widths = [max(len(x[i]) for x in rows + [list(HEADER)]) for i in range(len(HEADER))]
-
-    def line(cells: Sequence[str]) -> str:
-        return "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()
-
-    out = ["rmapwalk review: the questions of the 2013 lockless write-protect review", ""]
-    out += [line(HEADER), line(["-" * w for w in widths])]
-    out += [line(r) for r in rows]
-    out.append("")
-    out.append(f"{len(runs)} runs, {sum(r.executions for r in runs)} executions, {total_seconds:.1f} s")
-    for sc in scenarios:
-        out += ["", f"== {sc.name}: {sc.question}", answer(sc, runs)]
-    for r, same in _violation_runs(runs):
-        assert r.shortest is not None
-        v = r.shortest
-        out += ["", f"== {_violation_title(r)}"]
-        if same is not None:
-            out.append(f"(the same trace as under {same.model.upper()} above)")
-        else:
-            out.append(text.violation_block(v.kind, v.message, r.trace, v.thread, v.where, full_trace))
-    return "\n".join(out)
+    ms = list(dict.fromkeys([*models, "lkmm"]))
+    return mm.mutate(mm.kvm_targets(ms, [sc.name for sc in scenarios]), "kvm", jobs=jobs, explain=explain,
+                     progress=progress)
 
 
 def _md_cell(s: str) -> str:
@@ -448,23 +574,31 @@ def _status_line(sc: Scenario, runs: Sequence[Run]) -> str:
 
 
 def markdown_report(runs: Sequence[Run], scenarios: Sequence[Scenario], total_seconds: float,
-                    models: Sequence[str] | None = None) -> str:
+                    models: Sequence[str] | None = None, mutations: Any = None) -> str:
     """docs/review.md: the 2013 questions, then the section "2025: lockless aging"
-    (``rmapwalk.review_2025``) when its scenarios were run.  ``models``: those the runs were asked
-    for (``None``: each scenario's own)."""
-    runs, scenarios, runs_2025, scenarios_2025 = _split(runs, scenarios)
-    if models is None:
-        models = list(dict.fromkeys(r.model for r in runs))
-    seconds_2013 = max(total_seconds - sum(r.seconds for r in runs_2025), 0.0)
-    body = _markdown_report_2013(runs, scenarios, seconds_2013, models) if scenarios else (
+    (:mod:`rmapwalk.review_2025`) when its scenarios were run, then the mutation table.
+    ``models``: the models asked for (``None``: each scenario's own)."""
+    new = _section_2025().in_section
+    old_runs = [r for r in runs if not new(r.scenario)]
+    old_scs = [sc for sc in scenarios if not new(sc)]
+    new_runs = [r for r in runs if new(r.scenario)]
+    new_scs = [sc for sc in scenarios if new(sc)]
+    if models is None or new_scs:
+        models = [m for m in MODEL_ORDER if any(r.model == m for r in old_runs)]
+    seconds = max(total_seconds - sum(r.seconds for r in new_runs), 0.0)
+    body = _markdown_2013(old_runs, old_scs, seconds, models) if old_scs else (
         f"# The reviews, answered by rmapwalk\n\nGenerated by `{DOCS_COMMAND}`.\n")
-    if scenarios_2025:
-        body += "\n" + _section_2025().markdown_section(runs_2025, scenarios_2025)
+    if new_scs:
+        body += "\n" + _section_2025().markdown_section(new_runs, new_scs)
+    if mutations is not None:
+        from rmapwalk import mutate as mm
+
+        body += "\n" + mm.markdown_report(mutations).rstrip("\n") + "\n"
     return body
 
 
-def _markdown_report_2013(runs: Sequence[Run], scenarios: Sequence[Scenario], total_seconds: float,
-                          models: Sequence[str]) -> str:
+def _markdown_2013(runs: Sequence[Run], scenarios: Sequence[Scenario], total_seconds: float,
+                   models: Sequence[str]) -> str:
     out = [
         "# The 2013 review, answered by rmapwalk",
         "",
@@ -524,16 +658,29 @@ def _markdown_report_2013(runs: Sequence[Run], scenarios: Sequence[Scenario], to
 __all__ = [
     "ANSWERS",
     "DEFAULT_MODELS",
-    "MODEL_ORDER",
-    "scenario_models",
     "DOCS_COMMAND",
+    "MODEL_ORDER",
     "Run",
     "answer",
+    "answer_text",
+    "cell_text",
+    "columns",
+    "counterexamples",
     "markdown_report",
+    "matrix",
+    "plan",
+    "planned_models",
+    "reproduce_args",
+    "reproduce_command",
+    "run_mutations",
     "run_one",
     "run_review",
+    "scenario_models",
     "select",
     "settings_of",
+    "short_answer",
     "shortest_violation",
-    "text_report",
+    "status",
+    "violated_runs",
+    "violation_graph",
 ]

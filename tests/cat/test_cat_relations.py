@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from hypothesis import given, settings
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rmapwalk.cat.relations import linear_extensions, shape
@@ -36,7 +38,11 @@ def members(s: int, n: int) -> set[int]:
     return {i for i in range(n) if s >> i & 1}
 
 
-@settings(max_examples=300, deadline=None)
+#: no deadline and no "too slow" health check: whether these pass does not depend on the machine's speed
+_UNTIMED: dict[str, Any] = {"deadline": None, "suppress_health_check": [HealthCheck.too_slow]}
+
+
+@settings(max_examples=300, **_UNTIMED)
 @given(rel_case())
 def test_algebra_matches_naive(case: tuple[int, list[Pairs], list[int]]) -> None:
     n, (a, b), (s, t) = case
@@ -58,7 +64,7 @@ def test_algebra_matches_naive(case: tuple[int, list[Pairs], list[int]]) -> None
     assert sh.to_succ(ma) == tuple(sum(1 << j for i2, j in a if i2 == i) for i in range(n))
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=150, **_UNTIMED)
 @given(rel_case(k=1))
 def test_linear_extensions(case: tuple[int, list[Pairs], list[int]]) -> None:
     import itertools

@@ -51,7 +51,6 @@ from typing import Any
 from rmapwalk.engine.events import (
     ALLOC,
     BLOCK,
-    CRASH,
     END,
     ERROR,
     FENCE,
@@ -254,18 +253,16 @@ class _Machine:
             nodes = st[0]
             succs: list[State] = []
             stop = False
-            for t, node in enumerate(nodes):
+            for node in nodes:
                 k = node.kind
                 if k == ERROR:
-                    res.violations.add("assertion")
+                    res.violations.add(node.label or "assertion")
                     stop = True
                     break
                 if k == LIMIT:
                     res.violations.add("event limit")
                     stop = True
                     break
-                if k == CRASH:
-                    raise ModelError(f"thread {self.prog.threads[t].name} raised {node.value}")
             if stop:
                 continue
             for t, node in enumerate(nodes):

@@ -1,5 +1,6 @@
 """Checkpoints: any saved state resumes to exactly the uninterrupted totals; runs killed with
-SIGKILL (several times, at random moments) and resumed too; bad files are one-line errors."""
+SIGKILL (several times, in the middle of the search) and resumed too; bad files are one-line errors.
+No test here waits on the clock or races a timer: runs stop at a count or where the model blocks."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import errno
 import json
 import os
 import random
+import select
 import signal
 import subprocess
 import sys
@@ -90,13 +92,29 @@ def test_full_disk_keeps_the_previous_checkpoint(tmp_path: Path, monkeypatch: py
 
 
 # -- the command line: kill, Ctrl-C, bad files -------------------------------------------------------
+# Nothing here waits on the clock: a run is stopped where the model says (LZ_BLOCK_AT=K: the K-th
+# final state this process checks prints "lz: blocked" on stderr and waits there), and the test acts
+# on that line -- a kill or Ctrl-C lands while the search is in the middle, whatever the machine's
+# speed or load.  Without LZ_BLOCK_AT the model is plain lastzero(11) (7168 executions).
 MODEL = """
-    import sys
+    import os, signal, sys
     sys.path.insert(0, {root!r})
     from benchmarks.programs import lastzero
     p = lastzero(11)
-    p.forbid(lambda f: f["array[3]"] == 3 and f["array[5]"] == 5, "chain of five")
+    BLOCK_AT = int(os.environ.get("LZ_BLOCK_AT", "0"))
+    checked = [0]
+    def chain_of_five(f):
+        checked[0] += 1
+        if checked[0] == BLOCK_AT:
+            print("lz: blocked", file=sys.stderr, flush=True)
+            while True:
+                signal.pause()
+        return f["array[3]"] == 3 and f["array[5]"] == 5
+    p.forbid(chain_of_five, "chain of five")
 """
+BLOCKED = "lz: blocked"
+#: a guard against a hung run, never reached by a passing test (nothing waits for it)
+HANG_GUARD = 600.0
 
 
 def _model(tmp_path: Path) -> str:
@@ -111,42 +129,101 @@ def _summary(out: str) -> tuple[Any, ...]:
             obj["outcome_counts"], obj["violation_count"], obj["property_counts"])
 
 
+def _env(block_at: int | None = None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "LZ_BLOCK_AT"}
+    env["RMAPWALK_NO_PROGRESS"] = "1"
+    if block_at is not None:
+        env["LZ_BLOCK_AT"] = str(block_at)
+    return env
+
+
 def _rmapwalk(*args: str, **kw: Any) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, RMAPWALK_NO_PROGRESS="1")
-    return subprocess.run([SCRIPT, *args], capture_output=True, text=True, env=env, timeout=600, **kw)
+    return subprocess.run([SCRIPT, *args], capture_output=True, text=True, env=_env(), timeout=HANG_GUARD, **kw)
 
 
-def _start(*args: str, cwd: Path) -> subprocess.Popen[str]:
-    env = dict(os.environ, RMAPWALK_NO_PROGRESS="1")
-    return subprocess.Popen([SCRIPT, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-                            cwd=cwd)
+def _start(*args: str, cwd: Path, block_at: int) -> subprocess.Popen[str]:
+    return subprocess.Popen([SCRIPT, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=_env(block_at), cwd=cwd)
+
+
+def _wait_until_blocked(p: subprocess.Popen[str]) -> str:
+    """Read the run's stderr until the model says it waits; returns what was read.  (Raw reads,
+    as ``communicate`` does, so that nothing read is lost to a buffer.)"""
+    assert p.stderr is not None
+    fd = p.stderr.fileno()
+    got = b""
+    end = time.monotonic() + HANG_GUARD
+    while BLOCKED.encode() not in got:
+        ready, _, _ = select.select([fd], [], [], max(0.0, end - time.monotonic()))
+        assert ready, f"no {BLOCKED!r} line after {HANG_GUARD} s: {got.decode(errors='replace')}"
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            out, err = p.communicate()
+            raise AssertionError(f"the run ended (exit {p.returncode}) before the model blocked:\n"
+                                 f"{got.decode(errors='replace')}{err}\n{out[-2000:]}")
+        got += chunk
+    return got.decode(errors="replace")
+
+
+def _saved(ck: str) -> dict[str, Any]:
+    with open(ck, encoding="utf-8") as f:
+        data: dict[str, Any] = json.load(f)
+    return data
+
+
+def _wait_for_units_done(ck: str, at_least: int) -> None:
+    """Wait until the checkpoint on disk counts ``at_least`` finished units (each write replaces
+    the file whole, so every read sees a whole checkpoint)."""
+    end = time.monotonic() + HANG_GUARD
+    while _saved(ck)["units_done"] < at_least:
+        assert time.monotonic() < end, f"the checkpoint never counted {at_least} units"
+        time.sleep(0.01)
+
+
+SLICE = 20  # executions per work unit in the kill test (--slice-executions)
 
 
 def test_killed_runs_resume_to_exact_totals(tmp_path: Path) -> None:
+    """Six runs killed with SIGKILL in the middle of the search (sequential and --jobs 2, run and
+    resume), each after it saved progress, then resumed to the end: exactly the uninterrupted
+    totals.  A process explores at most 4 * SLICE executions before it blocks, so at most
+    6 * 2 * 4 * SLICE < 7168 executions happen before the last resume: every run is killed."""
     model = _model(tmp_path)
     ref = _rmapwalk("run", model, "--json", "--replay-dir", str(tmp_path / "rp"), cwd=tmp_path)
     assert ref.returncode == 1, ref.stderr
     ck = str(tmp_path / "ck.json")
-    rng = random.Random(int(time.time()))
-    kills = 0
-    resumed_kills = 0
+    rng = random.Random(16)
+    done_before = [0]
+    executions_before = [0]
     for attempt in range(6):
         jobs = ["--jobs", "2"] if attempt % 2 else []
-        if os.path.exists(ck):
-            args = ["resume", ck, "--json", "--checkpoint-interval", "0.1", *jobs]
+        # every unit is SLICE executions (or fewer) and is saved when it returns: where the search
+        # is cut, and so what each checkpoint holds, does not depend on timing
+        cut = ["--checkpoint-interval", "0", "--slice-executions", str(SLICE)]
+        if attempt:
+            args = ["resume", ck, "--json", *cut, *jobs]
         else:
-            args = ["run", model, "--json", "--checkpoint", ck, "--checkpoint-interval", "0.1", *jobs]
-        p = _start(*args, "--replay-dir", str(tmp_path / "rp2"), cwd=tmp_path)
-        time.sleep(rng.uniform(1.6, 3.5))  # (starting rmapwalk takes about a second)
-        if p.poll() is None:
+            args = ["run", model, "--json", "--checkpoint", ck, *cut, *jobs]
+        # the model blocks in the middle of a unit, after at least one unit of this run was saved
+        p = _start(*args, "--replay-dir", str(tmp_path / "rp2"), cwd=tmp_path,
+                   block_at=rng.randint(2 * SLICE + 1, 4 * SLICE))
+        try:
+            _wait_until_blocked(p)
+            # sequentially that unit's checkpoint is on disk already; under --jobs the coordinator
+            # (which does not block) writes it
+            _wait_for_units_done(ck, done_before[-1] + 1)
+        finally:
             p.send_signal(signal.SIGKILL)
-            kills += 1
-            resumed_kills += args[0] == "resume"
-        p.communicate(timeout=60)  # (no worker survives its coordinator to hold the pipes)
+        p.communicate(timeout=HANG_GUARD)  # (no worker survives its coordinator to hold the pipes)
+        assert p.returncode == -signal.SIGKILL
+        state = _saved(ck)
+        assert not state["finished"] and state["units"]
+        assert state["stats"]["complete"] > executions_before[-1]  # each run moved the search on
+        done_before.append(state["units_done"])
+        executions_before.append(state["stats"]["complete"])
     final = _rmapwalk("resume", ck, "--json", "--replay-dir", str(tmp_path / "rp2"), cwd=tmp_path)
     assert final.returncode == 1, final.stderr
     assert _summary(final.stdout) == _summary(ref.stdout)
-    assert kills >= 2 and resumed_kills >= 1
     # the violation it shows replays
     rp = sorted((tmp_path / "rp2").glob("*.json"))
     assert rp and _rmapwalk("replay", str(rp[0])).returncode == 1
@@ -155,12 +232,11 @@ def test_killed_runs_resume_to_exact_totals(tmp_path: Path) -> None:
 def test_ctrl_c_saves_a_checkpoint_and_prints_partial_statistics(tmp_path: Path) -> None:
     model = _model(tmp_path)
     ck = str(tmp_path / "ck.json")
-    p = _start("run", model, "--checkpoint", ck, "--replay-dir", str(tmp_path / "rp"), cwd=tmp_path)
-    time.sleep(2.5)
+    p = _start("run", model, "--checkpoint", ck, "--replay-dir", str(tmp_path / "rp"), cwd=tmp_path, block_at=50)
+    before = _wait_until_blocked(p)
     p.send_signal(signal.SIGINT)
-    out, err = p.communicate(timeout=60)
-    if p.returncode == 1 and "interrupted" not in out:  # pragma: no cover - the run was already over
-        pytest.skip("the run ended before Ctrl-C")
+    out, err = p.communicate(timeout=HANG_GUARD)
+    err = before + err
     assert p.returncode in (1, 3), err
     assert "interrupted (Ctrl-C)" in out
     assert "complete executions" in out
@@ -174,13 +250,13 @@ def test_ctrl_c_saves_a_checkpoint_and_prints_partial_statistics(tmp_path: Path)
 
 def test_ctrl_c_without_checkpoint_is_incomplete(tmp_path: Path) -> None:
     model = _model(tmp_path)
-    p = _start("run", model, "--replay-dir", str(tmp_path / "rp"), cwd=tmp_path)
-    time.sleep(2.5)
+    p = _start("run", model, "--replay-dir", str(tmp_path / "rp"), cwd=tmp_path, block_at=50)
+    before = _wait_until_blocked(p)
     p.send_signal(signal.SIGINT)
-    out, err = p.communicate(timeout=60)
-    if "interrupted" not in out:  # pragma: no cover - the run was already over
-        pytest.skip("the run ended before Ctrl-C")
-    assert p.returncode in (1, 3)
+    out, err = p.communicate(timeout=HANG_GUARD)
+    err = before + err
+    assert p.returncode in (1, 3), err
+    assert "interrupted (Ctrl-C)" in out
     assert "complete executions" in out and "Traceback" not in err
 
 
@@ -202,10 +278,12 @@ def test_corrupt_or_foreign_file_is_one_line_exit_2(tmp_path: Path, content: str
 def test_tampered_units_and_missing_file(tmp_path: Path) -> None:
     model = _model(tmp_path)
     ck = tmp_path / "ck.json"
-    res = _rmapwalk("run", model, "--checkpoint", str(ck), "--timeout", "0.5", "--replay-dir", str(tmp_path))
-    assert res.returncode in (1, 3)
+    # 100 of its 7168 executions: the checkpoint holds the rest, whatever the machine's speed
+    res = _rmapwalk("run", model, "--checkpoint", str(ck), "--max-executions", "100", "--replay-dir", str(tmp_path))
+    assert res.returncode in (1, 3), res.stderr
+    assert "--max-executions" in res.stdout
     data = json.loads(ck.read_text())
-    assert data["units"]
+    assert data["units"] and not data["finished"]
     data["units"][0] = [{"graph": {"threads": [[[0, 99, 0, 0]]], "co": [], "reads": [], "next_stamp": 1},
                          "items": []}]
     ck.write_text(json.dumps(data))

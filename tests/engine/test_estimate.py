@@ -3,7 +3,9 @@ true number of executions on every benchmark whose count is known (fixed seed)."
 
 from __future__ import annotations
 
-import time
+import importlib
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
@@ -34,13 +36,34 @@ def test_same_seed_same_estimate() -> None:
     assert a.executions == b.executions and a.samples == b.samples
 
 
-def test_time_estimate_has_the_right_order_of_magnitude() -> None:
+def test_time_estimate_is_steps_times_the_time_per_step(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The time estimate is the estimated number of steps of the exhaustive run times the time
+    per step measured while sampling.  Both halves are checked without the clock: the steps
+    estimate against the steps the exhaustive run takes (counted), the product on a clock that
+    moves one tick per step sampled."""
     prog = PROGRAMS["lastzero"](10)
+    run = explore(PROGRAMS["lastzero"](10), "sc")
+    steps = run.stats.executions + run.stats.inconsistent  # one step per execution or inconsistent revisit
+    mod = importlib.import_module("rmapwalk.engine.estimate")
+    tick = 0.5**10  # (sums of it are exact)
+    now = [0.0]
+    monkeypatch.setattr(mod, "time", SimpleNamespace(perf_counter=lambda: now[0]))
+    sample_path, step = mod._Sampler.path, mod._Sampler._step
+
+    def path(self: Any, rng: Any) -> Any:
+        now[0] += tick  # the root of the path
+        return sample_path(self, rng)
+
+    def ticking_step(self: Any, *args: Any) -> None:
+        now[0] += tick
+        step(self, *args)
+
+    monkeypatch.setattr(mod._Sampler, "path", path)
+    monkeypatch.setattr(mod._Sampler, "_step", ticking_step)
     est = estimate(prog, "sc", seed=0, time_budget=None, max_samples=4000)
-    t0 = time.perf_counter()
-    explore(PROGRAMS["lastzero"](10), "sc")
-    real = time.perf_counter() - t0
-    assert real / 10 <= est.seconds <= real * 10, (est.seconds, real)
+    assert steps / 3 <= est.steps <= steps * 3, (est.steps, steps)
+    assert est.sampling_seconds == now[0] > 0
+    assert est.seconds == pytest.approx(est.steps * tick, rel=1e-9)
     text = est.describe()
     assert "executions" in text and "samples" in text
     assert set(est.as_json()) >= {"executions", "seconds", "samples"}

@@ -62,19 +62,72 @@ def test_assertion_failure_is_a_violation_with_where() -> None:
     assert res.stats.complete == 1
 
 
-def test_exception_in_thread_is_a_model_error_with_line() -> None:
-    p = Program("boom")
+def _divides() -> Program:
+    """t1 divides by the value it reads: the execution where it reads 0 raises."""
+    p = Program("divides")
     x = p.var("x")
 
     @p.thread
     def t0() -> None:
-        if load(x) == 0:
-            raise ValueError("bad model")
+        store(x, 2)
 
-    with pytest.raises(ModelError) as ei:
-        explore(p, "sc")
-    assert "ValueError: bad model" in str(ei.value)
-    assert ei.value.src is not None and ei.value.src.file.endswith("test_runtime.py")
+    @p.thread
+    def t1() -> None:
+        v = load(x)
+        observe("q", 10 / v)
+
+    return p
+
+
+def test_exception_in_thread_is_a_violation_ending_only_its_execution() -> None:
+    res = explore(_divides(), "sc")
+    assert res.verdict == VIOLATED
+    assert res.property_counts == {"exception": 1}
+    assert res.stats.errors == 1 and res.stats.complete == 1  # the other execution still counts
+    assert [dict(o) for o in res.outcomes] == [{"t1:q": 5.0, "x": 2}]
+    (v,) = res.violations
+    assert v.kind == "exception" and v.message == "ZeroDivisionError: division by zero"
+    assert v.thread == "t1"
+    assert v.where is not None and v.where.endswith(f"test_runtime.py:{_DIV_LINE}")
+
+
+_DIV_LINE = next(i for i, line in enumerate(open(__file__, encoding="utf-8"), 1) if "10 / v" in line)
+
+
+def test_exception_trace_and_replay() -> None:
+    from rmapwalk.engine.replay import rebuild
+    from rmapwalk.engine.trace import render
+
+    prog = _divides()
+    (v,) = explore(prog, "sc").violations
+    text = render(rebuild(prog, v.replay), "sc")
+    assert f"EXCEPTION at test_runtime.py:{_DIV_LINE}: ZeroDivisionError: division by zero" in text
+    assert "load(x) = 0  <- init" in text
+    assert v.replay["violation"]["kind"] == "exception"
+
+
+def test_exception_found_by_random_search_and_estimate() -> None:
+    from rmapwalk.engine.estimate import estimate
+    from rmapwalk.engine.randomized import sample
+
+    res = sample(_divides(), "sc", seed=1, executions=40)
+    assert res.property_counts.get("exception", 0) >= 1
+    assert res.violations[0].message == "ZeroDivisionError: division by zero"
+    assert estimate(_divides(), "sc", samples=20, time_budget=None).executions == pytest.approx(2)
+
+
+def test_exception_on_the_first_run_of_a_thread() -> None:
+    p = Program("at-once")
+    x = p.var("x")
+
+    @p.thread
+    def t0() -> None:
+        store(x, 1)
+        raise KeyError("k")
+
+    res = explore(p, "sc")
+    assert res.verdict == VIOLATED and res.violations[0].message == "KeyError: 'k'"
+    assert res.violations[0].kind == "exception"
 
 
 def test_event_bound_makes_the_verdict_incomplete() -> None:

@@ -482,9 +482,9 @@ def test_atomic_ordering_variants() -> None:
 
     @p.thread
     def cpu0() -> None:
-        a = atomic.atomic_inc_return_relaxed(v)  # type: ignore[attr-defined]
-        b = atomic.atomic_fetch_sub_acquire(1, v)  # type: ignore[attr-defined]
-        c = atomic.atomic_cmpxchg_release(v, 0, 5)  # type: ignore[attr-defined]
+        a = atomic.atomic_inc_return_relaxed(v)
+        b = atomic.atomic_fetch_sub_acquire(1, v)
+        c = atomic.atomic_cmpxchg_release(v, 0, 5)
         d = atomic.atomic_dec_and_test(v)
         WRITE_ONCE(out, (a, b, c, d))
 

@@ -38,6 +38,39 @@ def test_engine_models_and_json(tmp_path: Path) -> None:
     assert set(rec) >= {"test", "model", "verdict", "states", "positive", "negative", "executions", "seconds"}
 
 
+SPIN = """C spin
+{}
+P0(int *x, int *y) { int r0; while (READ_ONCE(*x) == 0) { } r0 = READ_ONCE(*y); }
+P1(int *x, int *y) { WRITE_ONCE(*y, 1); WRITE_ONCE(*x, 1); }
+exists (0:r0=0)
+"""
+
+
+def test_json_has_blocked_where_the_engine_runs(tmp_path: Path) -> None:
+    f = tmp_path / "spin.litmus"
+    f.write_text(SPIN)
+    code, out, _ = run("--model", "sc", "--json", str(f))
+    rec = json.loads(out)
+    assert code == 0 and rec["blocked"] == 1 and rec["executions"] >= 1  # the loop cut after 2 turns
+    assert list(rec).index("blocked") == list(rec).index("executions") + 1
+    code, out, _ = run("--cat", str(Path(__file__).parent / "models" / "sc.cat"), "--json", str(f))
+    assert code == 0 and "blocked" not in json.loads(out)  # candidate executions: no such count
+
+
+@pytest.mark.parametrize("backend", [["--model", "sc"], ["--cat", "SC_CAT"]])
+def test_a_litmus_suffix_on_the_name_is_dropped(tmp_path: Path, backend: list[str]) -> None:
+    """herd7 prints "C SB.litmus" as the test SB (Test, Observation and Time lines)."""
+    backend = [str(Path(__file__).parent / "models" / "sc.cat") if a == "SC_CAT" else a for a in backend]
+    f = tmp_path / "sb.litmus"
+    f.write_text(SB.replace("C SB\n", "C SB.litmus\n", 1))
+    code, out, _ = run(*backend, str(f))
+    assert code == 0
+    assert "Test SB Allowed" in out and "Observation SB Never 0 3" in out and "Time SB " in out
+    assert ".litmus" not in out
+    code, out, _ = run(*backend, "--json", str(f))
+    assert json.loads(out)["test"] == "SB"
+
+
 def test_trace_and_replay(tmp_path: Path) -> None:
     f = tmp_path / "sb.litmus"
     f.write_text(SB)

@@ -100,6 +100,13 @@ def test_header_doc_and_comments() -> None:
     assert t.condition.prop == Atom(LocMem("x"), 2)
 
 
+def test_a_litmus_suffix_is_not_part_of_the_name() -> None:
+    body = "\n{}\nP0(int *x) { WRITE_ONCE(*x, 1); }\nexists (x=1)\n"
+    assert parse_litmus("C MP+foo.litmus" + body, "t.litmus").name == "MP+foo"
+    assert parse_litmus("C MP.litmus.x" + body, "t.litmus").name == "MP.litmus.x"  # only a final .litmus
+    assert parse_litmus("C .litmus" + body, "t.litmus").name == ".litmus"  # nothing would be left
+
+
 def test_init_forms() -> None:
     init = "int x; int y = 1; z=2; int *p = &y; int *q = x; 0:r1=x; P1:r2=3; atomic_t a; spinlock_t s;" \
            " int arr[2]; struct srcu_struct ss; int w = -1;"

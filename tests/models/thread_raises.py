@@ -1,4 +1,4 @@
-"""A thread whose code raises: the model is broken (exit 2, with the line)."""
+"""A thread whose code raises: a violation (property "exception"), with the line."""
 
 from rmapwalk.engine import Program, load, store
 

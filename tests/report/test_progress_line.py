@@ -8,6 +8,7 @@ import pty
 import select
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -22,6 +23,8 @@ from rmapwalk.report.progress import ProgressLine, Snapshot, line, run_with_prog
 
 SB = str(Path(__file__).parents[1] / "models" / "sb.py")
 SCRIPT = Path(sys.executable).parent / "rmapwalk"
+#: a guard against a hang, never reached by a passing test (nothing here waits for the clock)
+HANG_GUARD = 120.0
 
 
 def test_line_shows_every_counter() -> None:
@@ -61,11 +64,25 @@ def test_progress_line_draws_and_clears() -> None:
     buf = io.StringIO()
     console = Console(file=buf, force_terminal=True, width=120)
     snap = [Snapshot(0, 0, 0)]
-    with ProgressLine(lambda: snap[0], "demo", console=console, refresh_per_second=50):
+    new_reads = [0]
+    redrawn = threading.Event()
+
+    def source() -> Snapshot:
+        if snap[0].executions == 40:
+            new_reads[0] += 1
+            # a refresh reads the snapshot, then draws it; the next refresh (the refresh thread's,
+            # under the same lock) starts after that drawing is written
+            if new_reads[0] == 2:
+                redrawn.set()
+        return snap[0]
+
+    with ProgressLine(source, "demo", console=console, refresh_per_second=50):
+        assert "demo" in buf.getvalue()  # drawn at once
         snap[0] = Snapshot(40, 3, 1)
-        time.sleep(0.15)
+        assert redrawn.wait(HANG_GUARD), "the refresh thread never redrew the line"
+        live = buf.getvalue()
+    assert "40" in live and "executions" in live and "violations" in live  # redrawn while it ran
     out = buf.getvalue()
-    assert "demo" in out and "40" in out and "executions" in out and "violations" in out
     # transient: the last thing written erases the line
     assert out.rstrip().endswith("\x1b[2K") or "\x1b[2K" in out[-40:]
 
@@ -100,20 +117,21 @@ def _run_in_pty(*args: str) -> tuple[int, str]:
                             close_fds=True)
     os.close(slave)
     chunks: list[bytes] = []
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        r, _, _ = select.select([master], [], [], 0.5)
-        if r:
-            try:
-                data = os.read(master, 65536)
-            except OSError:  # the child closed the terminal
-                break
-            if not data:
-                break
-            chunks.append(data)
-        elif proc.poll() is not None:
+    # read to the end of the output: the terminal reports it (EIO) once the child, its only
+    # other holder, has exited -- not "the child has exited", which may come before its last
+    # output is read
+    end = time.monotonic() + HANG_GUARD  # (never reached by a passing test)
+    while True:
+        r, _, _ = select.select([master], [], [], max(0.0, end - time.monotonic()))
+        assert r, f"no end of rmapwalk's output within {HANG_GUARD} s: {b''.join(chunks)!r}"
+        try:
+            data = os.read(master, 65536)
+        except OSError:  # the child closed the terminal
             break
-    code = proc.wait(timeout=30)
+        if not data:
+            break
+        chunks.append(data)
+    code = proc.wait(timeout=HANG_GUARD)
     os.close(master)
     return code, b"".join(chunks).decode("utf-8", "replace")
 
@@ -128,5 +146,5 @@ def test_cli_shows_the_line_on_a_terminal_only(tmp_path: Path) -> None:
     assert "exec/s " not in out  # the report says "executions/s", the live line "exec/s"
     # not a terminal: no live line at all
     res = subprocess.run([str(SCRIPT), "run", SB, "-m", "tso", "--replay-dir", str(tmp_path)],
-                         capture_output=True, text=True, timeout=120)
+                         capture_output=True, text=True, timeout=HANG_GUARD)
     assert res.returncode == 1 and "exec/s " not in res.stderr and "\x1b[" not in res.stderr

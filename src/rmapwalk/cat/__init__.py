@@ -23,8 +23,9 @@ Not supported: class relations (``lift``, ``delift``, ``classes``), ``bisimulati
 """
 
 from .config import Config, load_config
+from .context import Execution
 from .errors import CatError, Pos
-from .interp import CatModel, Execution, Outcome, compile_files, load_model
+from .interp import CatModel, Outcome, compile_files, load_model
 
 __all__ = [
     "CatError",

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from .context import Ctx
 from .errors import CatError, Pos
 from .values import EMPTY, UNIV, Event, LazyVSet, Pair, Rel, TagV, VSet, canon, describe, type_error
-
-if TYPE_CHECKING:
-    from .interp import Ctx
 
 
 def mat(v: Any) -> Any:

@@ -7,15 +7,13 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from .context import Ctx, tag_set_name
 from .errors import CatError, Pos
 from .ops import as_rel, as_set, elements, from_elements, mat
 from .relations import linear_extensions
 from .values import EMPTY, UNIV, LazyVSet, Prim, Rel, TagV, VSet, describe
-
-if TYPE_CHECKING:
-    from .interp import Ctx
 
 # Applying a closure needs the interpreter; it installs this hook at import time.
 APPLY: list[Callable[[Any, Any, Ctx, Pos], Any]] = []
@@ -29,11 +27,6 @@ def _args(arg: Any, k: int, pos: Pos, name: str) -> tuple[Any, ...]:
     if type(arg) is tuple and len(arg) == k:
         return arg
     raise CatError(pos, f"{name}: {k} arguments expected")
-
-
-def tag_set_name(tag: str) -> str:
-    """herd's name for the event set of an annotation: the tag with its first letter upper-cased."""
-    return tag[:1].upper() + tag[1:]
 
 
 # -- primitives ---------------------------------------------------------------------------------------------------

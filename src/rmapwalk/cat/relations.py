@@ -13,6 +13,24 @@ from collections.abc import Iterable, Iterator, Sequence
 from functools import lru_cache
 
 
+class Rel:
+    """A relation value of the interpreter: one bit matrix (see the module docstring)."""
+
+    __slots__ = ("m",)
+
+    def __init__(self, m: int) -> None:
+        self.m = m
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is Rel and other.m == self.m
+
+    def __hash__(self) -> int:
+        return hash(("rel", self.m))
+
+    def __repr__(self) -> str:
+        return f"Rel({self.m:#x})"
+
+
 def bits(s: int) -> Iterator[int]:
     """The members of a bitmask set, ascending."""
     while s:

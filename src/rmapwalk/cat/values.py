@@ -1,7 +1,7 @@
 """Run-time values of the cat interpreter.
 
 * a set of events is an ``int`` bitmask;
-* a relation is a :class:`Rel` around an ``int`` bit matrix (see :mod:`.relations`);
+* a relation is a :class:`Rel` (defined in :mod:`.relations`) around an ``int`` bit matrix;
 * ``EMPTY`` is the polymorphic empty value (``0``, ``{}``), ``UNIV`` the polymorphic universe (``_``);
 * :class:`Event` and :class:`Pair` are the elements of event sets and relations;
 * :class:`TagV` is an enum tag (``'rcu-lock``), :class:`VSet` a set of other values, :class:`LazyVSet` a set
@@ -12,12 +12,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from .context import Ctx
 from .errors import CatError, Pos
-
-if TYPE_CHECKING:
-    from .interp import Ctx
+from .relations import Rel
 
 
 class _Empty:
@@ -36,22 +35,6 @@ class _Univ:
 
 EMPTY = _Empty()
 UNIV = _Univ()
-
-
-class Rel:
-    __slots__ = ("m",)
-
-    def __init__(self, m: int) -> None:
-        self.m = m
-
-    def __eq__(self, other: object) -> bool:
-        return type(other) is Rel and other.m == self.m
-
-    def __hash__(self) -> int:
-        return hash(("rel", self.m))
-
-    def __repr__(self) -> str:
-        return f"Rel({self.m:#x})"
 
 
 class Event:

@@ -1,9 +1,9 @@
 """Orders on a finished execution graph, for checks that library layers run on each execution.
 
 * ``Reach.ghb(g, model)``: the model's global happens-before (under SC po | rf | co | fr; under
-  TSO/PSO ppo | rfe | co | fr).  If ``a`` does not reach ``b`` in it, some execution of the
-  machine that produces this graph performs ``b`` before ``a``: this is the order for "did this
-  access happen before that free?".
+  TSO/PSO ppo | rfe | co | fr; under LKMM its executes-before with RCU's guarantee).  If ``a``
+  does not reach ``b`` in it, some execution of the machine that produces this graph performs
+  ``b`` before ``a``: this is the order for "did this access happen before that free?".
 * ``Reach.hb(g, model)``: ``(ppo | rf)+``, the order established by the program itself
   (program order the model keeps, and reading a value); two conflicting accesses unordered by it
   race.
@@ -61,6 +61,12 @@ class Reach:
 
     @classmethod
     def ghb(cls, g: Graph, model: MemoryModel) -> Reach:
+        before = getattr(model, "executes_before", None)
+        if before is not None:  # a model with its own order (LKMM's executes-before)
+            r = cls.__new__(cls)
+            r.index, r.reach = before(g)
+            r.acyclic = True
+            return r
         return cls(g, model._ghb_succ)
 
     @classmethod

@@ -66,34 +66,21 @@ def _mk(v: Any, deps: frozenset[int]) -> Any:
         b = DBool(v)
         b.deps = deps
         return b
-    if isinstance(v, int) and hasattr(v, "name"):  # a Loc: a pointer read from memory
-        lo = _dloc()(int(v), v.name)
+    if isinstance(v, int) and hasattr(v, "name") and _pointer is not None:  # a pointer read from memory
+        lo = _pointer(int(v), v.name)
         lo.deps = deps
         return lo
     return v
 
 
-_dloc_cls: Any = None
+#: the tracked pointer class: ``rmapwalk.engine.program`` makes it (a ``Loc`` that is
+#: :class:`Tracked`) and registers it here with :func:`register_pointer_class`
+_pointer: Any = None
 
 
-def _dloc() -> Any:
-    """The tracked ``Loc`` class (made on first use: ``program`` imports this module)."""
-    global _dloc_cls
-    if _dloc_cls is None:
-        from rmapwalk.engine.program import Loc
-
-        class DLoc(Tracked, Loc):
-            """A pointer (a ``Loc``) read from memory, carrying its dependencies."""
-
-            __repr__ = Loc.__repr__
-            __str__ = Loc.__repr__
-            __reduce__ = Loc.__reduce__
-            __hash__ = int.__hash__
-            __bool__ = DInt.__bool__
-            __index__ = DInt.__index__
-
-        _dloc_cls = DLoc
-    return _dloc_cls
+def register_pointer_class(cls: Any) -> None:
+    global _pointer
+    _pointer = cls
 
 
 def with_deps(value: Any, *sources: Any) -> Any:
@@ -156,7 +143,7 @@ class Tracked:
     __str__ = __repr__
 
     def __hash__(self) -> int:
-        return int.__hash__(self)
+        return int.__hash__(self)  # type: ignore[arg-type]
 
     def __bool__(self) -> bool:
         res = int(self) != 0
@@ -172,7 +159,7 @@ class Tracked:
         return int(self)
 
     def __int__(self) -> int:
-        return int.__int__(self)
+        return int.__int__(self)  # type: ignore[arg-type]
 
     def __reduce__(self) -> Any:  # pickles and copies as a plain int
         return (int, (int(self),))
@@ -299,15 +286,16 @@ def active_ctrl(scopes: list[tuple[FrameType, int, int, frozenset[int]]]) -> fro
     return out
 
 
+#: the thread runtime (``rmapwalk.engine.runtime`` binds itself here: it imports this module)
 _runtime: Any = None
 
 
-def _recorder() -> Any:
+def bind_runtime(runtime: Any) -> None:
     global _runtime
-    if _runtime is None:  # (imported late: runtime imports this module)
-        from rmapwalk.engine import runtime
+    _runtime = runtime
 
-        _runtime = runtime
+
+def _recorder() -> Any:
     rec = _runtime._current
     if rec is None or not rec.track_deps:
         return None
@@ -315,9 +303,7 @@ def _recorder() -> Any:
 
 
 def _library_dirs() -> tuple[str, ...]:
-    from rmapwalk.engine.runtime import INTERNAL_DIRS
-
-    return INTERNAL_DIRS + _extra_library_dirs
+    return _runtime.INTERNAL_DIRS + _extra_library_dirs
 
 
 def plain(v: Any) -> Any:
@@ -327,8 +313,8 @@ def plain(v: Any) -> Any:
             return bool(int(v))
         name = getattr(v, "name", None)
         if name is not None:  # a tracked pointer: the plain Loc
-            return _dloc().__mro__[2](int(v), name)
-        return int(v)  # type: ignore[call-overload]
+            return _pointer.__mro__[2](int(v), name)
+        return int(v)
     return v
 
 

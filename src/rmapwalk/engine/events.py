@@ -18,16 +18,15 @@ RMW: Final = 2  # value-returning: read-modify-write (cmpxchg, xchg, fetch-and-o
 FENCE: Final = 3  # memory barrier
 OBSERVE: Final = 4  # record a register value for the final outcome (no memory effect)
 END: Final = 5  # thread returned
-ERROR: Final = 6  # assertion in the thread failed: a violation
+ERROR: Final = 6  # the thread failed an assertion or raised an exception: a violation (label: property)
 BLOCK: Final = 7  # assume() was false: the thread waits forever in this execution
 LIMIT: Final = 8  # the thread exceeded the per-thread event bound (a loop that never ends)
-CRASH: Final = 9  # the model code raised something other than AssertionError: a bug in the model
 ALLOC: Final = 10  # allocation of fresh locations (deterministic per thread)
 FREE: Final = 11  # a free of allocated locations
 SPECIAL: Final = 12  # layer-defined non-memory event (e.g. rcu_read_lock), kept for traces/checks
 
 VALUE_KINDS: Final = frozenset({READ, RMW})
-TERMINAL_KINDS: Final = frozenset({END, ERROR, BLOCK, LIMIT, CRASH})
+TERMINAL_KINDS: Final = frozenset({END, ERROR, BLOCK, LIMIT})
 
 KIND_NAMES: Final = {
     READ: "R",
@@ -39,7 +38,6 @@ KIND_NAMES: Final = {
     ERROR: "error",
     BLOCK: "block",
     LIMIT: "limit",
-    CRASH: "crash",
     ALLOC: "alloc",
     FREE: "free",
     SPECIAL: "special",

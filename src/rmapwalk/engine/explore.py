@@ -27,7 +27,6 @@ from typing import Any
 
 from rmapwalk.engine.events import (
     BLOCK,
-    CRASH,
     END,
     ERROR,
     LIMIT,
@@ -44,8 +43,10 @@ from rmapwalk.engine.result import HOLDS, INCOMPLETE, VIOLATED, Result, Stats, V
 from rmapwalk.engine.runtime import ModelError, ThreadBehaviour
 
 _RF, _CO, _BREV = 0, 1, 2
-#: a work item: (kind, event, write, tainted) -- see Explorer._explore
-_Item = tuple[int, tuple[int, int], tuple[int, int], bool]
+#: a work item: (kind, event, write, tainted) -- see Explorer._explore.  Items hold the events
+#: of their level's graph themselves (not their (thread, index) names): in a load-buffering
+#: graph kept events can move along their thread, and an item must follow them.
+_Item = tuple[int, Ev, Ev, bool]
 
 
 @dataclass
@@ -85,6 +86,9 @@ class Explorer:
         self.model = get_model(model) if isinstance(model, str) else model
         self.opt = options or Options()
         deps = self.model.tracks_deps
+        #: revisits keep the dependency prefix of the write, not its (po | rf)-prefix: reads may
+        #: take values from po-later writes they do not depend on (load buffering)
+        self.lb = self.model.load_buffering
         self.beh = [ThreadBehaviour(td, i, self.opt.max_events, prog, deps) for i, td in enumerate(prog.threads)]
         self.stats = Stats()
         self.result = Result(prog.name, self.model.name, HOLDS, stats=self.stats)
@@ -92,6 +96,8 @@ class Explorer:
             if c.kind == "exists":
                 self.result.exists[c.name] = False
         self._seen: set[Any] = set()
+        #: finished executions made by load-buffering revisits (see _finish)
+        self._lb_seen: set[Any] = set()
         self._deadline = 0.0
         #: the exploration state: a stack of levels (graph, work list); a paused exploration
         #: (see :meth:`run_slice`) continues from it
@@ -142,6 +148,7 @@ class Explorer:
         execs = self._execs
         if not execs:
             g = Graph(self.prog, self.beh)
+            g.lb = self.lb
             wl: list[_Item] = []
             execs.append((g, wl))
             self._visit(g, wl)
@@ -156,23 +163,26 @@ class Explorer:
     def _step(self, execs: list[tuple[Graph, list[_Item]]], g: Graph, wl: list[_Item], item: _Item) -> None:
         """Process one work item of level ``(g, wl)``: a forward revisit (rf or co) in place, or
         a backward revisit as a new level pushed on ``execs``."""
+        self._step1(execs, g, wl, item)
+
+    def _step1(self, execs: list[tuple[Graph, list[_Item]]], g: Graph, wl: list[_Item], item: _Item) -> None:
         model = self.model
-        kind, ref1, ref2, tainted = item
+        kind, e1, e2, tainted = item
         if kind == _RF:
-            r = g.ev(ref1)
+            r, w = e1, e2
             g.restrict(r.stamp)
-            g.set_rf(r, g.ev(ref2))
+            g.set_rf(r, w)
             r.added_max = False
             if not model.read_ok(g, r) or not self._after_read(g, wl, r):
                 self.stats.inconsistent += 1
                 return
             self._visit(g, wl)
         elif kind == _CO:
-            w = g.ev(ref1)
+            w, p = e1, e2
             g.restrict(w.stamp)
             co = g.co[w.loc]
             co.remove(w)
-            co.insert(co.index(g.ev(ref2)) + 1, w)
+            co.insert(co.index(p) + 1, w)
             w.added_max = False
             if not model.write_ok(g, w):
                 self.stats.inconsistent += 1
@@ -180,24 +190,50 @@ class Explorer:
             self._calc_revisits(g, wl, w)
             self._visit(g, wl)
         else:
-            a = g.ev(ref2)
+            r, a = e1, e2
             g.restrict(a.stamp)
-            r = g.ev(ref1)
-            porf = g.porf_view(a)
-            view = [max(x, y) for x, y in zip(g.stamp_view(r.stamp), porf, strict=True)]
-            g2 = g.copy_view(view)
-            for t, last in enumerate(porf):
-                evs = g2.threads[t]
-                for i in range(last + 1):
-                    evs[i].revisitable = False
-            r2 = g2.ev(ref1)
-            a2 = g2.ev(ref2)
+            if self.lb:
+                view, prefix = self._lb_view(g, r, a)  # type: ignore[misc]
+                deps = g.dep_masks(a)
+                g2, copies = g.copy_masks(view)
+                r2, a2 = copies[id(r)], copies[id(a)]
+                for t, m in enumerate(prefix):
+                    evs = g.threads[t]
+                    m &= view[t]
+                    d = deps[t]
+                    while m:
+                        low = m & -m
+                        i = low.bit_length() - 1
+                        m ^= low
+                        e = evs[i] if i < len(evs) else None
+                        if e is None:
+                            continue  # (a gap in the prefix)
+                        ne = copies[id(e)]
+                        ne.revisitable = False
+                        if d & low:
+                            ne.lb_revisitable = False
+            else:
+                porf = g.porf_view(a)
+                view = [max(x, y) for x, y in zip(g.stamp_view(r.stamp), porf, strict=True)]
+                g2 = g.copy_view(view)
+                for t, last in enumerate(porf):
+                    evs = g2.threads[t]
+                    for i in range(last + 1):
+                        evs[i].revisitable = False
+            if not self.lb:
+                r2 = g2.ev(r.ref)
+                a2 = g2.ev(a.ref)
             g2.set_rf(r2, a2)
+            if self.lb and r.idx <= g.porf_view(a)[r.tid]:
+                # A load-buffering revisit keeps events after r: a happens-before cycle through
+                # them shows now, not after the threads have run on (check the whole graph).
+                r2.lb = True
+                tainted = True
             r2.added_max = g2.co[a2.loc][-1] is a2
             wl2: list[_Item] = []
             # A revisit computed in a graph that broke RMW atomicity (see _after_read) starts
             # from a graph not known to be consistent: check all of it.
-            ok = model.consistent(g2) if tainted else model.read_ok(g2, r2)
+            ok = model.prefix_consistent(g2) if tainted else model.read_ok(g2, r2)
             if not ok or not self._after_read(g2, wl2, r2):
                 self.stats.inconsistent += 1
                 if wl2:  # revisits pushed before an atomicity conflict was found
@@ -261,7 +297,7 @@ class Explorer:
         ``loc`` by thread ``tid`` (its own earlier writes, and what its earlier reads read)."""
         low = 0
         for x in g.threads[tid]:
-            if x is e:
+            if x is e or x is None:  # (a gap: where a new event of a load-buffering graph goes)
                 break
             if x.loc == loc:
                 w = x if x.kind == GW else x.rf if x.kind == GR else None
@@ -274,6 +310,9 @@ class Explorer:
     def _calc_revisits(self, g: Graph, wl: list[_Item], a: Ev, tainted: bool = False) -> None:
         reads = g.loc_reads.get(a.loc)
         if not reads:
+            return
+        if self.lb:
+            self._calc_revisits_lb(g, wl, a, reads, tainted)
             return
         porf: list[int] | None = None
         succ = None if a.rmw else co_succ(g, a)
@@ -288,7 +327,92 @@ class Explorer:
             if succ is not None and succ.idx > view[succ.tid]:
                 continue  # the write's co-successor would be deleted
             if self._maximal(g, r, a, view):
-                wl.append((_BREV, r.ref, a.ref, tainted))
+                wl.append((_BREV, r, a, tainted))
+
+    @staticmethod
+    def _lb_view(g: Graph, r: Ev, a: Ev) -> tuple[list[int], list[int]] | None:
+        """What a revisit of ``r`` by ``a`` keeps, as bitmasks per thread, and ``a``'s
+        (po | rf)-prefix; None if ``a`` cannot be read by ``r``.
+
+        As in TruSt, the events added up to ``r`` and ``a``'s (po | rf)-prefix are kept.  Under
+        load buffering ``r`` may itself be in that prefix (``a`` comes after something that
+        comes after ``r``): then what depends on ``r``'s value (:meth:`Graph.dependents`) is
+        dropped, leaving gaps that the threads fill again with ``r``'s new value -- unless ``a``
+        depends on ``r``, which would be a value out of thin air."""
+        porf = g.porf_view(a)
+        prefix = [(1 << (v + 1)) - 1 for v in porf]
+        view = [x | y for x, y in zip(g.stamp_masks(r.stamp), prefix, strict=True)]
+        if r.idx > porf[r.tid]:
+            return view, prefix
+        if r.tid == a.tid:
+            return None  # r would read a po-later write of its own thread: never coherent
+        dep = g.dependents(r)
+        if dep[a.tid] >> a.idx & 1:
+            return None
+        # Keep only what a needs to exist (its dependency prefix, HMC's rule), not its whole
+        # (po | rf)-prefix: events po-after r may read or write differently once r's value
+        # changes (a branch taken now writes before a kept read of its location).
+        need = g.dep_masks(a)
+        stamp = g.stamp_masks(r.stamp)
+        return [(x | y) & ~d for x, y, d in zip(stamp, need, dep, strict=True)], prefix
+
+    def _calc_revisits_lb(self, g: Graph, wl: list[_Item], a: Ev, reads: list[Ev], tainted: bool) -> None:
+        """As :meth:`_calc_revisits`, also for reads in ``a``'s (po | rf)-prefix (load buffering:
+        see :meth:`_lb_view`)."""
+        succ = None if a.rmw else co_succ(g, a)
+        for r in reads:
+            if r.rf is a or not (r.revisitable or r.lb_revisitable):
+                continue
+            got = self._lb_view(g, r, a)
+            if got is None:
+                continue
+            view, prefix = got
+            if not (r.lb_revisitable if prefix[r.tid] >> r.idx & 1 else r.revisitable):
+                continue
+            if succ is not None and not view[succ.tid] >> succ.idx & 1:
+                continue  # the write's co-successor would be deleted
+            if self._maximal_masks(g, r, a, view):
+                wl.append((_BREV, r, a, tainted))
+
+    @staticmethod
+    def _maximal_masks(g: Graph, r: Ev, a: Ev, view: list[int]) -> bool:
+        """:meth:`_maximal` for kept sets given as bitmasks (load buffering)."""
+
+        def in_view(x: Ev) -> bool:
+            return x.tid < 0 or bool(view[x.tid] >> x.idx & 1)
+
+        def co_before_kept(w: Ev, e: Ev) -> bool:
+            # (a kept write po-after e in e's own thread does not count: a load-buffering
+            # revisit keeps such writes, and e could never have read them)
+            co = g.co[w.loc]
+            for s in co[co.index(w) + 1 :]:
+                if s is not a and in_view(s) and not (s.tid == e.tid and s.idx > e.idx):
+                    return True
+            return False
+
+        def check(e: Ev) -> bool:
+            if e.kind == GR:
+                if not e.added_max:
+                    return False
+                w = e.rf
+                assert w is not None
+                if not in_view(w) and w.stamp > e.stamp:
+                    return False
+                return not co_before_kept(w, e)
+            if e.kind == GW:
+                if not e.added_max:
+                    return False
+                return not co_before_kept(e, e)
+            return True
+
+        if not check(r):
+            return False
+        for t, evs in enumerate(g.threads):
+            m = view[t]
+            for e in evs:
+                if e is not None and not m >> e.idx & 1 and not check(e):
+                    return False
+        return True
 
     @staticmethod
     def _maximal(g: Graph, r: Ev, a: Ev, view: list[int]) -> bool:
@@ -334,6 +458,9 @@ class Explorer:
         cursor = g.cursor
         n = g.nthreads
         while True:
+            if g.broken:
+                self._drop(g)
+                return
             tid = -1
             for t in range(n):
                 k = cursor[t].kind
@@ -345,6 +472,8 @@ class Explorer:
                 return
             node = cursor[tid]
             k = node.kind
+            if g.holes and g.align(tid, node):
+                continue
             stats.events += 1
             if k == READ or k == RMW:
                 co = g.co_list(node.loc)
@@ -357,7 +486,7 @@ class Explorer:
                         c = co[i]
                         if k == RMW and node.op(c.val) is not NO_WRITE and not self._rf_allowed(g, r, c):  # type: ignore[misc]
                             continue
-                        wl.append((_RF, r.ref, c.ref, False))
+                        wl.append((_RF, r, c, False))
                 if k == RMW:
                     val = node.op(w.val)  # type: ignore[misc]
                     if val is not NO_WRITE:
@@ -374,15 +503,18 @@ class Explorer:
                     p = co[i]
                     if self._rmw_taken(g, p):
                         continue
-                    wl.append((_CO, w.ref, p.ref, False))
+                    wl.append((_CO, w, p, False))
                 self._calc_revisits(g, wl, w)
-                cursor[tid] = node.next  # type: ignore[assignment]
-            elif k == CRASH:
-                src = node.src
-                raise ModelError(f"thread {self.prog.threads[tid].name} raised {node.value}", src)
+                if g.lb:  # (kept events may follow: check them)
+                    g.advance(tid)
+                else:
+                    cursor[tid] = node.next  # type: ignore[assignment]
             else:  # fence, observe, alloc, free, special
                 g.add_plain(tid, node)
-                cursor[tid] = node.next  # type: ignore[assignment]
+                if g.lb:  # (kept events may follow: check them)
+                    g.advance(tid)
+                else:
+                    cursor[tid] = node.next  # type: ignore[assignment]
 
     def _final(self, g: Graph) -> Final:
         d: dict[str, Any] = {}
@@ -400,9 +532,53 @@ class Explorer:
             d[loc.name] = g.final_memory(loc)
         return Final(d)
 
+    @staticmethod
+    def _lb_duplicate(g: Graph) -> bool:
+        """Did a load-buffering revisit end in an execution without the cycle it was made for?
+        (Once the events that depended on the revisited read were made again, they may have
+        taken values that break the cycle: that execution is reached by the ordinary revisits.)"""
+        for evs in g.threads:
+            for e in evs:
+                if e.lb:
+                    w = e.rf
+                    assert w is not None
+                    if w.tid < 0 or e.idx > g.porf_view(w)[e.tid]:
+                        return True
+        return False
+
+    def _drop(self, g: Graph) -> None:
+        """A load-buffering graph that is no execution: a thread did not make again an event the
+        revisit kept.  When the thread ended or waits before it, the kept write never happens
+        and nothing is lost; when it makes another event there, the kept one may come later
+        (a branch before it changed length) and that execution is not explored: incomplete."""
+        self.stats.lb_dropped += 1
+        if g.broken and "no longer makes" in g.broken and not self.result.incomplete_reason:
+            self.result.incomplete_reason = ("load buffering: an execution was not explored because "
+                                             f"{g.broken} (a branch before it changed length)")
+        self._check_bounds()
+
     def _finish(self, g: Graph) -> None:
         stats = self.stats
         opt = self.opt
+        if g.broken or g.holes:
+            if g.holes and not g.broken:
+                g.broken = "a thread ended before the gap left by a revisit was filled"
+            self._drop(g)
+            return
+        if g.lb and self._lb_duplicate(g):
+            self.stats.lb_dropped += 1
+            self._check_bounds()
+            return
+        if g.lb and any(e.lb for evs in g.threads for e in evs):
+            # Load-buffering revisits are not yet optimal: two of them can rebuild the same
+            # execution (the maximality rule of TruSt does not single out one parent once a
+            # revisit keeps events po-after the revisited read).  Count each execution once.
+            key = g.key()
+            if key in self._lb_seen:
+                stats.lb_duplicates += 1
+                self._check_bounds()
+                return
+            self._lb_seen.add(key)
         if self.model.check_when_complete and not self.model.consistent(g):
             stats.inconsistent += 1
             self._check_bounds()

@@ -21,6 +21,7 @@ from rmapwalk.engine.events import (
     READ,
     RMW,
     SPECIAL,
+    TERMINAL_KINDS,
     WRITE,
 )
 from rmapwalk.engine.program import Program
@@ -53,6 +54,9 @@ class Ev:
         "revisitable",
         "added_max",
         "wr",
+        "unverified",
+        "lb",
+        "lb_revisitable",
     )
 
     def __init__(self, tid: int, idx: int, kind: int, loc: int, val: Any, mode: str, node: Node | None,
@@ -72,6 +76,17 @@ class Ev:
         self.added_max = True
         #: for the read half of an RMW: its write half, or None while it has none (failed)
         self.wr: Ev | None = None
+        #: kept across a load-buffering revisit past a gap in its thread: the thread must still
+        #: reach it, on the new path of values, once the gap is filled (see Graph.advance)
+        self.unverified = False
+        #: this read took its value from a write it is (po | rf)-before: a load-buffering
+        #: revisit set it, and the finished execution must still have that cycle (else it is
+        #: one the ordinary revisits reach too)
+        self.lb = False
+        #: a load-buffering revisit may still change what this read reads (False once it is in
+        #: the dependency prefix of a write that revisited a read: ``revisitable`` is the same
+        #: for the (po | rf)-prefix and ordinary revisits)
+        self.lb_revisitable = True
 
     @property
     def ref(self) -> tuple[int, int]:
@@ -89,7 +104,8 @@ class Ev:
 class Graph:
     """A (partial) execution graph of a program, with each thread's position in its behaviour."""
 
-    __slots__ = ("prog", "beh", "threads", "cursor", "co", "loc_reads", "next_stamp", "nthreads")
+    __slots__ = ("prog", "beh", "threads", "cursor", "co", "loc_reads", "next_stamp", "nthreads", "lb", "holes",
+                 "broken")
 
     def __init__(self, prog: Program, beh: list[ThreadBehaviour]) -> None:
         self.prog = prog
@@ -100,6 +116,12 @@ class Graph:
         self.co: dict[int, list[Ev]] = {}
         self.loc_reads: dict[int, list[Ev]] = {}
         self.next_stamp = 0
+        #: a load-buffering revisit made this graph: a thread's events may have gaps (``None``
+        #: slots, counted by ``holes``) and stamps that do not grow along the thread
+        self.lb = False
+        self.holes = 0
+        #: why this graph is no execution after all (a kept event did not recur), or None
+        self.broken: str | None = None
 
     # -- locations -------------------------------------------------------------------------------
     def co_list(self, loc: int) -> list[Ev]:
@@ -119,10 +141,63 @@ class Graph:
     # -- adding events ---------------------------------------------------------------------------
     def _new_ev(self, tid: int, kind: int, loc: int, val: Any, mode: str, node: Node, rmw: bool = False) -> Ev:
         evs = self.threads[tid]
+        if self.holes:
+            p = self.fill_pos(tid)
+            if p < len(evs):
+                e = Ev(tid, p, kind, loc, val, mode, node, self.next_stamp, rmw)
+                self.next_stamp += 1
+                evs[p] = e
+                self.holes -= 1
+                return e
         e = Ev(tid, len(evs), kind, loc, val, mode, node, self.next_stamp, rmw)
         self.next_stamp += 1
         evs.append(e)
         return e
+
+    def _open_gap(self, tid: int, i: int) -> None:
+        """Move thread ``tid``'s events from index ``i`` on one place on, leaving a gap at ``i``."""
+        evs = self.threads[tid]
+        evs.insert(i, None)  # type: ignore[arg-type]
+        for x in evs[i + 1:]:
+            if x is not None:
+                x.idx += 1
+        self.holes += 1
+
+    def align(self, tid: int, node: Node) -> bool:
+        """Before thread ``tid`` makes ``node`` in its first gap: if the gap runs up to a kept
+        event that ``node`` is (the same source line, kind, location and value: a branch before
+        it got shorter), close the gap by moving the kept events back instead.  True if done."""
+        evs = self.threads[tid]
+        h = self.fill_pos(tid)
+        j = h
+        while j < len(evs) and evs[j] is None:
+            j += 1
+        if j == h or j == len(evs):
+            return False
+        e = evs[j]
+        old = e.node
+        if not e.unverified or old is None or old.src is None or node.src is None:
+            return False
+        if (old.kind != node.kind or old.loc != node.loc or old.value != node.value or old.mode != node.mode
+                or old.src.file != node.src.file or old.src.line != node.src.line):
+            return False
+        d = j - h
+        del evs[h:j]
+        for x in evs[h:]:
+            if x is not None:
+                x.idx -= d
+        self.holes -= d
+        self.advance(tid)
+        return True
+
+    def fill_pos(self, tid: int) -> int:
+        """Where thread ``tid``'s next event goes: its first gap, or its end."""
+        evs = self.threads[tid]
+        if self.holes:
+            for i, e in enumerate(evs):
+                if e is None:
+                    return i
+        return len(evs)
 
     def add_plain(self, tid: int, node: Node) -> Ev:
         """Add a non-value event (write, fence, other) of ``node``; the write is not yet in co."""
@@ -149,6 +224,11 @@ class Graph:
         """Add the write half of RMW read ``r``, placed in co immediately after ``r.rf``."""
         node = r.node
         assert node is not None
+        if self.lb:
+            evs = self.threads[r.tid]
+            i = r.idx + 1
+            if i < len(evs) and evs[i] is not None:  # a kept event: the write half goes before it
+                self._open_gap(r.tid, i)
         w = self._new_ev(r.tid, GW, r.loc, val, node.mode, node, True)
         r.wr = w
         co = self.co_list(r.loc)
@@ -164,9 +244,19 @@ class Graph:
                 pass
         r.rf = w
         w.readers.append(r)  # type: ignore[union-attr]
+        r.lb = False
+        if self.lb:  # what the thread does after r may change: check it again
+            for e in self.threads[r.tid][r.idx + 1:]:
+                if e is not None:
+                    e.unverified = True
 
     def advance(self, tid: int) -> None:
-        """Recompute thread ``tid``'s cursor from its last event."""
+        """Recompute thread ``tid``'s cursor from its last event (in a load-buffering graph: from
+        the last event before its first gap, checking that the thread, on its current path of
+        values, still makes each kept event it passes)."""
+        if self.lb:
+            self._advance_lb(tid)
+            return
         evs = self.threads[tid]
         if not evs:
             self.cursor[tid] = self.beh[tid].root
@@ -188,9 +278,119 @@ class Graph:
             assert nxt is not None
             self.cursor[tid] = nxt
 
+    def _after(self, evs: list[Ev], i: int) -> Node:
+        """The cursor after event ``evs[i]`` (a read continues with the value it read)."""
+        e = evs[i]
+        node = e.node
+        assert node is not None
+        if e.kind == GR:
+            return self.beh[e.tid].child(node, e.rf.val)  # type: ignore[union-attr]
+        if e.rmw:
+            return self.beh[e.tid].child(node, evs[i - 1].rf.val)  # type: ignore[union-attr]
+        assert node.next is not None
+        return node.next
+
+    def _advance_lb(self, tid: int) -> None:
+        evs = self.threads[tid]
+        p = self.fill_pos(tid)
+        s = p
+        while s > 0 and evs[s - 1].unverified:
+            s -= 1
+        cur = self._after(evs, s - 1) if s > 0 else self.beh[tid].root
+        i = s
+        while i < p:
+            e = evs[i]
+            k = cur.kind
+            ok = False
+            if e.kind == GR:
+                ok = (k == READ or k == RMW) and (k == RMW) == e.rmw and cur.loc == e.loc and cur.mode == e.mode
+            elif e.kind == GW:
+                if e.rmw:
+                    r = evs[i - 1]
+                    ok = r.node is cur and cur.op(r.rf.val) == e.val  # type: ignore[misc,union-attr]
+                    if ok:  # the write half belongs to the node of its read half
+                        e.node = cur
+                        e.unverified = False
+                        cur = self.beh[tid].child(cur, r.rf.val)  # type: ignore[union-attr]
+                        i += 1
+                        continue
+                else:
+                    ok = k == WRITE and cur.loc == e.loc and cur.value == e.val and cur.mode == e.mode
+            elif e.kind == GF:
+                ok = k == FENCE and cur.mode == e.mode
+            else:
+                ok = k == OBSERVE or k == ALLOC or k == FREE or k == SPECIAL
+                if ok:
+                    e.val = cur.value
+            if not ok:
+                if k in TERMINAL_KINDS or len(evs) >= self.beh[tid].limit or (e.kind == GW and e.rmw):
+                    self.broken = (f"thread {self.prog.threads[tid].name} no longer makes its event "
+                                   f"{e!r} once an earlier read changed")
+                    self.cursor[tid] = cur
+                    return
+                # The thread makes another event here (a branch before the kept one got longer):
+                # the kept events move one place on, and the new event fills the gap.
+                self._open_gap(tid, i)
+                self.cursor[tid] = cur
+                return
+            e.node = cur
+            e.unverified = False
+            if e.kind == GR and e.rmw and i + 1 < p and evs[i + 1].rmw and evs[i + 1].kind == GW:
+                i += 1  # the write half: checked against this node next
+                continue
+            cur = self._after(evs, i)
+            i += 1
+        if p < len(evs) and cur.kind in TERMINAL_KINDS:
+            self.broken = f"thread {self.prog.threads[tid].name} ends before its kept event {p + 1}"
+        self.cursor[tid] = cur
+
     # -- removing events -------------------------------------------------------------------------
+    def _unlink(self, e: Ev, evs: list[Ev | None]) -> None:
+        if e.kind == GR:
+            e.rf.readers.remove(e)  # type: ignore[union-attr]
+            self.loc_reads[e.loc].remove(e)
+        elif e.kind == GW:
+            self.co[e.loc].remove(e)
+            if e.rmw and e.idx > 0:
+                r = evs[e.idx - 1]
+                if r is not None:
+                    r.wr = None
+
+    def _restrict_lb(self, stamp: int) -> None:
+        for tid in range(self.nthreads):
+            evs: list[Any] = self.threads[tid]
+            changed = False
+            for i, e in enumerate(evs):
+                if e is not None and e.stamp > stamp:
+                    self._unlink(e, evs)
+                    evs[i] = None
+                    self.holes += 1
+                    changed = True
+            if not changed:
+                continue
+            while evs and evs[-1] is None:
+                evs.pop()
+                self.holes -= 1
+            self.mark_unverified(tid)
+            self.advance(tid)
+        if self.next_stamp > stamp + 1:
+            self.next_stamp = stamp + 1
+
+    def mark_unverified(self, tid: int) -> None:
+        """Every event after thread ``tid``'s first gap must be made again when it is filled."""
+        evs = self.threads[tid]
+        gap = False
+        for e in evs:
+            if e is None:
+                gap = True
+            elif gap:
+                e.unverified = True
+
     def restrict(self, stamp: int) -> None:
         """Remove every event added after ``stamp``."""
+        if self.lb:
+            self._restrict_lb(stamp)
+            return
         for tid in range(self.nthreads):
             evs = self.threads[tid]
             if not evs or evs[-1].stamp <= stamp:
@@ -216,6 +416,9 @@ class Graph:
         g.nthreads = self.nthreads
         g.cursor = list(self.cursor)
         g.next_stamp = self.next_stamp
+        g.lb = self.lb
+        g.holes = 0
+        g.broken = None
         inits: dict[int, Ev] = {}
         for loc, co in self.co.items():
             ni = Ev(-1, loc, GW, loc, co[0].val, "init", None, -1)
@@ -263,6 +466,168 @@ class Graph:
                 g.advance(tid)
         return g
 
+    # -- load buffering: kept sets as bitmasks of indices per thread -------------------------------
+    def copy_masks(self, masks: list[int]) -> tuple[Graph, dict[int, Ev]]:
+        """A copy keeping, in each thread t, the events whose index is in bitmask ``masks[t]``;
+        the others leave gaps, refilled as the thread runs again (a load-buffering revisit).
+        Also returns each kept event's copy by ``id`` of the original (indices may change: the
+        copy's threads are checked again, which can move kept events)."""
+        g = Graph.__new__(Graph)
+        g.prog = self.prog
+        g.beh = self.beh
+        g.nthreads = self.nthreads
+        g.cursor = list(self.cursor)
+        g.next_stamp = self.next_stamp
+        g.lb = True
+        g.holes = 0
+        g.broken = None
+        inits: dict[int, Ev] = {}
+        for loc, co in self.co.items():
+            ni = Ev(-1, loc, GW, loc, co[0].val, "init", None, -1)
+            ni.revisitable = False
+            inits[loc] = ni
+        threads: list[list[Any]] = []
+        copies: dict[int, Ev] = {}
+        for tid, evs in enumerate(self.threads):
+            m = masks[tid]
+            nl: list[Any] = []
+            for e in evs:
+                if e is None or not m >> e.idx & 1:
+                    nl.append(None)
+                    continue
+                ne = Ev(e.tid, e.idx, e.kind, e.loc, e.val, e.mode, e.node, e.stamp, e.rmw)
+                copies[id(e)] = ne
+                ne.revisitable = e.revisitable
+                ne.added_max = e.added_max
+                ne.unverified = e.unverified
+                ne.lb = e.lb
+                ne.lb_revisitable = e.lb_revisitable
+                ne.rf = e.rf
+                if e.kind == GW and e.rmw and e.idx > 0 and nl[e.idx - 1] is not None:
+                    nl[e.idx - 1].wr = ne
+                nl.append(ne)
+            while nl and nl[-1] is None:
+                nl.pop()
+            g.holes += sum(1 for x in nl if x is None)
+            threads.append(nl)
+        g.threads = threads
+        g.co = {}
+        for loc, co in self.co.items():
+            g.co[loc] = [inits[loc]] + [threads[w.tid][w.idx] for w in co[1:]
+                                        if w.idx < len(threads[w.tid]) and threads[w.tid][w.idx] is not None]
+        loc_reads: dict[int, list[Ev]] = {}
+        g.loc_reads = loc_reads
+        for nl in threads:
+            for ne in nl:
+                if ne is None or ne.kind != GR:
+                    continue
+                old = ne.rf
+                assert old is not None
+                if old.tid < 0:
+                    nrf = inits[old.loc]
+                else:
+                    ot = threads[old.tid]
+                    kept = ot[old.idx] if old.idx < len(ot) else None
+                    if kept is not None:
+                        nrf = kept
+                    else:  # its write is not kept: read the latest write instead
+                        nrf = g.co[ne.loc][-1]
+                        ne.added_max = True
+                ne.rf = nrf
+                nrf.readers.append(ne)  # type: ignore[union-attr]
+                loc_reads.setdefault(ne.loc, []).append(ne)
+        for tid in range(g.nthreads):
+            g.mark_unverified(tid)
+            g.advance(tid)
+        return g, copies
+
+    def dep_masks(self, a: Ev) -> list[int]:
+        """Per thread, the bitmask of the events ``a`` needs to exist with its value: itself, the
+        writes its reads read (and what those need), the reads its address, value or execution
+        depends on, and the other half of each RMW (what a load-buffering revisit by ``a`` may
+        never change: HMC's prefix)."""
+        masks = [0] * self.nthreads
+        by_depth: dict[int, dict[int, Ev]] = {}
+        stack = [a]
+        while stack:
+            x = stack.pop()
+            t = x.tid
+            if t < 0 or masks[t] >> x.idx & 1:
+                continue
+            masks[t] |= 1 << x.idx
+            evs = self.threads[t]
+            if x.kind == GR:
+                w = x.rf
+                if w is not None and w.tid >= 0:
+                    stack.append(w)
+                if x.rmw and x.wr is not None:
+                    stack.append(x.wr)
+            elif x.kind == GW and x.rmw:
+                stack.append(evs[x.idx - 1])
+            node = x.node
+            if node is None or node.deps is None:
+                continue
+            a_d, d_d, c_d = node.deps
+            if not (a_d or d_d or c_d):
+                continue
+            reads = by_depth.get(t)
+            if reads is None:
+                reads = by_depth[t] = {e.node.depth: e for e in evs  # type: ignore[union-attr]
+                                       if e is not None and e.kind == GR and not e.unverified}
+            for d in a_d | d_d | c_d:
+                r = reads.get(d)
+                if r is not None:
+                    stack.append(r)
+        return masks
+
+    def dependents(self, r: Ev) -> list[int]:
+        """Per thread, the bitmask of the events whose existence or value depends on read
+        ``r``'s value (not ``r`` itself): the events of its thread whose address, value or
+        execution depends on it (recorded dependencies), the write half of its RMW, the reads
+        of such writes, and so on."""
+        masks = [0] * self.nthreads
+        dset = {id(r)}
+        by_depth: list[dict[int, Ev]] = [
+            {e.node.depth: e for e in evs if e is not None and e.kind == GR and e.node is not None}
+            for evs in self.threads
+        ]
+        changed = True
+        while changed:
+            changed = False
+            for t, evs in enumerate(self.threads):
+                for e in evs:
+                    if e is None or id(e) in dset:
+                        continue
+                    dep = False
+                    if e.kind == GR:
+                        dep = e.rf is not None and id(e.rf) in dset
+                    elif e.kind == GW and e.rmw:
+                        dep = id(evs[e.idx - 1]) in dset
+                    node = e.node
+                    if not dep and node is not None and node.deps is not None:
+                        reads = by_depth[t]
+                        for d in node.deps[0] | node.deps[1] | node.deps[2]:
+                            x = reads.get(d)
+                            if x is not None and id(x) in dset:
+                                dep = True
+                                break
+                    if dep:
+                        dset.add(id(e))
+                        masks[t] |= 1 << e.idx
+                        changed = True
+        return masks
+
+    def stamp_masks(self, stamp: int) -> list[int]:
+        """Per thread, the bitmask of the events added no later than ``stamp``."""
+        out = []
+        for evs in self.threads:
+            m = 0
+            for e in evs:
+                if e is not None and e.stamp <= stamp:
+                    m |= 1 << e.idx
+            out.append(m)
+        return out
+
     # -- views -----------------------------------------------------------------------------------
     def porf_view(self, e: Ev) -> list[int]:
         """Per thread, the last index in the (po | rf)*-prefix of ``e`` (-1: none)."""
@@ -277,7 +642,7 @@ class Graph:
             evs = threads[t]
             for i in range(view[t] + 1, x.idx + 1):
                 y = evs[i]
-                if y.kind == GR:
+                if y is not None and y.kind == GR:
                     rf = y.rf
                     if rf.tid >= 0 and rf.idx > view[rf.tid]:  # type: ignore[union-attr]
                         stack.append(rf)  # type: ignore[arg-type]
@@ -296,7 +661,7 @@ class Graph:
 
     # -- reading results ---------------------------------------------------------------------------
     def events(self) -> list[Ev]:
-        return [e for evs in self.threads for e in evs]
+        return [e for evs in self.threads for e in evs if e is not None]
 
     def final_memory(self, loc: int) -> Any:
         co = self.co.get(loc)
@@ -310,7 +675,7 @@ class Graph:
             (e.tid, e.idx, e.rf.tid, e.rf.idx)  # type: ignore[union-attr]
             for evs in self.threads
             for e in evs
-            if e.kind == GR
+            if e is not None and e.kind == GR
         )
         co = tuple(sorted((loc, tuple((w.tid, w.idx) for w in ws[1:])) for loc, ws in self.co.items()))
         shape = tuple(len(evs) for evs in self.threads)

@@ -203,7 +203,7 @@ class Relations:
     def __init__(self, g: Graph, alpha: bool = False) -> None:
         evs: list[Ev] = [co[0] for co in g.co.values()]
         for t in g.threads:
-            evs.extend(e for e in t if e.kind <= GF)
+            evs.extend(e for e in t if e is not None and e.kind <= GF)
         self.evs = evs
         n = self.n = len(evs)
         index = {id(e): i for i, e in enumerate(evs)}
@@ -264,7 +264,7 @@ class Relations:
         intm = [0] * n
         after_in_thread: dict[int, int] = {}
         for t in g.threads:
-            idxs = [index[id(e)] for e in t if e.kind <= GF]
+            idxs = [index[id(e)] for e in t if e is not None and e.kind <= GF]
             acc = 0
             for i in reversed(idxs):
                 po[i] = acc
@@ -298,7 +298,7 @@ class Relations:
                         rf[i] |= bit[j]
         for t in g.threads:
             for e in t:
-                if e.kind == GR and e.rmw and e.wr is not None:
+                if e is not None and e.kind == GR and e.rmw and e.wr is not None:
                     rmw[index[id(e)]] = bit[index[id(e.wr)]]
         fr = seq(inv(rf), co)
         self.rf, self.co, self.fr = rf, co, fr
@@ -313,11 +313,11 @@ class Relations:
         for t in g.threads:
             by_depth: dict[int, int] = {}
             for e in t:
-                if e.kind == GR and e.node is not None:
+                if e is not None and e.kind == GR and e.node is not None:
                     by_depth[e.node.depth] = index[id(e)]
             for e in t:
-                node = e.node
-                if e.kind > GW or node is None or node.deps is None:
+                node = e.node if e is not None else None
+                if node is None or e.kind > GW or node.deps is None:
                     continue
                 a_d, d_d, c_d = node.deps
                 j = bit[index[id(e)]]
@@ -413,7 +413,7 @@ class Relations:
         for t in g.threads:
             stack: list[int] = []
             for e in t:
-                if e.kind != GF:
+                if e is None or e.kind != GF:
                     continue
                 i = index[id(e)]
                 if e.mode == "rcu-lock":
@@ -442,6 +442,7 @@ class Relations:
         fence2 = union(fence, rcu_fence)
         strong2 = union(strong, rcu_fence)
         self.xb = union(hb, pb, rb)
+        self.rcu_fence = rcu_fence
         #: the fences (incl. the rcu fence) between any two accesses, plain or marked: how a plain
         #: access is bounded by marked ones (object_order)
         self.fence2 = fence2
@@ -450,8 +451,19 @@ class Relations:
         # -- plain accesses ----------------------------------------------------------------
         self.plain_ok = True
         self.races: list[tuple[int, int]] = []
+        self.mixed: list[tuple[int, int]] = []
         if not Plain:
             return
+        # herd's flag mixed-accesses: a plain write and a marked access of one location in one
+        # thread with no barrier (of any kind, compiler barriers included) between them
+        barrier_ev = Acq | Rel_
+        for k in ("Barrier", "Rmb", "Wmb", "Mb", "Sync-rcu", "Before-atomic", "After-atomic", "Rcu-lock",
+                  "Rcu-unlock"):
+            barrier_ev |= fences[k]
+        barrier = union(fencerel(barrier_ev), rng(po, Rel_), dom(Acq, po))
+        po_loc_nb = diff(po_loc, barrier)
+        mixed = union(rng(dom(Plain & W, po_loc_nb), Marked), rng(dom(Marked, po_loc_nb), Plain & W))
+        self.mixed = [(i, j) for i, row in enumerate(mixed) for j in _bits(row)]
         xbstar = star(self.xb)
         vis = seqs(star(cumul), rng(opt(rfe), Marked),
                    union(seqs(rng(strong2, Marked), xbstar), inter(xbstar, int_)))
@@ -491,6 +503,47 @@ def rfi_after(data: Rel, rfi: Rel) -> Rel:
     return seq(data, rfi)
 
 
+def loc_coherent(g: Graph, loc: int) -> bool:
+    """acyclic(po-loc | rf | co | fr) on the events of one location (any graph: in a
+    load-buffering one a new event need not be the last of its thread)."""
+    co = g.co.get(loc)
+    if co is None:
+        return True
+    evs = list(co) + list(g.loc_reads.get(loc, ()))
+    index = {id(e): i for i, e in enumerate(evs)}
+    succ: list[list[int]] = [[] for _ in evs]
+    for i in range(len(co) - 1):
+        succ[i].append(i + 1)
+    for e in evs:
+        if e.kind == GR:
+            i = index[id(e)]
+            w = e.rf
+            assert w is not None
+            j = index[id(w)]
+            succ[j].append(i)
+            k = co.index(w) + 1
+            if k < len(co):
+                succ[i].append(k)
+    by_thread = sorted((e.tid, e.idx, index[id(e)]) for e in evs if e.tid >= 0)
+    for (t1, _, i), (t2, _, j) in zip(by_thread, by_thread[1:], strict=False):
+        if t1 == t2:
+            succ[i].append(j)
+    indeg = [0] * len(evs)
+    for s in succ:
+        for j in s:
+            indeg[j] += 1
+    todo = [i for i, d in enumerate(indeg) if d == 0]
+    seen = 0
+    while todo:
+        i = todo.pop()
+        seen += 1
+        for j in succ[i]:
+            indeg[j] -= 1
+            if indeg[j] == 0:
+                todo.append(j)
+    return seen == len(evs)
+
+
 class LKMM(MemoryModel):
     """The Linux-kernel memory model (``tools/memory-model``), with dependencies."""
 
@@ -498,8 +551,15 @@ class LKMM(MemoryModel):
     alpha = False
     #: the explorer asks for dependencies and the kernel layer emits LKMM's own events
     tracks_deps = True
+    load_buffering = True
     #: the full check runs on finished executions (see the module docstring)
     check_when_complete = True
+
+    def read_ok(self, g: Graph, r: Ev) -> bool:
+        return loc_coherent(g, r.loc)
+
+    def write_ok(self, g: Graph, w: Ev) -> bool:
+        return loc_coherent(g, w.loc)
 
     def ordered_after(self, a: Ev, evs: list[Ev]) -> list[Ev]:
         return []
@@ -513,7 +573,9 @@ class LKMM(MemoryModel):
     def relations(self, g: Graph) -> Relations:
         """The relations of ``g`` (the last graph's are kept: the explorer asks for the
         axioms, then the races, of one finished execution)."""
-        key = g.key()
+        # (the nodes too: a load-buffering graph keeps its reads-from and coherence while the
+        # thread paths, and so the dependencies, of kept events change)
+        key = (g.key(), g.next_stamp, tuple(id(e.node) for evs in g.threads for e in evs if e is not None))
         last = self._last
         if last is not None and last[0] is g and last[1] == key:
             return last[2]
@@ -524,7 +586,14 @@ class LKMM(MemoryModel):
     def consistent(self, g: Graph) -> bool:
         return self.relations(g).consistent
 
+    def prefix_consistent(self, g: Graph) -> bool:
+        # plain-coherence is not monotone (a later fence or marked access can bound a plain one):
+        # only the other axioms may judge a graph that is still growing
+        rel = self.relations(g)
+        return rel.coherence_ok and rel.atomic_ok and rel.hb_ok and rel.pb_ok and rel.rcu_ok
+
     def data_races(self, g: Graph) -> list[tuple[Ev, Ev]]:
+        """The pairs of accesses that race (herd's ``Flag data-race``)."""
         rel = self.relations(g)
         return [(rel.evs[i], rel.evs[j]) for i, j in rel.races]
 
@@ -534,11 +603,12 @@ class LKMM(MemoryModel):
         use-after-free check asks of an access and a free or an allocation).  LKMM orders plain
         accesses only through the marked ones that bound them: ``a`` is bounded by a marked ``x``
         (``a`` itself if marked, or a fence between them), ``x`` reaches a marked ``y`` by
-        ``xb*`` (hb | pb | rb), and ``y`` bounds ``b`` (``b`` itself, or a fence or an address
-        dependency from ``y`` to ``b``).  Program order alone orders nothing."""
+        (hb | pb | rb | rcu-fence)*, as in :meth:`executes_before`, and ``y`` bounds ``b``
+        (``b`` itself, or a fence or an address dependency from ``y`` to ``b``).  Program order
+        alone orders nothing."""
         rel = self.relations(g)
         marked = rel.Marked_mask
-        xbs = star(rel.xb)
+        xbs = star(union(rel.xb, rel.rcu_fence))
         fence2, addr = rel.fence2, rel.addr
         pre = inv(union(fence2, addr))
         index = rel.index
@@ -556,11 +626,20 @@ class LKMM(MemoryModel):
 
         return before
 
-    def executes_before(self, g: Graph) -> tuple[dict[int, int], list[int]]:
-        """(index by id, rows) of (hb | pb | rb)+ over the graph's events: what must have
-        executed before what in every run of a machine that gives this graph."""
+    def mixed_accesses(self, g: Graph) -> list[tuple[Ev, Ev]]:
+        """Plain writes and marked accesses of one location in one thread with no barrier
+        between (herd's ``Flag mixed-accesses``)."""
         rel = self.relations(g)
-        return rel.index, plus(rel.xb)
+        return [(rel.evs[i], rel.evs[j]) for i, j in rel.mixed]
+
+    def executes_before(self, g: Graph) -> tuple[dict[int, int], list[int]]:
+        """(index by id, rows) of (hb | pb | rb | rcu-fence)+ over the graph's events: what
+        executed before what in every run of a machine that gives this graph (LKMM's
+        executes-before, with RCU's guarantee that a read-side critical section that began
+        before a grace period ended before it: the order library checks such as
+        use-after-free ask for)."""
+        rel = self.relations(g)
+        return rel.index, plus(union(rel.xb, rel.rcu_fence))
 
 
 class LKMMAlpha(LKMM):

@@ -25,7 +25,9 @@ class MemoryModel:
     #: whether threads return tracked values and record dependencies (rmapwalk.engine.deps), and
     #: the kernel layer emits LKMM's own events (RCU, lock-related fences)
     tracks_deps = False
-    #: whether :meth:`consistent` must also be asked of every finished execution (the model
+    #: whether a read may take its value from a po-later write it does not depend on (the
+    #: explorer then revisits by dependency prefixes: :meth:`Graph.dep_masks`)
+    load_buffering = False    #: whether :meth:`consistent` must also be asked of every finished execution (the model
     #: prunes partial graphs by a weaker, exact-for-its-part check)
     check_when_complete = False
 
@@ -116,6 +118,11 @@ class MemoryModel:
         return self._sink_ok(g, w, co_succ(g, w))
 
     # -- full check ----------------------------------------------------------------------------
+    def prefix_consistent(self, g: Graph) -> bool:
+        """Whether ``g`` can still grow into a consistent execution: the axioms that adding events
+        can only break (all of them, for the models here but LKMM)."""
+        return self.consistent(g)
+
     def consistent(self, g: Graph) -> bool:
         nodes = [e for e in g.events() if e.kind <= GW] + [co[0] for co in g.co.values()]
         if not _acyclic(g, nodes, self._ghb_succ):

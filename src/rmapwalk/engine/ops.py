@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from rmapwalk.engine import mutation as _mut
 from rmapwalk.engine import runtime as _rt
 from rmapwalk.engine.deps import plain
 from rmapwalk.engine.events import (
@@ -43,6 +44,8 @@ def load(loc: int, mode: str = PLAIN, label: str = "load") -> Any:
     _check_loc(loc)
     if mode not in ACCESS_MODES or mode == "release":
         raise ModelError(f"{label}: bad mode {mode!r} for a load")
+    if _mut.armed and mode != PLAIN:
+        mode = _weaker_access(_mut.engine_op(_mut.ACCESS, mode, label), mode)
     return rec.value_op(READ, loc, mode, None, label)
 
 
@@ -59,6 +62,8 @@ def store(loc: int, value: Any, mode: str = PLAIN, label: str = "store") -> None
         hash(value)
     except TypeError:
         raise ModelError(f"{label}: stored value {value!r} is not hashable") from None
+    if _mut.armed and mode != PLAIN:
+        mode = _weaker_access(_mut.engine_op(_mut.ACCESS, mode, label), mode)
     rec.plain_op(WRITE, loc, value, mode, label)
 
 
@@ -71,12 +76,33 @@ def rmw(loc: int, op: Callable[[Any], Any], mode: str = MB, label: str = "rmw",
     (its data dependencies under a dependency-tracking model; ``op`` sees them as plain values).
     """
     rec = _rt.current()
+    if _mut.armed:  # (also while replaying the prefix: a non-atomic mutant has other events)
+        w = _mut.engine_op(_mut.RMW, mode, label)
+        if w == _mut.TO_RELAXED:
+            mode = "relaxed"
+        elif w == _mut.NON_ATOMIC:
+            return _non_atomic(loc, op, label, operands)
     if rec.pos < rec.npath:
         return rec.value_op(RMW, loc, mode, op, label)
     _check_loc(loc)
     if mode not in RMW_MODES:
         raise ModelError(f"{label}: bad mode {mode!r} for a read-modify-write")
     return rec.value_op(RMW, loc, mode, op, label, operands)
+
+
+def _weaker_access(weakening: str | None, mode: str) -> str:
+    return mode if weakening is None else PLAIN if weakening == _mut.TO_PLAIN else "once"
+
+
+def _non_atomic(loc: int, op: Callable[[Any], Any], label: str, operands: tuple[Any, ...]) -> Any:
+    """An RMW mutated into a marked load and, if it writes, a marked store."""
+    from rmapwalk.engine.deps import with_deps
+
+    old = load(loc, "once", label)
+    new = op(old)
+    if new is not NO_WRITE:
+        store(loc, with_deps(new, *operands), "once", label)
+    return old
 
 
 def cmpxchg(loc: int, old: Any, new: Any, mode: str = MB, label: str = "cmpxchg") -> Any:
@@ -103,12 +129,15 @@ def fetch_add(loc: int, delta: int, mode: str = MB, label: str = "fetch_add") ->
 def fence(kind: str = "mb", label: str | None = None) -> None:
     """A memory barrier of ``kind``: mb, wmb, rmb, acquire, release or compiler."""
     rec = _rt.current()
+    label = label or f"fence({kind})"
+    if _mut.armed and _mut.engine_op(_mut.BARRIER, kind, label) == _mut.REMOVED:
+        return  # (also while replaying the prefix: the mutant has no such event)
     if rec.pos < rec.npath:
         rec.depth += 1
         return
     if kind not in FENCE_KINDS:
         raise ModelError(f"unknown fence kind {kind!r}")
-    rec.plain_op(FENCE, -1, None, kind, label or f"fence({kind})")
+    rec.plain_op(FENCE, -1, None, kind, label)
 
 
 def assume(cond: object, why: str = "assume", kind: str = "assume") -> None:

@@ -8,7 +8,9 @@ before the unit was done, the rest of the unit as new units.  Workers pause
 * when another worker waits for work and their unit can be split (local workers see a shared
   "hungry" counter after every execution): dynamic load balancing;
 * at the end of a time slice (always on a cluster, where there is no shared counter; locally
-  every ``slice_seconds``), which also bounds the work a killed run loses;
+  every ``slice_seconds``), which also bounds the work a killed run loses -- or, with
+  ``slice_executions``, after that many executions instead, so that how the search is cut
+  depends on counts, not on the clock;
 * at the time or execution bound of the search.
 
 A unit's results count only when its worker returns them, and then its rest is queued in the
@@ -278,7 +280,9 @@ class ParallelSearch:
         self.timeout = timeout
         self.max_executions = max_executions
         self.slice_seconds = slice_seconds
-        #: pause units after this many executions (tests: many small units, deterministically)
+        #: cut units after this many executions instead of after a time slice (and the checkpoint
+        #: interval): how the search is split, and so what each checkpoint holds, then depends on
+        #: counts only (in this process; workers still split their units for idle ones)
         self.slice_executions = slice_executions
         self.checkpoint = checkpoint
         self.checkpoint_interval = checkpoint_interval
@@ -380,9 +384,11 @@ class ParallelSearch:
         reason: str | None = None
         stopped = False
         last_ckpt = time.perf_counter()
-        slice_default = self.slice_seconds or (CLUSTER_SLICE_SECONDS if self.cluster else SLICE_SECONDS)
+        time_slice = self.slice_seconds or (CLUSTER_SLICE_SECONDS if self.cluster else SLICE_SECONDS)
         if self.checkpoint is not None:
-            slice_default = min(slice_default, self.checkpoint_interval)
+            time_slice = min(time_slice, self.checkpoint_interval)
+        # with slice_executions, units are cut by count (``budget``), not by time
+        slice_default = None if self.slice_executions is not None and self.slice_seconds is None else time_slice
         draining_since: float | None = None
         if self.checkpoint is not None:  # from the start on, a killed run can be resumed
             self.checkpoint(self.state())
@@ -404,7 +410,7 @@ class ParallelSearch:
                     unit = self.pending.popleft()
                     slice_s = slice_default
                     if deadline is not None:
-                        slice_s = max(0.001, min(slice_s, deadline - now))
+                        slice_s = max(0.001, deadline - now if slice_s is None else min(slice_s, deadline - now))
                     budget = self.slice_executions
                     if self.max_executions is not None:
                         left_n = max(1, self.max_executions - self.stats.executions)

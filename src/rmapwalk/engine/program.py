@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from rmapwalk.engine.deps import Tracked
+from rmapwalk.engine.deps import Tracked, register_pointer_class
 
 # Dynamic allocations get addresses far above the static ones, one region per thread, so that an
 # address depends only on the allocating thread's own history (needed for memoization).
@@ -69,6 +69,21 @@ def _defer_to_tracked(name: str) -> Any:
 for _n in ("__add__", "__sub__", "__mul__", "__and__", "__or__", "__xor__", "__lshift__", "__rshift__",
            "__radd__", "__rsub__", "__rmul__", "__rand__", "__ror__", "__rxor__"):
     setattr(Loc, _n, _defer_to_tracked(_n))
+
+
+class DLoc(Tracked, Loc):
+    """A pointer (a ``Loc``) read from memory under a dependency-tracking model: it carries the
+    reads it came from (``rmapwalk.engine.deps``)."""
+
+    __repr__ = Loc.__repr__
+    __str__ = Loc.__repr__
+    __reduce__ = Loc.__reduce__
+    __hash__ = int.__hash__
+    __bool__ = Tracked.__bool__
+    __index__ = Tracked.__index__
+
+
+register_pointer_class(DLoc)
 
 
 @dataclass

@@ -26,13 +26,12 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from rmapwalk.engine.events import CRASH, END, LIMIT, NO_WRITE, READ, RMW, WRITE
+from rmapwalk.engine.events import END, LIMIT, NO_WRITE, READ, RMW, WRITE
 from rmapwalk.engine.explore import Explorer, Options
 from rmapwalk.engine.graph import Ev, Graph
 from rmapwalk.engine.models import MemoryModel, co_succ
 from rmapwalk.engine.program import Program
 from rmapwalk.engine.result import INCOMPLETE, Result
-from rmapwalk.engine.runtime import ModelError
 
 SCHEDULERS = ("uniform", "pct")
 
@@ -127,8 +126,6 @@ class RandomExplorer(Explorer):
                 self._add_read(g, tid, node)
             elif k == WRITE:
                 self._add_write(g, tid, node)
-            elif k == CRASH:
-                raise ModelError(f"thread {self.prog.threads[tid].name} raised {node.value}", node.src)
             else:
                 g.add_plain(tid, node)
                 cursor[tid] = node.next  # type: ignore[assignment]

@@ -46,6 +46,10 @@ class Stats:
     bounded: int = 0
     redundant: int = 0
     inconsistent: int = 0
+    #: load-buffering graphs dropped: a thread did not make again an event a revisit kept
+    lb_dropped: int = 0
+    #: executions a load-buffering revisit made again and that were not counted twice
+    lb_duplicates: int = 0
     events: int = 0
     thread_runs: int = 0
     seconds: float = 0.0
@@ -84,6 +88,8 @@ class Result:
             "errors": self.stats.errors,
             "bounded": self.stats.bounded,
             "redundant": self.stats.redundant,
+            "lb_dropped": self.stats.lb_dropped,
+            "lb_duplicates": self.stats.lb_duplicates,
             "events": self.stats.events,
             "seconds": round(self.stats.seconds, 6),
             "incomplete_reason": self.incomplete_reason,

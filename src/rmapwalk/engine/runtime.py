@@ -3,7 +3,8 @@
 A thread is deterministic given the values its value-returning operations (loads, RMWs) return.
 So its behaviour is a trie: a path of returned values leads to a node, the thread's next event.
 Non-value events (stores, fences, ...) have one successor (``next``); value events have one child
-per returned value (``children``).  Terminal nodes end the thread (END, ERROR, BLOCK, LIMIT, CRASH).
+per returned value (``children``).  Terminal nodes end the thread (END, ERROR, BLOCK, LIMIT); an
+exception raised by thread code is an ERROR node labelled ``exception``.
 
 The explorer walks these tries.  Python code runs only to build nodes nobody has seen before: the
 thread function is re-run from its start, its first reads answered from the recorded path at no
@@ -20,11 +21,11 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
+from rmapwalk.engine import deps as _deps
 from rmapwalk.engine.deps import EMPTY, active_ctrl, deps_of, plain, tag
 from rmapwalk.engine.events import (
     ALLOC,
     BLOCK,
-    CRASH,
     END,
     ERROR,
     FENCE,
@@ -150,6 +151,17 @@ class Violated(AssertionError):
         self.kind = kind
 
 
+#: the property of an execution in which thread code raised an exception (other than an
+#: AssertionError, a failed assertion, or a ModelError, a broken model)
+EXCEPTION = "exception"
+
+
+def exception_message(e: BaseException) -> str:
+    """``ZeroDivisionError: division by zero`` (the first line of the message)."""
+    text = str(e).split("\n")[0]
+    return f"{type(e).__name__}: {text}" if text else type(e).__name__
+
+
 class ModelError(Exception):
     """The model itself is broken (raised an unexpected exception, bad argument, ...)."""
 
@@ -202,7 +214,7 @@ class _Recorder:
     def _new(self, kind: int, **kw: Any) -> Node:
         if self.done:
             raise _Suspend
-        if self.depth >= self.limit and kind not in (END, ERROR, CRASH):
+        if self.depth >= self.limit and kind not in (END, ERROR):
             node = Node(LIMIT, self.tid, self.depth, self.path, src=_caller_src(), label="event limit")
             self._append(node)
             self.done = True
@@ -245,9 +257,10 @@ class _Recorder:
             self.depth += 1
             return
         if self.track_deps:
+            # (fences and markers record their control dependency too: a revisit that changes a
+            # branch must drop what the branch made, whatever its kind)
             node = self._new(kind, loc=int(loc), value=plain(value), mode=mode, label=label)
-            if kind == WRITE:
-                self._deps(node, loc, deps_of(value))
+            self._deps(node, loc, deps_of(value) if kind == WRITE else EMPTY)
         else:
             self._new(kind, loc=loc, value=value, mode=mode, label=label)
 
@@ -255,7 +268,11 @@ class _Recorder:
         if self.pos < self.npath:
             self.depth += 1
             return
-        self._new(OBSERVE, value=value, label=name)
+        if self.track_deps:
+            node = self._new(OBSERVE, value=plain(value), label=name)
+            self._deps(node, None, deps_of(value))
+        else:
+            self._new(OBSERVE, value=value, label=name)
 
     def assume(self, cond: Any, why: str, kind: str = "assume") -> None:
         if self.track_deps:
@@ -279,7 +296,9 @@ class _Recorder:
         if self.pos < self.npath:
             self.depth += 1
             return addr
-        self._new(ALLOC, loc=addr, value=nfields, label=label)
+        node = self._new(ALLOC, loc=addr, value=nfields, label=label)
+        if self.track_deps:
+            self._deps(node, None, EMPTY)
         return addr
 
 
@@ -358,10 +377,11 @@ class ThreadBehaviour:
             if e.src is None:
                 e.src = _tb_src(e.__traceback__)
             raise
-        except Exception as e:  # the model is broken: report where
+        except Exception as e:  # thread code raised: the execution stops there, a violation
             if not rec.done:
-                src = _tb_src(e.__traceback__)
-                _terminal(rec, CRASH, f"{type(e).__name__}: {e}", src)
+                _terminal(rec, ERROR, exception_message(e), _tb_src(e.__traceback__))
+                assert rec.tail is not None
+                rec.tail.label = EXCEPTION
         else:
             if rec.pos < rec.npath:  # pragma: no cover - nondeterministic thread code
                 raise ModelError(
@@ -380,6 +400,7 @@ class ThreadBehaviour:
 
 
 _RUN_CODE = ThreadBehaviour._run.__code__
+_deps.bind_runtime(sys.modules[__name__])
 
 
 def _terminal(rec: _Recorder, kind: int, value: Any, src: Src | None) -> None:
@@ -400,6 +421,7 @@ __all__ = [
     "RMW",
     "SPECIAL",
     "WRITE",
+    "EXCEPTION",
     "ModelError",
     "Node",
     "Src",

@@ -217,7 +217,8 @@ def _end_text(node: Any) -> str:
         return f"BLOCKED: {node.label}"
     if k == ERROR:
         where = f" at {os.path.basename(node.src.file)}:{node.src.line}" if node.src else ""
-        return f"ASSERTION FAILED{where}: {node.value}"
+        what = "EXCEPTION" if node.label == "exception" else "ASSERTION FAILED"
+        return f"{what}{where}: {node.value}"
     if k == LIMIT:
         return "EVENT LIMIT (loop never ends?)"
     return "(stopped)"

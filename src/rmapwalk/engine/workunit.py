@@ -279,7 +279,8 @@ _NODE_KINDS = {GW: frozenset({WRITE}), GF: frozenset({FENCE}), GO: frozenset({OB
 
 def level_to_data(g: Graph, items: list[Any]) -> Level:
     return {"graph": graph_to_data(g),
-            "items": [[k, a[0], int(a[1]), b[0], int(b[1]), 1 if tainted else 0] for k, a, b, tainted in items]}
+            "items": [[k, a.tid, int(a.idx if a.tid >= 0 else a.loc), b.tid, int(b.idx if b.tid >= 0 else b.loc),
+                       1 if tainted else 0] for k, a, b, tainted in items]}
 
 
 def level_from_data(prog: Program, beh: list[Any], level: Any) -> tuple[Graph, list[Any]]:
@@ -290,12 +291,10 @@ def level_from_data(prog: Program, beh: list[Any], level: Any) -> tuple[Graph, l
     for it in level["items"]:
         if not (isinstance(it, list) and len(it) == 6 and all(_is_int(v) for v in it) and 0 <= it[0] <= 2):
             raise UnitError(f"bad work item {it!r}")
-        items.append((it[0], (it[1], it[2]), (it[3], it[4]), bool(it[5])))
-        for ref in ((it[1], it[2]), (it[3], it[4])):
-            try:
-                g.ev(ref)
-            except (IndexError, KeyError):
-                raise UnitError(f"work item {it!r} names an event the graph does not have") from None
+        try:
+            items.append((it[0], g.ev((it[1], it[2])), g.ev((it[3], it[4])), bool(it[5])))
+        except (IndexError, KeyError):
+            raise UnitError(f"work item {it!r} names an event the graph does not have") from None
     return g, items
 
 

@@ -11,14 +11,35 @@ An ``atomic_t`` is just a shared location here.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+from rmapwalk.engine import mutation as _mut
+from rmapwalk.engine.deps import with_deps
 from rmapwalk.engine.events import ACQUIRE, MB, NO_WRITE, ONCE, RELAXED, RELEASE
 from rmapwalk.engine.ops import load, rmw, store
+from rmapwalk.kernel.once import marked_mode
+
+
+def kernel_rmw(p: int, op: Callable[[Any], Any], mode: str, label: str, operands: tuple[Any, ...] = ()) -> Any:
+    """The engine's ``rmw`` for the kernel's RMW ``label``, unless a mutation weakens this call
+    (see :mod:`rmapwalk.engine.mutation`): to its ``_relaxed`` form, or to a marked load and, if
+    it writes, a marked store (no longer atomic)."""
+    if _mut.armed:
+        w = _mut.at(label, _mut.RMW, mode)
+        if w == _mut.TO_RELAXED:
+            mode = RELAXED
+        elif w == _mut.NON_ATOMIC:
+            old = load(p, ONCE, label)
+            new = op(old)
+            if new is not NO_WRITE:
+                store(p, with_deps(new, *operands), ONCE, label)
+            return old
+    return rmw(p, op, mode, label, operands)
 
 
 def _cmpxchg(p: int, old: Any, new: Any, mode: str, label: str) -> Any:
-    return rmw(p, lambda cur: new if cur == old else NO_WRITE, mode, label, (new,))
+    return kernel_rmw(p, lambda cur: new if cur == old else NO_WRITE, mode, label, (new,))
 
 
 def cmpxchg(p: int, old: Any, new: Any) -> Any:
@@ -40,31 +61,31 @@ def cmpxchg_release(p: int, old: Any, new: Any) -> Any:
 
 def xchg(p: int, new: Any) -> Any:
     """Atomically replace ``*p`` with ``new``; return the old value.  Fully ordered."""
-    return rmw(p, lambda cur: new, MB, "xchg")
+    return kernel_rmw(p, lambda cur: new, MB, "xchg")
 
 
 def xchg_relaxed(p: int, new: Any) -> Any:
-    return rmw(p, lambda cur: new, RELAXED, "xchg_relaxed")
+    return kernel_rmw(p, lambda cur: new, RELAXED, "xchg_relaxed")
 
 
 def xchg_acquire(p: int, new: Any) -> Any:
-    return rmw(p, lambda cur: new, ACQUIRE, "xchg_acquire")
+    return kernel_rmw(p, lambda cur: new, ACQUIRE, "xchg_acquire")
 
 
 def xchg_release(p: int, new: Any) -> Any:
-    return rmw(p, lambda cur: new, RELEASE, "xchg_release")
+    return kernel_rmw(p, lambda cur: new, RELEASE, "xchg_release")
 
 
 def atomic_read(v: int) -> Any:
-    return load(v, ONCE, "atomic_read")
+    return load(v, marked_mode("atomic_read", ONCE) if _mut.armed else ONCE, "atomic_read")
 
 
 def atomic_set(v: int, i: Any) -> None:
-    store(v, i, ONCE, "atomic_set")
+    store(v, i, marked_mode("atomic_set", ONCE) if _mut.armed else ONCE, "atomic_set")
 
 
 def _add(v: int, i: int, mode: str, label: str) -> Any:
-    return rmw(v, lambda cur: cur + i, mode, label)
+    return kernel_rmw(v, lambda cur: cur + i, mode, label)
 
 
 def atomic_add(i: int, v: int) -> None:
@@ -84,23 +105,6 @@ def atomic_dec(v: int) -> None:
     _add(v, -1, RELAXED, "atomic_dec")
 
 
-def atomic_add_return(i: int, v: int) -> Any:
-    """``v += i`` atomically; returns the new value; fully ordered."""
-    return _add(v, i, MB, "atomic_add_return") + i
-
-
-def atomic_sub_return(i: int, v: int) -> Any:
-    return _add(v, -i, MB, "atomic_sub_return") - i
-
-
-def atomic_inc_return(v: int) -> Any:
-    return _add(v, 1, MB, "atomic_inc_return") + 1
-
-
-def atomic_dec_return(v: int) -> Any:
-    return _add(v, -1, MB, "atomic_dec_return") - 1
-
-
 def atomic_fetch_add(i: int, v: int) -> Any:
     """``v += i`` atomically; returns the old value; fully ordered."""
     return _add(v, i, MB, "atomic_fetch_add")
@@ -118,18 +122,7 @@ def atomic_fetch_add_release(i: int, v: int) -> Any:
     return _add(v, i, RELEASE, "atomic_fetch_add_release")
 
 
-def atomic_xchg(v: int, new: Any) -> Any:
-    return xchg(v, new)
-
-
-def atomic_cmpxchg(v: int, old: Any, new: Any) -> Any:
-    return cmpxchg(v, old, new)
-
-
 # -- the ordering variants of the value-returning operations (Documentation/atomic_t.txt) --------
-_SUFFIX = {"": MB, "_relaxed": RELAXED, "_acquire": ACQUIRE, "_release": RELEASE}
-
-
 def _variant(base: str, suffix: str, mode: str) -> Any:
     name = base + suffix
     kind = base.removeprefix("atomic_")
@@ -156,7 +149,7 @@ def _variant(base: str, suffix: str, mode: str) -> Any:
         return _add(v, -1, mode, name)
 
     def a_xchg(v: int, new: Any) -> Any:
-        return rmw(v, lambda cur: new, mode, name)
+        return kernel_rmw(v, lambda cur: new, mode, name)
 
     def a_cmpxchg(v: int, old: Any, new: Any) -> Any:
         return _cmpxchg(v, old, new, mode, name)
@@ -169,13 +162,44 @@ def _variant(base: str, suffix: str, mode: str) -> Any:
     return fn
 
 
-def _variants() -> dict[str, Any]:
-    bases = ["atomic_add_return", "atomic_sub_return", "atomic_inc_return", "atomic_dec_return",
-             "atomic_fetch_sub", "atomic_fetch_inc", "atomic_fetch_dec", "atomic_xchg", "atomic_cmpxchg"]
-    return {b + sfx: _variant(b, sfx, mode) for sfx, mode in _SUFFIX.items() for b in bases}
-
-
-globals().update(_variants())
+# Written out (not generated into globals()) so that they can be imported by name and type-checked.
+# (i, v) for add/sub, (v) for inc/dec, (v, new) for xchg, (v, old, new) for cmpxchg.
+atomic_add_return: Callable[[int, int], Any] = _variant("atomic_add_return", "", MB)
+atomic_add_return_relaxed: Callable[[int, int], Any] = _variant("atomic_add_return", "_relaxed", RELAXED)
+atomic_add_return_acquire: Callable[[int, int], Any] = _variant("atomic_add_return", "_acquire", ACQUIRE)
+atomic_add_return_release: Callable[[int, int], Any] = _variant("atomic_add_return", "_release", RELEASE)
+atomic_sub_return: Callable[[int, int], Any] = _variant("atomic_sub_return", "", MB)
+atomic_sub_return_relaxed: Callable[[int, int], Any] = _variant("atomic_sub_return", "_relaxed", RELAXED)
+atomic_sub_return_acquire: Callable[[int, int], Any] = _variant("atomic_sub_return", "_acquire", ACQUIRE)
+atomic_sub_return_release: Callable[[int, int], Any] = _variant("atomic_sub_return", "_release", RELEASE)
+atomic_inc_return: Callable[[int], Any] = _variant("atomic_inc_return", "", MB)
+atomic_inc_return_relaxed: Callable[[int], Any] = _variant("atomic_inc_return", "_relaxed", RELAXED)
+atomic_inc_return_acquire: Callable[[int], Any] = _variant("atomic_inc_return", "_acquire", ACQUIRE)
+atomic_inc_return_release: Callable[[int], Any] = _variant("atomic_inc_return", "_release", RELEASE)
+atomic_dec_return: Callable[[int], Any] = _variant("atomic_dec_return", "", MB)
+atomic_dec_return_relaxed: Callable[[int], Any] = _variant("atomic_dec_return", "_relaxed", RELAXED)
+atomic_dec_return_acquire: Callable[[int], Any] = _variant("atomic_dec_return", "_acquire", ACQUIRE)
+atomic_dec_return_release: Callable[[int], Any] = _variant("atomic_dec_return", "_release", RELEASE)
+atomic_fetch_sub: Callable[[int, int], Any] = _variant("atomic_fetch_sub", "", MB)
+atomic_fetch_sub_relaxed: Callable[[int, int], Any] = _variant("atomic_fetch_sub", "_relaxed", RELAXED)
+atomic_fetch_sub_acquire: Callable[[int, int], Any] = _variant("atomic_fetch_sub", "_acquire", ACQUIRE)
+atomic_fetch_sub_release: Callable[[int, int], Any] = _variant("atomic_fetch_sub", "_release", RELEASE)
+atomic_fetch_inc: Callable[[int], Any] = _variant("atomic_fetch_inc", "", MB)
+atomic_fetch_inc_relaxed: Callable[[int], Any] = _variant("atomic_fetch_inc", "_relaxed", RELAXED)
+atomic_fetch_inc_acquire: Callable[[int], Any] = _variant("atomic_fetch_inc", "_acquire", ACQUIRE)
+atomic_fetch_inc_release: Callable[[int], Any] = _variant("atomic_fetch_inc", "_release", RELEASE)
+atomic_fetch_dec: Callable[[int], Any] = _variant("atomic_fetch_dec", "", MB)
+atomic_fetch_dec_relaxed: Callable[[int], Any] = _variant("atomic_fetch_dec", "_relaxed", RELAXED)
+atomic_fetch_dec_acquire: Callable[[int], Any] = _variant("atomic_fetch_dec", "_acquire", ACQUIRE)
+atomic_fetch_dec_release: Callable[[int], Any] = _variant("atomic_fetch_dec", "_release", RELEASE)
+atomic_xchg: Callable[[int, Any], Any] = _variant("atomic_xchg", "", MB)
+atomic_xchg_relaxed: Callable[[int, Any], Any] = _variant("atomic_xchg", "_relaxed", RELAXED)
+atomic_xchg_acquire: Callable[[int, Any], Any] = _variant("atomic_xchg", "_acquire", ACQUIRE)
+atomic_xchg_release: Callable[[int, Any], Any] = _variant("atomic_xchg", "_release", RELEASE)
+atomic_cmpxchg: Callable[[int, Any, Any], Any] = _variant("atomic_cmpxchg", "", MB)
+atomic_cmpxchg_relaxed: Callable[[int, Any, Any], Any] = _variant("atomic_cmpxchg", "_relaxed", RELAXED)
+atomic_cmpxchg_acquire: Callable[[int, Any, Any], Any] = _variant("atomic_cmpxchg", "_acquire", ACQUIRE)
+atomic_cmpxchg_release: Callable[[int, Any, Any], Any] = _variant("atomic_cmpxchg", "_release", RELEASE)
 
 
 def atomic_dec_and_test(v: int) -> bool:
@@ -185,5 +209,5 @@ def atomic_dec_and_test(v: int) -> bool:
 
 def atomic_inc_not_zero(v: int) -> bool:
     """Increment ``v`` unless it is 0; return whether it did (fully ordered on success)."""
-    old = rmw(v, lambda cur: cur + 1 if cur != 0 else NO_WRITE, MB, "atomic_inc_not_zero")
+    old = kernel_rmw(v, lambda cur: cur + 1 if cur != 0 else NO_WRITE, MB, "atomic_inc_not_zero")
     return bool(old != 0)

@@ -11,37 +11,42 @@ with the ordering rules of ``Documentation/atomic_t.txt``.
   ``_relaxed`` orders nothing; a failed try_cmpxchg of any flavour is only a load;
 * ``cmpxchg64`` is ``cmpxchg`` on a 64-bit word (fully ordered on success).
 
-Each call is one engine event labelled with its kernel name, so traces and the mutation tool see
-which primitive each site uses.
+Each call is one engine event labelled with its kernel name, so traces and ``rmapwalk mutate``
+(through the same hooks as ``rmapwalk.kernel.atomic`` and ``once``) see which primitive each site
+uses and can weaken it.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from rmapwalk.engine import mutation as _mut
 from rmapwalk.engine.deps import plain
 from rmapwalk.engine.events import ACQUIRE, MB, NO_WRITE, ONCE, RELAXED, RELEASE
-from rmapwalk.engine.ops import load, rmw, store
+from rmapwalk.engine.ops import load, store
+from rmapwalk.kernel.atomic import kernel_rmw
+from rmapwalk.kernel.once import marked_mode
 
 
 def atomic_long_read(v: int) -> Any:
     """``atomic_long_read(v)``: a marked load (``READ_ONCE``)."""
-    return load(v, ONCE, "atomic_long_read")
+    return load(v, marked_mode("atomic_long_read", ONCE) if _mut.armed else ONCE, "atomic_long_read")
 
 
 def atomic_long_set(v: int, i: Any) -> None:
     """``atomic_long_set(v, i)``: a marked store (``WRITE_ONCE``); orders nothing."""
-    store(v, i, ONCE, "atomic_long_set")
+    store(v, i, marked_mode("atomic_long_set", ONCE) if _mut.armed else ONCE, "atomic_long_set")
 
 
 def atomic_long_set_release(v: int, i: Any) -> None:
     """``atomic_long_set_release(v, i)``: every earlier access of this CPU before the store."""
-    store(v, i, RELEASE, "atomic_long_set_release")
+    store(v, i, marked_mode("atomic_long_set_release", RELEASE) if _mut.armed else RELEASE,
+          "atomic_long_set_release")
 
 
 def _try_cmpxchg(v: int, old: Any, new: Any, mode: str, label: str) -> tuple[bool, Any]:
     o, n = plain(old), plain(new)
-    cur = rmw(v, lambda c: n if c == o else NO_WRITE, mode, label, (new,))
+    cur = kernel_rmw(v, lambda c: n if c == o else NO_WRITE, mode, label, (new,))
     return cur == o, cur
 
 
@@ -65,7 +70,7 @@ def cmpxchg64(p: int, old: Any, new: Any) -> Any:
     """``cmpxchg64(p, old, new)``: if ``*p == old`` write ``new``; return the value read.  Fully
     ordered when it succeeds; a failure is only a load."""
     o, n = plain(old), plain(new)
-    return rmw(p, lambda c: n if c == o else NO_WRITE, MB, "cmpxchg64", (new,))
+    return kernel_rmw(p, lambda c: n if c == o else NO_WRITE, MB, "cmpxchg64", (new,))
 
 
 __all__ = [

@@ -10,30 +10,40 @@ from __future__ import annotations
 
 from typing import Any
 
+from rmapwalk.engine import mutation as _mut
 from rmapwalk.engine.events import ACQUIRE, ONCE, PLAIN, RELEASE
 from rmapwalk.engine.ops import fence, load, store
 
 
+def marked_mode(primitive: str, mode: str) -> str:
+    """The access mode of a marked access ``primitive`` (``mode``), or the weaker one when a
+    mutation weakens this call (see :mod:`rmapwalk.engine.mutation`)."""
+    w = _mut.at(primitive, _mut.ACCESS, mode)
+    return mode if w is None else PLAIN if w == _mut.TO_PLAIN else ONCE
+
+
 def READ_ONCE(x: int) -> Any:
     """A marked load of ``x``."""
-    return load(x, ONCE, "READ_ONCE")
+    return load(x, marked_mode("READ_ONCE", ONCE) if _mut.armed else ONCE, "READ_ONCE")
 
 
 def WRITE_ONCE(x: int, val: Any) -> None:
     """A marked store of ``val`` to ``x``."""
-    store(x, val, ONCE, "WRITE_ONCE")
+    store(x, val, marked_mode("WRITE_ONCE", ONCE) if _mut.armed else ONCE, "WRITE_ONCE")
 
 
 def smp_load_acquire(p: int) -> Any:
     """Load ``p``; no later access of this CPU is performed before it."""
-    v = load(p, ACQUIRE, "smp_load_acquire")
-    fence("acquire", "(acquire)")
+    mode = marked_mode("smp_load_acquire", ACQUIRE) if _mut.armed else ACQUIRE
+    v = load(p, mode, "smp_load_acquire")
+    if mode == ACQUIRE:
+        fence("acquire", "(acquire)")
     return v
 
 
 def smp_store_release(p: int, v: Any) -> None:
     """Store ``v`` to ``p`` after every earlier access of this CPU."""
-    store(p, v, RELEASE, "smp_store_release")
+    store(p, v, marked_mode("smp_store_release", RELEASE) if _mut.armed else RELEASE, "smp_store_release")
 
 
 def plain_read(x: int) -> Any:

@@ -29,10 +29,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from rmapwalk.engine import mutation as _mut
 from rmapwalk.engine.events import ACQUIRE, CONSUME, F_RCU_LOCK, F_RCU_UNLOCK, F_SYNC_RCU, ONCE, RELAXED, RELEASE
 from rmapwalk.engine.ops import assume, fence, lkmm_events, load, program, rmw, store, thread_id, thread_local
 from rmapwalk.engine.program import Loc, Program
 from rmapwalk.engine.runtime import ModelError, Violated
+from rmapwalk.kernel.once import marked_mode
 
 CALLBACK_THREAD = "rcu_callbacks"
 
@@ -43,6 +45,8 @@ def _flag(prog: Program, tid: int) -> Loc:
 
 def rcu_read_lock() -> None:
     """Enter a read-side critical section (they nest)."""
+    if _mut.armed and _mut.section_enter("rcu_read_lock"):
+        return  # mutation: no section
     tls = thread_local()
     n = tls.get("rcu_nesting", 0)
     if lkmm_events():
@@ -55,6 +59,8 @@ def rcu_read_lock() -> None:
 
 def rcu_read_unlock() -> None:
     """Leave a read-side critical section."""
+    if _mut.armed and _mut.section_exit():
+        return  # mutation: it ends a section that was removed
     tls = thread_local()
     n = tls.get("rcu_nesting", 0)
     if n == 0:
@@ -89,6 +95,8 @@ def synchronize_rcu() -> None:
     """Wait until every read-side critical section that began before this call has ended."""
     if thread_local().get("rcu_nesting", 0):
         raise Violated("rcu misuse", "synchronize_rcu() inside an RCU read-side critical section")
+    if _mut.armed and _mut.at("synchronize_rcu", _mut.GRACE) == _mut.REMOVED:
+        return  # mutation: no grace period
     _wait_for_readers("synchronize_rcu")
 
 
@@ -97,12 +105,17 @@ synchronize_rcu_expedited = synchronize_rcu
 
 def rcu_dereference(p: int) -> Any:
     """Load an RCU-protected pointer (a marked load; its dependent loads are ordered after it)."""
+    if _mut.armed:
+        return load(p, marked_mode("rcu_dereference", CONSUME), "rcu_dereference")
     return load(p, CONSUME, "rcu_dereference")
 
 
 def rcu_assign_pointer(p: int, v: Any) -> None:
     """Publish pointer ``v`` in ``p``: a release store, so the pointed-to object's
     initialisation is visible to whoever sees the pointer."""
+    if _mut.armed:
+        store(p, v, marked_mode("rcu_assign_pointer", RELEASE), "rcu_assign_pointer")
+        return
     store(p, v, RELEASE, "rcu_assign_pointer")
 
 
@@ -122,6 +135,9 @@ def init_rcu(prog: Program, callbacks: int = 2) -> None:
 
 def call_rcu(head: Any, func: Callable[[Any], None]) -> None:
     """Run ``func(head)`` after a grace period, on the RCU callback thread."""
+    if _mut.armed and _mut.at("call_rcu", _mut.GRACE) == _mut.REMOVED:
+        func(head)  # mutation: no grace period, the callback runs at once
+        return
     prog = program()
     n = prog.lib.get("rcu_callbacks")
     if n is None:

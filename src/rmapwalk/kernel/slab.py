@@ -27,8 +27,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rmapwalk.engine.analysis import Reach
-from rmapwalk.engine.events import MB, NO_WRITE
-from rmapwalk.engine.graph import GR, GW, Ev, Graph
+from rmapwalk.engine.events import F_RCU_LOCK, F_RCU_UNLOCK, MB, NO_WRITE
+from rmapwalk.engine.graph import GF, GR, GW, Ev, Graph
 from rmapwalk.engine.models import MemoryModel
 from rmapwalk.engine.ops import program, rmw
 from rmapwalk.engine.program import Loc, Program
@@ -138,11 +138,15 @@ def _rcu_inside(g: Graph) -> dict[int, bool]:
     for t, evs in enumerate(g.threads):
         flag = g.prog.names.get
         state = False
+        depth = 0  # (under LKMM the sections are Rcu-lock/Rcu-unlock fences, and they nest)
         for e in evs:
             if e.kind == GW and e.node is not None and e.node.label in ("rcu_read_lock", "rcu_read_unlock"):
                 name = flag(e.loc, "")
                 if name == f"rcu_reader[{g.prog.threads[t].name}]":
                     state = e.val == 1
+            elif e.kind == GF and e.mode in (F_RCU_LOCK, F_RCU_UNLOCK):
+                depth = depth + 1 if e.mode == F_RCU_LOCK else max(0, depth - 1)
+                state = depth > 0
             inside[id(e)] = state
     return inside
 

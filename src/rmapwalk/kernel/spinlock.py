@@ -14,9 +14,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from rmapwalk.engine import mutation as _mut
 from rmapwalk.engine.events import ACQUIRE, F_MB, NO_WRITE, ONCE, RELEASE
 from rmapwalk.engine.ops import assume, fence, lkmm_events, load, rmw, store, thread_id, thread_local
 from rmapwalk.engine.runtime import Violated
+from rmapwalk.kernel.once import marked_mode
 
 
 def _held() -> dict[int, str]:
@@ -48,6 +50,8 @@ def spin_lock(lock: int) -> None:
     held = _held()
     if lock in held:
         raise Violated("lock misuse", f"spin_lock({_name(lock)}) by the CPU that already holds it")
+    if _mut.armed and _mut.lock_acquire("spin_lock", lock):
+        return  # mutation: this critical section takes no lock
     _after_unlock()
     me = thread_id() + 1
     old = rmw(lock, lambda cur: me if cur == 0 else NO_WRITE, ACQUIRE, "spin_lock")
@@ -60,6 +64,8 @@ def spin_trylock(lock: int) -> bool:
     held = _held()
     if lock in held:
         raise Violated("lock misuse", f"spin_trylock({_name(lock)}) by the CPU that already holds it")
+    if _mut.armed and _mut.lock_acquire("spin_trylock", lock):
+        return True  # mutation: this critical section takes no lock
     _after_unlock()
     me = thread_id() + 1
     old = rmw(lock, lambda cur: me if cur == 0 else NO_WRITE, ACQUIRE, "spin_trylock")
@@ -71,6 +77,8 @@ def spin_trylock(lock: int) -> bool:
 
 def spin_unlock(lock: int) -> None:
     """Release ``lock`` (release ordering)."""
+    if _mut.armed and _mut.lock_release(lock):
+        return  # mutation: the acquisition it ends was removed
     held = _held()
     if lock not in held:
         released = thread_local().setdefault("released", set())
@@ -84,4 +92,7 @@ def spin_unlock(lock: int) -> None:
 
 def spin_is_locked(lock: int) -> bool:
     """Whether some CPU holds ``lock`` (a plain marked read: orders nothing)."""
-    return bool(load(lock, ONCE, "spin_is_locked"))
+    mode = ONCE
+    if _mut.armed:
+        mode = marked_mode("spin_is_locked", ONCE)
+    return bool(load(lock, mode, "spin_is_locked"))

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rmapwalk.engine.mutation import mutation_point
 from rmapwalk.engine.runtime import Violated
 from rmapwalk.kernel.bitops import BITS_PER_LONG, xchg_word
 from rmapwalk.kernel.once import READ_ONCE
@@ -161,7 +162,7 @@ def spte_write_protect_lockless(kvm: KvmMmu, sptep: int) -> bool:
             leaf = is_last_spte_by_value(spte)
         else:
             leaf = is_last_spte(spte, level)
-        if not leaf:
+        if not mutation_point("lockless write-protect: leaf test", leaf):
             return False
         if kvm.ops.spte_cmpxchg(sptep, spte, spte & ~PT_WRITABLE_MASK) == spte:
             check_lockless_wp_target(kvm, sptep, spte)

@@ -89,6 +89,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from rmapwalk.engine.mutation import not_a_site
 from rmapwalk.engine.ops import observe
 from rmapwalk.engine.runtime import Violated
 from rmapwalk.kernel.bitops import BITS_PER_LONG, test_bit
@@ -108,6 +109,7 @@ I10 = "I10 no lost accessed/dirty bits"
 FAULT_LOOP = "endless fault loop"
 
 
+@not_a_site
 def check_harvest_protected(kvm: KvmMmu, reported: list[int]) -> None:
     """I2, read right after ``KVM_GET_DIRTY_LOG`` returned ``reported`` (see the module doc)."""
     for vcpu in kvm.vcpus:
@@ -125,6 +127,7 @@ def check_harvest_protected(kvm: KvmMmu, reported: list[int]) -> None:
                                f"gfn {g} and its dirty bit is clear")
 
 
+@not_a_site
 def check_write_protected(kvm: KvmMmu, gfn: int, who: str) -> None:
     """I9, read right after a write-protection of ``gfn`` under mmu_lock returned (and flushed
     if it decided it must): no vCPU may still hold a writable TLB entry for ``gfn`` unless a

@@ -15,14 +15,12 @@ Geometry is scaled with the model's page tables: a level-L rmap entry covers
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from rmapwalk.engine.program import Loc, Program
 from rmapwalk.kernel.bitops import BITS_PER_LONG, set_bit
-
-if TYPE_CHECKING:
-    from rmapwalk.kvm.mmu_page import KvmMmu
 
 KVM_MEM_LOG_DIRTY_PAGES = 1 << 0
 
@@ -92,7 +90,15 @@ def kvm_dirty_bitmap_words(npages: int) -> int:
     return (npages + BITS_PER_LONG - 1) // BITS_PER_LONG
 
 
-def gfn_to_memslot(kvm: KvmMmu, gfn: int) -> KvmMemorySlot | None:
+class HasMemslots(Protocol):
+    """What the functions below use of the VM (``rmapwalk.kvm.mmu_page.KvmMmu``, which imports this
+    module): its memslots."""
+
+    @property
+    def memslots(self) -> Sequence[KvmMemorySlot]: ...
+
+
+def gfn_to_memslot(kvm: HasMemslots, gfn: int) -> KvmMemorySlot | None:
     """Models ``gfn_to_memslot()`` (virt/kvm/kvm_main.c, 3.11): the slot holding ``gfn``, or
     ``None``.  Slots are fixed during exploration, so this is a Python lookup (no event)."""
     for slot in kvm.memslots:
@@ -109,7 +115,7 @@ def __gfn_to_rmap(gfn: int, level: int, slot: KvmMemorySlot) -> Loc:  # noqa: N8
     return slot.rmap[level][gfn_to_index(gfn, slot.base_gfn, level, slot.level_bits)]
 
 
-def mark_page_dirty_in_slot(kvm: KvmMmu, slot: KvmMemorySlot | None, gfn: int) -> None:
+def mark_page_dirty_in_slot(kvm: HasMemslots, slot: KvmMemorySlot | None, gfn: int) -> None:
     """Models ``mark_page_dirty_in_slot()`` (virt/kvm/kvm_main.c, 3.11): if the slot logs dirty
     pages, atomically set bit ``gfn - base_gfn`` of its live bitmap (``set_bit_le``, an
     unordered atomic RMW: ``kvm.kernel.bitops.set_bit``).  No lock."""
@@ -117,7 +123,7 @@ def mark_page_dirty_in_slot(kvm: KvmMmu, slot: KvmMemorySlot | None, gfn: int) -
         set_bit(gfn - slot.base_gfn, slot.dirty_bitmap[0])
 
 
-def mark_page_dirty(kvm: KvmMmu, gfn: int) -> None:
+def mark_page_dirty(kvm: HasMemslots, gfn: int) -> None:
     """Models ``mark_page_dirty()`` (virt/kvm/kvm_main.c, 3.11)."""
     mark_page_dirty_in_slot(kvm, gfn_to_memslot(kvm, gfn), gfn)
 

@@ -18,6 +18,7 @@ Their reads are events (they add executions), so each is off unless a program tu
 
 from __future__ import annotations
 
+from rmapwalk.engine.mutation import not_a_site
 from rmapwalk.engine.runtime import Violated
 from rmapwalk.kernel import spin_unlock
 from rmapwalk.kvm.memslot import KvmMemorySlot
@@ -59,6 +60,7 @@ def _me() -> str:
     return str(program().threads[thread_id()].name)
 
 
+@not_a_site
 def ghost_mark_pending(kvm: KvmMmu, gfn: int, pending: bool) -> None:
     """I1 state form's ghost: this thread is about to make an spte for ``gfn`` writable before
     marking ``gfn`` (``pending``: set, then ``smp_mb``), or has marked it (cleared with a release
@@ -76,6 +78,7 @@ def ghost_mark_pending(kvm: KvmMmu, gfn: int, pending: bool) -> None:
         smp_store_release(loc, 0)
 
 
+@not_a_site
 def ghost_harvesting(kvm: KvmMmu, gfns: list[int], on: bool) -> None:
     """I1 state form's ghost: a harvest of ``gfns`` is in progress (set before the ``xchg``,
     followed by ``smp_mb``) or finished its write-protect and flush (cleared, release).  No
@@ -94,6 +97,7 @@ def ghost_harvesting(kvm: KvmMmu, gfns: list[int], on: bool) -> None:
         smp_mb()
 
 
+@not_a_site
 def ghost_lockless_harvest(kvm: KvmMmu, begin: bool) -> None:
     """The lockless harvest's side of I1's state check: the whole harvest (from before its first
     ``xchg`` to after its flush) holds a ghost lock that the check also takes, so the check's
@@ -109,6 +113,7 @@ def ghost_lockless_harvest(kvm: KvmMmu, begin: bool) -> None:
         spin_unlock(kvm.ghost_check_lock)
 
 
+@not_a_site
 def check_dirty_state(kvm: KvmMmu, who: str) -> None:
     """I1, state form (reference §5.2), checked by an mmu_lock holder right before it releases
     the lock (so the rmaps it walks are stable): for every gfn ``g`` of a logged slot, if a
@@ -173,6 +178,7 @@ def _check_dirty_state(kvm: KvmMmu, who: str) -> None:
 I9 = "I9 flush obligations"
 
 
+@not_a_site
 def check_slot_write_protected(kvm: KvmMmu, slot: KvmMemorySlot, who: str) -> None:
     """I9 (c), opt-in (``kvm.check_i9_slot``): when a write-protection of a whole logged slot
     returns (still holding ``slots_lock`` where it takes it), no vCPU without a pending flush
@@ -201,6 +207,7 @@ def check_slot_write_protected(kvm: KvmMmu, slot: KvmMemorySlot, who: str) -> No
 
 # -- I8 ---------------------------------------------------------------------------------------------
 
+@not_a_site
 def check_fast_path_target(kvm: KvmMmu, sp: int, spte: int, walk_level: int) -> None:
     """I8 at a successful fast-path ``cmpxchg`` (opt-in ``kvm.check_i8``; reads the shadow page
     header): the old value was a shadow-present leaf (at the level where the walk stopped),
@@ -235,6 +242,7 @@ def _spte_gfn(kvm: KvmMmu, sptep: int, spte: int) -> int:
     return kvm_mmu_page_get_gfn(kvm, sp, spte_index(kvm, sptep))
 
 
+@not_a_site
 def check_rmap_complete_and_exact(kvm: KvmMmu, who: str = "mmu_lock holder") -> None:
     """I3 (see the module doc); the caller holds mmu_lock."""
     on_rmap: dict[int, int] = {}  # sptep -> rmap head address
@@ -272,6 +280,7 @@ def kvm_mmu_unlock(kvm: KvmMmu, who: str = "mmu_lock holder") -> None:
     spin_unlock(kvm.mmu_lock)
 
 
+@not_a_site
 def check_no_writable_large_spte(kvm: KvmMmu, slot: KvmMemorySlot, who: str) -> None:
     """I11 (see the module doc), if ``kvm.check_i11`` and ``slot`` logs dirty pages; the caller
     holds mmu_lock."""

@@ -30,6 +30,7 @@ from rmapwalk.engine.runtime import ModelError, Violated
 from rmapwalk.kernel.slab import SLAB_TYPESAFE_BY_RCU, KmemCache, kmem_cache_create
 from rmapwalk.kvm.access import MmuOps, build_ops, check_alloc, runtime_ops
 from rmapwalk.kvm.memslot import KvmMemorySlot
+from rmapwalk.kvm.pte_list import pte_list_add
 from rmapwalk.kvm.switches import Switches
 
 MMU_PAGE_HEADER_CACHE = "mmu_page_header"
@@ -274,8 +275,6 @@ def kvm_mmu_alloc_page(kvm: KvmMmu, level: int, gfn: int, direct: bool = True, p
     before mmu_lock is taken, so allocation never fails under the lock); no hash list, no active
     list, no ``kvm_mod_used_mmu_pages``.  The caller holds mmu_lock.
     """
-    from rmapwalk.kvm.pte_list import pte_list_add
-
     if level < 1:
         raise ModelError(f"kvm_mmu_alloc_page: bad level {level}")
     ops, f = kvm.ops, kvm.sp_field

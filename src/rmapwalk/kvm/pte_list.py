@@ -25,14 +25,41 @@ assumes at least two slots.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, Protocol
 
+from rmapwalk.engine.mutation import mutation_point
 from rmapwalk.engine.runtime import ModelError, Violated
 from rmapwalk.kernel.nulls import NULLS_MARKER
 from rmapwalk.kernel.rcu import rcu_read_lock, rcu_read_unlock
-from rmapwalk.kvm.access import check_alloc
-from rmapwalk.kvm.mmu_page import KvmMmu
+from rmapwalk.kernel.slab import KmemCache
+from rmapwalk.kvm.access import MmuOps, check_alloc
+from rmapwalk.kvm.memslot import HasMemslots
+from rmapwalk.kvm.switches import Switches
+
+
+class PteListVm(HasMemslots, Protocol):
+    """What the pte-list code uses of the VM, ``rmapwalk.kvm.mmu_page.KvmMmu`` (which imports this
+    module: a new shadow page is linked to its parent pte with :func:`pte_list_add`)."""
+
+    @property
+    def sw(self) -> Switches: ...
+
+    @property
+    def ext(self) -> int: ...
+
+    @property
+    def ops(self) -> MmuOps: ...
+
+    @property
+    def desc_cache(self) -> KmemCache: ...
+
+    @property
+    def max_walk_restarts(self) -> int | None: ...
+
+    @property
+    def i5_present(self) -> Mapping[int, set[int]]: ...
+
 
 
 def _615() -> Any:
@@ -49,22 +76,22 @@ def is_desc_ptr(v: Any) -> bool:
     return isinstance(v, int) and v != 0
 
 
-def _slot(kvm: KvmMmu, desc: int, i: int) -> int:
+def _slot(kvm: PteListVm, desc: int, i: int) -> int:
     return desc + i
 
 
-def _more(kvm: KvmMmu, desc: int) -> int:
+def _more(kvm: PteListVm, desc: int) -> int:
     return desc + kvm.ext
 
 
-def pte_list_end(kvm: KvmMmu, head: int) -> Any:
+def pte_list_end(kvm: PteListVm, head: int) -> Any:
     """The value that ends the desc chain of ``head``: 0, or its nulls marker (``nulls=on``)."""
     return NULLS_MARKER(int(head)) if kvm.sw.nulls == "on" else 0
 
 
 # -- desc allocation ---------------------------------------------------------------------------------
 
-def mmu_alloc_pte_list_desc(kvm: KvmMmu) -> int:
+def mmu_alloc_pte_list_desc(kvm: PteListVm) -> int:
     """Models ``mmu_alloc_pte_list_desc()`` (arch/x86/kvm/mmu.c, 3.11): a desc from the desc
     cache.  3.11 pops it from the vCPU's ``mmu_pte_list_desc_cache``, which
     ``mmu_topup_memory_cache`` filled with ``kmem_cache_zalloc``: with ``desc_init=3.11`` every
@@ -78,13 +105,13 @@ def mmu_alloc_pte_list_desc(kvm: KvmMmu) -> int:
     return desc
 
 
-def mmu_free_pte_list_desc(kvm: KvmMmu, desc: int) -> None:
+def mmu_free_pte_list_desc(kvm: PteListVm, desc: int) -> None:
     """Models ``mmu_free_pte_list_desc()`` (arch/x86/kvm/mmu.c, 3.11): ``kmem_cache_free`` at
     once (with ``desc_cache=typesafe_by_rcu`` the desc stays a desc for RCU readers)."""
     kvm.ops.cache_free(kvm.desc_cache, desc)
 
 
-def _new_desc(kvm: KvmMmu, entries: list[int], more: Any) -> int:
+def _new_desc(kvm: PteListVm, entries: list[int], more: Any) -> int:
     """A desc holding ``entries`` with ``more``, fully set before anyone can reach it.
 
     ``desc_init=3.11``: the zeroed desc gets its entries and, if non-zero, ``more``;
@@ -103,7 +130,7 @@ def _new_desc(kvm: KvmMmu, entries: list[int], more: Any) -> int:
 
 # -- add ------------------------------------------------------------------------------------------------
 
-def pte_list_add(kvm: KvmMmu, sptep: int, head: int) -> int:
+def pte_list_add(kvm: PteListVm, sptep: int, head: int) -> int:
     """Models ``pte_list_add()`` (arch/x86/kvm/mmu.c, 3.11); returns the count the kernel
     returns (entries before the add, as 3.11 counts them: ``PTE_LIST_EXT`` per desc it walked
     past plus the used slots of the desc it adds to).
@@ -176,7 +203,7 @@ def pte_list_add(kvm: KvmMmu, sptep: int, head: int) -> int:
     return count
 
 
-def _add_at_head(kvm: KvmMmu, sptep: int, head: int, desc: int) -> int:
+def _add_at_head(kvm: PteListVm, sptep: int, head: int, desc: int) -> int:
     for i in range(kvm.ext):
         if not kvm.ops.read(_slot(kvm, desc, i)):
             kvm.ops.write(_slot(kvm, desc, i), sptep)
@@ -189,7 +216,7 @@ def _add_at_head(kvm: KvmMmu, sptep: int, head: int, desc: int) -> int:
 
 # -- remove -----------------------------------------------------------------------------------------------
 
-def pte_list_desc_remove_entry(kvm: KvmMmu, head: int, desc: int, i: int, prev_desc: int) -> None:
+def pte_list_desc_remove_entry(kvm: PteListVm, head: int, desc: int, i: int, prev_desc: int) -> None:
     """Models ``pte_list_desc_remove_entry()`` (arch/x86/kvm/mmu.c, 3.11), ``pte_list=3.11``:
     the last used entry ``j`` of the *same* desc fills slot ``i``, slot ``j`` is cleared; a desc
     left empty is unlinked (head or ``prev_desc->more``) and freed at once.  (A lockless walker
@@ -216,7 +243,7 @@ def pte_list_desc_remove_entry(kvm: KvmMmu, head: int, desc: int, i: int, prev_d
     mmu_free_pte_list_desc(kvm, desc)
 
 
-def _remove_refill_from_head(kvm: KvmMmu, head: int, first: int, desc: int, i: int) -> None:
+def _remove_refill_from_head(kvm: PteListVm, head: int, first: int, desc: int, i: int) -> None:
     """``pte_list=head`` (§3.5, reconstructed): the head desc's last used entry fills slot ``i``
     of ``desc`` (forward move), the head's slot is cleared; an empty head desc is unlinked
     (``head = head_desc->more | 1``, or 0 at the end of the chain) and freed."""
@@ -236,7 +263,7 @@ def _remove_refill_from_head(kvm: KvmMmu, head: int, first: int, desc: int, i: i
     mmu_free_pte_list_desc(kvm, first)
 
 
-def pte_list_remove(kvm: KvmMmu, sptep: int, head: int) -> None:
+def pte_list_remove(kvm: PteListVm, sptep: int, head: int) -> None:
     """Models ``pte_list_remove()`` (arch/x86/kvm/mmu.c, 3.11): find ``sptep`` scanning from
     the head desc (slots upward, stopping at an empty slot), then remove it with the 3.11
     same-desc refill or, for ``pte_list=head``, the series' refill from the head desc.  Removing
@@ -271,7 +298,7 @@ def pte_list_remove(kvm: KvmMmu, sptep: int, head: int) -> None:
 
 # -- iteration under mmu_lock ----------------------------------------------------------------------------
 
-def rmap_walk(kvm: KvmMmu, head: int) -> Iterator[int]:
+def rmap_walk(kvm: PteListVm, head: int) -> Iterator[int]:
     """Models ``rmap_get_first()``/``rmap_get_next()`` (arch/x86/kvm/mmu.c, 3.11; later
     ``for_each_rmap_spte``): ``for sptep in rmap_walk(kvm, head): ...`` under mmu_lock.  Reads
     the head once, then each desc's slots upward until an empty one, then ``more``.  A caller
@@ -299,7 +326,7 @@ def rmap_walk(kvm: KvmMmu, head: int) -> Iterator[int]:
 for_each_rmap_spte = rmap_walk
 
 
-def pte_list_walk(kvm: KvmMmu, head: int, fn: Callable[[int], Any]) -> None:
+def pte_list_walk(kvm: PteListVm, head: int, fn: Callable[[int], Any]) -> None:
     """Models ``pte_list_walk()`` (arch/x86/kvm/mmu.c, 3.11): ``fn(sptep)`` for every entry, in
     the iterator's order, under mmu_lock (used for ``parent_ptes``)."""
     for sptep in rmap_walk(kvm, head):
@@ -310,7 +337,7 @@ I5 = "I5 lockless walk visits every entry present throughout"
 I6 = "I6 lockless walk terminates"
 
 
-def max_walk_restarts(kvm: KvmMmu) -> int:
+def max_walk_restarts(kvm: PteListVm) -> int:
     """The bound of I6: ``kvm.max_walk_restarts`` if set, else twice the number of descs plus
     rmap heads of the program (each restart needs a writer to have changed one of them)."""
     if kvm.max_walk_restarts is not None:
@@ -328,7 +355,7 @@ def _recording(fn: Callable[[int], Any], seen: set[int]) -> Callable[[int], Any]
     return visit
 
 
-def pte_list_walk_lockless(kvm: KvmMmu, head: int, fn: Callable[[int], Any]) -> int:
+def pte_list_walk_lockless(kvm: PteListVm, head: int, fn: Callable[[int], Any]) -> int:
     """The 2013 series' "introduce pte-list lockless walker" (v1 09/12, the seed mail's patch;
     reconstructed as ``kvm-reference.md`` §3.9; no 3.11 counterpart: 3.11 walks rmaps only under
     mmu_lock).  Calls ``fn(sptep)`` for each non-empty slot it reads, without mmu_lock, inside
@@ -388,7 +415,7 @@ def pte_list_walk_lockless(kvm: KvmMmu, head: int, fn: Callable[[int], Any]) -> 
             if not is_desc_ptr(m):
                 break
             desc = m
-        if not nulls or m == own or m == 0:
+        if not nulls or mutation_point("lockless walk: nulls check", m == own) or m == 0:
             break
         restarts += 1  # a foreign nulls marker: restart from the head
         if restarts > max_walk_restarts(kvm):
@@ -404,7 +431,7 @@ def pte_list_walk_lockless(kvm: KvmMmu, head: int, fn: Callable[[int], Any]) -> 
 
 # -- snapshots (pure Python, no events: for checks on final states and invariants) --------------------------
 
-def pte_list_layout(kvm: KvmMmu, head: int, mem: Callable[[int], Any]) -> list[Any]:
+def pte_list_layout(kvm: PteListVm, head: int, mem: Callable[[int], Any]) -> list[Any]:
     """The structure of the list at ``head`` in a memory snapshot ``mem(addr) -> value``:
     ``[]`` (empty), ``[sptep]`` (single pointer) or a list of desc slot lists
     ``[[s0, s1, ...], ...]`` (all slots, 0 for empty), followed by the end value of the chain.
@@ -429,7 +456,7 @@ def pte_list_layout(kvm: KvmMmu, head: int, mem: Callable[[int], Any]) -> list[A
     return out
 
 
-def pte_list_entries(kvm: KvmMmu, head: int, mem: Callable[[int], Any]) -> list[int]:
+def pte_list_entries(kvm: PteListVm, head: int, mem: Callable[[int], Any]) -> list[int]:
     """The entries of the list at ``head`` in a memory snapshot, in iterator order."""
     if kvm.sw.pte_list == "6.15":
         return _615().pte_list_entries(kvm, head, mem)
@@ -439,7 +466,7 @@ def pte_list_entries(kvm: KvmMmu, head: int, mem: Callable[[int], Any]) -> list[
     return [s for desc in layout[:-1] for s in desc if s]
 
 
-def pte_list_descs(kvm: KvmMmu, head: int, mem: Callable[[int], Any]) -> list[int]:
+def pte_list_descs(kvm: PteListVm, head: int, mem: Callable[[int], Any]) -> list[int]:
     """The desc objects of the chain at ``head`` in a memory snapshot."""
     if kvm.sw.pte_list == "6.15":
         return _615().pte_list_descs(kvm, head, mem)

@@ -54,6 +54,7 @@ the scenarios check (a lost rmap update, a walk that misses entries, a freed des
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from rmapwalk.engine.ops import assume, thread_local
@@ -75,7 +76,9 @@ KVM_RMAP_LOCKED = 1 << 1
 
 I12 = "I12 single-word rmap discipline"
 
-#: the sites of the rmap lock: site -> (model function, kernel primitive per rmap_lock_order)
+#: the sites of the rmap lock: site -> (model function, kernel primitive per rmap_lock_order).
+#: ``rmapwalk mutate kvm`` finds them by running (each is a primitive called on its own line of
+#: the function named); ``--site rmap_lock`` selects them
 RMAP_LOCK_SITES: dict[str, tuple[str, dict[str, str]]] = {
     "lock": ("rmapwalk.kvm.rmap_lock.__kvm_rmap_lock", {
         "acquire_release": "atomic_long_try_cmpxchg_acquire", "release_only": "atomic_long_try_cmpxchg_relaxed",
@@ -128,15 +131,21 @@ def _release(kvm: KvmMmu) -> bool:
     return kvm.sw.rmap_lock_order in ("acquire_release", "release_only")
 
 
-def head_store(kvm: KvmMmu, head: int, val: Any, *, release: bool) -> None:
-    """One store of the head word (``atomic_long_set``, or ``_release`` when ``release`` and the
-    ordering switch gives the release; a plain or marked store without the lock)."""
+def head_store_fn(kvm: KvmMmu, *, release: bool) -> Callable[[int, Any], None]:
+    """The primitive of one store of the head word: ``atomic_long_set``, or ``_release`` when
+    ``release`` and the ordering switch gives the release; a plain or marked store without the
+    lock.  Callers call it on their own line, so each store is its own site for ``rmapwalk
+    mutate`` (the writer's unlock, the read-only unlock, a reread helper's store)."""
     if kvm.is_building or not locked_mode(kvm):
-        kvm.ops.write(head, val)
-    elif release and _release(kvm):
-        atomic_long_set_release(head, val)
-    else:
-        atomic_long_set(head, val)
+        return kvm.ops.write
+    if release and _release(kvm):
+        return atomic_long_set_release
+    return atomic_long_set
+
+
+def head_store(kvm: KvmMmu, head: int, val: Any, *, release: bool) -> None:
+    """One store of the head word (see :func:`head_store_fn`)."""
+    head_store_fn(kvm, release=release)(head, val)
 
 
 def kvm_rmap_get(kvm: KvmMmu, head: int) -> Any:
@@ -191,7 +200,7 @@ def kvm_rmap_unlock(kvm: KvmMmu, head: int, new_val: Any) -> None:
     (``KVM_MMU_WARN_ON``: a model error)."""
     if new_val & KVM_RMAP_LOCKED:
         raise ModelError(f"kvm_rmap_unlock: {new_val!r} has KVM_RMAP_LOCKED")
-    head_store(kvm, head, new_val, release=True)
+    head_store_fn(kvm, release=True)(head, new_val)
 
 
 def kvm_rmap_lock_readonly(kvm: KvmMmu, head: int) -> Any:
@@ -235,7 +244,7 @@ def kvm_rmap_unlock_readonly(kvm: KvmMmu, head: int, old_val: Any) -> None:
         if val != old_val:
             raise Violated(I12, f"the read-only unlock writes {val!r} to {kvm.prog.loc_name(int(head))}, "
                                 f"not the value it locked ({old_val!r})")
-    head_store(kvm, head, val, release=True)
+    head_store_fn(kvm, release=True)(head, val)
 
 
 # -- the I12 monitor's helper discipline -------------------------------------------------------------
@@ -265,6 +274,7 @@ def helper_extra_access(kvm: KvmMmu, what: str) -> None:
 
 __all__ = [
     "I12", "KVM_RMAP_LOCKED", "KVM_RMAP_MANY", "RMAP_LOCK_SITES", "__kvm_rmap_lock", "head_read", "head_store",
+    "head_store_fn",
     "helper_begin", "helper_end", "helper_extra_access", "kvm_rmap_get", "kvm_rmap_lock", "kvm_rmap_lock_readonly",
     "kvm_rmap_unlock", "kvm_rmap_unlock_readonly", "locked_mode",
 ]

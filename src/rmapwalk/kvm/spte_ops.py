@@ -15,6 +15,7 @@ Not modelled: the A/D propagation of :func:`mmu_spte_update`, and the
 
 from __future__ import annotations
 
+from rmapwalk.engine.mutation import mutation_point
 from rmapwalk.kernel.once import WRITE_ONCE
 from rmapwalk.kvm.mmu_page import KvmMmu
 from rmapwalk.kvm.rmap import rmap_remove
@@ -88,11 +89,12 @@ def mmu_spte_update(kvm: KvmMmu, sptep: int, new_spte: int) -> bool:
     if not is_shadow_present_pte(old):
         mmu_spte_set(kvm, sptep, new_spte)
         return False
-    if not spte_has_volatile_bits(old, kvm.sw.volatile_bits == "mmu_writable"):
+    if mutation_point("mmu_spte_update: no volatile bits (plain store)",
+                      not spte_has_volatile_bits(old, kvm.sw.volatile_bits == "mmu_writable")):
         kvm.ops.spte_write(sptep, new_spte)
     else:
         old = int(kvm.ops.spte_xchg(sptep, new_spte))
-    return spte_flush_needed(kvm, old, new_spte)
+    return not mutation_point("mmu_spte_update: no TLB flush needed", not spte_flush_needed(kvm, old, new_spte))
 
 
 def mmu_spte_clear_track_bits(kvm: KvmMmu, sptep: int) -> bool:
@@ -101,7 +103,8 @@ def mmu_spte_clear_track_bits(kvm: KvmMmu, sptep: int) -> bool:
     had A and ``kvm_set_pfn_dirty`` if it had D, and report whether the old value was an
     rmap spte (so the caller removes it from its rmap)."""
     old = int(kvm.ops.spte_read(sptep))
-    if not spte_has_volatile_bits(old, kvm.sw.volatile_bits == "mmu_writable"):
+    if mutation_point("mmu_spte_clear_track_bits: no volatile bits (plain store)",
+                      not spte_has_volatile_bits(old, kvm.sw.volatile_bits == "mmu_writable")):
         kvm.ops.spte_write(sptep, 0)
     else:
         old = int(kvm.ops.spte_xchg(sptep, 0))

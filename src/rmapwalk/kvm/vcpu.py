@@ -38,6 +38,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from rmapwalk.engine.mutation import mutation_point, not_a_site
 from rmapwalk.engine.ops import assume, program, thread_id, thread_local
 from rmapwalk.engine.program import Loc
 from rmapwalk.engine.runtime import ModelError, Violated
@@ -208,6 +209,7 @@ def _tlb(vcpu: KvmVcpu) -> dict[int, int]:
     return tlb
 
 
+@not_a_site
 def tlb_fill(vcpu: KvmVcpu, gfn: int, entry: int) -> None:
     """The MMU caches a translation of ``gfn`` (``TLB_RO`` or ``TLB_RW``)."""
     tlb = _tlb(vcpu)
@@ -216,6 +218,7 @@ def tlb_fill(vcpu: KvmVcpu, gfn: int, entry: int) -> None:
         WRITE_ONCE(vcpu.tlb[gfn], entry)
 
 
+@not_a_site
 def kvm_vcpu_flush_tlb(vcpu: KvmVcpu) -> None:
     """Models ``kvm_x86_ops->tlb_flush(vcpu)`` (``vmx_flush_tlb``, 3.11): drop every TLB entry."""
     tlb = _tlb(vcpu)
@@ -260,7 +263,8 @@ def kvm_flush_remote_tlbs(kvm: KvmMmu) -> None:
         if vcpu.name == me:
             continue
         mode = READ_ONCE(vcpu.mode)
-        assume(mode == OUTSIDE_GUEST_MODE, f"kvm_flush_remote_tlbs: {vcpu.name} has not taken the flush IPI")
+        assume(mutation_point("kvm_flush_remote_tlbs: wait for the IPI", mode == OUTSIDE_GUEST_MODE),
+               f"kvm_flush_remote_tlbs: {vcpu.name} has not taken the flush IPI")
 
 
 # -- the shadow page-table walk ---------------------------------------------------------------------------
@@ -281,6 +285,7 @@ def walk_shadow(vcpu: KvmVcpu, gfn: int, stop_level: int = PT_PAGE_TABLE_LEVEL) 
         level -= 1
 
 
+@not_a_site
 def _guest_try(vcpu: KvmVcpu, gfn: int, write: bool) -> tuple[bool, bool]:
     """In guest mode: can the access be done without a fault?  Returns (ok, present)."""
     entry = _tlb(vcpu).get(gfn, TLB_NONE)
@@ -412,17 +417,19 @@ def fast_page_fault(vcpu: KvmVcpu, gfn: int, level: int, write: bool, present: b
     ret = False
     if not is_rmap_spte(spte):
         ret = True
-    elif not is_last_spte(spte, walk_level):
+    elif not mutation_point("fast_page_fault: leaf test", is_last_spte(spte, walk_level)):
         pass
     elif is_writable_pte(spte):
         ret = True
-    elif not spte_is_locklessly_modifiable(spte):
+    elif not mutation_point("fast_page_fault: spte_is_locklessly_modifiable", spte_is_locklessly_modifiable(spte)):
         pass
     else:
         sp = page_header(kvm, sptep)
-        if kvm.sw.fast_pf_indirect == "forbid" and not kvm.ops.kernel_read(kvm.sp_field(sp, "role_direct")):
+        if kvm.sw.fast_pf_indirect == "forbid" and not mutation_point(
+                "fast_page_fault: direct shadow page only", kvm.ops.kernel_read(kvm.sp_field(sp, "role_direct"))):
             pass
-        elif kvm.sw.fast_pf_large == "forbid" and kvm.ops.kernel_read(kvm.sp_field(sp, "role_level")) > 1:
+        elif kvm.sw.fast_pf_large == "forbid" and not mutation_point(
+                "fast_page_fault: level-1 table only", kvm.ops.kernel_read(kvm.sp_field(sp, "role_level")) <= 1):
             pass
         else:
             ret = fast_pf_fix_direct_spte(vcpu, sp, sptep, spte, walk_level)

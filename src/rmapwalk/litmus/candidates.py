@@ -74,6 +74,8 @@ class LitmusResult:
     cutoff: bool = False  # some path was cut by the loop unrolling bound
     candidates: int = 0  # candidate executions handed to the model (or explored by the engine)
     pruned: int = 0  # candidates rejected before the model by its own coherence pre-check
+    #: engine runs only: executions in which some thread waits forever (cut loops, lock waits)
+    blocked: int | None = None
     seconds: float = 0.0
 
 

@@ -62,9 +62,10 @@ from typing import Any
 from rmapwalk.engine import ONCE, Program, Result, Violation, explore
 from rmapwalk.engine.deps import ctrl_region, register_library_dir, with_deps
 from rmapwalk.engine.events import ACQUIRE, CONSUME, MB, NO_WRITE, PLAIN, RELAXED, RELEASE
+from rmapwalk.engine.models import get_model
 from rmapwalk.engine.ops import assume, fence, lkmm_events, load, observe, program, rmw, store, thread_local
 from rmapwalk.engine.program import Final, Loc
-from rmapwalk.engine.runtime import ModelError, Violated
+from rmapwalk.engine.runtime import EXCEPTION, ModelError, Violated
 from rmapwalk.kernel import rcu as _rcu
 from rmapwalk.kernel import spinlock as _spin
 from rmapwalk.kernel.barriers import (
@@ -78,6 +79,7 @@ from rmapwalk.kernel.barriers import (
     smp_wmb,
 )
 from rmapwalk.kernel.once import READ_ONCE, WRITE_ONCE, smp_load_acquire, smp_store_release
+from rmapwalk.kernel.races import report_data_races
 from rmapwalk.litmus.ast import (
     AddrOf,
     Assign,
@@ -215,7 +217,7 @@ def _truth(v: Any) -> bool:
 
 def _b(v: Any, *sources: Any) -> int:
     """C's 0/1 truth value of ``v``, carrying the dependencies of ``v`` and ``sources``."""
-    return with_deps(1 if v else 0, v, *sources)  # type: ignore[no-any-return]
+    return with_deps(1 if v else 0, v, *sources)
 
 
 # The interpreter's own branches are not the litmus program's: the branches it interprets are
@@ -319,10 +321,10 @@ class _Interp:
     def offset(self, a: Loc, n: Any, pos: Pos | None) -> Loc:
         """``a + n``: the same variable for n == 0 (a fake dependency), another cell of an array."""
         if n == 0:
-            return a
+            return with_deps(a, n)
         cell = self.w.cell_index.get(int(a))
         if cell is not None and (cell[0], cell[1] + n) in self.w.cells:
-            return self.w.cells[(cell[0], cell[1] + n)]
+            return with_deps(self.w.cells[(cell[0], cell[1] + n)], a, n)
         raise self.fail(f"address arithmetic {a.name} + {n} leaves the variable", pos)
 
     def _loc_arg(self, e: Expr, what: str, pos: Pos | None) -> Loc:
@@ -829,7 +831,8 @@ class EngineLitmusResult:
 
         return LitmusResult(test=self.test, model=self.model, states=dict(self.states), positive=self.positive,
                             negative=self.negative, flags=self.flags(), cutoff=self.cutoff,
-                            candidates=self.result.stats.complete, seconds=self.result.stats.seconds)
+                            candidates=self.result.stats.complete, blocked=self.result.stats.blocked,
+                            seconds=self.result.stats.seconds)
 
     def flags(self) -> set[str]:
         """One herd-style flag per kind of problem found (``deadlock``, ``lock-misuse`` ...)."""
@@ -868,6 +871,8 @@ def run_engine(test: LitmusTest, model: str, *, table: MacroTable | None = None,
     if model.lower() not in ENGINE_MODELS:
         raise LitmusError(f"unknown memory model '{model}' (choose from {', '.join(ENGINE_MODELS)})")
     prog = to_program(test, table=table, witness=witness, unroll=unroll)
+    if get_model(model.lower()).tracks_deps:  # herd7 flags data races under LKMM
+        report_data_races(prog)
     world: _World = prog.lib["litmus_world"]
     try:
         res = explore(prog, model.lower(), **options)
@@ -877,6 +882,12 @@ def run_engine(test: LitmusTest, model: str, *, table: MacroTable | None = None,
         where = getattr(e, "src", None)
         pos = Pos(where.file, where.line, 1) if where is not None and where.file == test.file else None
         raise LitmusError(f"{test.name}: {e}", pos) from None
+    if EXCEPTION in res.property_counts:
+        # the thread code is this module's interpreter: an exception in it is an error of the
+        # test's translation, not a property of the test
+        v = next((v for v in res.violations if v.kind == EXCEPTION), None)
+        what = f"thread {v.thread} raised {v.message}" if v is not None else "a thread raised an exception"
+        raise LitmusError(f"{test.name}: {what}", None)
     out = EngineLitmusResult(world.test, model.lower(), prog, res, displayed=world.displayed)
     cond = world.test.condition
     filt = world.test.filter

@@ -80,7 +80,8 @@ def herd_lines(res: LitmusResult, *, time_line: bool = True) -> list[str]:
 
 
 def json_record(res: LitmusResult) -> dict[str, Any]:
-    return {
+    """The JSON Lines record of one test; ``blocked`` only where the engine ran it."""
+    rec = {
         "test": res.test.name,
         "file": res.test.file,
         "model": res.model,
@@ -95,8 +96,11 @@ def json_record(res: LitmusResult) -> dict[str, Any]:
         "negative": res.negative,
         "flags": sorted(res.flags),
         "executions": res.candidates,
-        "seconds": round(res.seconds, 4),
     }
+    if res.blocked is not None:
+        rec["blocked"] = res.blocked
+    rec["seconds"] = round(res.seconds, 4)
+    return rec
 
 
 def json_line(res: LitmusResult) -> str:

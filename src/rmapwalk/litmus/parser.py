@@ -748,6 +748,8 @@ def _end_pos(text: str) -> tuple[int, int]:
 
 # ------------------------------------------------------------------------------------ splitting
 
+#: a test named with the file's suffix (``C foo.litmus``) is the test ``foo``, as in herd7's output
+LITMUS_SUFFIX = ".litmus"
 _NAME_RE = re.compile(r"[ \t]*([A-Za-z0-9_]+)[ \t]+([A-Za-z0-9_/.+\-\[\]:=,]+)")
 _RESULT_RE = re.compile(r"Result:\s*(Never|Sometimes|Always)")
 _KEYWORDS_RE = re.compile(r"~[ \t]*exists\b|(?<![A-Za-z0-9_])(?:exists|forall|final|locations|filter)(?![A-Za-z0-9_])")
@@ -831,6 +833,8 @@ def _split(t: _Text) -> _Parts:
     if not m:
         raise LitmusError("expected 'C NAME' on the first line", t.pos(i))
     arch, name = m.group(1), m.group(2)
+    if name.endswith(LITMUS_SUFFIX) and name != LITMUS_SUFFIX:
+        name = name.removesuffix(LITMUS_SUFFIX)  # herd7 names "C foo.litmus" foo
     if arch != "C":
         raise LitmusError(f"not a C litmus test: architecture '{arch}'", t.pos(m.start(1)))
     i = m.end()

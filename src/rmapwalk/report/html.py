@@ -215,7 +215,7 @@ def _place(columns: list[Column], boxes: list[Box]) -> None:
 
 
 # -- drawing ---------------------------------------------------------------------------------------
-_CSS = """
+CSS = """
 body { font-family: system-ui, sans-serif; margin: 16px; color: #1d1d1f; background: #fff; }
 h1 { font-size: 20px; margin: 0 0 6px 0; }
 .property { font-size: 16px; font-weight: 600; color: #b00020; margin: 0 0 4px 0; }
@@ -296,36 +296,19 @@ def _arrow_path(lay: Layout, a: Box, b: Box) -> str:
     return f"M{sx:.1f},{sy:.1f} C{sx + d1:.1f},{sy:.1f} {tx + d2:.1f},{ty:.1f} {tx:.1f},{ty:.1f}"
 
 
-def render_html(g: Graph, model: str | MemoryModel, *, kind: str, message: str = "",
-                thread: str | None = None, where: str | None = None, order: list[Any] | None = None,
-                source: str | None = None, replay_file: str | None = None) -> str:
-    """The page for the violation ``kind`` (``message``...) in execution ``g`` under ``model``."""
-    from rmapwalk.report.text import violation_header
-
+def trace_fragment(g: Graph, model: str | MemoryModel, order: list[Any] | None = None, *, prefix: str = "",
+                   text_trace: str | None = None) -> str:
+    """The drawn trace of ``g`` (columns, boxes, SVG arrows, legend, the folded text trace), to
+    put in a page; ``prefix`` makes its element ids unique when a page holds several traces.
+    ``text_trace``: the text trace to fold under it (default: the column layout)."""
     m = get_model(model) if isinstance(model, str) else model
     lay = layout(g, m, order)
     boxes = {b.id: b for b in lay.boxes}
     n_rows = lay.init_rows + lay.steps + 1
     width = (lay.columns[-1].x + lay.columns[-1].width + GAP) if lay.columns else 200.0
     height = HEAD_H + n_rows * ROW_H
-    header = violation_header(kind, "", thread, where).removeprefix("violation: ")
     out: list[str] = []
     w = out.append
-    w("<!DOCTYPE html>")
-    w('<html lang="en"><head><meta charset="utf-8">')
-    w(f"<title>rmapwalk: {_e(g.prog.name)} ({_e(m.name)}): {_e(kind)}</title>")
-    w(f"<style>{_CSS}</style></head><body>")
-    w(f'<h1>rmapwalk: violation in program <span class="program">{_e(g.prog.name)}</span></h1>')
-    w(f'<p class="property" id="property" data-property="{_e(kind)}">{_e(header)}</p>')
-    if message:
-        w(f'<p class="message">{_e(" ".join(message.split()))}</p>')
-    meta = [f'<span class="model">memory model: <b>{_e(m.name)}</b></span>',
-            f"<span>{lay.steps} steps</span>", f"<span>{len(g.prog.threads)} threads</span>"]
-    if source:
-        meta.append(f'<span class="source">model file: {_e(source)}</span>')
-    if replay_file:
-        meta.append(f'<span class="replay">replay: rmapwalk replay {_e(replay_file)}</span>')
-    w(f'<p class="meta">{"".join(meta)}</p>')
     if lay.init_values and not lay.init_rows:
         w('<p class="init-values">initial values read (arrows from them not drawn; those reads say '
           f'&lt;- init): {_e(", ".join(lay.init_values))}</p>')
@@ -343,22 +326,24 @@ def render_html(g: Graph, model: str | MemoryModel, *, kind: str, message: str =
         cls = " ".join(["event", b.kind, *b.classes])
         tip = b.text + (f"  [{b.src_full}]" if b.src_full else "")
         step = str(b.row) if 1 <= b.row <= lay.steps else ("end" if b.kind == "end" else "init")
-        w(f'<div class="{cls}" id="{b.id}" data-step="{step}" data-thread="{_e(b.thread)}" title="{_e(tip)}"'
+        w(f'<div class="{cls}" id="{prefix}{b.id}" data-step="{step}" data-thread="{_e(b.thread)}" '
+          f'title="{_e(tip)}"'
           f' style="left:{c.x:.1f}px;top:{_row_y(lay, b.row):.1f}px;width:{c.width:.1f}px;height:{BOX_H}px">'
           f'<span class="text">{_e(b.text)}</span>'
           + (f'<span class="src">{_e(b.src)}</span>' if b.src else "") + "</div>")
     w(f'<svg class="arrows" xmlns="http://www.w3.org/2000/svg" width="{width:.0f}" height="{height:.0f}"'
       f' viewBox="0 0 {width:.0f} {height:.0f}">')
     w("<defs>"
-      '<marker id="head-rf" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" '
+      f'<marker id="{prefix}head-rf" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" '
       'orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#2e7d32"/></marker>'
-      '<marker id="head-sb" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" '
+      f'<marker id="{prefix}head-sb" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" '
       'orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#c9a227"/></marker>'
       "</defs>")
     for a in lay.arrows:
         sa, sb = boxes[a.src], boxes[a.dst]
         head = a.kind.split()[0]
-        w(f'<path class="{a.kind}" data-from="{a.src}" data-to="{a.dst}" marker-end="url(#head-{head})" '
+        w(f'<path class="{a.kind}" data-from="{prefix}{a.src}" data-to="{prefix}{a.dst}" '
+          f'marker-end="url(#{prefix}head-{head})" '
           f'd="{_arrow_path(lay, sa, sb)}"><title>{_e(head)}: {_e(a.label)}</title></path>')
     w("</svg></div>")
     w('<p class="legend"><span><i class="sw" style="border-top:2px solid #2e7d32"></i>reads-from '
@@ -366,8 +351,38 @@ def render_html(g: Graph, model: str | MemoryModel, *, kind: str, message: str =
       '<span><i class="sw" style="border-top:2px dashed #c9a227"></i>store buffer to memory</span>'
       '<span><i class="sw" style="border-top:2px dotted #7a9e7c"></i>reads of initial values</span>'
       "<span>rows: steps in an order the memory model allows</span></p>")
-    trace = render(g, m, order=order)
+    trace = text_trace if text_trace is not None else render(g, m, order=order)
     w(f'<details><summary>text trace</summary><pre class="text-trace">{_e(trace)}</pre></details>')
+    return "\n".join(out)
+
+
+def render_html(g: Graph, model: str | MemoryModel, *, kind: str, message: str = "",
+                thread: str | None = None, where: str | None = None, order: list[Any] | None = None,
+                source: str | None = None, replay_file: str | None = None) -> str:
+    """The page for the violation ``kind`` (``message``...) in execution ``g`` under ``model``."""
+    from rmapwalk.report.text import violation_header
+
+    m = get_model(model) if isinstance(model, str) else model
+    steps = len([s for s in linearize(g, m, order) if not (s[1].kind == GW and s[1].rmw)])
+    header = violation_header(kind, "", thread, where).removeprefix("violation: ")
+    out: list[str] = []
+    w = out.append
+    w("<!DOCTYPE html>")
+    w('<html lang="en"><head><meta charset="utf-8">')
+    w(f"<title>rmapwalk: {_e(g.prog.name)} ({_e(m.name)}): {_e(kind)}</title>")
+    w(f"<style>{CSS}</style></head><body>")
+    w(f'<h1>rmapwalk: violation in program <span class="program">{_e(g.prog.name)}</span></h1>')
+    w(f'<p class="property" id="property" data-property="{_e(kind)}">{_e(header)}</p>')
+    if message:
+        w(f'<p class="message">{_e(" ".join(message.split()))}</p>')
+    meta = [f'<span class="model">memory model: <b>{_e(m.name)}</b></span>',
+            f"<span>{steps} steps</span>", f"<span>{len(g.prog.threads)} threads</span>"]
+    if source:
+        meta.append(f'<span class="source">model file: {_e(source)}</span>')
+    if replay_file:
+        meta.append(f'<span class="replay">replay: rmapwalk replay {_e(replay_file)}</span>')
+    w(f'<p class="meta">{"".join(meta)}</p>')
+    w(trace_fragment(g, m, order))
     w("</body></html>")
     return "\n".join(out) + "\n"
 

@@ -1,4 +1,5 @@
-"""A live progress line while an exploration runs (``rich``), on stderr.
+"""A live progress line while an exploration runs (``rich``), on stderr; a progress bar over
+the runs of ``rmapwalk review`` (:class:`RunsProgress`).
 
 It shows executions (complete + blocked + stopped by an error or the event bound), executions
 per second, blocked executions, violations and the elapsed time.  It costs the explorer nothing
@@ -119,3 +120,47 @@ def run_with_progress(explorer: Explores, *, quiet: bool = False, label: str = "
     with ProgressLine(lambda: snapshot_of(explorer.stats, getattr(explorer, "result", None)), label, enabled=True,
                       console=console):
         return explorer.run()
+
+
+class RunsProgress:
+    """A progress bar over a series of runs (``rmapwalk review``), on stderr, while on a terminal.
+
+    ``start(label)`` names the run under way, ``advance(executions)`` counts one as done,
+    ``note(line)`` prints a line above the bar (or on stderr as it is when the bar is off).
+    The bar is removed when the series ends, so the report that follows reads as without it.
+    """
+
+    def __init__(self, total: int, *, enabled: bool = True, console: Console | None = None) -> None:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.console = console if console is not None else Console(stderr=True)
+        self.enabled = enabled
+        self.executions = 0
+        self._progress = Progress(
+            TextColumn("[bold]review"), BarColumn(), MofNCompleteColumn(), TextColumn("runs"),
+            TextColumn("[cyan]{task.fields[executions]:,}[/] executions"), TimeElapsedColumn(),
+            TextColumn("{task.description}", style="dim", markup=False),
+            console=self.console, transient=True, disable=not enabled, redirect_stdout=False, redirect_stderr=False)
+        self._task = self._progress.add_task("", total=total, executions=0)
+
+    def start(self, label: str) -> None:
+        self._progress.update(self._task, description=label)
+
+    def advance(self, executions: int = 0) -> None:
+        self.executions += executions
+        self._progress.update(self._task, advance=1, executions=self.executions)
+
+    def note(self, line: str) -> None:
+        if self.enabled:
+            self._progress.console.print(line, markup=False, highlight=False, soft_wrap=True)
+        else:
+            print(line, file=sys.stderr, flush=True)
+
+    def __enter__(self) -> RunsProgress:
+        if self.enabled:
+            self._progress.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.enabled:
+            self._progress.stop()

@@ -50,7 +50,12 @@ TRACE_ROWS = 120
 
 def elide_trace(trace: str, max_rows: int = TRACE_ROWS) -> str:
     """``trace`` (a table from :func:`rmapwalk.engine.trace.render`: two header lines, then one
-    line per step) with the middle steps left out when there are more than ``max_rows``."""
+    line per step; or a narrow trace, :mod:`rmapwalk.report.narrow`) with the middle steps left
+    out when there are more than ``max_rows``."""
+    from rmapwalk.report import narrow
+
+    if narrow.is_narrow(trace):
+        return narrow.elide(trace, max_rows)
     lines = trace.split("\n")
     head, rows = lines[:2], lines[2:]
     if len(rows) <= max_rows:

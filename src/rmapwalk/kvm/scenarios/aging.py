@@ -412,7 +412,10 @@ AGE_CLEAR = Scenario(
     expected=(
         expect({"age_clear": "clear_bit"}, _all(HOLDS))
         + expect({"age_clear": "cmpxchg"}, _all(HOLDS))
-        + expect({"age_clear": "store"}, _all(frozenset({I10})))
+        # store under LKMM: the violation is found, but the exploration is not exhaustive (the engine
+        # cannot make one load-buffering revisit: the ager's store exists only when it read Accessed
+        # set), so the row is left out rather than reported with an incomplete run
+        + expect({"age_clear": "store"}, _all(frozenset({I10}), ("sc", "tso", "pso")))
     ),
 )
 

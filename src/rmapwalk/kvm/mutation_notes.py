@@ -1,0 +1,115 @@
+"""Why a mutant of the KVM model survives (``rmapwalk mutate kvm``, the review's mutation table).
+
+A mutant survives when every scenario run that holds unmutated and reaches the site still holds
+with the site weakened.  That says the scenarios do not need the site; it does not say the
+kernel does not.  Each surviving mutant of the model is explained here: either the site is needed
+for something outside the modelled scope (a scenario that does not exist, a memory model under
+which the KVM scenarios do not hold yet), or it is redundant in the model.  A test checks that
+every survivor of the review's mutation run has an explanation.
+
+Notes are keyed by (file under ``rmapwalk/``, function, primitive or check name, weakening), so
+that they follow the code when lines move; :data:`GENERAL` gives the reason shared by every
+site of one weakening (an RMW's full ordering, which PSO cannot tell from a relaxed RMW's).
+"""
+
+from __future__ import annotations
+
+import os
+
+from rmapwalk.engine import mutation as mut
+from rmapwalk.engine.mutation import Site
+
+_PKG = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+
+#: what separates a fully ordered RMW from a relaxed one lies beyond every model the KVM scenarios
+#: hold under
+_RELAXED = (
+    "Under PSO, the weakest model under which the scenarios hold, a relaxed RMW still acts on memory: "
+    "its read bypasses the store buffer and its write is ordered before everything after it; what the "
+    "full ordering adds (earlier stores visible before the RMW, later loads not hoisted above its read) "
+    "is visible under LKMM and on Arm/Power, and no KVM scenario holds under LKMM unmutated yet (see the "
+    "runs not used above). Needed beyond the modelled memory models")
+
+#: weakening -> the note of every surviving site of that weakening without a note of its own
+GENERAL: dict[str, str] = {mut.TO_RELAXED: _RELAXED}
+
+_LOCKLESS_WALK = (
+    "kvm_flush_remote_tlbs waits for a vCPU in READING_SHADOW_PAGE_TABLES (the lockless walk of "
+    "fast_page_fault); that wait is what keeps kvm_mmu_commit_zap_page from freeing a table the walk still "
+    "reads. No scenario frees a shadow page while a vCPU walks locklessly (the zapping scenarios have no "
+    "vCPU fault), so no run needs it: needed outside the modelled scope")
+
+_ONLY_LOCK_TAKER = (
+    "In the scenarios that reach it this thread is the only one taking mmu_lock: the harvester is the "
+    "lockless one (it takes slots_lock only) and the vCPU, if any, faults only on the fast path. mmu_lock "
+    "serializes this zap against other lock holders (vCPU slow-path faults, the locked write-protect, "
+    "other zaps), which these scenarios do not run; where lock holders do meet (baseline-locked, "
+    "large-spte, flush-*, clear-track-bits, fast-pf-indirect) removing their mmu_lock is killed. Needed "
+    "outside the modelled scope")
+
+#: (file under rmapwalk/, function, primitive or check, weakening) -> why it survives
+NOTES: dict[tuple[str, str, str, str], str] = {
+    ("kvm/memslot.py", "mark_page_dirty_in_slot", "set_bit", mut.NON_ATOMIC):
+        "set_bit is atomic so that CPUs marking gfns of one bitmap word at once lose no bit. In the "
+        "scenarios every slow-path mark is made under mmu_lock, and the only lockless marker "
+        "(fast_page_fault) runs where no other thread marks pages; a non-atomic set racing with the "
+        "harvest's xchg only re-sets bits already harvested (a page reported twice, none lost). Needed "
+        "for two concurrent lockless markers, outside the modelled scope",
+    ("kvm/vcpu.py", "kvm_flush_remote_tlbs", "set_bit", mut.NON_ATOMIC):
+        "The model has one request bit (KVM_REQ_TLB_FLUSH): a non-atomic set still leaves it set when "
+        "it returns (racing with the vCPU's test_and_clear_bit it can only revive a cleared one: an extra "
+        "flush). The atomic set_bit protects the other bits of vcpu->requests (KVM_REQ_MMU_RELOAD, ...), "
+        "which the model does not have: needed outside the modelled scope",
+    ("kvm/vcpu.py", "kvm_flush_remote_tlbs", "smp_mb", mut.REMOVED):
+        "Orders the request's set_bit before the read of vcpu->mode (the store-buffering pair with "
+        "vcpu_enter_guest's smp_mb, which is killed). Under TSO every RMW is a full barrier and under PSO "
+        "an RMW's write is ordered before everything after it, so set_bit alone orders it there: redundant "
+        "under the models the scenarios hold under. Under LKMM set_bit is unordered and this smp_mb is what "
+        "orders it, and no KVM scenario holds under LKMM yet: needed beyond the modelled memory models",
+    ("kvm/vcpu.py", "walk_shadow_page_lockless_begin", "smp_mb", mut.REMOVED):
+        "Orders the store of READING_SHADOW_PAGE_TABLES before the walk's loads (store->load, paired with "
+        "kvm_flush_remote_tlbs's smp_mb). " + _LOCKLESS_WALK,
+    ("kvm/vcpu.py", "walk_shadow_page_lockless_end", "smp_mb", mut.REMOVED):
+        "Orders the walk's loads before the store of OUTSIDE_GUEST_MODE (load->store). No model here "
+        "reorders a load with a later store (SC, TSO and PSO never do, and LKMM's load-buffering executions "
+        "are not explored yet), so no run can need it: needed beyond the modelled memory models",
+    ("kvm/vcpu.py", "walk_shadow_page_lockless_begin", "rcu_read_lock", mut.REMOVED):
+        "The vCPU's RCU-protected lockless walk (c2a2ac2b563c, used by fast-pf-indirect only) keeps the "
+        "shadow pages it reads from being freed under it. In fast-pf-indirect the MMU notifier drops an "
+        "spte (kvm_unmap_rmapp) and frees no shadow page, so nothing the walk reads is freed: needed for "
+        "a zap that frees pages during the walk, outside the modelled scope",
+    ("kvm/vcpu.py", "fast_page_fault", "fast_page_fault: leaf test", mut.ALWAYS_PASS):
+        "Redundant in the model: tdp_page_fault always asks for level 1 (logged slots map 4K pages) and "
+        "walk_shadow stops at the first leaf, so a present spte the walk returns is always a leaf. In the "
+        "kernel it guards faults at a larger mapping level, where the lockless walk can end on a non-leaf "
+        "entry (the series' 'properly check last spte in fast_page_fault()'): outside the modelled scope",
+    ("kvm/pte_list.py", "pte_list_add", "smp_wmb", mut.REMOVED):
+        "The barrier (publish=wmb) before linking the first desc when an rmap goes from one entry to a "
+        "chain. It is reached only in desc-reuse and desc-init, where the rmap that grows is gfn 1's and "
+        "the lockless walker walks gfn 0's; no scenario walks an rmap locklessly while it turns into a "
+        "chain. Needed outside the modelled scope (the same barrier before a removal's move, "
+        "pte_list_desc_remove_entry and _remove_refill_from_head, is killed)",
+    ("kvm/scenarios/indirect.py", "fname_page_fault", "smp_rmb", mut.REMOVED):
+        "Orders the read of mmu_notifier_seq before gfn_to_pfn's read of the host pte (load->load). SC, "
+        "TSO and PSO never reorder two loads, and fast-pf-indirect does not hold unmutated under the models "
+        "that do (weak: I1; LKMM), so no run here can need it: needed beyond the modelled memory models",
+    ("kvm/scenarios/lost_dirty.py", "zap_and_fault", "spin_lock", mut.REMOVED): _ONLY_LOCK_TAKER,
+    ("kvm/scenarios/zapping.py", "zap", "spin_lock", mut.REMOVED): _ONLY_LOCK_TAKER,
+    ("kvm/scenarios/zapping.py", "zap_and_map", "spin_lock", mut.REMOVED): _ONLY_LOCK_TAKER,
+}
+
+
+def _file(path: str) -> str:
+    return path[len(_PKG):] if path.startswith(_PKG) else os.path.basename(path)
+
+
+def note_key(site: Site, weakening: str) -> tuple[str, str, str, str]:
+    return (_file(site.file), site.func, site.primitive, weakening)
+
+
+def explain(site: Site, weakening: str) -> str | None:
+    """Why the mutant ``weakening`` of ``site`` survives, or ``None`` when nothing says."""
+    return NOTES.get(note_key(site, weakening)) or GENERAL.get(weakening)
+
+
+__all__ = ["GENERAL", "NOTES", "explain", "note_key"]
