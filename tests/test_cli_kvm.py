@@ -36,7 +36,7 @@ def one_error_line(res: Result) -> str:
 
 # -- presets ----------------------------------------------------------------------------------
 def test_presets() -> None:
-    assert list(PRESETS) == ["3.11", "series-v1", "series-v2", "upstream-2014"]
+    assert list(PRESETS) == ["3.11", "series-v1", "series-v2", "upstream-2014", "upstream-6.15"]
     for name, p in PRESETS.items():
         assert p.doc
         sw = preset_switches(name)
@@ -184,6 +184,47 @@ def test_replay_of_a_kvm_file_naming_an_unknown_scenario(tmp_path: Path) -> None
 
 
 # -- review ------------------------------------------------------------------------------------
+def test_review_2025_section_runs_each_scenarios_own_models() -> None:
+    """Without --models a 2025 scenario runs under the models of its table (LKMM-alpha included for
+    age-ordering), in the section '2025: lockless aging', with its answer."""
+    from rmapwalk import review_2025
+
+    res = cli("review", "--markdown", "--scenario", "age-ordering", "--scenario", FAST)
+    assert res.exit_code == 0, res.output
+    md = res.stdout
+    assert md.startswith("# The 2013 review") and f"## {review_2025.TITLE}" in md
+    assert md.index(f"## `{FAST}`") < md.index(f"## {review_2025.TITLE}") < md.index("### `age-ordering`")
+    rows = [ln for ln in md.splitlines() if ln.startswith("| `age-ordering`")]
+    assert {r.split("|")[3].strip() for r in rows} == {"sc", "tso", "pso", "lkmm", "lkmm-alpha"}
+    assert all("| yes |" in r for r in rows)
+    assert review_2025.ANSWERS["age-ordering"] in md
+    assert {r.split("|")[3].strip() for r in md.splitlines() if r.startswith(f"| `{FAST}`")} == {"sc", "tso", "pso"}
+    txt = cli("review", "--scenario", FAST, "--scenario", "age-empty-rmap", "--models", "sc", "--width", "100")
+    assert txt.exit_code == 0
+    out = txt.stdout
+    assert "of the 2013 lockless write-protect review and the 2025 lockless aging" in out
+    assert out.index(f"] {FAST}") < out.index(review_2025.TITLE) < out.index("] age-empty-rmap")
+    assert "A: nothing stops it" in out
+
+
+def test_review_html_has_the_2025_section(tmp_path: Path) -> None:
+    from rmapwalk import review_2025
+
+    page = tmp_path / "review.html"
+    res = cli("review", "--scenario", FAST, "--scenario", "age-clear", "--models", "sc", "--html", str(page))
+    assert res.exit_code == 0, res.output
+    html = page.read_text(encoding="utf-8")
+    assert html.index(f"<code>{FAST}</code>") < html.index(review_2025.TITLE) < html.rindex("<code>age-clear</code>")
+
+
+def test_check_kvm_upstream_615_preset() -> None:
+    res = cli("check", "kvm", "--scenario", "age-empty-walk", "--preset", "upstream-6.15")
+    assert res.exit_code == 1 and "use-after-free" in res.stdout
+    res = cli("check", "kvm", "--scenario", "age-empty-walk", "--preset", "upstream-6.15", "--set",
+              "walk_start=locked_value", "--model", "lkmm")
+    assert res.exit_code == 0, res.stdout
+
+
 def test_review_markdown_on_one_scenario() -> None:
     res = cli("review", "--markdown", "--scenario", FAST, "--models", "sc,pso")
     assert res.exit_code == 0, res.output

@@ -788,8 +788,9 @@ def check_kvm(scenario_name: str, preset: str | None, sets: tuple[str, ...], mem
 @click.option("--html", "html_file", type=click.Path(dir_okay=False), metavar="FILE",
               help="Also write the review as one self-contained HTML page: questions, answers, verdict "
                    "matrices, every run's switches and command, every counterexample drawn.")
-@click.option("--models", "models_text", default=",".join(review.DEFAULT_MODELS), show_default=True,
-              metavar="M1,M2", help="Comma-separated memory models to run each setting under.")
+@click.option("--models", "models_text", default=None, metavar="M1,M2",
+              help="Comma-separated memory models to run each setting under (default: each scenario's own: "
+                   "SC, TSO, PSO for the 2013 questions; also LKMM, and LKMM-alpha where asked, for 2025).")
 @click.option("--scenario", "--only", "scenario_names", multiple=True, metavar="NAME",
               help="Only this question's scenario (repeatable; default: every scenario).")
 @click.option("--max-executions", type=click.IntRange(min=1), metavar="N",
@@ -810,10 +811,11 @@ def check_kvm(scenario_name: str, preset: str | None, sets: tuple[str, ...], mem
               help="Add the mutation table (`rmapwalk mutate kvm` under these models and LKMM).")
 @click.option("--jobs", "-j", type=click.IntRange(min=0), is_flag=False, flag_value=0, default=None, metavar="N",
               help="With --mutations: worker processes (--jobs alone or 0: one per core).")
-def review_cmd(markdown: bool, html_file: str | None, models_text: str, scenario_names: tuple[str, ...],
+def review_cmd(markdown: bool, html_file: str | None, models_text: str | None, scenario_names: tuple[str, ...],
                max_executions: int | None, timeout: float | None, traces: str, layout: str, width: int | None,
                full_trace: bool, verbose: bool, verbose_compat: bool, mutations: bool, jobs: int | None) -> None:
-    """Answer the 2013 review's questions: run every scenario's proposal and broken alternatives.
+    """Answer the 2013 review's questions (and, in a section "2025: lockless aging", those of the
+    2025 series): run every scenario's proposal and broken alternatives.
 
     For each question: the question, the answer in a sentence, the verdict matrix (settings x
     models) and each broken setting's shortest counterexample with the command that checks it
@@ -822,33 +824,36 @@ def review_cmd(markdown: bool, html_file: str | None, models_text: str, scenario
     """
 
     def body() -> int:
-        models = [_memory_model(m.strip()) for m in models_text.split(",") if m.strip()]
-        if not models:
-            raise Fail(f"--models: no model given; valid models: {', '.join(MODELS)}")
-        models = list(dict.fromkeys(models))
+        asked: list[str] | None = None
+        if models_text is not None:
+            asked = [_memory_model(m.strip()) for m in models_text.split(",") if m.strip()]
+            if not asked:
+                raise Fail(f"--models: no model given; valid models: {', '.join(MODELS)}")
+            asked = list(dict.fromkeys(asked))
         try:
             chosen = review.select(scenario_names)
         except ValueError as e:
             raise Fail(str(e)) from None
         t0 = time.perf_counter()
-        plan = review.plan(chosen, models)
+        plan = review.plan(chosen, asked)
+        models = asked if asked is not None else review.planned_models(plan)
         with progress.RunsProgress(len(plan), enabled=progress.wanted()) as bar:
             def show(r: review.Run) -> None:
                 bar.advance(r.executions)
                 if verbose or verbose_compat:
                     bar.note(review_text.summary_line(r))
 
-            runs = review.run_review(chosen, models, max_executions=max_executions, timeout=timeout,
+            runs = review.run_review(chosen, asked, max_executions=max_executions, timeout=timeout,
                                      progress=show, starting=lambda sc, st, m: bar.start(
                                          f"{sc.name} [{review.describe_settings(st)}] @{m}"))
         total = time.perf_counter() - t0
         mut = None
         if mutations:
-            mut = review.run_mutations(chosen, models, jobs=_jobs(jobs), progress=(
+            mut = review.run_mutations(chosen, asked or list(review.DEFAULT_MODELS), jobs=_jobs(jobs), progress=(
                 (lambda line: click.echo(f"rmapwalk: review: mutate: {line}", err=True))
                 if verbose or verbose_compat else None))
         if markdown:
-            click.echo(review.markdown_report(runs, chosen, total, models, mut), nl=False)
+            click.echo(review.markdown_report(runs, chosen, total, asked, mut), nl=False)
         else:
             w = width or min(narrow.terminal_width(), review_text.DEFAULT_WIDTH)
             click.echo(review_text.render(runs, chosen, total, models, width=w, traces=traces, layout=layout,

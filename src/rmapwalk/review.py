@@ -10,6 +10,10 @@ This module runs the review and says what to report (:func:`matrix`, :func:`coun
 :func:`short_answer`, :func:`reproduce_command` ...); the reports are the Markdown of
 ``docs/review.md`` (:func:`markdown_report`), the terminal report
 (:mod:`rmapwalk.report.review_text`) and the HTML page (:mod:`rmapwalk.report.review_html`).
+
+The scenarios of the 2025 series (``Scenario.review == "2025"``) form the section "2025: lockless
+aging" after the 2013 questions (:mod:`rmapwalk.review_2025`); without models every scenario runs
+under the models of its own expected table, setting by setting (LKMM too for the 2025 ones).
 """
 
 from __future__ import annotations
@@ -170,12 +174,40 @@ def select(names: Iterable[str] | None = None) -> list[Scenario]:
     return [SCENARIOS[n] for n in wanted]
 
 
-def plan(scenarios: Sequence[Scenario], models: Sequence[str]) -> list[tuple[Scenario, dict[str, Any], str]]:
-    """The runs a review makes, in order: each scenario's settings, each under every model."""
-    return [(sc, settings, m) for sc in scenarios for settings in settings_of(sc) for m in models]
+#: the order in which a scenario's own models are run
+MODEL_ORDER = ("sc", "tso", "pso", "weak", "lkmm", "lkmm-alpha")
 
 
-def run_review(scenarios: Sequence[Scenario], models: Sequence[str], *, max_executions: int | None = None,
+def scenario_models(sc: Scenario, settings: Mapping[str, Any] | None = None) -> list[str]:
+    """The memory models named in ``sc``'s expected table, for ``settings`` (every setting when
+    ``None``): what the review runs it under when no models are given.  SC, TSO and PSO for the
+    2013 questions, LKMM (and LKMM-alpha where asked) too for the 2025 ones; a row the table
+    leaves out (a model out of reach for that setting) is not run."""
+    named = {e.model for e in sc.expected if settings is None or dict(e.settings) == dict(settings)}
+    return [m for m in MODEL_ORDER if m in named] + sorted(named - set(MODEL_ORDER)) or list(DEFAULT_MODELS)
+
+
+def plan(scenarios: Sequence[Scenario], models: Sequence[str] | None) -> list[tuple[Scenario, dict[str, Any], str]]:
+    """The runs a review makes, in order: each scenario's settings, each under every model of
+    ``models``, or, when ``models`` is ``None``, under the models its own table names for that
+    setting (:func:`scenario_models`)."""
+    return [(sc, settings, m) for sc in scenarios for settings in settings_of(sc)
+            for m in (models if models is not None else scenario_models(sc, settings))]
+
+
+def planned_models(planned: Sequence[tuple[Scenario, dict[str, Any], str]]) -> list[str]:
+    """The models a plan runs, in :data:`MODEL_ORDER` (the reports' columns)."""
+    ms = {m for _, _, m in planned}
+    return [m for m in MODEL_ORDER if m in ms] + sorted(ms - set(MODEL_ORDER))
+
+
+def columns(sc: Scenario, runs: Sequence[Run], models: Sequence[str]) -> list[str]:
+    """The models of ``models`` that ``sc`` was run under (a question's matrix columns)."""
+    ran = {r.model for r in runs if r.scenario is sc}
+    return [m for m in models if m in ran] or list(models)
+
+
+def run_review(scenarios: Sequence[Scenario], models: Sequence[str] | None, *, max_executions: int | None = None,
                timeout: float | None = None, progress: Callable[[Run], None] | None = None,
                starting: Callable[[Scenario, Mapping[str, Any], str], None] | None = None) -> list[Run]:
     """Every run of :func:`plan`; ``starting`` is called before each run, ``progress`` after it."""
@@ -232,7 +264,7 @@ def answer(sc: Scenario, runs: Sequence[Run]) -> str:
                               f"expected {r.expected_text}" for r in wrong)
                   + "), so the model or the scenario needs attention before this question is answered.")
     elif not incomplete:
-        note = ANSWERS.get(sc.name)
+        note = answer_text(sc)
         if note:
             text_ += " " + note
     return text_
@@ -336,6 +368,18 @@ ANSWERS: dict[str, str] = {
         "the CPU set D in between, and that D bit is lost (I10, R2). Treating locklessly modifiable "
         "sptes as volatile (xchg, as 3.11 does) holds.",
 }
+
+
+def answer_text(sc: Scenario) -> str | None:
+    """The fixed answer of ``sc`` (:data:`ANSWERS`, or the 2025 section's)."""
+    return ANSWERS.get(sc.name) or _section_2025().ANSWERS.get(sc.name)
+
+
+def _section_2025() -> Any:
+    """``rmapwalk.review_2025``: the section "2025: lockless aging" (its own text and layout)."""
+    from rmapwalk import review_2025
+
+    return review_2025
 
 
 # -- what the reports show of each question -----------------------------------------------------
@@ -445,7 +489,7 @@ def short_answer(sc: Scenario, runs: Sequence[Run]) -> str:
         n = sum(r.verdict == INCOMPLETE for r in mine)
         return (f"Not answered: {n} of {len(mine)} runs did not finish (a bounded run never counts "
                 "as 'holds').")
-    note = ANSWERS.get(sc.name)
+    note = answer_text(sc)
     if not note:
         return "Answer: see the verdicts below (this question has no answer text)."
     body = note.removeprefix("Answer:").strip()
@@ -530,7 +574,31 @@ def _status_line(sc: Scenario, runs: Sequence[Run]) -> str:
 
 
 def markdown_report(runs: Sequence[Run], scenarios: Sequence[Scenario], total_seconds: float,
-                    models: Sequence[str], mutations: Any = None) -> str:
+                    models: Sequence[str] | None = None, mutations: Any = None) -> str:
+    """docs/review.md: the 2013 questions, then the section "2025: lockless aging"
+    (:mod:`rmapwalk.review_2025`) when its scenarios were run, then the mutation table.
+    ``models``: the models asked for (``None``: each scenario's own)."""
+    new = _section_2025().in_section
+    old_runs = [r for r in runs if not new(r.scenario)]
+    old_scs = [sc for sc in scenarios if not new(sc)]
+    new_runs = [r for r in runs if new(r.scenario)]
+    new_scs = [sc for sc in scenarios if new(sc)]
+    if models is None or new_scs:
+        models = [m for m in MODEL_ORDER if any(r.model == m for r in old_runs)]
+    seconds = max(total_seconds - sum(r.seconds for r in new_runs), 0.0)
+    body = _markdown_2013(old_runs, old_scs, seconds, models) if old_scs else (
+        f"# The reviews, answered by rmapwalk\n\nGenerated by `{DOCS_COMMAND}`.\n")
+    if new_scs:
+        body += "\n" + _section_2025().markdown_section(new_runs, new_scs)
+    if mutations is not None:
+        from rmapwalk import mutate as mm
+
+        body += "\n" + mm.markdown_report(mutations).rstrip("\n") + "\n"
+    return body
+
+
+def _markdown_2013(runs: Sequence[Run], scenarios: Sequence[Scenario], total_seconds: float,
+                   models: Sequence[str]) -> str:
     out = [
         "# The 2013 review, answered by rmapwalk",
         "",
@@ -584,10 +652,6 @@ def markdown_report(runs: Sequence[Run], scenarios: Sequence[Scenario], total_se
                 continue
             out += ["", title + ":", "", "```",
                     text.violation_block(v.kind, v.message, r.trace, v.thread, v.where, False), "```"]
-    if mutations is not None:
-        from rmapwalk import mutate as mm
-
-        out += ["", mm.markdown_report(mutations).rstrip("\n")]
     return "\n".join(out) + "\n"
 
 
@@ -595,18 +659,23 @@ __all__ = [
     "ANSWERS",
     "DEFAULT_MODELS",
     "DOCS_COMMAND",
+    "MODEL_ORDER",
     "Run",
     "answer",
+    "answer_text",
     "cell_text",
+    "columns",
     "counterexamples",
     "markdown_report",
     "matrix",
     "plan",
+    "planned_models",
     "reproduce_args",
     "reproduce_command",
     "run_mutations",
     "run_one",
     "run_review",
+    "scenario_models",
     "select",
     "settings_of",
     "short_answer",

@@ -43,6 +43,8 @@ stay so however it is extended, and nothing is lost by asking late.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from rmapwalk.engine.events import ACQUIRE, CONSUME, MB, PLAIN, RELEASE
 from rmapwalk.engine.graph import GF, GR, GW, Ev, Graph
 from rmapwalk.engine.model_base import MemoryModel
@@ -441,6 +443,10 @@ class Relations:
         strong2 = union(strong, rcu_fence)
         self.xb = union(hb, pb, rb)
         self.rcu_fence = rcu_fence
+        #: the fences (incl. the rcu fence) between any two accesses, plain or marked: how a plain
+        #: access is bounded by marked ones (object_order)
+        self.fence2 = fence2
+        self.Marked_mask = Marked
 
         # -- plain accesses ----------------------------------------------------------------
         self.plain_ok = True
@@ -590,6 +596,35 @@ class LKMM(MemoryModel):
         """The pairs of accesses that race (herd's ``Flag data-race``)."""
         rel = self.relations(g)
         return [(rel.evs[i], rel.evs[j]) for i, j in rel.races]
+
+    def object_order(self, g: Graph) -> Callable[[Ev, Ev], bool]:
+        """``before(a, b)``: whether access ``a`` executes before ``b`` in every run of a machine
+        that gives this graph, for accesses that may be plain (what the slab layer's
+        use-after-free check asks of an access and a free or an allocation).  LKMM orders plain
+        accesses only through the marked ones that bound them: ``a`` is bounded by a marked ``x``
+        (``a`` itself if marked, or a fence between them), ``x`` reaches a marked ``y`` by
+        (hb | pb | rb | rcu-fence)*, as in :meth:`executes_before`, and ``y`` bounds ``b``
+        (``b`` itself, or a fence or an address dependency from ``y`` to ``b``).  Program order
+        alone orders nothing."""
+        rel = self.relations(g)
+        marked = rel.Marked_mask
+        xbs = star(union(rel.xb, rel.rcu_fence))
+        fence2, addr = rel.fence2, rel.addr
+        pre = inv(union(fence2, addr))
+        index = rel.index
+
+        def before(a: Ev, b: Ev) -> bool:
+            i, j = index.get(id(a)), index.get(id(b))
+            if i is None or j is None:
+                return False
+            post = (fence2[i] & marked) | ((1 << i) & marked)
+            reach = 0
+            for x in _bits(post):
+                reach |= xbs[x]
+            bounds = (pre[j] & marked) | ((1 << j) & marked)
+            return bool(reach & bounds)
+
+        return before
 
     def mixed_accesses(self, g: Graph) -> list[tuple[Ev, Ev]]:
         """Plain writes and marked accesses of one location in one thread with no barrier

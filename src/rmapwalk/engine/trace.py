@@ -26,8 +26,9 @@ def format_value(prog: Any, v: Any) -> str:
         obj = prog.objects.get(v)
         if obj is not None:
             return f"&{obj}"
-        if v & 1 and v - 1 in prog.objects:  # a tagged pointer (e.g. an rmap head's desc bit)
-            return f"&{prog.objects[v - 1]}|1"
+        tag = v & 3
+        if tag and v - tag in prog.objects:  # a tagged pointer (an rmap head's desc or lock bit)
+            return f"&{prog.objects[v - tag]}|{tag}"
         name = prog.names.get(v)
         if name is not None and v >= 1 << 16:
             return f"&{name}"

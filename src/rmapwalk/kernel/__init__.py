@@ -6,7 +6,7 @@ Model code written with these reads like kernel C: ``READ_ONCE(x)``, ``smp_wmb()
 Every primitive is importable from here under its kernel name (``from rmapwalk.kernel import
 rcu_dereference, kmem_cache_alloc``), together with the three rmapwalk helpers a model needs to set
 some of them up: ``init_rcu`` (for ``call_rcu``), ``report_data_races`` and the ``KmemCache``
-type.  The submodules (``once``, ``barriers``, ``atomic``, ``bitops``, ``spinlock``, ``rcu``,
+type.  The submodules (``once``, ``barriers``, ``atomic``, ``atomic_long``, ``bitops``, ``spinlock``, ``rcu``,
 ``slab``, ``nulls``, ``races``) hold the same objects, plus rmapwalk's own internals (the checks
 the engine runs on finished executions, layout constants).  docs/kernel-api.md documents them all;
 ``tests/kernel/test_namespace.py`` keeps this list, the submodules and that page in step.
@@ -69,6 +69,15 @@ from rmapwalk.kernel.atomic import (
     xchg_acquire,
     xchg_relaxed,
     xchg_release,
+)
+from rmapwalk.kernel.atomic_long import (
+    atomic_long_read,
+    atomic_long_set,
+    atomic_long_set_release,
+    atomic_long_try_cmpxchg,
+    atomic_long_try_cmpxchg_acquire,
+    atomic_long_try_cmpxchg_relaxed,
+    cmpxchg64,
 )
 from rmapwalk.kernel.barriers import (
     barrier,
@@ -163,4 +172,7 @@ __all__ = [
     "hlist_nulls_add_head_rcu", "hlist_nulls_del_rcu", "hlist_nulls_for_each_entry_rcu",
     # races
     "report_data_races",
+    # atomic_long_t and cmpxchg64 (rmapwalk.kernel.atomic_long)
+    "atomic_long_read", "atomic_long_set", "atomic_long_set_release", "atomic_long_try_cmpxchg",
+    "atomic_long_try_cmpxchg_acquire", "atomic_long_try_cmpxchg_relaxed", "cmpxchg64",
 ]

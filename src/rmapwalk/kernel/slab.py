@@ -171,7 +171,10 @@ def check_use_after_free(g: Graph, model: MemoryModel) -> list[tuple[Any, ...]]:
                 lifetimes.setdefault(obj, ([], []))[1].append(e)
     if not any(frees for _, frees in lifetimes.values()):
         return []
-    reach = Reach.ghb(g, model)
+    # under LKMM program order orders nothing by itself, and plain accesses only through the
+    # marked accesses that bound them: the model says which access executes before which
+    object_order = getattr(model, "object_order", None)
+    reach = object_order(g) if object_order is not None else Reach.ghb(g, model)
     inside: dict[int, bool] | None = None
     for evs in g.threads:
         for e in evs:

@@ -38,11 +38,14 @@ MMU_PAGE_SPT_CACHE = "mmu_page_spt"
 PTE_LIST_DESC_CACHE = "pte_list_desc"
 
 
-def spt_fields(n: int) -> list[str]:
-    """Fields of a shadow page table object: ``spt[i]`` at offset ``2*i``, then ``private``."""
+def spt_fields(n: int, stride: int = 2) -> list[str]:
+    """Fields of a shadow page table object: ``spt[i]`` at offset ``stride*i`` (the other words
+    stand for the rest of the 8-byte spte), then ``private``.  ``stride`` 2 keeps bit 0 of every
+    spte pointer clear (3.11's rmap tag); 6.15's head word also tags bit 1 (``KVM_RMAP_LOCKED``),
+    so ``pte_list=6.15`` lays sptes out 4 words apart."""
     out: list[str] = []
     for i in range(n):
-        out += [f"spt[{i}]", f"spt[{i}].hi"]
+        out += [f"spt[{i}]", f"spt[{i}].hi"] + [f"spt[{i}].hi{k}" for k in range(2, stride)]
     return out + ["private"]
 
 
@@ -53,8 +56,12 @@ def sp_fields(n: int) -> list[str]:
     ]
 
 
-def desc_fields(ext: int) -> list[str]:
-    """Fields of a ``struct pte_list_desc``: ``sptes[0..ext-1]`` and ``more``."""
+def desc_fields(ext: int, pte_list: str = "3.11") -> list[str]:
+    """Fields of a ``struct pte_list_desc``: ``sptes[0..ext-1]`` and ``more``; with
+    ``pte_list=6.15`` the 2023 layout, ``more``, ``spte_count``, ``tail_count``, ``sptes[]``
+    (``rmapwalk.kvm.pte_list_615``)."""
+    if pte_list == "6.15":
+        return ["more", "spte_count", "tail_count"] + [f"sptes[{i}]" for i in range(ext)]
     return [f"sptes[{i}]" for i in range(ext)] + ["more"]
 
 
@@ -123,6 +130,12 @@ class KvmMmu:
         self.check_i8 = False
         #: opt-in (adds reads): I9 (c) when ``kvm_mmu_slot_remove_write_access`` returns
         self.check_i9_slot = False
+        #: opt-in (no events): the I12 monitor of the single-word rmap discipline
+        #: (``rmapwalk.kvm.rmap_lock``; pte_list=6.15)
+        self.check_i12 = False
+        #: I10's aging half: rmap head address -> the sptes the program keeps on that rmap, present
+        #: and Accessed, throughout every aging walk (ghost knowledge; ``rmapwalk.kvm.aging``)
+        self.young_required: dict[int, set[int]] = {}
         #: I1 state form's ghost locations, made by ``mmu_checks.enable_i1_state``:
         #: gfn -> "a harvest that took bit(g) has not finished its write-protect + flush"
         self.ghost_harvesting: dict[int, Loc] = {}
@@ -149,10 +162,11 @@ class KvmMmu:
         self.sp_cache: KmemCache = kmem_cache_create(prog, MMU_PAGE_HEADER_CACHE, sp_fields(self.spt_entries),
                                                      SLAB_TYPESAFE_BY_RCU if typesafe_sp else 0, sp_capacity)
         spt_flags = SLAB_TYPESAFE_BY_RCU if sw.spt_cache == "typesafe_by_rcu" or typesafe_sp else 0
-        self.spt_cache: KmemCache = kmem_cache_create(prog, MMU_PAGE_SPT_CACHE, spt_fields(self.spt_entries),
-                                                      spt_flags, sp_capacity)
+        spt_stride = 4 if sw.pte_list == "6.15" else 2
+        self.spt_cache: KmemCache = kmem_cache_create(prog, MMU_PAGE_SPT_CACHE,
+                                                      spt_fields(self.spt_entries, spt_stride), spt_flags, sp_capacity)
         desc_flags = SLAB_TYPESAFE_BY_RCU if sw.desc_cache == "typesafe_by_rcu" else 0
-        self.desc_cache: KmemCache = kmem_cache_create(prog, PTE_LIST_DESC_CACHE, desc_fields(self.ext),
+        self.desc_cache: KmemCache = kmem_cache_create(prog, PTE_LIST_DESC_CACHE, desc_fields(self.ext, sw.pte_list),
                                                        desc_flags, desc_capacity)
         for obj in self.spt_cache.objects:
             if obj % DYN_OBJ_STRIDE:

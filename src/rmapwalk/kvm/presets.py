@@ -15,6 +15,11 @@
   large spte as re-applied (c126d94f2c90: read-only large sptes, no fast path above level 1),
   flush if the spte can be locklessly modified (patch 4), flush out of mmu_lock serialized by
   slots_lock (198c74f43f0f).  The write-protect itself stays locked.
+* ``upstream-6.15`` -- Linux 6.15: ``upstream-2014`` plus 2023's tail-count pte-list and the
+  2025 series "KVM: x86/mmu: Age sptes locklessly" (9fb13ba6b5ff, 4834eaded91e, bb6c7749ccee,
+  af3b6a9eba48): the per-rmap lock with acquire/release, empty rmaps not locked, the read-only
+  unlock restoring the locked value, helpers reading the head word once, and aging without
+  mmu_lock clearing Accessed with ``clear_bit``.  ``PTE_LIST_EXT`` is 2 (14 in the kernel).
 
 Patch numbers and the split of v1/v2 follow ``kvm-reference.md`` §3.2-3.3; everything about the
 unmerged patches there is a reconstruction [R].  A preset gives every switch a value; a scenario's
@@ -100,6 +105,25 @@ _SERIES_V2: dict[str, Any] = {
     "publish": "rcu_assign_pointer",
 }
 
+#: Linux 6.15: the merged 2013 preparatory patches, the 2023 tail-count pte-list and the 2025
+#: per-rmap lock with lockless aging (4834eaded91e, 9fb13ba6b5ff, bb6c7749ccee, af3b6a9eba48)
+_V615: dict[str, Any] = {
+    **_V311,
+    **_PREP_MERGED,
+    "pte_list": "6.15",                       # 2023 tail_count descs (Lai Jiangshan)
+    "pte_list_ext": 2,                        # PTE_LIST_EXT is 14 in 6.15; 2 forces chains in small models
+    "rmap_access": "plain",                   # desc fields are plain C accesses, under the rmap lock
+    "desc_init": "3.11",                      # descs come zeroed from the __GFP_ZERO top-up
+    "rmap_lock": "locked",                    # 4834eaded91e
+    "empty_rmap": "skip",                     # empty rmaps are never locked
+    "readonly_unlock": "restore_locked_value",  # ... and their read-only unlock writes nothing
+    "rmap_lock_order": "acquire_release",     # try_cmpxchg_acquire / atomic_long_set_release
+    "head_reads": "once",                     # 9fb13ba6b5ff
+    "walk_start": "reread_head",              # v9's rmap_get_first reads the head again (kvm_rmap_get)
+    "age_clear": "clear_bit",                 # spte_ad_enabled(): clear_bit of Accessed
+    "volatile_bits": "mmu_writable",
+}
+
 PRESETS: dict[str, Preset] = {
     p.name: p
     for p in (
@@ -115,6 +139,11 @@ PRESETS: dict[str, Preset] = {
                "(lazily drop large spte, no fast path above level 1), patch 4 (flush rule), "
                "198c74f43f0f (flush after unlock, serialized by slots_lock)",
                {**_V311, **_PREP_MERGED}),
+        Preset("upstream-6.15", "Linux 6.15: upstream-2014 plus the 2023 tail-count pte-list and the 2025 "
+               "per-rmap lock (KVM_RMAP_LOCKED, acquire/release, empty rmaps not locked, read-only unlock "
+               "restoring the locked value, helpers reading the head once) with lockless aging "
+               "(clear_bit of Accessed; the walk starts by re-reading the head, as v9 of the series does)",
+               dict(_V615)),
     )
 }
 
@@ -210,6 +239,34 @@ SWITCH_NOTES: dict[str, tuple[str, str]] = {
     "fast_pf_indirect": (
         "Why is the fast path only for direct shadow pages (R1, ABA on the gfn)?",
         "3.11 fast_page_fault / Documentation/virtual/kvm/locking.txt; §2.15, §5.3 R1"),
+    "rmap_lock": (
+        "Can the shadow MMU's rmaps be walked without mmu_lock for aging, and what must then protect the "
+        "rmap structure (a lock bit in the head word, not RCU)?",
+        "4834eaded91e 'Add infrastructure to allow walking rmaps outside of mmu_lock' (merged, 6.15); §4.2"),
+    "empty_rmap": (
+        "James: what stops an rmap from being filled while a reader holds it locked, if the read-only "
+        "unlock writes back 0?",
+        "review of v6/v7 (Sep 2024); 6.15's __kvm_rmap_lock elides the lock of an empty rmap; §4.2, R15"),
+    "readonly_unlock": (
+        "What may the read-only unlock write back (R15): the locked value, 0, or the head read again?",
+        "kvm_rmap_unlock_readonly (4834eaded91e; atomic_long_set_release since James's v8 fix); §4.2, R15"),
+    "rmap_lock_order": (
+        "James and Sean: does the rmap lock need try_cmpxchg_acquire / atomic_long_set_release on weakly "
+        "ordered CPUs, or is the atomic enough because the aging reader tolerates any spte value?",
+        "the v6-v8 review (Sep-Nov 2024); 6.15 uses acquire/release; §4.2"),
+    "head_reads": (
+        "Must every rmap helper read and write the head word exactly once, now that it carries LOCKED (I12)?",
+        "9fb13ba6b5ff 'Refactor low level rmap helpers to prep for walking w/o mmu_lock' (merged, 6.15); "
+        "§4.2, §5.2 I12"),
+    "walk_start": (
+        "After kvm_rmap_lock_readonly found an rmap empty (and took no lock), may the lockless walk read the "
+        "head again and walk what a writer put there meanwhile?",
+        "bb6c7749ccee / v9 11/11: for_each_rmap_spte_lockless starts with rmap_get_first, which reads the "
+        "head through kvm_rmap_get; §4.2"),
+    "age_clear": (
+        "How may aging clear Accessed without mmu_lock without losing a Dirty bit the CPU sets meanwhile (I10)?",
+        "af3b6a9eba48: clear_bit where A/D bits exist, else cmpxchg64 to the access-tracked value, failure "
+        "ignored; §4.2, I10"),
     "pte_list_ext": (
         "(model size) How many slots per desc: small values force chains in small scenarios.",
         "PTE_LIST_EXT = 3 in 3.11; §1.3"),

@@ -1,5 +1,7 @@
 """pte-lists: the rmap (and ``parent_ptes``) encoding of arch/x86/kvm/mmu.c (Linux 3.11), the
 2013 series' variants, and the lockless walker (``kvm-reference.md`` §1.3, §2.1-2.3, §3.5-3.9).
+With ``pte_list=6.15`` the entry points (add, remove, the locked iterator, the snapshots) hand
+over to :mod:`rmapwalk.kvm.pte_list_615`, so every caller of the 3.11 model runs 6.15's lists.
 
 A pte-list head is ONE word:
 
@@ -27,7 +29,7 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Protocol
 
 from rmapwalk.engine.mutation import mutation_point
-from rmapwalk.engine.runtime import Violated
+from rmapwalk.engine.runtime import ModelError, Violated
 from rmapwalk.kernel.nulls import NULLS_MARKER
 from rmapwalk.kernel.rcu import rcu_read_lock, rcu_read_unlock
 from rmapwalk.kernel.slab import KmemCache
@@ -57,6 +59,14 @@ class PteListVm(HasMemslots, Protocol):
 
     @property
     def i5_present(self) -> Mapping[int, set[int]]: ...
+
+
+
+def _615() -> Any:
+    """``rmapwalk.kvm.pte_list_615`` (imported late: it imports this package's modules)."""
+    from rmapwalk.kvm import pte_list_615
+
+    return pte_list_615
 
 
 # -- encoding (pure) ------------------------------------------------------------------------------
@@ -138,6 +148,8 @@ def pte_list_add(kvm: PteListVm, sptep: int, head: int) -> int:
     """
     if sptep & 1 or not sptep:
         raise Violated("BUG", f"pte_list_add: {sptep!r} is not an spte pointer")
+    if kvm.sw.pte_list == "6.15":
+        return _615().pte_list_add(kvm, sptep, head)
     ext = kvm.ext
     v = kvm.ops.read(head)
     if v == 0:
@@ -256,6 +268,8 @@ def pte_list_remove(kvm: PteListVm, sptep: int, head: int) -> None:
     the head desc (slots upward, stopping at an empty slot), then remove it with the 3.11
     same-desc refill or, for ``pte_list=head``, the series' refill from the head desc.  Removing
     an entry that is not there is the kernel's ``BUG()`` (property ``BUG``)."""
+    if kvm.sw.pte_list == "6.15":
+        return _615().pte_list_remove(kvm, sptep, head)
     v = kvm.ops.read(head)
     if v == 0:
         raise Violated("BUG", f"pte_list_remove: {sptep!r} from an empty list (0->BUG)")
@@ -288,7 +302,11 @@ def rmap_walk(kvm: PteListVm, head: int) -> Iterator[int]:
     """Models ``rmap_get_first()``/``rmap_get_next()`` (arch/x86/kvm/mmu.c, 3.11; later
     ``for_each_rmap_spte``): ``for sptep in rmap_walk(kvm, head): ...`` under mmu_lock.  Reads
     the head once, then each desc's slots upward until an empty one, then ``more``.  A caller
-    that removes the current spte must start a new walk (the removal may move entries)."""
+    that removes the current spte must start a new walk (the removal may move entries).
+    With ``pte_list=6.15``: 6.15's ``for_each_rmap_spte`` (``rmapwalk.kvm.pte_list_615``)."""
+    if kvm.sw.pte_list == "6.15":
+        yield from _615().rmap_walk(kvm, head)
+        return
     v = kvm.ops.read(head)
     if v == 0:
         return
@@ -368,6 +386,9 @@ def pte_list_walk_lockless(kvm: PteListVm, head: int, fn: Callable[[int], Any]) 
     one more raises ``Violated("I6 lockless walk terminates")`` (invariant I6), instead of
     running into the engine's event bound.
     """
+    if kvm.sw.pte_list == "6.15":
+        raise ModelError("the 2013 lockless walker has no 6.15 form (6.15 walks rmaps locklessly only for "
+                         "aging: rmapwalk.kvm.aging)")
     required = kvm.i5_present.get(int(head))
     seen: set[int] = set()
     if required:
@@ -414,7 +435,9 @@ def pte_list_layout(kvm: PteListVm, head: int, mem: Callable[[int], Any]) -> lis
     """The structure of the list at ``head`` in a memory snapshot ``mem(addr) -> value``:
     ``[]`` (empty), ``[sptep]`` (single pointer) or a list of desc slot lists
     ``[[s0, s1, ...], ...]`` (all slots, 0 for empty), followed by the end value of the chain.
-    Raises ``ValueError`` on a cycle."""
+    Raises ``ValueError`` on a cycle.  (``pte_list=6.15``: ``pte_list_615.pte_list_layout``.)"""
+    if kvm.sw.pte_list == "6.15":
+        return _615().pte_list_layout(kvm, head, mem)
     v = mem(int(head))
     if v == 0:
         return []
@@ -435,6 +458,8 @@ def pte_list_layout(kvm: PteListVm, head: int, mem: Callable[[int], Any]) -> lis
 
 def pte_list_entries(kvm: PteListVm, head: int, mem: Callable[[int], Any]) -> list[int]:
     """The entries of the list at ``head`` in a memory snapshot, in iterator order."""
+    if kvm.sw.pte_list == "6.15":
+        return _615().pte_list_entries(kvm, head, mem)
     layout = pte_list_layout(kvm, head, mem)
     if len(layout) <= 1:
         return list(layout)
@@ -443,6 +468,8 @@ def pte_list_entries(kvm: PteListVm, head: int, mem: Callable[[int], Any]) -> li
 
 def pte_list_descs(kvm: PteListVm, head: int, mem: Callable[[int], Any]) -> list[int]:
     """The desc objects of the chain at ``head`` in a memory snapshot."""
+    if kvm.sw.pte_list == "6.15":
+        return _615().pte_list_descs(kvm, head, mem)
     v = mem(int(head))
     out: list[int] = []
     if v == 0 or not v & 1:

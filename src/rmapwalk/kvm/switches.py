@@ -50,10 +50,13 @@ def _power_of_two(n: int) -> bool:
 
 
 _TABLE: list[Switch] = [
-    Switch("pte_list", ("3.11", "head"), "3.11",
+    Switch("pte_list", ("3.11", "head", "6.15"), "3.11",
            "pte-list algorithm: 3.11 (add to the first desc with a free last slot / append at the tail, "
            "remove refills from the same desc) or the series' head variant (add at the head desc, new "
-           "desc becomes the head, remove refills from the head's last entry; §3.5)"),
+           "desc becomes the head, remove refills from the head's last entry; §3.5), or 6.15's "
+           "(the 2023 tail_count descs: spte_count and tail_count per desc, every tail desc full, "
+           "with the head word of struct kvm_rmap_head an atomic_long_t carrying KVM_RMAP_MANY and "
+           "KVM_RMAP_LOCKED; §4.1, §4.2; kvm.pte_list_615, needs pte_list_ext >= 2)"),
     Switch("desc_cache", ("plain", "typesafe_by_rcu"), "plain",
            "pte_list_desc kmem cache: 3.11 plain cache (freed descs are gone) or SLAB_DESTROY_BY_RCU "
            "(type-stable, for the lockless walker; §3.7)"),
@@ -142,6 +145,53 @@ _TABLE: list[Switch] = [
            "runs only on direct maps) or allowed (R1, the ABA on the gfn behind the spte).  Both "
            "implemented (kvm.vcpu; scenario fast-pf-indirect builds an indirect page, a changing "
            "guest pte and an MMU notifier)"),
+    # -- 2025: the per-rmap lock and lockless aging (pte_list=6.15; kvm.rmap_lock, kvm.aging) --
+    Switch("rmap_lock", ("none", "locked"), "none",
+           "the per-rmap lock of 4834eaded91e: none (no KVM_RMAP_LOCKED: writers under mmu_lock change "
+           "the rmap with plain head stores and the aging reader walks it with nothing held, what "
+           "dropping mmu_lock from aging without the series would be) or locked (writers under "
+           "mmu_lock take KVM_RMAP_LOCKED around every pte-list change, the aging reader takes it "
+           "read-only around its walk; §4.2).  Both implemented (kvm.rmap_lock; pte_list=6.15 only)"),
+    Switch("empty_rmap", ("skip", "lock"), "skip",
+           "__kvm_rmap_lock on an empty rmap: skip (6.15: the lock is elided and 0 returned; the "
+           "read-only unlock of 0 writes nothing) or lock (the bit is taken on the empty word too, 0 -> "
+           "KVM_RMAP_LOCKED), James's question (Sep 2024).  Both implemented (kvm.rmap_lock)"),
+    Switch("readonly_unlock", ("restore_locked_value", "write_zero", "write_reread_value"),
+           "restore_locked_value",
+           "kvm_rmap_unlock_readonly: restore_locked_value (6.15: if it locked a value, "
+           "atomic_long_set_release of exactly that value; nothing if it locked nothing), write_zero "
+           "(the value it got from the lock is written back unconditionally, so 0 for an rmap it "
+           "found empty: James's 'we will unconditionally write 0 back at unlock') or "
+           "write_reread_value (the head is read again and that value written back; R15).  All three "
+           "implemented (kvm.rmap_lock)"),
+    Switch("rmap_lock_order", ("acquire_release", "release_only", "full_cmpxchg", "relaxed"),
+           "acquire_release",
+           "ordering of the rmap lock: acquire_release (6.15: atomic_long_try_cmpxchg_acquire to lock, "
+           "atomic_long_set_release to unlock, also the read-only unlock), release_only (a relaxed "
+           "try_cmpxchg, release unlock), full_cmpxchg (a fully ordered try_cmpxchg and a plain "
+           "atomic_long_set unlock: Sean's first version, 'the atomic is the barrier') or relaxed "
+           "(try_cmpxchg_relaxed and atomic_long_set: no ordering beyond the atomic).  All four "
+           "implemented (kvm.rmap_lock)"),
+    Switch("head_reads", ("once", "reread"), "once",
+           "pte-list helpers and the head word: once (9fb13ba6b5ff: every helper reads the head once, "
+           "through the lock, computes the new value in a local and writes it once, through the "
+           "unlock) or reread (the helpers as before 9fb13ba6b5ff, wrapped in the lock: each use of "
+           "rmap_head->val is a read of the head (LOCKED masked off) and each assignment a store, "
+           "which drops the LOCKED bit in the middle of the change, and the unlock writes back the "
+           "head read again; reconstruction, I12).  Both implemented (kvm.pte_list_615)"),
+    Switch("walk_start", ("reread_head", "locked_value"), "reread_head",
+           "where for_each_rmap_spte_lockless starts: reread_head (v9 of the series as posted: "
+           "rmap_get_first reads the head again through kvm_rmap_get, also after "
+           "kvm_rmap_lock_readonly found the rmap empty and took no lock) or locked_value (from the "
+           "value kvm_rmap_lock_readonly returned; an rmap found empty is not walked).  Both "
+           "implemented (kvm.aging)"),
+    Switch("age_clear", ("clear_bit", "cmpxchg", "store"), "clear_bit",
+           "how kvm_rmap_age_gfn_range clears Accessed without mmu_lock: clear_bit of the A bit (sptes "
+           "with A/D bits), cmpxchg64 to the access-tracked value, ignoring a failure (the A/D-disabled "
+           "path; on the model's A/D sptes the access-tracked value is the spte without A, as "
+           "mark_spte_for_access_track gives it), or store (WRITE_ONCE of the value read without A: "
+           "the broken alternative, which may overwrite a D bit the CPU set meanwhile; I10).  All "
+           "three implemented (kvm.aging)"),
     Switch("pte_list_ext", None, 3,
            "PTE_LIST_EXT: slots per pte_list_desc (3 in 3.11; small values force chains)",
            check=lambda n: 1 <= n <= 16, allowed="1 <= n <= 16"),
@@ -184,6 +234,13 @@ class Switches:
     large_wp: str
     fast_pf_large: str
     fast_pf_indirect: str
+    rmap_lock: str
+    empty_rmap: str
+    readonly_unlock: str
+    rmap_lock_order: str
+    head_reads: str
+    walk_start: str
+    age_clear: str
     pte_list_ext: int
     spt_entries: int
 

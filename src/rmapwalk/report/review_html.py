@@ -83,6 +83,7 @@ def _verdict_class(r: review.Run | None) -> str:
 
 
 def _matrix(sc: Scenario, runs: Sequence[review.Run], models: Sequence[str]) -> list[str]:
+    models = review.columns(sc, runs, models)
     out = ['<table class="matrix"><thead><tr><th>setting</th>'
            + "".join(f"<th>{_e(m.upper())}</th>" for m in models) + "</tr></thead><tbody>"]
     for settings, cells in review.matrix(sc, runs, models):
@@ -173,7 +174,14 @@ def render(runs: Sequence[review.Run], scenarios: Sequence[Scenario], total_seco
         out.append(f'<li><a href="#{anchor(sc)}"><code>{_e(sc.name)}</code></a> '
                    f'<span class="status {st}">{_e(st)}</span>{_e(" ".join(sc.question.split()))}</li>')
     out.append("</ol></nav>")
+    from rmapwalk import review_2025
+
+    section_shown = False
     for n, sc in enumerate(scenarios, 1):
+        if review_2025.in_section(sc) and not section_shown:
+            section_shown = True
+            out.append(f'<h1 id="review-2025">{_e(review_2025.TITLE)}</h1>')
+            out.append(f'<p class="meta">{_inline(review_2025.INTRO)}</p>')
         races = f" ({', '.join(sc.races)})" if sc.races else ""
         st = review.status(sc, runs)
         out.append(f'<section class="question" id="{anchor(sc)}" data-question="{_e(sc.name)}">')

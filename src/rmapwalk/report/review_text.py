@@ -108,6 +108,7 @@ def _title(sc: Scenario, n: int, total: int, width: int) -> str:
 def matrix_lines(sc: Scenario, runs: Sequence[review.Run], models: Sequence[str], width: int) -> list[str]:
     """The verdict matrix of ``sc``, a legend of the properties it names, and a note for every
     cell that differs from the expected table (marked ``!``)."""
+    models = review.columns(sc, runs, models)
     rows = []
     notes = []
     for settings, cells in review.matrix(sc, runs, models):
@@ -205,8 +206,16 @@ def render(runs: Sequence[review.Run], scenarios: Sequence[Scenario], total_seco
     incomplete = sum(r.verdict == review.INCOMPLETE for r in runs)
     execs = sum(r.executions for r in runs)
     blocks: list[Block] = []
-    intro = wrap(f"rmapwalk review: {total} question{'s' if total != 1 else ''} of the 2013 lockless "
-                 f"write-protect review; {', '.join(m.upper() for m in models)}", width)
+    from rmapwalk import review_2025
+
+    new = [review_2025.in_section(sc) for sc in scenarios]
+    what = "the 2013 lockless write-protect review"
+    if new and all(new):
+        what = "the 2025 lockless aging series"
+    elif any(new):
+        what += " and the 2025 lockless aging series"
+    intro = wrap(f"rmapwalk review: {total} question{'s' if total != 1 else ''} of {what}; "
+                 f"{', '.join(m.upper() for m in models)}", width)
     state = ("every verdict as expected" if not wrong else
              f"{wrong} verdict{'s differ' if wrong != 1 else ' differs'} from the expected tables")
     state += "; every run exhaustive" if not incomplete else f"; {incomplete} run{'s' * (incomplete != 1)} incomplete"
@@ -216,8 +225,12 @@ def render(runs: Sequence[review.Run], scenarios: Sequence[Scenario], total_seco
                       "nearest the violation first; step numbers are those of the whole trace, "
                       "'<- #N' reads the write of step N (--traces shortest: every step).", width)
     blocks.append(intro)
+    section_shown = False
     for n, sc in enumerate(scenarios, 1):
         sec = ["", _title(sc, n, total, width)]
+        if review_2025.in_section(sc) and not section_shown:
+            section_shown = True
+            sec = ["", f"##### {review_2025.TITLE} #####"[:width], *sec]
         sec += wrap(" ".join(sc.question.split()), width, "Q: ", "   ")
         sec += wrap(review.short_answer(sc, runs).removeprefix("Answer: "), width, "A: ", "   ")
         sec += matrix_lines(sc, runs, models, width)

@@ -53,6 +53,9 @@ class Scenario:
     #: ``"I11"`` (no writable large spte when a write-protection of a logged slot returns); I5 is
     #: declared by the scenario itself
     checks: tuple[str, ...] = ("I3", "I8", "I11")
+    #: the review the question belongs to: ``"2013"`` (Xiao's lockless write-protect) or
+    #: ``"2025"`` (the per-rmap lock and lockless aging); ``rmapwalk review`` gives each its section
+    review: str = "2013"
 
     def switches(self, preset: Switches | None = None, **settings: Any) -> Switches:
         """The scenario's base values over ``preset`` (default: the 3.11 defaults), then
@@ -66,6 +69,7 @@ class Scenario:
             kvm.check_i3 = "I3" in self.checks
             kvm.check_i11 = "I11" in self.checks
             kvm.check_i8 = "I8" in self.checks
+            kvm.check_i12 = "I12" in self.checks
         return prog
 
 
@@ -87,11 +91,11 @@ def check(scenario: Scenario, switches: Switches, model: str = "sc", **options: 
 
 
 def _registry() -> dict[str, Scenario]:
-    from rmapwalk.kvm.scenarios import flush, indirect, large_spte, lost_dirty, track_bits, zapping
+    from rmapwalk.kvm.scenarios import aging, flush, indirect, large_spte, lost_dirty, track_bits, zapping
 
     out: dict[str, Scenario] = {}
     for sc in (lost_dirty.SCENARIOS + large_spte.SCENARIOS + zapping.SCENARIOS + flush.SCENARIOS
-               + track_bits.SCENARIOS + indirect.SCENARIOS):
+               + track_bits.SCENARIOS + indirect.SCENARIOS + aging.SCENARIOS):
         if sc.name in out:
             raise AssertionError(f"scenario {sc.name} defined twice")
         out[sc.name] = sc
