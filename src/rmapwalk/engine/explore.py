@@ -21,7 +21,7 @@ Mazurkiewicz trace, and under TSO/PSO one per consistent execution graph.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -377,12 +377,24 @@ class Explorer:
     @staticmethod
     def _maximal_masks(g: Graph, r: Ev, a: Ev, view: list[int]) -> bool:
         """:meth:`_maximal` for kept sets given as bitmasks (load buffering)."""
+        return Explorer._maximal_in(
+            g, r, a, lambda x: x.tid < 0 or bool(view[x.tid] >> x.idx & 1),
+            (e for t, evs in enumerate(g.threads) for e in evs if e is not None and not view[t] >> e.idx & 1))
 
-        def in_view(x: Ev) -> bool:
-            return x.tid < 0 or bool(view[x.tid] >> x.idx & 1)
+    @staticmethod
+    def _maximal(g: Graph, r: Ev, a: Ev, view: list[int]) -> bool:
+        """Was every event the revisit deletes (and ``r`` itself) added maximally?"""
+        return Explorer._maximal_in(
+            g, r, a, lambda x: x.tid < 0 or x.idx <= view[x.tid],
+            (evs[i] for t, evs in enumerate(g.threads) for i in range(view[t] + 1, len(evs))))
+
+    @staticmethod
+    def _maximal_in(g: Graph, r: Ev, a: Ev, in_view: Callable[[Ev], bool], deleted: Iterable[Ev]) -> bool:
+        """Were ``r`` and every event in ``deleted`` added maximally, given what the revisit keeps
+        (``in_view``)?"""
 
         def co_before_kept(w: Ev, e: Ev) -> bool:
-            # (a kept write po-after e in e's own thread does not count: a load-buffering
+            # (a kept write po-after e in e's own thread does not count: only a load-buffering
             # revisit keeps such writes, and e could never have read them)
             co = g.co[w.loc]
             for s in co[co.index(w) + 1 :]:
@@ -405,51 +417,7 @@ class Explorer:
                 return not co_before_kept(e, e)
             return True
 
-        if not check(r):
-            return False
-        for t, evs in enumerate(g.threads):
-            m = view[t]
-            for e in evs:
-                if e is not None and not m >> e.idx & 1 and not check(e):
-                    return False
-        return True
-
-    @staticmethod
-    def _maximal(g: Graph, r: Ev, a: Ev, view: list[int]) -> bool:
-        """Was every event the revisit deletes (and ``r`` itself) added maximally?"""
-
-        def in_view(x: Ev) -> bool:
-            return x.tid < 0 or x.idx <= view[x.tid]
-
-        def co_before_kept(w: Ev) -> bool:
-            co = g.co[w.loc]
-            for s in co[co.index(w) + 1 :]:
-                if s is not a and in_view(s):
-                    return True
-            return False
-
-        def check(e: Ev) -> bool:
-            if e.kind == GR:
-                if not e.added_max:
-                    return False
-                w = e.rf
-                assert w is not None
-                if not in_view(w) and w.stamp > e.stamp:
-                    return False
-                return not co_before_kept(w)
-            if e.kind == GW:
-                if not e.added_max:
-                    return False
-                return not co_before_kept(e)
-            return True
-
-        if not check(r):
-            return False
-        for t, evs in enumerate(g.threads):
-            for i in range(view[t] + 1, len(evs)):
-                if not check(evs[i]):
-                    return False
-        return True
+        return check(r) and all(check(e) for e in deleted)
 
     # ---------------------------------------------------------------------------------------
     def _visit(self, g: Graph, wl: list[Any]) -> None:
