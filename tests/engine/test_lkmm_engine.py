@@ -299,3 +299,17 @@ def test_sb_needs_full_barriers() -> None:
 
     assert outcome(sb(False), "lkmm", lambda f: f["P0:r"] == 0 and f["P1:r"] == 0)
     assert not outcome(sb(True), "lkmm", lambda f: f["P0:r"] == 0 and f["P1:r"] == 0)
+
+
+def test_a_load_buffering_counterexample_replays() -> None:
+    """The replay record of an execution with a reads-from cycle rebuilds it (recorded values let
+    each thread run before the write it reads exists)."""
+    from rmapwalk.engine.replay import rebuild
+
+    prog = lb("none")
+    prog.forbid(lambda f: f["P0:r"] == 1 and f["P1:r"] == 1, "load buffering")
+    res = explore(prog, "lkmm")
+    (v,) = res.violations
+    g = rebuild(lb("none"), v.replay)
+    reads = {(e.tid, e.idx): e.rf.ref for evs in g.threads for e in evs if e.kind == 0}  # type: ignore[union-attr]
+    assert reads == {(0, 0): (1, 2), (1, 0): (0, 2)}

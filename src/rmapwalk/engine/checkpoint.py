@@ -16,14 +16,14 @@ locations, ...) are tagged (``{"tuple": [...]}``).
 from __future__ import annotations
 
 import json
-import math
 import os
 import tempfile
 import time
 from typing import Any
 
+from rmapwalk.engine import values as _values
 from rmapwalk.engine.parallel import ParallelSearch
-from rmapwalk.engine.program import Loc, Program
+from rmapwalk.engine.program import Program
 from rmapwalk.engine.result import Violation
 from rmapwalk.engine.workunit import COUNTERS, SearchConfig, UnitError
 
@@ -43,42 +43,17 @@ class CheckpointWriteError(CheckpointError):
 
 # -- values --------------------------------------------------------------------------------------
 def encode_value(v: Any) -> Any:
-    if v is None or isinstance(v, (bool, str)):
-        return v
-    if isinstance(v, Loc):
-        return {"loc": [int(v), v.name]}
-    if isinstance(v, int):
-        return int(v)
-    if isinstance(v, float):
-        if math.isfinite(v):
-            return v
-        return {"float": repr(v)}
-    if isinstance(v, tuple):
-        return {"tuple": [encode_value(x) for x in v]}
-    if isinstance(v, list):
-        return {"list": [encode_value(x) for x in v]}
-    if isinstance(v, frozenset):
-        return {"frozenset": sorted((encode_value(x) for x in v), key=repr)}
-    if isinstance(v, dict):
-        return {"dict": [[encode_value(k), encode_value(x)] for k, x in v.items()]}
-    raise CheckpointError(f"cannot save a value of type {type(v).__name__} in a checkpoint: {v!r}")
+    try:
+        return _values.encode_value(v)
+    except ValueError as e:
+        raise CheckpointError(f"{e} in a checkpoint") from None
 
 
 def decode_value(v: Any) -> Any:
-    if v is None or isinstance(v, (bool, str, int, float)):
-        return v
-    if isinstance(v, dict) and len(v) == 1:
-        (tag, x), = v.items()
-        if tag == "loc" and isinstance(x, list) and len(x) == 2 and isinstance(x[0], int) and isinstance(x[1], str):
-            return Loc(x[0], x[1])
-        if tag == "float" and x in ("nan", "inf", "-inf"):
-            return float(x)
-        if tag in ("tuple", "list", "frozenset") and isinstance(x, list):
-            items = [decode_value(y) for y in x]
-            return tuple(items) if tag == "tuple" else items if tag == "list" else frozenset(items)
-        if tag == "dict" and isinstance(x, list) and all(isinstance(p, list) and len(p) == 2 for p in x):
-            return {decode_value(k): decode_value(y) for k, y in x}
-    raise CheckpointError(f"bad value {v!r}")
+    try:
+        return _values.decode_value(v)
+    except ValueError as e:
+        raise CheckpointError(str(e)) from None
 
 
 # -- state <-> JSON ------------------------------------------------------------------------------

@@ -15,8 +15,31 @@ from rmapwalk.engine.graph import GR, Ev, Graph
 from rmapwalk.engine.models import get_model
 from rmapwalk.engine.program import Program
 from rmapwalk.engine.runtime import ThreadBehaviour
+from rmapwalk.engine.values import decode_value, encode_value
 
 FORMAT = "rmapwalk-replay/1"
+
+
+def _read_ahead(g: Graph, prog: Program, lengths: list[int], rfs: list[list[tuple[int, int]]], rpos: list[int],
+                values: list[Any], ahead: list[tuple[Ev, tuple[int, int], Any]]) -> bool:
+    """Every thread waits for a write not rebuilt yet (a load-buffering cycle): let the first
+    such read take its recorded value now (it is checked against the write later)."""
+    for t, evs in enumerate(g.threads):
+        vals = values[t]
+        if len(evs) >= lengths[t] or vals is None:
+            continue
+        node = g.cursor[t]
+        if node.kind != READ:  # (an RMW's write half needs the value's write: not ahead)
+            continue
+        ref = rfs[t][rpos[t]]
+        val = decode_value(vals[rpos[t]])
+        rpos[t] += 1
+        init = g.co_list(node.loc)[0]
+        r = g.add_read(t, node, init)  # (its real write is linked once rebuilt)
+        ahead.append((r, ref, val))
+        g.cursor[t] = g.beh[t].child(node, val)
+        return True
+    return False
 
 
 class ReplayError(Exception):
@@ -24,7 +47,7 @@ class ReplayError(Exception):
 
 
 def graph_to_replay(g: Graph, model: str) -> dict[str, Any]:
-    return {
+    data: dict[str, Any] = {
         "format": FORMAT,
         "program": g.prog.name,
         "model": model,
@@ -37,6 +60,16 @@ def graph_to_replay(g: Graph, model: str) -> dict[str, Any]:
         ],
         "co": [[loc, [list(w.ref) for w in co[1:]]] for loc, co in sorted(g.co.items())],
     }
+    if g.lb:
+        # Under load buffering a read may read a write its own thread's later events lead to:
+        # the values read let each thread be rebuilt on its own (see rebuild).
+        try:
+            for t, evs in zip(data["threads"], g.threads, strict=True):
+                t["values"] = [encode_value(e.rf.val) for e in evs if e.kind == GR]  # type: ignore[union-attr]
+        except ValueError:
+            for t in data["threads"]:
+                t.pop("values", None)
+    return data
 
 
 def rebuild(prog: Program, data: dict[str, Any], max_events: int = 100000) -> Graph:
@@ -51,7 +84,10 @@ def rebuild(prog: Program, data: dict[str, Any], max_events: int = 100000) -> Gr
     g = Graph(prog, beh)
     lengths = [int(t["events"]) for t in threads]
     rfs = [[tuple(x) for x in t["rf"]] for t in threads]
+    values = [t.get("values") for t in threads]
     rpos = [0] * len(threads)
+    #: reads made with their recorded value before their write was rebuilt: (read, ref, value)
+    ahead: list[tuple[Ev, tuple[int, int], Any]] = []
     progress = True
     while progress:
         progress = False
@@ -86,6 +122,16 @@ def rebuild(prog: Program, data: dict[str, Any], max_events: int = 100000) -> Gr
                     g.add_plain(t, node)
                     g.cursor[t] = node.next  # type: ignore[assignment]
                 progress = True
+        if not progress and any(values):
+            progress = _read_ahead(g, prog, lengths, rfs, rpos, values, ahead)
+    for r, ref, val in ahead:  # the writes they read are rebuilt now
+        try:
+            w = g.ev(ref)
+        except IndexError:
+            raise ReplayError("replay data names a write that never happens") from None
+        if w.loc != r.loc or w.kind != r.rf.kind or w.val != val:  # type: ignore[union-attr]
+            raise ReplayError(f"a read of thread {prog.threads[r.tid].name} does not read what was recorded")
+        g.set_rf(r, w)
     for t, evs in enumerate(g.threads):
         if len(evs) != lengths[t]:
             raise ReplayError("replay data is cyclic: some read reads a write that never happens")

@@ -149,7 +149,7 @@ def _topo(mem: list[Ev], succs: dict[int, list[Ev]], indeg0: dict[int, int]) -> 
 def describe(g: Graph, e: Ev, what: str, rowof: dict[int, int]) -> str:
     text = _describe(g, e, what, rowof)
     deps = e.node.deps if e.node is not None else None
-    if deps and any(deps) and what != "flush":
+    if deps and any(deps) and what != "flush" and e.kind <= GW:
         text += "  " + dependency_text(g, e, rowof)
     return text
 
