@@ -408,15 +408,16 @@ class Graph:
         if self.next_stamp > stamp + 1:
             self.next_stamp = stamp + 1
 
-    def copy_view(self, view: list[int]) -> Graph:
-        """A copy of this graph keeping, in each thread t, events 0..view[t] (a prefix)."""
+    def _shell(self, lb: bool) -> tuple[Graph, dict[int, Ev]]:
+        """A new graph of the same program and thread positions, with no events yet, and fresh
+        initial writes by location (for the copies below to fill)."""
         g = Graph.__new__(Graph)
         g.prog = self.prog
         g.beh = self.beh
         g.nthreads = self.nthreads
         g.cursor = list(self.cursor)
         g.next_stamp = self.next_stamp
-        g.lb = self.lb
+        g.lb = lb
         g.holes = 0
         g.broken = None
         inits: dict[int, Ev] = {}
@@ -424,6 +425,11 @@ class Graph:
             ni = Ev(-1, loc, GW, loc, co[0].val, "init", None, -1)
             ni.revisitable = False
             inits[loc] = ni
+        return g, inits
+
+    def copy_view(self, view: list[int]) -> Graph:
+        """A copy of this graph keeping, in each thread t, events 0..view[t] (a prefix)."""
+        g, inits = self._shell(self.lb)
         threads: list[list[Ev]] = []
         for tid, evs in enumerate(self.threads):
             nl: list[Ev] = []
@@ -472,20 +478,7 @@ class Graph:
         the others leave gaps, refilled as the thread runs again (a load-buffering revisit).
         Also returns each kept event's copy by ``id`` of the original (indices may change: the
         copy's threads are checked again, which can move kept events)."""
-        g = Graph.__new__(Graph)
-        g.prog = self.prog
-        g.beh = self.beh
-        g.nthreads = self.nthreads
-        g.cursor = list(self.cursor)
-        g.next_stamp = self.next_stamp
-        g.lb = True
-        g.holes = 0
-        g.broken = None
-        inits: dict[int, Ev] = {}
-        for loc, co in self.co.items():
-            ni = Ev(-1, loc, GW, loc, co[0].val, "init", None, -1)
-            ni.revisitable = False
-            inits[loc] = ni
+        g, inits = self._shell(True)
         threads: list[list[Any]] = []
         copies: dict[int, Ev] = {}
         for tid, evs in enumerate(self.threads):
