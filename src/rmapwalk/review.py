@@ -573,6 +573,40 @@ def _status_line(sc: Scenario, runs: Sequence[Run]) -> str:
     return f"all {len(mine)} runs as expected; holding under every model run: {fixed}"
 
 
+def markdown_runs_table(runs: Sequence[Run]) -> list[str]:
+    """The table of every run (Markdown lines)."""
+    out = ["| " + " | ".join(HEADER) + " |", "|" + "|".join("---" for _ in HEADER) + "|"]
+    for row in _rows(runs):
+        cells = [_md_cell(c) for c in row]
+        cells[0] = f"`{cells[0]}`"
+        cells[1] = f"`{cells[1]}`"
+        out.append("| " + " | ".join(cells) + " |")
+    return out
+
+
+def markdown_questions(scenarios: Sequence[Scenario], runs: Sequence[Run], heading: str) -> list[str]:
+    """Per scenario (headed ``heading``): its question, the answer, and the shortest trace of each
+    broken setting (Markdown lines)."""
+    out: list[str] = []
+    for sc in scenarios:
+        races = f" ({', '.join(sc.races)})" if sc.races else ""
+        out += ["", f"{heading} `{sc.name}`{races}", "", f"**Question.** {sc.question}", "", answer(sc, runs)]
+        for r, same in _violation_runs(runs):
+            if r.scenario is not sc:
+                continue
+            assert r.shortest is not None
+            v = r.shortest
+            title = (f"Shortest trace, `{describe_settings(r.settings)}` under {r.model.upper()} "
+                     f"({trace_steps(r.trace)} steps, {len(r.result.violations)} kept of "
+                     f"{r.result.violation_count} violations)")
+            if same is not None:
+                out += ["", f"{title}: the same trace as under {same.model.upper()}."]
+                continue
+            out += ["", title + ":", "", "```",
+                    text.violation_block(v.kind, v.message, r.trace, v.thread, v.where, False), "```"]
+    return out
+
+
 def markdown_report(runs: Sequence[Run], scenarios: Sequence[Scenario], total_seconds: float,
                     models: Sequence[str] | None = None, mutations: Any = None) -> str:
     """docs/review.md: the 2013 questions, then the section "2025: lockless aging"
@@ -624,34 +658,12 @@ def _markdown_2013(runs: Sequence[Run], scenarios: Sequence[Scenario], total_sec
         "",
         "## All runs",
         "",
-        "| " + " | ".join(HEADER) + " |",
-        "|" + "|".join("---" for _ in HEADER) + "|",
+        *markdown_runs_table(runs),
     ]
-    for row in _rows(runs):
-        cells = [_md_cell(c) for c in row]
-        cells[0] = f"`{cells[0]}`"
-        cells[1] = f"`{cells[1]}`"
-        out.append("| " + " | ".join(cells) + " |")
     out.append("")
     out.append("\"as expected\" compares the verdict and the properties that fired with the scenario's "
                "expected-verdict table.")
-    for sc in scenarios:
-        races = f" ({', '.join(sc.races)})" if sc.races else ""
-        out += ["", f"## `{sc.name}`{races}", "", f"**Question.** {sc.question}", "",
-                answer(sc, runs)]
-        for r, same in _violation_runs(runs):
-            if r.scenario is not sc:
-                continue
-            assert r.shortest is not None
-            v = r.shortest
-            title = (f"Shortest trace, `{describe_settings(r.settings)}` under {r.model.upper()} "
-                     f"({trace_steps(r.trace)} steps, {len(r.result.violations)} kept of "
-                     f"{r.result.violation_count} violations)")
-            if same is not None:
-                out += ["", f"{title}: the same trace as under {same.model.upper()}."]
-                continue
-            out += ["", title + ":", "", "```",
-                    text.violation_block(v.kind, v.message, r.trace, v.thread, v.where, False), "```"]
+    out += markdown_questions(scenarios, runs, "##")
     return "\n".join(out) + "\n"
 
 

@@ -14,8 +14,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from rmapwalk.report import text
-
 if TYPE_CHECKING:
     from rmapwalk.kvm.scenarios import Scenario
     from rmapwalk.review import Run
@@ -147,28 +145,8 @@ def markdown_section(runs: Sequence[Run], scenarios: Sequence[Scenario]) -> str:
            f"{secs:.1f} s in all.", "", "### Summary", ""]
     for sc in scenarios:
         out.append(f"* `{sc.name}`: {rv._status_line(sc, mine)}")
-    out += ["", "### All runs", "", "| " + " | ".join(rv.HEADER) + " |", "|" + "|".join("---" for _ in rv.HEADER) + "|"]
-    for row in rv._rows(mine):
-        cells = [rv._md_cell(c) for c in row]
-        cells[0] = f"`{cells[0]}`"
-        cells[1] = f"`{cells[1]}`"
-        out.append("| " + " | ".join(cells) + " |")
-    for sc in scenarios:
-        races = f" ({', '.join(sc.races)})" if sc.races else ""
-        out += ["", f"### `{sc.name}`{races}", "", f"**Question.** {sc.question}", "", rv.answer(sc, mine)]
-        for r, same in rv._violation_runs(mine):
-            if r.scenario is not sc:
-                continue
-            assert r.shortest is not None
-            v = r.shortest
-            title = (f"Shortest trace, `{rv.describe_settings(r.settings)}` under {r.model.upper()} "
-                     f"({rv.trace_steps(r.trace)} steps, {len(r.result.violations)} kept of "
-                     f"{r.result.violation_count} violations)")
-            if same is not None:
-                out += ["", f"{title}: the same trace as under {same.model.upper()}."]
-                continue
-            out += ["", title + ":", "", "```",
-                    text.violation_block(v.kind, v.message, r.trace, v.thread, v.where, False), "```"]
+    out += ["", "### All runs", "", *rv.markdown_runs_table(mine)]
+    out += rv.markdown_questions(scenarios, mine, "###")
     return "\n".join(out) + "\n"
 
 
