@@ -7,8 +7,11 @@ command that checks it again.  ``traces`` says how much of the counterexamples i
 
 * ``key`` (default): the shortest counterexample of each broken setting, only the steps where
   threads interact, the most telling first (:func:`rmapwalk.report.narrow.key_steps`), as many
-  as the report's length (:data:`REPORT_LINES`) leaves each, at least :data:`MIN_KEY_STEPS`; the
-  step numbers are those of the whole trace;
+  as the report's length (:func:`report_lines`: :data:`LINES_PER_QUESTION` a question) leaves
+  each, at least :data:`MIN_KEY_STEPS`; the step numbers are those of the whole trace;
+* a question's counterexamples that fail with the same message say so instead of repeating it;
+  a verdict that is the same under every model is written once across the matrix's columns
+  when the cells would otherwise wrap;
 * ``shortest``: the same counterexamples, every step;
 * ``all``: every kept trace (the shortest of each violated run, every setting under every
   model), every step; a trace equal to one already printed is named, not repeated;
@@ -48,10 +51,15 @@ def table(header: Sequence[str], rows: Sequence[Sequence[str]], width: int, inde
           gap: str = "  ") -> list[str]:
     """A table within ``width``: the first column (the settings) is narrowed first, down to its
     longest word, then the widest of the others, their cells wrapped at spaces; only when that
-    is not enough are words broken."""
+    is not enough are words broken.  A row of two cells in a wider table spans: its second cell
+    takes the width of all the others (it does not widen them)."""
     cols = len(header)
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(cols)]
-    words = [max(len(w) for r in [header, *rows] for w in (r[i].split() or [""])) for i in range(cols)]
+    spans = [len(r) == 2 and cols > 2 for r in rows]
+    sized = [header, *(r for r, sp in zip(rows, spans, strict=True) if not sp)]
+    first = [header[0], *(r[0] for r in rows)]
+    widths = [max(len(c) for c in first)] + [max(len(r[i]) for r in sized) for i in range(1, cols)]
+    words = ([max(len(w) for c in first for w in (c.split() or [""]))]
+             + [max(len(w) for r in sized for w in (r[i].split() or [""])) for i in range(1, cols)])
     budget = width - len(indent) - len(gap) * (cols - 1)
     while sum(widths) > budget:
         if widths[0] > words[0]:
@@ -69,9 +77,11 @@ def table(header: Sequence[str], rows: Sequence[Sequence[str]], width: int, inde
 
     out = []
     for r in [header, *rows]:
-        cells = [cell_lines(c, w) for c, w in zip(r, widths, strict=True)]
+        ws = widths if len(r) == cols else [widths[0], max(sum(widths[1:]) + len(gap) * (cols - 2),
+                                                           width - len(indent) - len(gap) - widths[0])]
+        cells = [cell_lines(c, w) for c, w in zip(r, ws, strict=True)]
         for k in range(max(len(c) for c in cells)):
-            parts = [(c[k] if k < len(c) else "").ljust(w) for c, w in zip(cells, widths, strict=True)]
+            parts = [(c[k] if k < len(c) else "").ljust(w) for c, w in zip(cells, ws, strict=True)]
             out.append((indent + gap.join(parts)).rstrip())
     return out
 
@@ -109,7 +119,7 @@ def matrix_lines(sc: Scenario, runs: Sequence[review.Run], models: Sequence[str]
     """The verdict matrix of ``sc``, a legend of the properties it names, and a note for every
     cell that differs from the expected table (marked ``!``)."""
     models = review.columns(sc, runs, models)
-    rows = []
+    rows: list[list[str]] = []
     notes = []
     for settings, cells in review.matrix(sc, runs, models):
         row = [review.describe_settings(settings)]
@@ -121,7 +131,14 @@ def matrix_lines(sc: Scenario, runs: Sequence[review.Run], models: Sequence[str]
                              f"expected {r.expected_text}")
             row.append(c)
         rows.append(row)
-    out = table(["setting", *(m.upper() for m in models)], rows, width)
+    header = ["setting", *(m.upper() for m in models)]
+    natural = [max(len(r[i]) for r in [header, *rows]) for i in range(1, len(header))]
+    setting_word = max(len(w) for r in rows for w in r[0].split() or [""])
+    if len(models) > 1 and sum(natural) + setting_word + 2 * len(header) > width:
+        # verdict cells would wrap: a row with one verdict in every column says it once
+        rows = [[r[0], f"{r[1]} under every model"] if r[1] != "holds" and len(set(r[1:])) == 1 else r
+                for r in rows]
+    out = table(header, rows, width)
     props = review.properties_of(sc, runs)
     named = [p for p in props if review.short_property(p) != p]
     if named:
@@ -131,10 +148,19 @@ def matrix_lines(sc: Scenario, runs: Sequence[review.Run], models: Sequence[str]
     return out
 
 
-#: the length the default report aims at (``key`` traces share what the rest leaves)
-REPORT_LINES = 400
+#: the length the default report aims at per question (``key`` traces share what the rest
+#: leaves): about 400 lines for the 13 questions of the 2013 review, more as questions are added
+LINES_PER_QUESTION = 30
+#: the report's own lines (introduction and closing hint) on top of the questions'
+INTRO_LINES = 10
+
+
+def report_lines(questions: int) -> int:
+    """The length the default (``key``) report of ``questions`` questions aims at."""
+    return INTRO_LINES + LINES_PER_QUESTION * questions
+
 #: a ``key`` trace shows at least this many steps, whatever the budget
-MIN_KEY_STEPS = 8
+MIN_KEY_STEPS = 6
 
 Block = list[str] | Callable[[int], list[str]]
 
@@ -170,8 +196,13 @@ def counterexample_block(r: review.Run, width: int, traces: str, layout: str, fu
     def head(note: str = "") -> list[str]:
         """The command that checks the run again (setting and model), then the violation."""
         words = ["rmapwalk", *(shlex.quote(a) for a in review.reproduce_args(r))]
-        return (command_lines(words, f"# {n} steps{note}", width)
-                + wrap(text.violation_header(v.kind, v.message, v.thread, v.where), width, "", "    "))
+        said = text.violation_header(v.kind, v.message, v.thread, v.where)
+        if seen is not None and ("violation:", said) in seen:
+            # a question's counterexamples often fail the same check with the same words
+            said = f"violation: {v.kind}, as for {seen[('violation:', said)]} above"
+        elif seen is not None:
+            seen[("violation:", said)] = f"{review.describe_settings(r.settings)} under {r.model.upper()}"
+        return command_lines(words, f"# {n} steps{note}", width) + wrap(said, width, "", "    ")
 
     built = review.violation_graph(r)
     if built is None:
@@ -195,9 +226,9 @@ def counterexample_block(r: review.Run, width: int, traces: str, layout: str, fu
 
 def render(runs: Sequence[review.Run], scenarios: Sequence[Scenario], total_seconds: float,
            models: Sequence[str], *, width: int = DEFAULT_WIDTH, traces: str = "key", layout: str = "auto",
-           full_trace: bool = False, lines: int = REPORT_LINES) -> str:
+           full_trace: bool = False, lines: int | None = None) -> str:
     """The whole terminal report (see the module's docstring); ``key`` traces share the lines
-    the rest leaves of ``lines``."""
+    the rest leaves of ``lines`` (default: :func:`report_lines`)."""
     if traces not in TRACES:
         raise ValueError(f"unknown --traces {traces!r}; valid: {', '.join(TRACES)}")
     width = max(width, MIN_WIDTH)
@@ -241,7 +272,6 @@ def render(runs: Sequence[review.Run], scenarios: Sequence[Scenario], total_seco
                   else [(r, None) for r in review.counterexamples(sc, runs)])
         seen: dict[tuple[str, ...], str] = {}
         for r, same in chosen:
-            blocks.append([""])
             blocks.append(counterexample_block(r, width, traces, layout, full_trace, same, seen))
     tail: dict[str, str] = {
         "key": "Every step: --traces shortest; every kept trace: --traces all.",
@@ -251,6 +281,8 @@ def render(runs: Sequence[review.Run], scenarios: Sequence[Scenario], total_seco
     }
     blocks.append([""] + wrap(tail[traces] + " Full answers: rmapwalk review --markdown; "
                               "traces drawn: --html FILE.", width))
+    if lines is None:
+        lines = report_lines(total)
     fixed = sum(len(b) for b in blocks if isinstance(b, list))
     deferred = [b for b in blocks if not isinstance(b, list)]
     share = (lines - fixed) // len(deferred) if deferred else 0
@@ -270,5 +302,5 @@ def summary_line(r: review.Run) -> str:
             f"{r.verdict} ({r.executions} executions, {r.seconds:.2f} s)")
 
 
-__all__ = ["MIN_KEY_STEPS", "REPORT_LINES", "TRACES", "command_lines", "counterexample_block", "matrix_lines",
-           "render", "summary_line", "table", "wrap"]
+__all__ = ["LINES_PER_QUESTION", "MIN_KEY_STEPS", "TRACES", "command_lines", "counterexample_block", "matrix_lines",
+           "render", "report_lines", "summary_line", "table", "wrap"]
