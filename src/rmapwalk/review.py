@@ -264,7 +264,7 @@ def answer(sc: Scenario, runs: Sequence[Run]) -> str:
                               f"expected {r.expected_text}" for r in wrong)
                   + "), so the model or the scenario needs attention before this question is answered.")
     elif not incomplete:
-        note = answer_text(sc)
+        note = answer_text(sc, runs)
         if note:
             text_ += " " + note
     return text_
@@ -370,8 +370,14 @@ ANSWERS: dict[str, str] = {
 }
 
 
-def answer_text(sc: Scenario) -> str | None:
-    """The fixed answer of ``sc`` (:data:`ANSWERS`, or the 2025 section's)."""
+def answer_text(sc: Scenario, runs: Sequence[Run] = ()) -> str | None:
+    """The answer of ``sc``: written from its ``runs`` for the seed questions
+    (:mod:`rmapwalk.review_seed`), else the fixed text (:data:`ANSWERS`, or the 2025 section's)."""
+    from rmapwalk import review_seed
+
+    write = review_seed.ANSWERS.get(sc.name)
+    if write is not None:
+        return write(runs_of(sc, runs))
     return ANSWERS.get(sc.name) or _section_2025().ANSWERS.get(sc.name)
 
 
@@ -489,7 +495,7 @@ def short_answer(sc: Scenario, runs: Sequence[Run]) -> str:
         n = sum(r.verdict == INCOMPLETE for r in mine)
         return (f"Not answered: {n} of {len(mine)} runs did not finish (a bounded run never counts "
                 "as 'holds').")
-    note = answer_text(sc)
+    note = answer_text(sc, runs)
     if not note:
         return "Answer: see the verdicts below (this question has no answer text)."
     body = note.removeprefix("Answer:").strip()

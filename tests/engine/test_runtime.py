@@ -238,3 +238,35 @@ def test_two_racing_rmws_both_orders_are_explored() -> None:
     assert res.stats.complete == 2
     assert res.stats.redundant == 0
     assert {dict(o)["a:r"] for o in res.outcomes} == {0, 1}
+
+
+def test_a_null_pointer_dereference_is_a_violation_not_a_broken_model() -> None:
+    """Thread code that loads through a pointer it read as NULL oopses in that execution (the
+    publisher's store not yet seen); any other non-location stays a model error."""
+    p = Program("null")
+    obj, ptr = p.var("obj"), p.var("ptr")
+
+    @p.thread
+    def publisher() -> None:
+        store(obj, 1)
+        store(ptr, int(obj))
+
+    @p.thread
+    def reader() -> None:
+        observe("v", load(load(ptr)))
+
+    res = explore(p, "sc")
+    assert res.verdict == VIOLATED and res.property_counts == {"NULL pointer dereference": 1}
+    assert res.stats.complete == 1  # the reader that saw the pointer read the object
+    (v,) = res.violations
+    assert v.thread == "reader" and "address 0" in v.message
+
+    q = Program("bad")
+    q.var("x")
+
+    @q.thread
+    def broken() -> None:
+        load(-5)
+
+    with pytest.raises(ModelError, match="not a shared location"):
+        explore(q, "sc")

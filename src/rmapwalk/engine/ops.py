@@ -29,8 +29,16 @@ from rmapwalk.engine.events import (
 )
 from rmapwalk.engine.runtime import ModelError
 
+#: the property of an execution in which thread code accessed address 0 (the kernel's oops)
+NULL_DEREF = "NULL pointer dereference"
+
 
 def _check_loc(loc: object) -> int:
+    """``loc`` as a location.  Address 0 is a NULL pointer dereference by the thread, a
+    violation of its execution (a pointer read as NULL, e.g. a racy read of a field being
+    reinitialised); anything else that is no location is a broken model."""
+    if isinstance(loc, int) and not isinstance(loc, bool) and loc == 0:
+        raise _rt.Violated(NULL_DEREF, "access to address 0")
     if not isinstance(loc, int) or isinstance(loc, bool) or loc <= 0:
         raise ModelError(f"not a shared location: {loc!r}")
     return loc

@@ -22,7 +22,10 @@ Kinds of access:
 ``link_barrier`` before ``link``: ``smp_wmb()`` with ``publish=wmb``, else nothing
 ``move_barrier`` between storing a moved entry in its new slot and clearing its old one:
                ``smp_wmb()`` unless ``publish=none``
-``walker_read`` loads of the lockless walker: ``READ_ONCE`` or ``rcu_dereference``
+``walker_read`` loads of the lockless walker (the head word, ``more``): ``READ_ONCE`` or
+               ``rcu_dereference``
+``walker_read_entry`` the lockless walker's loads of a desc slot (an sptep): the same, but
+               ``READ_ONCE`` with ``lockless_deref=desc_pointers``
 ``kernel_read``, plain C accesses to other fields (shadow-page header, ``page_private``,
 ``kernel_write`` spt entries initialised by ``init_shadow_page_table``)
 ``cache_alloc``, ``kmem_cache_alloc`` (0 when the cache is exhausted) / ``kmem_cache_free``
@@ -67,6 +70,7 @@ class MmuOps:
     link_barrier: Callable[[], None]
     move_barrier: Callable[[], None]
     walker_read: Callable[[int], Any]
+    walker_read_entry: Callable[[int], Any]
     kernel_read: Callable[[int], Any]
     kernel_write: Callable[[int, Any], None]
     cache_alloc: Callable[[KmemCache], int]
@@ -87,7 +91,8 @@ def runtime_ops(sw: Switches) -> MmuOps:
         link=rcu_assign_pointer if sw.publish == "rcu_assign_pointer" else write,
         link_barrier=smp_wmb if sw.publish == "wmb" else _nothing,
         move_barrier=_nothing if sw.publish == "none" else smp_wmb,
-        walker_read=rcu_dereference if sw.lockless_deref == "rcu_dereference" else READ_ONCE,
+        walker_read=READ_ONCE if sw.lockless_deref == "once" else rcu_dereference,
+        walker_read_entry=rcu_dereference if sw.lockless_deref == "rcu_dereference" else READ_ONCE,
         kernel_read=plain_read,
         kernel_write=plain_write,
         cache_alloc=kmem_cache_alloc,
@@ -135,8 +140,8 @@ def build_ops(prog: Program) -> MmuOps:
             write(addr, new)
         return cur
 
-    return MmuOps(read, write, write, _nothing, _nothing, walker_read, read, write, cache_alloc, cache_free,
-                  read, write, spte_xchg, spte_cmpxchg)
+    return MmuOps(read, write, write, _nothing, _nothing, walker_read, walker_read, read, write, cache_alloc,
+                  cache_free, read, write, spte_xchg, spte_cmpxchg)
 
 
 def check_alloc(cache: KmemCache, obj: int) -> int:

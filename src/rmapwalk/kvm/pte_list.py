@@ -408,7 +408,7 @@ def pte_list_walk_lockless(kvm: PteListVm, head: int, fn: Callable[[int], Any]) 
         desc = v & ~1
         while True:
             for i in order:
-                p = kvm.ops.walker_read(_slot(kvm, desc, i))
+                p = kvm.ops.walker_read_entry(_slot(kvm, desc, i))
                 if p:
                     fn(p)
             m = kvm.ops.walker_read(_more(kvm, desc))

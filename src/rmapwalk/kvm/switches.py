@@ -76,9 +76,11 @@ _TABLE: list[Switch] = [
     Switch("rmap_access", ("marked", "plain"), "marked",
            "accesses to rmap heads and descs by lock holders: READ_ONCE/WRITE_ONCE, or plain C "
            "accesses as in 3.11 (the data-race check can tell them apart)"),
-    Switch("lockless_deref", ("once", "rcu_dereference"), "once",
-           "loads of the lockless walker: READ_ONCE as the series posted it, or rcu_dereference() as "
-           "Gleb asked in the review (seed mail)"),
+    Switch("lockless_deref", ("once", "rcu_dereference", "desc_pointers"), "once",
+           "loads of the lockless walker: READ_ONCE as the series posted it, rcu_dereference() as "
+           "Gleb asked in the review (seed mail), or rcu_dereference() only for the desc pointers "
+           "(the head word and `more`) with READ_ONCE for the sptep slots, the minimum if only "
+           "pointers to descs needed dependency ordering (seed question 1)"),
     Switch("walk_order", ("bottom_up", "ascending"), "bottom_up",
            "slot order of the lockless walker inside a desc: from the highest slot down (series) or "
            "from slot 0 up (the 3.11 iterator's order); §3.9, R7"),

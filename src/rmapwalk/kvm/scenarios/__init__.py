@@ -91,10 +91,10 @@ def check(scenario: Scenario, switches: Switches, model: str = "sc", **options: 
 
 
 def _registry() -> dict[str, Scenario]:
-    from rmapwalk.kvm.scenarios import aging, flush, indirect, large_spte, lost_dirty, track_bits, zapping
+    from rmapwalk.kvm.scenarios import aging, flush, indirect, large_spte, lost_dirty, seed, track_bits, zapping
 
     out: dict[str, Scenario] = {}
-    for sc in (lost_dirty.SCENARIOS + large_spte.SCENARIOS + zapping.SCENARIOS + flush.SCENARIOS
+    for sc in (seed.SCENARIOS + lost_dirty.SCENARIOS + large_spte.SCENARIOS + zapping.SCENARIOS + flush.SCENARIOS
                + track_bits.SCENARIOS + indirect.SCENARIOS + aging.SCENARIOS):
         if sc.name in out:
             raise AssertionError(f"scenario {sc.name} defined twice")

@@ -1,0 +1,57 @@
+"""The seed question's answer is written from the verdicts of its runs: change one, the text changes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from rmapwalk import review_seed
+from rmapwalk.kvm.scenarios import SCENARIOS
+
+
+@dataclass
+class FakeRun:
+    settings: dict[str, Any]
+    model: str
+    verdict: str
+    properties: list[str] = field(default_factory=list)
+
+
+def expected_runs() -> list[FakeRun]:
+    """One run per row of ``rcu-accessors``' table, with the verdict the table expects."""
+    return [FakeRun(dict(e.settings), e.model, e.verdict, sorted(e.properties))
+            for e in SCENARIOS["rcu-accessors"].expected]
+
+
+def test_the_answer_of_the_expected_verdicts() -> None:
+    text = review_seed.rcu_accessors(expected_runs())
+    first = text.split(". ")[0]
+    assert first.startswith("Answer: On x86 (TSO) neither the accessors nor the smp_wmb() matter")
+    assert "holds under LKMM only because READ_ONCE() now orders dependent loads" in first
+    assert "LKMM-alpha) needs rcu_dereference()" in first and "need no smp_rmb()" in first
+    assert "The series as posted (smp_wmb() before linking, READ_ONCE() in the walker) holds under SC, " \
+           "TSO, PSO, LKMM and violates I5 under LKMM-ALPHA." in text
+    assert "violates data race under SC, TSO, PSO and I5, data race under LKMM, LKMM-ALPHA" in text
+
+
+def test_a_changed_verdict_changes_the_text() -> None:
+    runs = expected_runs()
+    base = review_seed.rcu_accessors(runs)
+    # the slot loads turn out to need ordering too: the "no smp_rmb()" claim goes
+    for r in runs:
+        if r.settings.get("lockless_deref") == "desc_pointers" and r.model == "lkmm-alpha":
+            r.verdict, r.properties = "violated", ["I5 lockless walk visits every entry present throughout"]
+    changed = review_seed.rcu_accessors(runs)
+    assert changed != base and "need no smp_rmb()" not in changed
+    assert "only (slots by READ_ONCE()) holds under SC, TSO, PSO, LKMM and violates I5 under LKMM-ALPHA" in changed
+    # the posted series breaks under LKMM: no claim that READ_ONCE() suffices
+    for r in runs:
+        if r.settings == {"publish": "wmb"} and r.model == "lkmm":
+            r.verdict = "violated"
+    broken = review_seed.rcu_accessors(runs)
+    assert "only because READ_ONCE()" not in broken and "broken even under LKMM" in broken
+    # an x86 violation removes the x86 sentence
+    for r in runs:
+        if r.settings == {"publish": "none"} and r.model == "tso":
+            r.verdict = "violated"
+    assert "On x86" not in review_seed.rcu_accessors(runs)
