@@ -368,12 +368,19 @@ def walk_shadow_page_lockless_begin(vcpu: KvmVcpu) -> None:
     """Models ``walk_shadow_page_lockless_begin()`` (arch/x86/kvm/mmu.c, 3.11):
     ``local_irq_disable(); vcpu->mode = READING_SHADOW_PAGE_TABLES; smp_mb();``.  From here
     until the end, ``kvm_flush_remote_tlbs`` waits for this vCPU.  With ``vcpu.walk_rcu`` it is
-    c2a2ac2b563c's (2011) ``rcu_read_lock()`` instead, which no flush waits for."""
+    c2a2ac2b563c's (2011) ``rcu_read_lock()`` instead, which no flush waits for.
+
+    The ``smp_mb()`` (switch ``walk_begin_mb``) orders the mode store before the walk's loads:
+    with ``kvm_flush_remote_tlbs``'s ``smp_mb()`` between its request and its read of the mode,
+    either the flusher sees the walk (and waits) or the walk sees what the zapper did before
+    the flush (store buffering).  Without it the flusher can read the old mode while the walk
+    reads the table it is about to free."""
     if vcpu.walk_rcu:
         rcu_read_lock()
         return
     WRITE_ONCE(vcpu.mode, READING_SHADOW_PAGE_TABLES)
-    smp_mb()
+    if vcpu.kvm.sw.walk_begin_mb == "on":  # off: the broken alternative (scenario walk-begin-mb)
+        smp_mb()
 
 
 def walk_shadow_page_lockless_end(vcpu: KvmVcpu) -> None:

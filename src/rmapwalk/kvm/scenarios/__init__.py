@@ -91,11 +91,20 @@ def check(scenario: Scenario, switches: Switches, model: str = "sc", **options: 
 
 
 def _registry() -> dict[str, Scenario]:
-    from rmapwalk.kvm.scenarios import aging, flush, indirect, large_spte, lost_dirty, track_bits, zapping
+    from rmapwalk.kvm.scenarios import (
+        aging,
+        flush,
+        indirect,
+        large_spte,
+        lost_dirty,
+        protections,
+        track_bits,
+        zapping,
+    )
 
     out: dict[str, Scenario] = {}
     for sc in (lost_dirty.SCENARIOS + large_spte.SCENARIOS + zapping.SCENARIOS + flush.SCENARIOS
-               + track_bits.SCENARIOS + indirect.SCENARIOS + aging.SCENARIOS):
+               + protections.SCENARIOS + track_bits.SCENARIOS + indirect.SCENARIOS + aging.SCENARIOS):
         if sc.name in out:
             raise AssertionError(f"scenario {sc.name} defined twice")
         out[sc.name] = sc

@@ -43,11 +43,13 @@ def _all(prop: str) -> dict[str, frozenset[str]]:
     return {m: frozenset({prop}) for m in MODELS}
 
 
-def prefault_path(kvm: KvmMmu, gfn: int, root_level: int, *, writable: bool = True) -> tuple[int, int]:
+def prefault_path(kvm: KvmMmu, gfn: int, root_level: int, *, writable: bool = True,
+                  mmu_writable: bool | None = None) -> tuple[int, int]:
     """Build-time state: the direct root of ``root_level`` and the tables down to level 1 for
     ``gfn`` (created with ``kvm_mmu_alloc_page`` and linked as ``__direct_map`` does), a leaf
-    spte for ``gfn`` on its rmap, and (if ``writable``) its dirty bit set.  Returns (the leaf's
-    sptep, the level-1 shadow page)."""
+    spte for ``gfn`` on its rmap, and (if ``writable``) its dirty bit set; ``writable=False,
+    mmu_writable=True`` gives a dirty-log write-protected leaf the fast path may fix.  Returns
+    (the leaf's sptep, the level-1 shadow page)."""
     _, spt = mmu_alloc_direct_roots(kvm, root_level)
     enc = kvm.sw.leaf_check == "by_value"
     with kvm.building():
@@ -64,7 +66,7 @@ def prefault_path(kvm: KvmMmu, gfn: int, root_level: int, *, writable: bool = Tr
                 mmu_spte_set(kvm, sptep, make_nonleaf_spte(spt, level, encode_level=enc))
             level -= 1
         leaf = kvm.spt_entry(spt, shadow_index(kvm, gfn, 1))
-        mmu_spte_set(kvm, leaf, kvm_make_spte(kvm, gfn, 1, writable))
+        mmu_spte_set(kvm, leaf, kvm_make_spte(kvm, gfn, 1, writable, mmu_writable=mmu_writable))
         rmap_add(kvm, leaf, gfn)
         sp = sp_of_table(kvm, spt)
     if writable:
