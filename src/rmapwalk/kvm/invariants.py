@@ -43,7 +43,8 @@
 * **I3 rmap complete and exact whenever mmu_lock is released** (opt-in, ``kvm.check_i3``;
   :mod:`rmapwalk.kvm.mmu_checks`): every release of mmu_lock in the model's code paths
   (``kvm_mmu_unlock``) walks every rmap: each entry a present leaf of its gfn and level, and
-  each present leaf among ``kvm.i3_sptes`` on its rmap.
+  every present leaf of a shadow page reachable from a root (and among ``kvm.i3_sptes``) on its
+  rmap.
 
 * **I5 the lockless walk visits every entry present throughout** (opt-in, no events:
   ``kvm.i5_present[head]``, the sptes a program keeps on that rmap; checked when
@@ -80,8 +81,8 @@
   ``flush-slots-lock``, R8).
 
 I3 and I11 are on in every scenario run (``Scenario.checks``); I5 is declared by the walker
-scenarios (``desc-reuse``, ``desc-init``, ``remove-move``).  Not yet: I3's completeness over every
-live shadow page (the model keeps no list of them) (I4 is the kernel layer's ``use-after-free``).
+scenarios (``desc-reuse``, ``desc-init``, ``remove-move``, ``add-position``, ``publish-link``).
+I4 is the kernel layer's ``use-after-free``.
 """
 
 from __future__ import annotations

@@ -6,9 +6,11 @@ Their reads are events (they add executions), so each is off unless a program tu
   :func:`kvm_mmu_unlock` (every release of mmu_lock in the model's code paths) first walks
   every rmap of every memslot and requires *exactness*: each entry is a present leaf spte of
   that rmap's level mapping a gfn of that rmap (pfn ``pfn_base + gfn``), and no entry twice;
-  and *completeness* for the sptes the program declares in ``kvm.i3_sptes`` (address ->
-  level of its table): a present spte there is on the rmap of the gfn it maps.  (The model
-  keeps no list of live shadow pages, so completeness is over the declared sptes only.)
+  and *completeness*: every present leaf of every shadow page reachable from a root (the
+  vCPUs' roots and the direct roots; the linked shadow pages are the live ones, since a zap
+  unlinks a page under the same hold of mmu_lock) is on the rmap of the gfn and level it maps,
+  as is every present spte a program declares in ``kvm.i3_sptes`` (address -> level of its
+  table).
 
 * **I11 no writable large spte in a logged slot** (``kvm.check_i11``):
   :func:`check_no_writable_large_spte`, called under mmu_lock right before a write-protection
@@ -269,9 +271,39 @@ def _spte_gfn(kvm: KvmMmu, sptep: int, spte: int) -> int:
     return kvm_mmu_page_get_gfn(kvm, sp, spte_index(kvm, sptep))
 
 
+def _live_leaves(kvm: KvmMmu, values: dict[int, int]) -> dict[int, int]:
+    """sptep -> table level of every shadow-present leaf reachable from a root (the vCPUs' roots
+    and the direct roots built): the sptes of every live, linked shadow page.  Reads each entry
+    once (``values`` caches what the caller read already); under mmu_lock the non-leaf entries
+    and present-ness do not change."""
+    roots = {(vcpu.root_spt, vcpu.root_level) for vcpu in kvm.vcpus}
+    roots |= {(int(spt), int(lvl)) for _, spt, lvl in kvm.prog.lib.get("kvm.direct_roots", {}).values()}
+    out: dict[int, int] = {}
+    todo = sorted(roots, reverse=True)
+    seen: set[int] = set()
+    while todo:
+        spt, level = todo.pop()
+        if spt in seen:
+            continue
+        seen.add(spt)
+        for i in range(kvm.spt_entries):
+            sptep = kvm.spt_entry(spt, i)
+            if sptep not in values:
+                values[sptep] = int(kvm.ops.spte_read(sptep))
+            v = values[sptep]
+            if not is_shadow_present_pte(v):
+                continue
+            if is_last_spte(v, level):
+                out[sptep] = level
+            elif level > 1:
+                todo.append((spte_to_pfn(v), level - 1))
+    return out
+
+
 @not_a_site
 def check_rmap_complete_and_exact(kvm: KvmMmu, who: str = "mmu_lock holder") -> None:
-    """I3 (see the module doc); the caller holds mmu_lock."""
+    """I3 (see the module doc); the caller holds mmu_lock.  Each spte is read once."""
+    values: dict[int, int] = {}
     on_rmap: dict[int, int] = {}  # sptep -> rmap head address
     for slot in kvm.memslots:
         for level in sorted(slot.rmap):
@@ -280,7 +312,7 @@ def check_rmap_complete_and_exact(kvm: KvmMmu, who: str = "mmu_lock holder") -> 
                     if sptep in on_rmap:
                         raise Violated(I3, f"{who} releases mmu_lock with spte {sptep:#x} on a rmap twice")
                     on_rmap[sptep] = int(head)
-                    spte = int(kvm.ops.spte_read(sptep))
+                    spte = values[sptep] = int(kvm.ops.spte_read(sptep))
                     if not is_shadow_present_pte(spte) or not is_last_spte(spte, level):
                         raise Violated(I3, f"{who} releases mmu_lock with spte {sptep:#x} = {spte:#x} on the "
                                            f"level-{level} rmap {int(head):#x}, not a present leaf")
@@ -288,8 +320,10 @@ def check_rmap_complete_and_exact(kvm: KvmMmu, who: str = "mmu_lock holder") -> 
                     if int(gfn_to_rmap(kvm, gfn, level)) != int(head):
                         raise Violated(I3, f"{who} releases mmu_lock with spte {sptep:#x} (gfn {gfn}) on the "
                                            f"rmap {int(head):#x} of another gfn")
-    for sptep, level in sorted(kvm.i3_sptes.items()):
-        spte = int(kvm.ops.spte_read(sptep))
+    for sptep, level in sorted({**_live_leaves(kvm, values), **kvm.i3_sptes}.items()):
+        if sptep not in values:
+            values[sptep] = int(kvm.ops.spte_read(sptep))
+        spte = values[sptep]
         if not is_shadow_present_pte(spte) or not is_last_spte(spte, level):
             continue
         gfn = _spte_gfn(kvm, sptep, spte)
