@@ -125,7 +125,7 @@ EXPECTED: dict[Key, tuple[str, tuple[str, ...]]] = {
 #: (site, weakening, scenario, setting, model, what it reports): one run that kills each killed mutant
 KILLS: list[tuple[str, str, str, str, str, dict[str, Any], str, str]] = [
     ("kvm/dirty_log.py", "spte_write_protect_lockless", "lockless write-protect: leaf test", mut.ALWAYS_PASS,
-     "spt-reuse", {"leaf_check": "by_value"}, "sc", "I7 lockless write-protect only on leaf sptes"),
+     "spt-reuse", {"leaf_check": "by_value", "spt_init": "once"}, "sc", "I7 lockless write-protect only on leaf sptes"),
     ("kvm/dirty_log.py", "spte_write_protect_lockless", "cmpxchg", mut.NON_ATOMIC,
      "flush-rule", {"flush_rule": "mmu_writable"}, "sc", "I9 flush obligations"),
     ("kvm/dirty_log.py", "kvm_mmu_slot_remove_write_access", "spin_lock", mut.REMOVED,
