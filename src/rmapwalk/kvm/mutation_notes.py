@@ -54,12 +54,6 @@ NOTES: dict[tuple[str, str, str, str], str] = {
         "it returns (racing with the vCPU's test_and_clear_bit it can only revive a cleared one: an extra "
         "flush). The atomic set_bit protects the other bits of vcpu->requests (KVM_REQ_MMU_RELOAD, ...), "
         "which the model does not have: needed outside the modelled scope",
-    ("kvm/vcpu.py", "kvm_flush_remote_tlbs", "smp_mb", mut.REMOVED):
-        "Orders the request's set_bit before the read of vcpu->mode (the store-buffering pair with "
-        "vcpu_enter_guest's smp_mb, which is killed). Under TSO every RMW is a full barrier and under PSO "
-        "an RMW's write is ordered before everything after it, so set_bit alone orders it there: redundant "
-        "under the models the scenarios hold under. Under LKMM set_bit is unordered and this smp_mb is what "
-        "orders it, and no KVM scenario holds under LKMM yet: needed beyond the modelled memory models",
     ("kvm/vcpu.py", "kvm_flush_remote_tlbs", "smp_load_acquire", mut.TO_ONCE):
         "The wait for the IPI's acknowledgement (csd_lock_wait, an acquire) orders what the flusher reads "
         "after the flush (get_dirty_log's caller copying the pages) after the vCPU's exit from guest mode "
@@ -68,10 +62,6 @@ NOTES: dict[tuple[str, str, str, str], str] = {
         "found before the acquire), but the exhaustive LKMM runs of the scenarios that reach it are "
         "incomplete (the engine's load-buffering revisits), so none holds there unmutated: needed beyond "
         "the models the review runs to completion",
-    ("kvm/vcpu.py", "walk_shadow_page_lockless_end", "smp_mb", mut.REMOVED):
-        "Orders the walk's loads before the store of OUTSIDE_GUEST_MODE (load->store). No model here "
-        "reorders a load with a later store (SC, TSO and PSO never do, and LKMM's load-buffering executions "
-        "are not explored yet), so no run can need it: needed beyond the modelled memory models",
     ("kvm/vcpu.py", "walk_shadow_page_lockless_begin", "rcu_read_lock", mut.REMOVED):
         "The vCPU's RCU-protected lockless walk (c2a2ac2b563c, used by fast-pf-indirect only) keeps the "
         "shadow pages it reads from being freed under it. In fast-pf-indirect the MMU notifier drops an "
@@ -89,6 +79,10 @@ NOTES: dict[tuple[str, str, str, str], str] = {
     ("kvm/scenarios/lost_dirty.py", "zap_and_fault", "spin_lock", mut.REMOVED): _ONLY_LOCK_TAKER,
     ("kvm/scenarios/zapping.py", "zap", "spin_lock", mut.REMOVED): _ONLY_LOCK_TAKER,
     ("kvm/scenarios/zapping.py", "zap_and_map", "spin_lock", mut.REMOVED): _ONLY_LOCK_TAKER,
+    # add-position's and zap-vcpu-walk's zap, publish-link's fault (drop-order's zap, which meets the
+    # vCPU's slow path, is killed)
+    ("kvm/scenarios/protections.py", "zap", "spin_lock", mut.REMOVED): _ONLY_LOCK_TAKER,
+    ("kvm/scenarios/protections.py", "fault", "spin_lock", mut.REMOVED): _ONLY_LOCK_TAKER,
 }
 
 
