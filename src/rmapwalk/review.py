@@ -302,9 +302,8 @@ ANSWERS: dict[str, str] = {
         "another gfn, a guest pte change and a harvest, the spte can hold again the very value the "
         "fast path read; its cmpxchg then succeeds and marks the gfn it read from sp->gfns[] (the old "
         "one) while the write lands in the new gfn's page, which no harvest reports (I1, R1). "
-        "With I8 on (as in every scenario run) the run stops earlier, at that cmpxchg on an indirect "
-        "page (I8 fast path discipline); with I8 off the same interleaving ends in the lost write (I1, "
-        "test_fast_pf_indirect_without_i8_loses_the_write). Forbidding the fast path there holds; "
+        "(The scenario runs without the I8 check, the fast-path discipline, which would stop the run "
+        "by definition at that cmpxchg on an indirect page.) Forbidding the fast path there holds; "
         "the slow path is safe through mmu_notifier_retry and "
         "the gpte re-check under mmu_lock. The scenario gives the vCPU's lockless walk the RCU "
         "protection of c2a2ac2b563c (2011), which locking.txt's example assumes; with 3.11's "
@@ -323,21 +322,67 @@ ANSWERS: dict[str, str] = {
         "page at once (3.11) lets the walker read freed memory (use-after-free, I4). Freeing through "
         "call_rcu (v1) or allocating spt from a type-stable slab (v2) holds.",
     "spt-reuse":
-        "Answer: yes, Gleb's concern is real. With spt from a type-stable cache, a table can be "
-        "freed and reused at another level during the walk, and a leaf check using the level learnt "
-        "before the reuse clears W on what is now a non-leaf entry (I7); deciding leaf-ness from the "
-        "spte value (v2 'check last spte with unawareness of mapping level') holds. With the 3.11 "
+        "Answer: yes, as Xiao answered Gleb. In the seed mail Gleb proposes allocating sp->spt from a "
+        "SLAB_DESTROY_BY_RCU cache and relying on is_last_spte(); Xiao replies that the level can then "
+        "no longer be taken from sp and must be encoded in the spte. With spt from a type-stable "
+        "cache a table is freed and reused at another level during the walk, and a leaf check using "
+        "the level read from the header before the spte clears W on what is now a non-leaf entry (I7). "
+        "Re-reading the level after the spte (by_level_reread) gives no I7 here, but a table reused "
+        "three times defeats it (spt-reuse-aba). The runs report data races: both level checks read "
+        "the type-stable header while it is reinitialised, and with 3.11's plain zeroing of the "
+        "reused table (init_shadow_page_table) the by-value check races too; by value with the "
+        "zeroing done by WRITE_ONCE (spt_init=once) holds, data races included. With the 3.11 "
         "immediate free the walk is a use-after-free (I4) whatever the leaf check; with call_rcu (v1) "
-        "the table cannot be reused during the walk and the level check suffices, so the by-value "
-        "check is the price of v2's type-stable spt.",
+        "the table cannot be reused during the walk and the level check holds, data races included, "
+        "so the by-value check is the price of v2's type-stable spt.",
+    "spt-reuse-aba":
+        "Answer: the level must be encoded in the spte. Reading the spte, then (after smp_rmb()) "
+        "page_header() and sp->role.level again is two reads, and the cmpxchg validates only the "
+        "spte: a table that is a level-2 table when the walker reads its non-leaf entry, a level-1 "
+        "table when it reads the level, and the same level-2 table with the same entry again when "
+        "it cmpxchg's (zapped and reused three times, LIFO) makes the walker clear W on a non-leaf "
+        "entry (I7) under SC; the level read once before the spte fails the same way. The level "
+        "taken from the spte value alone holds. (This scenario does not report data races; "
+        "spt-reuse does.)",
     "remove-move":
-        "Answer: the walk order alone decides it here. A walker reading the slots of a desc in "
-        "ascending order misses the entry a concurrent removal moves down, with either pte-list "
-        "algorithm (I5; the missed spte stays writable and a later write is lost); the bottom-up "
-        "walk holds with both. In this one-desc scenario the head-refill "
-        "redesign is therefore not what makes the walk complete; the bottom-up order is (the head "
-        "refill matters when the moved entry comes from another desc, which this scenario does not "
-        "build).",
+        "Answer: for a move inside one desc, yes. A walker reading the slots of a desc in ascending "
+        "order misses the entry a concurrent removal moves down, with either pte-list algorithm "
+        "(I5; the missed spte stays writable and a later write is lost); the bottom-up walk holds "
+        "with both. This one-desc scenario does not show that the walk order is all the redesign "
+        "needs: with a chain of descs, 3.11's add (append at the tail) can put a desc freed under "
+        "the walker back at the tail, behind the walker's own nulls marker, and the bottom-up walk "
+        "with nulls then misses the rest of the chain (add-position: I5 under SC); adding at the "
+        "head, as the series does, holds. So a complete walk needs the bottom-up order and the head "
+        "insertion.",
+    "add-position":
+        "Answer: yes. On a three-desc chain, a lock holder removes the only entry of the middle "
+        "desc (3.11 frees the emptied desc at once, to the type-safe cache) and a fault adds an "
+        "entry: with 3.11's add every desc is full, so it appends a new desc at the tail, which is "
+        "the freed one (LIFO); a walker standing on it reads the chain's own nulls marker there, "
+        "ends without a restart and misses the last desc's entries, on the rmap throughout (I5), "
+        "under every model, at PTE_LIST_EXT 1 and 3. Adding at the head holds. The add position "
+        "alone decides it: the tail add fails with the series' head refill too, the head add holds "
+        "with 3.11's refill.",
+    "publish-link":
+        "Answer: yes, on weakly ordered machines. When a fault turns an rmap's single entry into a "
+        "chain, pte_list_add fills a new desc and stores its address in the head word; without a "
+        "barrier between the two, under PSO the walker can see the head word first, read the desc's "
+        "empty slots and its NULL more, and miss the entry that was on the rmap throughout (I5). "
+        "smp_wmb() and rcu_assign_pointer() both hold; under SC and TSO no barrier is needed.",
+    "zap-vcpu-walk":
+        "Answer: yes, both. A vCPU in fast_page_fault walks the shadow table with interrupts off "
+        "and vcpu->mode = READING_SHADOW_PAGE_TABLES; the zap's kvm_flush_remote_tlbs waits for it, "
+        "so the page is freed only after the walk, and 3.11 holds. Without the flush before "
+        "kvm_mmu_commit_zap_page frees, the walk reads the freed table under every model (I4). "
+        "Without the smp_mb() of walk_shadow_page_lockless_begin, under TSO and PSO the mode store "
+        "can still sit in the store buffer while the walk reads the table and the flusher reads "
+        "the old mode, skips the wait and frees the page (store buffering: I4); under SC it holds.",
+    "drop-order":
+        "Answer: yes. Removed from the rmap before it is cleared, a present writable spte is "
+        "invisible to the lockless write-protect: the harvest reports and copies the page, its "
+        "flush empties the vCPU's TLB, but the vCPU walks to the still writable spte again and "
+        "writes without a fault, so without a dirty bit, before the zap clears it: the write is "
+        "lost (I1) under every model. Clearing first (3.11) holds.",
     "flush-rule":
         "Answer: yes. After the lockless write-protect has cleared W but before its single flush at "
         "the end of get_dirty_log, a lock holder write-protecting the same spte (kvm_mmu_get_page "

@@ -68,7 +68,7 @@ EXPECTED: dict[Key, tuple[str, tuple[str, ...]]] = {
     ("kvm/dirty_log.py", "kvm_vm_ioctl_get_dirty_log", "xchg", mut.NON_ATOMIC): (KILLED, ("tso", "pso")),
     ("kvm/memslot.py", "mark_page_dirty_in_slot", "set_bit", mut.NON_ATOMIC): (SURVIVES, ()),
     # the pte-list's publication barriers (publish=wmb)
-    ("kvm/pte_list.py", "pte_list_add", "smp_wmb", mut.REMOVED): (SURVIVES, ()),
+    ("kvm/pte_list.py", "pte_list_add", "smp_wmb", mut.REMOVED): (KILLED, ("pso", "lkmm")),
     ("kvm/pte_list.py", "pte_list_desc_remove_entry", "smp_wmb", mut.REMOVED): (KILLED, ("pso",)),
     ("kvm/pte_list.py", "_remove_refill_from_head", "smp_wmb", mut.REMOVED): (KILLED, ("pso",)),
     # the lockless walker
@@ -103,14 +103,14 @@ EXPECTED: dict[Key, tuple[str, tuple[str, ...]]] = {
     ("kvm/vcpu.py", "vcpu_enter_guest", "test_and_clear_bit", mut.NON_ATOMIC): (KILLED, ("tso", "pso")),
     ("kvm/vcpu.py", "vcpu_exit_guest", "smp_store_release", mut.TO_ONCE): (KILLED, ("pso",)),
     ("kvm/vcpu.py", "kvm_flush_remote_tlbs", "set_bit", mut.NON_ATOMIC): (SURVIVES, ()),
-    ("kvm/vcpu.py", "kvm_flush_remote_tlbs", "smp_mb", mut.REMOVED): (SURVIVES, ()),
+    ("kvm/vcpu.py", "kvm_flush_remote_tlbs", "smp_mb", mut.REMOVED): (KILLED, ("pso", "lkmm")),
     ("kvm/vcpu.py", "kvm_flush_remote_tlbs", "kvm_flush_remote_tlbs: wait for the IPI", mut.ALWAYS_PASS):
         (KILLED, ALL),
     # faults
     ("kvm/vcpu.py", "tdp_page_fault", "spin_lock", mut.REMOVED): (KILLED, ALL),
     ("kvm/vcpu.py", "walk_shadow_page_lockless_begin", "rcu_read_lock", mut.REMOVED): (SURVIVES, ()),
-    ("kvm/vcpu.py", "walk_shadow_page_lockless_begin", "smp_mb", mut.REMOVED): (SURVIVES, ()),
-    ("kvm/vcpu.py", "walk_shadow_page_lockless_end", "smp_mb", mut.REMOVED): (SURVIVES, ()),
+    ("kvm/vcpu.py", "walk_shadow_page_lockless_begin", "smp_mb", mut.REMOVED): (KILLED, ("tso", "pso", "lkmm")),
+    ("kvm/vcpu.py", "walk_shadow_page_lockless_end", "smp_mb", mut.REMOVED): (KILLED, ("lkmm",)),
     ("kvm/vcpu.py", "fast_pf_fix_direct_spte", "cmpxchg", mut.TO_RELAXED): (SURVIVES, ()),
     ("kvm/vcpu.py", "fast_pf_fix_direct_spte", "cmpxchg", mut.NON_ATOMIC): (KILLED, ALL),
     ("kvm/vcpu.py", "fast_page_fault", "fast_page_fault: leaf test", mut.ALWAYS_PASS): (SURVIVES, ()),
@@ -120,12 +120,22 @@ EXPECTED: dict[Key, tuple[str, tuple[str, ...]]] = {
     ("kvm/vcpu.py", "fast_page_fault", "fast_page_fault: level-1 table only", mut.ALWAYS_PASS): (KILLED, ALL),
     ("kvm/vcpu.py", "_mark_after_rmap", "smp_wmb", mut.REMOVED): (KILLED, ("pso",)),
     ("kvm/zap.py", "kvm_mmu_commit_zap_page", "call_rcu", mut.REMOVED): (KILLED, ALL),
+    ("kvm/zap.py", "kvm_mmu_commit_zap_page", "kvm_mmu_commit_zap_page: no flush needed", mut.ALWAYS_PASS):
+        (KILLED, (*ALL, "lkmm")),
+    # the new scenarios' own lock holders (kvm/scenarios/protections.py)
+    ("kvm/scenarios/protections.py", "zap", "spin_lock", mut.REMOVED): (SURVIVES, ()),
+    ("kvm/scenarios/protections.py", "fault", "spin_lock", mut.REMOVED): (SURVIVES, ()),
+    ("kvm/scenarios/protections.py", "zap", "spin_lock#2", mut.REMOVED): (SURVIVES, ()),
+    ("kvm/scenarios/protections.py", "zap", "spin_lock#3", mut.REMOVED): (KILLED, ALL),
+    ("kvm/spte_ops.py", "drop_spte", "drop_spte: may remove from the rmap before the clear", mut.ALWAYS_PASS):
+        (KILLED, ALL),
+    ("kvm/vcpu.py", "kvm_flush_remote_tlbs", "smp_load_acquire", mut.TO_ONCE): (SURVIVES, ()),
 }
 
 #: (site, weakening, scenario, setting, model, what it reports): one run that kills each killed mutant
 KILLS: list[tuple[str, str, str, str, str, dict[str, Any], str, str]] = [
     ("kvm/dirty_log.py", "spte_write_protect_lockless", "lockless write-protect: leaf test", mut.ALWAYS_PASS,
-     "spt-reuse", {"leaf_check": "by_value"}, "sc", "I7 lockless write-protect only on leaf sptes"),
+     "spt-reuse", {"leaf_check": "by_value", "spt_init": "once"}, "sc", "I7 lockless write-protect only on leaf sptes"),
     ("kvm/dirty_log.py", "spte_write_protect_lockless", "cmpxchg", mut.NON_ATOMIC,
      "flush-rule", {"flush_rule": "mmu_writable"}, "sc", "I9 flush obligations"),
     ("kvm/dirty_log.py", "kvm_mmu_slot_remove_write_access", "spin_lock", mut.REMOVED,
@@ -190,13 +200,27 @@ KILLS: list[tuple[str, str, str, str, str, dict[str, Any], str, str]] = [
     ("kvm/vcpu.py", "fast_page_fault", "fast_page_fault: spte_is_locklessly_modifiable", mut.ALWAYS_PASS,
      "flush-outside-lock", {"flush_location": "under_lock", "flush_rule": "writable"}, "sc", "I8 fast path discipline"),
     ("kvm/vcpu.py", "fast_page_fault", "fast_page_fault: direct shadow page only", mut.ALWAYS_PASS,
-     "fast-pf-indirect", {"fast_pf_indirect": "forbid"}, "sc", "I8 fast path discipline"),
+     "fast-pf-indirect", {"fast_pf_indirect": "forbid"}, "sc", "I1 no dirty page lost"),
     ("kvm/vcpu.py", "fast_page_fault", "fast_page_fault: level-1 table only", mut.ALWAYS_PASS,
      "large-spte", {"large_wp": "readonly", "fast_pf_large": "forbid"}, "sc", "I1 no dirty page lost"),
     ("kvm/vcpu.py", "_mark_after_rmap", "smp_wmb", mut.REMOVED,
      "spt-reuse", {"leaf_check": "by_level", "sp_free": "call_rcu"}, "pso", "use-after-free"),
     ("kvm/zap.py", "kvm_mmu_commit_zap_page", "call_rcu", mut.REMOVED,
      "sp-free", {"sp_free": "call_rcu"}, "sc", "use-after-free"),
+    # the four protections of issue #12 (scenarios in kvm/scenarios/protections.py)
+    ("kvm/pte_list.py", "pte_list_add", "smp_wmb", mut.REMOVED,
+     "publish-link", {"publish": "wmb"}, "pso", "I5 lockless walk visits every entry present throughout"),
+    ("kvm/vcpu.py", "walk_shadow_page_lockless_begin", "smp_mb", mut.REMOVED,
+     "zap-vcpu-walk", {}, "tso", "use-after-free"),
+    ("kvm/zap.py", "kvm_mmu_commit_zap_page", "kvm_mmu_commit_zap_page: no flush needed", mut.ALWAYS_PASS,
+     "zap-vcpu-walk", {}, "sc", "use-after-free"),
+    ("kvm/spte_ops.py", "drop_spte", "drop_spte: may remove from the rmap before the clear", mut.ALWAYS_PASS,
+     "drop-order", {"drop_order": "clear_first"}, "sc", "I1 no dirty page lost"),
+    ("kvm/vcpu.py", "kvm_flush_remote_tlbs", "smp_mb", mut.REMOVED, "zap-vcpu-walk", {}, "pso", "use-after-free"),
+    ("kvm/vcpu.py", "walk_shadow_page_lockless_end", "smp_mb", mut.REMOVED,
+     "zap-vcpu-walk", {}, "lkmm", "use-after-free"),
+    ("kvm/scenarios/protections.py", "zap", "spin_lock", mut.REMOVED,
+     "drop-order", {"drop_order": "clear_first"}, "sc", "I3 rmap complete and exact"),
 ]
 
 
@@ -245,6 +269,9 @@ def test_every_killed_mutant_has_a_killing_run() -> None:
     # (KILLS numbers sites among those the killing run reaches: flush.py's two `protect` locks are
     # each the only one of their scenario)
     covered |= {("kvm/scenarios/flush.py", "protect", "spin_lock#2", mut.REMOVED)}
+    # (protections.py's third `zap` lock, drop-order's, is the only one its killing run reaches)
+    covered -= {("kvm/scenarios/protections.py", "zap", "spin_lock", mut.REMOVED)}
+    covered |= {("kvm/scenarios/protections.py", "zap", "spin_lock#3", mut.REMOVED)}
     assert killed == covered
 
 

@@ -19,6 +19,7 @@ from typing import Any
 
 from rmapwalk.engine.mutation import mutation_point
 from rmapwalk.engine.runtime import Violated
+from rmapwalk.kernel.barriers import smp_rmb
 from rmapwalk.kernel.bitops import BITS_PER_LONG, xchg_word
 from rmapwalk.kernel.once import READ_ONCE
 from rmapwalk.kernel.spinlock import spin_lock, spin_unlock
@@ -149,17 +150,26 @@ def spte_write_protect_lockless(kvm: KvmMmu, sptep: int) -> bool:
     With ``by_level`` the level is known before the spte is read, as in series v1, whose walker
     passes the level of the rmap it walks to ``__rmap_write_protect_lockless(sptep, level)``: the
     model reads ``sp->role.level`` once, before the loop.  A table freed and reused at another
-    level between that read and the spte read is R10 (scenario ``spt-reuse``)."""
+    level between that read and the spte read is R10 (scenario ``spt-reuse``).
+
+    ``by_level_reread`` reads the spte first, then (after ``smp_rmb()``) ``page_header(sptep)``
+    and ``sp->role.level`` again on every try, so the level belongs to the table as it is after
+    the load; the pair is still two reads, and the ``cmpxchg`` validates only the spte."""
     level = 0
-    if kvm.sw.leaf_check != "by_value":
+    check = kvm.sw.leaf_check
+    if check == "by_level":
         sp = page_header(kvm, sptep)
         level = int(kvm.ops.kernel_read(kvm.sp_field(sp, "role_level")))
     while True:
         spte = mmu_spte_get_lockless(kvm, sptep)
         if not is_shadow_present_pte(spte) or not is_writable_pte(spte):
             return False
-        if kvm.sw.leaf_check == "by_value":
+        if check == "by_value":
             leaf = is_last_spte_by_value(spte)
+        elif check == "by_level_reread":
+            smp_rmb()  # the level of the table as it is after the spte load
+            sp = page_header(kvm, sptep)
+            leaf = is_last_spte(spte, int(kvm.ops.kernel_read(kvm.sp_field(sp, "role_level"))))
         else:
             leaf = is_last_spte(spte, level)
         if not mutation_point("lockless write-protect: leaf test", leaf):

@@ -43,7 +43,8 @@
 * **I3 rmap complete and exact whenever mmu_lock is released** (opt-in, ``kvm.check_i3``;
   :mod:`rmapwalk.kvm.mmu_checks`): every release of mmu_lock in the model's code paths
   (``kvm_mmu_unlock``) walks every rmap: each entry a present leaf of its gfn and level, and
-  each present leaf among ``kvm.i3_sptes`` on its rmap.
+  every present leaf of a shadow page reachable from a root (and among ``kvm.i3_sptes``) on its
+  rmap.
 
 * **I5 the lockless walk visits every entry present throughout** (opt-in, no events:
   ``kvm.i5_present[head]``, the sptes a program keeps on that rmap; checked when
@@ -80,8 +81,8 @@
   ``flush-slots-lock``, R8).
 
 I3 and I11 are on in every scenario run (``Scenario.checks``); I5 is declared by the walker
-scenarios (``desc-reuse``, ``desc-init``, ``remove-move``).  Not yet: I3's completeness over every
-live shadow page (the model keeps no list of them) (I4 is the kernel layer's ``use-after-free``).
+scenarios (``desc-reuse``, ``desc-init``, ``remove-move``, ``add-position``, ``publish-link``).
+I4 is the kernel layer's ``use-after-free``.
 """
 
 from __future__ import annotations
@@ -92,11 +93,10 @@ from typing import Any
 from rmapwalk.engine.mutation import not_a_site
 from rmapwalk.engine.ops import observe
 from rmapwalk.engine.runtime import Violated
-from rmapwalk.kernel.bitops import BITS_PER_LONG, test_bit
-from rmapwalk.kernel.once import READ_ONCE
+from rmapwalk.kernel.bitops import BITS_PER_LONG
 from rmapwalk.kvm.dirty_log import kvm_mmu_slot_remove_write_access, kvm_vm_ioctl_get_dirty_log, migration_copy
 from rmapwalk.kvm.memslot import KvmMemorySlot, gfn_to_memslot
-from rmapwalk.kvm.mmu_checks import I1_STATE, I3, I8, I11
+from rmapwalk.kvm.mmu_checks import I1_STATE, I3, I8, I11, check_read, check_test_bit
 from rmapwalk.kvm.mmu_page import KvmMmu
 from rmapwalk.kvm.pte_list import I5, I6
 from rmapwalk.kvm.vcpu import KVM_REQ_TLB_FLUSH, TLB_RW, guest_memory
@@ -111,17 +111,23 @@ FAULT_LOOP = "endless fault loop"
 
 @not_a_site
 def check_harvest_protected(kvm: KvmMmu, reported: list[int]) -> None:
-    """I2, read right after ``KVM_GET_DIRTY_LOG`` returned ``reported`` (see the module doc)."""
+    """I2, read right after ``KVM_GET_DIRTY_LOG`` returned ``reported`` (see the module doc).
+
+    Observations in this order, each an acquire (``mmu_checks.check_read``): the request bit,
+    then the TLB entry, then the dirty bit.  A request seen cleared was cleared by the vCPU's
+    fully ordered ``test_and_clear_bit`` after it emptied its TLB, so the TLB entry read next is
+    that emptying or a later refill; a refill to writable follows the ``smp_mb()`` of a guest
+    entry that follows the fault which marked the gfn, so the dirty bit read last is set."""
     for vcpu in kvm.vcpus:
-        if test_bit(KVM_REQ_TLB_FLUSH, vcpu.requests):
+        if check_test_bit(KVM_REQ_TLB_FLUSH, vcpu.requests):
             continue  # the vCPU empties its TLB before its next guest access
         for g in reported:
-            if READ_ONCE(vcpu.tlb[g]) != TLB_RW:
+            if check_read(vcpu.tlb[g]) != TLB_RW:
                 continue
             slot = gfn_to_memslot(kvm, g)
             if slot is not None and slot.dirty_bitmap is not None:
                 off = g - slot.base_gfn
-                if test_bit(off % BITS_PER_LONG, slot.dirty_bitmap[off // BITS_PER_LONG]):
+                if check_test_bit(off % BITS_PER_LONG, slot.dirty_bitmap[off // BITS_PER_LONG]):
                     continue
             raise Violated(I2, f"get_dirty_log returned gfn {g} while {vcpu.name}'s TLB still lets it write "
                                f"gfn {g} and its dirty bit is clear")
@@ -135,9 +141,9 @@ def check_write_protected(kvm: KvmMmu, gfn: int, who: str) -> None:
     protector that skipped the flush because it saw W already clear, while another CPU had
     cleared W without flushing yet, leaves such an entry (R3)."""
     for vcpu in kvm.vcpus:
-        if test_bit(KVM_REQ_TLB_FLUSH, vcpu.requests):
+        if check_test_bit(KVM_REQ_TLB_FLUSH, vcpu.requests):
             continue
-        if READ_ONCE(vcpu.tlb[gfn]) == TLB_RW:
+        if check_read(vcpu.tlb[gfn]) == TLB_RW:
             raise Violated(I9, f"{who} write-protected gfn {gfn} and returned, but {vcpu.name}'s TLB still "
                                f"lets it write gfn {gfn} and no flush is pending")
 

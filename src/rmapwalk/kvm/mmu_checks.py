@@ -6,9 +6,11 @@ Their reads are events (they add executions), so each is off unless a program tu
   :func:`kvm_mmu_unlock` (every release of mmu_lock in the model's code paths) first walks
   every rmap of every memslot and requires *exactness*: each entry is a present leaf spte of
   that rmap's level mapping a gfn of that rmap (pfn ``pfn_base + gfn``), and no entry twice;
-  and *completeness* for the sptes the program declares in ``kvm.i3_sptes`` (address ->
-  level of its table): a present spte there is on the rmap of the gfn it maps.  (The model
-  keeps no list of live shadow pages, so completeness is over the declared sptes only.)
+  and *completeness*: every present leaf of every shadow page reachable from a root (the
+  vCPUs' roots and the direct roots; the linked shadow pages are the live ones, since a zap
+  unlinks a page under the same hold of mmu_lock) is on the rmap of the gfn and level it maps,
+  as is every present spte a program declares in ``kvm.i3_sptes`` (address -> level of its
+  table).
 
 * **I11 no writable large spte in a logged slot** (``kvm.check_i11``):
   :func:`check_no_writable_large_spte`, called under mmu_lock right before a write-protection
@@ -17,6 +19,8 @@ Their reads are events (they add executions), so each is off unless a program tu
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from rmapwalk.engine.mutation import not_a_site
 from rmapwalk.engine.runtime import Violated
@@ -28,6 +32,33 @@ from rmapwalk.kvm.rmap import gfn_to_rmap
 from rmapwalk.kvm.spte import is_last_spte, is_shadow_present_pte, is_writable_pte, spte_to_pfn
 
 I3 = "I3 rmap complete and exact"
+
+
+# -- the checks' observations ------------------------------------------------------------------------
+
+def check_read(loc: int) -> Any:
+    """One observation of ``loc`` by an invariant check: ``smp_load_acquire``.
+
+    Guaranteed: the observations a check makes are performed in its program order under every
+    memory model (an acquire orders the load before every later access of the checking CPU), so
+    a check that reads A, then B, sees B at least as new as every write that preceded (in its
+    writer's order, up to a release, a full barrier or a fully ordered RMW) the write of A it saw.
+    Each check below reads in the order that makes its excuses sound for the writers' own
+    ordering (a vCPU empties its TLB before the fully ordered ``test_and_clear_bit`` of its flush
+    request, marks a gfn before the ``smp_mb()`` of its next guest entry, ...).  With
+    ``READ_ONCE`` the reads could be satisfied in any order under PSO's sibling models, weak and
+    LKMM, and the check would report a state no moment of the execution had (instrumentation, not
+    KVM).  The check functions are :func:`not_a_site`: mutations never weaken these loads."""
+    from rmapwalk.kernel.once import smp_load_acquire
+
+    return smp_load_acquire(loc)
+
+
+def check_test_bit(nr: int, addr: int) -> bool:
+    """``test_bit`` as an invariant check's observation (:func:`check_read`)."""
+    from rmapwalk.kernel.bitops import BITS_PER_LONG
+
+    return bool(int(check_read(addr + nr // BITS_PER_LONG)) >> (nr % BITS_PER_LONG) & 1)
 I11 = "I11 no writable large spte in a logged slot"
 I1_STATE = "I1 no dirty page lost (state form)"
 I8 = "I8 fast path discipline"
@@ -140,8 +171,7 @@ def check_dirty_state(kvm: KvmMmu, who: str) -> None:
 
 
 def _check_dirty_state(kvm: KvmMmu, who: str) -> None:
-    from rmapwalk.kernel.bitops import BITS_PER_LONG, test_bit
-    from rmapwalk.kernel.once import READ_ONCE
+    from rmapwalk.kernel.bitops import BITS_PER_LONG
 
     req, tlb_rw = 0, 2  # rmapwalk.kvm.vcpu.KVM_REQ_TLB_FLUSH, TLB_RW (vcpu imports this module)
     for slot in kvm.memslots:
@@ -156,17 +186,17 @@ def _check_dirty_state(kvm: KvmMmu, who: str) -> None:
                         where = f"spte {sptep:#x} = {spte:#x}"
             if not where:
                 for vcpu in kvm.vcpus:
-                    if g in vcpu.tlb and not test_bit(req, vcpu.requests) and READ_ONCE(vcpu.tlb[g]) == tlb_rw:
+                    if g in vcpu.tlb and not check_test_bit(req, vcpu.requests) and check_read(vcpu.tlb[g]) == tlb_rw:
                         where = f"{vcpu.name}'s TLB entry"
                         break
             if not where:
                 continue
-            if any(READ_ONCE(loc) for (_, h), loc in sorted(kvm.ghost_mark_pending.items()) if h == g):
+            if any(check_read(loc) for (_, h), loc in sorted(kvm.ghost_mark_pending.items()) if h == g):
                 continue
-            if READ_ONCE(kvm.ghost_harvesting[g]):
+            if check_read(kvm.ghost_harvesting[g]):
                 continue
             off = g - slot.base_gfn
-            if test_bit(off % BITS_PER_LONG, slot.dirty_bitmap[off // BITS_PER_LONG]):
+            if check_test_bit(off % BITS_PER_LONG, slot.dirty_bitmap[off // BITS_PER_LONG]):
                 continue
             raise Violated(I1_STATE, f"{who} releases mmu_lock while {where} lets the guest write gfn {g}, "
                                      f"whose dirty bit is clear, with no harvest of it in progress and no "
@@ -188,18 +218,17 @@ def check_slot_write_protected(kvm: KvmMmu, slot: KvmMemorySlot, who: str) -> No
     such an entry (R8)."""
     if not kvm.check_i9_slot or slot.dirty_bitmap is None:
         return
-    from rmapwalk.kernel.bitops import BITS_PER_LONG, test_bit
-    from rmapwalk.kernel.once import READ_ONCE
+    from rmapwalk.kernel.bitops import BITS_PER_LONG
 
     req, tlb_rw = 0, 2  # rmapwalk.kvm.vcpu.KVM_REQ_TLB_FLUSH, TLB_RW
     for vcpu in kvm.vcpus:
-        if test_bit(req, vcpu.requests):
+        if check_test_bit(req, vcpu.requests):
             continue
         for g in slot.gfns():
-            if g not in vcpu.tlb or READ_ONCE(vcpu.tlb[g]) != tlb_rw:
+            if g not in vcpu.tlb or check_read(vcpu.tlb[g]) != tlb_rw:
                 continue
             off = g - slot.base_gfn
-            if test_bit(off % BITS_PER_LONG, slot.dirty_bitmap[off // BITS_PER_LONG]):
+            if check_test_bit(off % BITS_PER_LONG, slot.dirty_bitmap[off // BITS_PER_LONG]):
                 continue
             raise Violated(I9, f"{who} returns with gfn {g} write-protected in its spte, but {vcpu.name}'s "
                                f"TLB still lets it write gfn {g}, no flush is pending and its dirty bit is clear")
@@ -242,9 +271,39 @@ def _spte_gfn(kvm: KvmMmu, sptep: int, spte: int) -> int:
     return kvm_mmu_page_get_gfn(kvm, sp, spte_index(kvm, sptep))
 
 
+def _live_leaves(kvm: KvmMmu, values: dict[int, int]) -> dict[int, int]:
+    """sptep -> table level of every shadow-present leaf reachable from a root (the vCPUs' roots
+    and the direct roots built): the sptes of every live, linked shadow page.  Reads each entry
+    once (``values`` caches what the caller read already); under mmu_lock the non-leaf entries
+    and present-ness do not change."""
+    roots = {(vcpu.root_spt, vcpu.root_level) for vcpu in kvm.vcpus}
+    roots |= {(int(spt), int(lvl)) for _, spt, lvl in kvm.prog.lib.get("kvm.direct_roots", {}).values()}
+    out: dict[int, int] = {}
+    todo = sorted(roots, reverse=True)
+    seen: set[int] = set()
+    while todo:
+        spt, level = todo.pop()
+        if spt in seen:
+            continue
+        seen.add(spt)
+        for i in range(kvm.spt_entries):
+            sptep = kvm.spt_entry(spt, i)
+            if sptep not in values:
+                values[sptep] = int(kvm.ops.spte_read(sptep))
+            v = values[sptep]
+            if not is_shadow_present_pte(v):
+                continue
+            if is_last_spte(v, level):
+                out[sptep] = level
+            elif level > 1:
+                todo.append((spte_to_pfn(v), level - 1))
+    return out
+
+
 @not_a_site
 def check_rmap_complete_and_exact(kvm: KvmMmu, who: str = "mmu_lock holder") -> None:
-    """I3 (see the module doc); the caller holds mmu_lock."""
+    """I3 (see the module doc); the caller holds mmu_lock.  Each spte is read once."""
+    values: dict[int, int] = {}
     on_rmap: dict[int, int] = {}  # sptep -> rmap head address
     for slot in kvm.memslots:
         for level in sorted(slot.rmap):
@@ -253,7 +312,7 @@ def check_rmap_complete_and_exact(kvm: KvmMmu, who: str = "mmu_lock holder") -> 
                     if sptep in on_rmap:
                         raise Violated(I3, f"{who} releases mmu_lock with spte {sptep:#x} on a rmap twice")
                     on_rmap[sptep] = int(head)
-                    spte = int(kvm.ops.spte_read(sptep))
+                    spte = values[sptep] = int(kvm.ops.spte_read(sptep))
                     if not is_shadow_present_pte(spte) or not is_last_spte(spte, level):
                         raise Violated(I3, f"{who} releases mmu_lock with spte {sptep:#x} = {spte:#x} on the "
                                            f"level-{level} rmap {int(head):#x}, not a present leaf")
@@ -261,8 +320,10 @@ def check_rmap_complete_and_exact(kvm: KvmMmu, who: str = "mmu_lock holder") -> 
                     if int(gfn_to_rmap(kvm, gfn, level)) != int(head):
                         raise Violated(I3, f"{who} releases mmu_lock with spte {sptep:#x} (gfn {gfn}) on the "
                                            f"rmap {int(head):#x} of another gfn")
-    for sptep, level in sorted(kvm.i3_sptes.items()):
-        spte = int(kvm.ops.spte_read(sptep))
+    for sptep, level in sorted({**_live_leaves(kvm, values), **kvm.i3_sptes}.items()):
+        if sptep not in values:
+            values[sptep] = int(kvm.ops.spte_read(sptep))
+        spte = values[sptep]
         if not is_shadow_present_pte(spte) or not is_last_spte(spte, level):
             continue
         gfn = _spte_gfn(kvm, sptep, spte)
@@ -297,7 +358,8 @@ def check_no_writable_large_spte(kvm: KvmMmu, slot: KvmMemorySlot, who: str) -> 
                                         f"writable in slot {slot.id}, which logs dirty pages")
 
 
-__all__ = ["I1_STATE", "I3", "I8", "I9", "I11", "check_dirty_state", "check_fast_path_target",
+__all__ = ["I1_STATE", "I3", "I8", "I9", "I11", "check_dirty_state", "check_fast_path_target", "check_read",
+           "check_test_bit",
            "check_slot_write_protected",
            "check_no_writable_large_spte", "check_rmap_complete_and_exact", "enable_i1_state",
            "ghost_harvesting", "ghost_lockless_harvest", "ghost_mark_pending", "kvm_mmu_unlock"]

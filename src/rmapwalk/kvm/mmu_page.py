@@ -289,9 +289,20 @@ def kvm_mmu_alloc_page(kvm: KvmMmu, level: int, gfn: int, direct: bool = True, p
     ops.kernel_write(f(sp, "role_level"), level)
     ops.kernel_write(f(sp, "role_direct"), 1 if direct else 0)
     ops.kernel_write(f(sp, "role_invalid"), 0)
-    for i in range(kvm.spt_entries):  # init_shadow_page_table()
-        ops.kernel_write(kvm.spt_entry(spt, i), 0)
+    init_shadow_page_table(kvm, spt)
     return sp
+
+
+def init_shadow_page_table(kvm: KvmMmu, spt: int) -> None:
+    """Models ``init_shadow_page_table()`` (arch/x86/kvm/mmu.c, 3.11): every entry of a new
+    table set to 0.  ``spt_init=plain``: plain C stores, as 3.11's ``sp->spt[i] = 0ull`` (a
+    table fresh from the page allocator has no reader); ``once``: ``WRITE_ONCE``, the store
+    ``__set_spte`` makes -- what a table from a type-stable cache needs, since a lockless
+    walker still holding a pointer into its previous life may ``READ_ONCE`` the same words
+    (a plain store against that read is a data race)."""
+    write = kvm.ops.spte_write if kvm.sw.spt_init == "once" else kvm.ops.kernel_write
+    for i in range(kvm.spt_entries):
+        write(kvm.spt_entry(spt, i), 0)
 
 
 def kvm_mmu_free_page(kvm: KvmMmu, sp: int) -> None:
@@ -341,6 +352,7 @@ def kvm_mmu_page_set_gfn(kvm: KvmMmu, sp: int, index: int, gfn: int) -> None:
 
 __all__ = [
     "MMU_PAGE_HEADER_CACHE", "MMU_PAGE_SPT_CACHE", "PTE_LIST_DESC_CACHE", "KvmMmu", "desc_fields",
+    "init_shadow_page_table",
     "kvm_mmu_alloc_page", "kvm_mmu_free_page", "kvm_mmu_page_get_gfn", "kvm_mmu_page_set_gfn",
     "page_header", "sp_fields", "spt_fields", "spte_index",
 ]

@@ -84,6 +84,13 @@ def _more(kvm: PteListVm, desc: int) -> int:
     return desc + kvm.ext
 
 
+def adds_at_head(kvm: PteListVm) -> bool:
+    """Whether :func:`pte_list_add` puts a new entry at the head of a chain (switch
+    ``add_position``; ``pte_list`` by default: the series' head variant does, 3.11 appends)."""
+    pos = kvm.sw.add_position
+    return kvm.sw.pte_list == "head" if pos == "pte_list" else pos == "head"
+
+
 def pte_list_end(kvm: PteListVm, head: int) -> Any:
     """The value that ends the desc chain of ``head``: 0, or its nulls marker (``nulls=on``)."""
     return NULLS_MARKER(int(head)) if kvm.sw.nulls == "on" else 0
@@ -145,6 +152,10 @@ def pte_list_add(kvm: PteListVm, sptep: int, head: int) -> int:
     holding the entry, whose ``more`` is the old head, becomes the head.  Every non-head desc is
     then full.  The count returned is only the head desc's entries (the series' count is not
     known; nothing in the model depends on it below ``RMAP_RECYCLE_THRESHOLD``).
+
+    The switch ``add_position`` separates the add from the removal's refill: ``tail`` adds as
+    3.11 does and ``head`` as the series does, whatever ``pte_list`` (which then decides only
+    the refill of :func:`pte_list_remove`).
     """
     if sptep & 1 or not sptep:
         raise Violated("BUG", f"pte_list_add: {sptep!r} is not an spte pointer")
@@ -159,7 +170,7 @@ def pte_list_add(kvm: PteListVm, sptep: int, head: int) -> int:
         end = pte_list_end(kvm, head)
         if ext >= 2:
             first = _new_desc(kvm, [v, sptep], end)
-        elif kvm.sw.pte_list == "3.11":
+        elif not adds_at_head(kvm):
             second = _new_desc(kvm, [sptep], end)
             first = _new_desc(kvm, [v], second)
         else:
@@ -169,7 +180,7 @@ def pte_list_add(kvm: PteListVm, sptep: int, head: int) -> int:
         kvm.ops.link(head, first | 1)
         return 1
     desc = v & ~1
-    if kvm.sw.pte_list == "head":
+    if adds_at_head(kvm):
         return _add_at_head(kvm, sptep, head, desc)
     # many -> many, 3.11
     count = 0
@@ -482,7 +493,7 @@ def pte_list_descs(kvm: PteListVm, head: int, mem: Callable[[int], Any]) -> list
 
 
 __all__ = [
-    "I5", "I6", "for_each_rmap_spte", "is_desc_ptr",
+    "I5", "I6", "adds_at_head", "for_each_rmap_spte", "is_desc_ptr",
     "mmu_alloc_pte_list_desc", "mmu_free_pte_list_desc", "pte_list_add",
     "pte_list_desc_remove_entry", "pte_list_descs", "pte_list_end", "pte_list_entries", "pte_list_layout",
     "pte_list_remove", "pte_list_walk", "pte_list_walk_lockless", "max_walk_restarts", "rmap_walk",

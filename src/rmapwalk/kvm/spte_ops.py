@@ -123,7 +123,17 @@ def mmu_spte_clear_no_track(kvm: KvmMmu, sptep: int) -> None:
 
 def drop_spte(kvm: KvmMmu, sptep: int) -> None:
     """Models ``drop_spte()`` (arch/x86/kvm/mmu.c, 3.11): clear the spte *first*, then remove it
-    from its rmap (a lockless walker may meet a cleared spte still on the rmap)."""
+    from its rmap (a lockless walker may meet a cleared spte still on the rmap, never a present
+    spte that is no longer on it).
+
+    ``drop_order=remove_first`` (the broken alternative, scenario drop-order) removes it from
+    the rmap before clearing it: until the clear, the spte is present, possibly writable, and
+    invisible to a lockless write-protect walking the rmap."""
+    if mutation_point("drop_spte: may remove from the rmap before the clear", kvm.sw.drop_order == "remove_first"):
+        if is_rmap_spte(int(kvm.ops.spte_read(sptep))):
+            rmap_remove(kvm, sptep)
+        mmu_spte_clear_track_bits(kvm, sptep)
+        return
     if mmu_spte_clear_track_bits(kvm, sptep):
         rmap_remove(kvm, sptep)
 

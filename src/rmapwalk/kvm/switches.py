@@ -57,6 +57,13 @@ _TABLE: list[Switch] = [
            "(the 2023 tail_count descs: spte_count and tail_count per desc, every tail desc full, "
            "with the head word of struct kvm_rmap_head an atomic_long_t carrying KVM_RMAP_MANY and "
            "KVM_RMAP_LOCKED; §4.1, §4.2; kvm.pte_list_615, needs pte_list_ext >= 2)"),
+    Switch("add_position", ("pte_list", "tail", "head"), "pte_list",
+           "where pte_list_add puts an entry into a chain (the ADD_POSITION of §3.10, separate from the "
+           "removal's refill): pte_list (as the pte_list switch says: 3.11 tail, head head), tail (3.11: "
+           "the first desc whose last slot is free, else a new desc appended at the tail) or head (the "
+           "series' patch 7: the head desc, else a new desc that becomes the head).  Only for pte_list "
+           "3.11 and head; implemented (kvm.pte_list; scenario add-position: a desc freed under a walker "
+           "and reused at the tail, behind the walker's own nulls marker, hides the rest of the chain)"),
     Switch("desc_cache", ("plain", "typesafe_by_rcu"), "plain",
            "pte_list_desc kmem cache: 3.11 plain cache (freed descs are gone) or SLAB_DESTROY_BY_RCU "
            "(type-stable, for the lockless walker; §3.7)"),
@@ -111,11 +118,35 @@ _TABLE: list[Switch] = [
            "implies spt_cache=typesafe_by_rcu: spt_cache types only the tables, sp_free decides the "
            "timing and, with typesafe_slab, the headers too).  All three implemented (kvm.zap; "
            "scenarios sp-free, spt-reuse)"),
-    Switch("leaf_check", ("by_level", "by_value"), "by_level",
+    Switch("leaf_check", ("by_level", "by_level_reread", "by_value"), "by_level",
            "leaf test of the lockless write-protector: is_last_spte(spte, sp->role.level) with the level "
-           "read from the shadow page header (3.11 predicate), or from the value alone with the level "
-           "encoded in every spte (series v2 'check last spte with unawareness of mapping level'; "
-           "§3.8, R10).  Both implemented in the lockless write-protect"),
+           "read from the shadow page header before the spte (3.11 predicate, v1's walker passes the "
+           "rmap's level), by_level_reread (the spte first, smp_rmb(), then page_header(sptep) and "
+           "sp->role.level read again: the level of the table as it is after the spte load), or from "
+           "the value alone with the level encoded in every spte (series v2 'check last spte with "
+           "unawareness of mapping level'; §3.8, R10).  All three implemented in the lockless "
+           "write-protect (scenario spt-reuse)"),
+    Switch("spt_init", ("plain", "once"), "plain",
+           "init_shadow_page_table's zeroing of a newly allocated (possibly reused) table: plain C "
+           "stores (3.11 'sp->spt[i] = 0ull'; with a type-stable spt cache a lockless walker may "
+           "READ_ONCE the same words: a data race) or WRITE_ONCE, as __set_spte stores an spte "
+           "(what a table from a SLAB_DESTROY_BY_RCU cache needs, since readers may still read it).  "
+           "Both implemented (kvm.mmu_page)"),
+    Switch("walk_begin_mb", ("on", "off"), "on",
+           "the smp_mb() of walk_shadow_page_lockless_begin between vcpu->mode = "
+           "READING_SHADOW_PAGE_TABLES and the walk's loads (3.11: on; off is the broken alternative: "
+           "kvm_flush_remote_tlbs can read the old mode and free a table the walk then reads, under "
+           "TSO already).  Both implemented (kvm.vcpu; scenario walk-begin-mb)"),
+    Switch("zap_flush", ("before_free", "none"), "before_free",
+           "kvm_mmu_commit_zap_page: kvm_flush_remote_tlbs before freeing the zapped pages (3.11; the "
+           "flush waits for vCPUs in a lockless walk with interrupts off) or no flush (broken: a vCPU's "
+           "fast_page_fault walk reads the freed table, I4).  Both implemented (kvm.zap; scenario "
+           "zap-flush)"),
+    Switch("drop_order", ("clear_first", "remove_first"), "clear_first",
+           "drop_spte: clear the spte (mmu_spte_clear_track_bits), then remove it from its rmap (3.11), "
+           "or remove first (broken with the lockless write-protect: the walker no longer finds an spte "
+           "that is still present and writable, and a write through it after the harvest is lost, I1).  "
+           "Both implemented (kvm.spte_ops; scenario drop-order)"),
     Switch("flush_rule", ("writable", "mmu_writable"), "writable",
            "mmu_spte_update's TLB-flush decision: old spte hardware-writable and new not (3.11), or old "
            "spte MMU-writable (locklessly modifiable) and new not writable (series patch 4, merged; "
@@ -217,6 +248,7 @@ class Switches:
     """
 
     pte_list: str
+    add_position: str
     desc_cache: str
     nulls: str
     desc_init: str
@@ -230,6 +262,10 @@ class Switches:
     wmb_before_mark: str
     sp_free: str
     leaf_check: str
+    spt_init: str
+    walk_begin_mb: str
+    zap_flush: str
+    drop_order: str
     flush_rule: str
     volatile_bits: str
     flush_location: str

@@ -44,7 +44,7 @@ from rmapwalk.engine.program import Loc
 from rmapwalk.engine.runtime import ModelError, Violated
 from rmapwalk.kernel.barriers import smp_mb, smp_wmb
 from rmapwalk.kernel.bitops import set_bit, test_and_clear_bit, test_bit
-from rmapwalk.kernel.once import READ_ONCE, WRITE_ONCE, smp_store_release
+from rmapwalk.kernel.once import READ_ONCE, WRITE_ONCE, smp_load_acquire, smp_store_release
 from rmapwalk.kernel.rcu import rcu_read_lock, rcu_read_unlock
 from rmapwalk.kernel.spinlock import spin_lock
 from rmapwalk.kvm.memslot import gfn_to_memslot, mark_page_dirty
@@ -255,14 +255,21 @@ def kvm_flush_remote_tlbs(kvm: KvmMmu) -> None:
     (virt/kvm/kvm_main.c, 3.11): for each vCPU, ``kvm_make_request`` (``set_bit``) and
     ``smp_mb()``; then, unless it is the calling vCPU, wait until the vCPU is seen outside guest
     mode (it took the IPI; a vCPU in guest mode or in a lockless walk with interrupts off keeps
-    the caller waiting).  ``tlbs_dirty`` is not modelled."""
+    the caller waiting).  ``tlbs_dirty`` is not modelled.
+
+    The wait reads the mode with ``smp_load_acquire``: the kernel waits for the IPI's
+    acknowledgement in ``csd_lock_wait`` (kernel/smp.c), an acquire (``smp_cond_load_acquire``
+    since 4.x; 3.11's ``cpu_relax`` loop followed by the IPI handler's release of the csd lock is
+    the same pairing on x86).  So everything the vCPU did in guest mode before it left (its
+    guest writes, which ``vcpu_exit_guest`` publishes with a release store) is visible to what
+    the flusher does after the flush returns -- e.g. ``get_dirty_log``'s caller copying the page."""
     me = program().threads[thread_id()].name
     for vcpu in kvm.vcpus:
         set_bit(KVM_REQ_TLB_FLUSH, vcpu.requests)
         smp_mb()
         if vcpu.name == me:
             continue
-        mode = READ_ONCE(vcpu.mode)
+        mode = smp_load_acquire(vcpu.mode)  # csd_lock_wait: smp_cond_load_acquire
         assume(mutation_point("kvm_flush_remote_tlbs: wait for the IPI", mode == OUTSIDE_GUEST_MODE),
                f"kvm_flush_remote_tlbs: {vcpu.name} has not taken the flush IPI")
 
@@ -361,12 +368,19 @@ def walk_shadow_page_lockless_begin(vcpu: KvmVcpu) -> None:
     """Models ``walk_shadow_page_lockless_begin()`` (arch/x86/kvm/mmu.c, 3.11):
     ``local_irq_disable(); vcpu->mode = READING_SHADOW_PAGE_TABLES; smp_mb();``.  From here
     until the end, ``kvm_flush_remote_tlbs`` waits for this vCPU.  With ``vcpu.walk_rcu`` it is
-    c2a2ac2b563c's (2011) ``rcu_read_lock()`` instead, which no flush waits for."""
+    c2a2ac2b563c's (2011) ``rcu_read_lock()`` instead, which no flush waits for.
+
+    The ``smp_mb()`` (switch ``walk_begin_mb``) orders the mode store before the walk's loads:
+    with ``kvm_flush_remote_tlbs``'s ``smp_mb()`` between its request and its read of the mode,
+    either the flusher sees the walk (and waits) or the walk sees what the zapper did before
+    the flush (store buffering).  Without it the flusher can read the old mode while the walk
+    reads the table it is about to free."""
     if vcpu.walk_rcu:
         rcu_read_lock()
         return
     WRITE_ONCE(vcpu.mode, READING_SHADOW_PAGE_TABLES)
-    smp_mb()
+    if vcpu.kvm.sw.walk_begin_mb == "on":  # off: the broken alternative (scenario walk-begin-mb)
+        smp_mb()
 
 
 def walk_shadow_page_lockless_end(vcpu: KvmVcpu) -> None:

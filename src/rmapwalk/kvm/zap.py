@@ -20,6 +20,7 @@ hash and active lists, ``root_count`` (roots are never zapped), ``kvm_mod_used_m
 
 from __future__ import annotations
 
+from rmapwalk.engine.mutation import mutation_point
 from rmapwalk.engine.runtime import ModelError
 from rmapwalk.kernel.rcu import call_rcu
 from rmapwalk.kvm.mmu_page import KvmMmu, kvm_mmu_free_page
@@ -103,10 +104,15 @@ def kvm_mmu_commit_zap_page(kvm: KvmMmu, invalid_list: list[int]) -> None:
     """Models ``kvm_mmu_commit_zap_page()`` (3.11): ``kvm_flush_remote_tlbs`` (which waits for
     vCPUs in lockless shadow walks), then free the pages per ``sp_free``: at once
     (``immediate``, ``typesafe_slab``) or in one RCU callback for the whole list (``call_rcu``,
-    series v1 ``rcu_free_shadow_page``; the program needs ``init_rcu``)."""
+    series v1 ``rcu_free_shadow_page``; the program needs ``init_rcu``).
+
+    ``zap_flush=none`` frees without the flush: a vCPU may still be in a lockless walk of the
+    page (``fast_page_fault``) or hold TLB entries through it."""
     if not invalid_list:
         return
-    kvm_flush_remote_tlbs(kvm)
+    # zap_flush=none: the broken alternative (scenario zap-flush); its mutant skips the flush too
+    if not mutation_point("kvm_mmu_commit_zap_page: no flush needed", kvm.sw.zap_flush == "none"):
+        kvm_flush_remote_tlbs(kvm)
     sps = tuple(invalid_list)
     invalid_list.clear()
     if kvm.sw.sp_free == "call_rcu":

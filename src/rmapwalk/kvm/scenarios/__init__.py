@@ -51,7 +51,8 @@ class Scenario:
     #: complete and exact at every release of mmu_lock), ``"I8"`` (the fast path's cmpxchg only
     #: on a present, lockless-modifiable leaf of a direct page, level 1 in a logged slot) and
     #: ``"I11"`` (no writable large spte when a write-protection of a logged slot returns); I5 is
-    #: declared by the scenario itself
+    #: declared by the scenario itself; ``"data race"`` turns on the data-race reports
+    #: (``rmapwalk.kernel.races``: plain accesses racing with others are violations)
     checks: tuple[str, ...] = ("I3", "I8", "I11")
     #: the review the question belongs to: ``"2013"`` (Xiao's lockless write-protect) or
     #: ``"2025"`` (the per-rmap lock and lockless aging); ``rmapwalk review`` gives each its section
@@ -70,6 +71,10 @@ class Scenario:
             kvm.check_i11 = "I11" in self.checks
             kvm.check_i8 = "I8" in self.checks
             kvm.check_i12 = "I12" in self.checks
+        if "data race" in self.checks:
+            from rmapwalk.kernel.races import report_data_races
+
+            report_data_races(prog)
         return prog
 
 
@@ -91,11 +96,21 @@ def check(scenario: Scenario, switches: Switches, model: str = "sc", **options: 
 
 
 def _registry() -> dict[str, Scenario]:
-    from rmapwalk.kvm.scenarios import aging, flush, indirect, large_spte, lost_dirty, seed, track_bits, zapping
+    from rmapwalk.kvm.scenarios import (
+        aging,
+        flush,
+        indirect,
+        large_spte,
+        lost_dirty,
+        protections,
+        seed,
+        track_bits,
+        zapping,
+    )
 
     out: dict[str, Scenario] = {}
     for sc in (seed.SCENARIOS + lost_dirty.SCENARIOS + large_spte.SCENARIOS + zapping.SCENARIOS + flush.SCENARIOS
-               + track_bits.SCENARIOS + indirect.SCENARIOS + aging.SCENARIOS):
+               + protections.SCENARIOS + track_bits.SCENARIOS + indirect.SCENARIOS + aging.SCENARIOS):
         if sc.name in out:
             raise AssertionError(f"scenario {sc.name} defined twice")
         out[sc.name] = sc

@@ -124,9 +124,8 @@ DESC_REUSE = Scenario(
     base={"write_protect": "lockless", "mark_order": "after_rmap", "pte_list": "head",
           "desc_cache": "typesafe_by_rcu", "desc_init": "careful", "pte_list_ext": 1, "publish": "wmb"},
     # I5 (a stays on gfn 0's rmap throughout the walk) fires where the walk misses it; vcpu0's
-    # write, which would then be lost (I1), is left out to keep the scenario small (the test
-    # test_desc_reuse_loses_the_write_end_to_end runs it with the write and without I5)
-    build_fn=lambda sw: desc_reuse(sw, check_i5=True, guest=False),
+    # write after the walk makes the same miss a lost page (I1) where I5 did not stop the run
+    build_fn=lambda sw: desc_reuse(sw, check_i5=True, guest=True),
     expected=expect({"nulls": "off"}, I5_ALL) + expect({"nulls": "on"}, ALL_HOLD),
 )
 
@@ -139,8 +138,8 @@ DESC_INIT = Scenario(
     races=(),
     base={"write_protect": "lockless", "mark_order": "after_rmap", "pte_list": "head",
           "desc_cache": "typesafe_by_rcu", "nulls": "on", "pte_list_ext": 1, "publish": "wmb"},
-    # I5 sees the missed spte directly: no guest write needed (vcpu0 idle)
-    build_fn=lambda sw: desc_reuse(sw, "desc-init", check_i5=True, guest=False),
+    # I5 sees the missed spte directly; vcpu0's write makes I1 claimable (a miss would lose it)
+    build_fn=lambda sw: desc_reuse(sw, "desc-init", check_i5=True, guest=True),
     expected=expect({"desc_init": "3.11"}, I5_ALL) + expect({"desc_init": "careful"}, ALL_HOLD),
 )
 

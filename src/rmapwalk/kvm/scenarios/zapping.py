@@ -39,15 +39,25 @@ ALL_HOLD = {m: HOLDS for m in MODELS}
 UAF = "use-after-free"
 
 
+#: the data-race report (``rmapwalk.kernel.races``)
+RACE = "data race"
+
+
 def _all(prop: str) -> dict[str, frozenset[str]]:
     return {m: frozenset({prop}) for m in MODELS}
 
 
-def prefault_path(kvm: KvmMmu, gfn: int, root_level: int, *, writable: bool = True) -> tuple[int, int]:
+def _all2(*props: str) -> dict[str, frozenset[str]]:
+    return {m: frozenset(props) for m in MODELS}
+
+
+def prefault_path(kvm: KvmMmu, gfn: int, root_level: int, *, writable: bool = True,
+                  mmu_writable: bool | None = None) -> tuple[int, int]:
     """Build-time state: the direct root of ``root_level`` and the tables down to level 1 for
     ``gfn`` (created with ``kvm_mmu_alloc_page`` and linked as ``__direct_map`` does), a leaf
-    spte for ``gfn`` on its rmap, and (if ``writable``) its dirty bit set.  Returns (the leaf's
-    sptep, the level-1 shadow page)."""
+    spte for ``gfn`` on its rmap, and (if ``writable``) its dirty bit set; ``writable=False,
+    mmu_writable=True`` gives a dirty-log write-protected leaf the fast path may fix.  Returns
+    (the leaf's sptep, the level-1 shadow page)."""
     _, spt = mmu_alloc_direct_roots(kvm, root_level)
     enc = kvm.sw.leaf_check == "by_value"
     with kvm.building():
@@ -64,7 +74,7 @@ def prefault_path(kvm: KvmMmu, gfn: int, root_level: int, *, writable: bool = Tr
                 mmu_spte_set(kvm, sptep, make_nonleaf_spte(spt, level, encode_level=enc))
             level -= 1
         leaf = kvm.spt_entry(spt, shadow_index(kvm, gfn, 1))
-        mmu_spte_set(kvm, leaf, kvm_make_spte(kvm, gfn, 1, writable))
+        mmu_spte_set(kvm, leaf, kvm_make_spte(kvm, gfn, 1, writable, mmu_writable=mmu_writable))
         rmap_add(kvm, leaf, gfn)
         sp = sp_of_table(kvm, spt)
     if writable:
@@ -84,7 +94,12 @@ def sp_free(sw: Switches) -> Program:
     (dirty).  ``migrate`` harvests once (the lockless write-protect walks gfn 0's rmap inside
     ``rcu_read_lock``) and copies; ``zap`` (an MMU-notifier-like kernel thread, no vCPU) zaps P
     under mmu_lock: the spte is dropped from the rmap, P unlinked from the root, remote TLBs
-    flushed (no vCPU to wait for), P freed as ``sp_free`` says."""
+    flushed (no vCPU to wait for), P freed as ``sp_free`` says.  No guest write: I1 cannot fail
+    here (the only spte of gfn 0 is zapped); the question is I4.  (A vCPU writing gfn 0 after
+    the zap refaults it into a new table, and under PSO the walker then reads the new table's
+    ``page_private`` before its initialisation is visible -- no barrier orders it before the
+    single-entry rmap store -- which the model reports as a model error; left out, see the
+    report of issue #12.)"""
     p = Program(f"sp-free[{sw.describe()}]")
     kvm = KvmMmu(p, sw, npages=1, max_level=1, sp_capacity=2, desc_capacity=1)
     _, sp = prefault_path(kvm, 0, 2)
@@ -124,7 +139,10 @@ def spt_reuse(sw: Switches) -> Program:
     copies; ``vcpu0`` (R's vCPU, no guest access) under mmu_lock zaps P and then maps gfn 4
     (``__direct_map``): the new level-2 table for R[1] is P's freed header and table (LIFO), and
     its entry 0 -- the walker's ``sptep`` -- becomes a non-leaf entry pointing to a new level-1
-    table.  A walker that learnt ``level = 1`` before the reuse takes that entry for a leaf."""
+    table; then the vCPU writes gfn 4 (I1: the page must be reported).  A walker that learnt
+    ``level = 1`` before the reuse takes that entry for a leaf, and its W-clear of the non-leaf
+    entry makes the guest's write to gfn 4 fault; data races are reported (the walker's reads of
+    a table and header that are reinitialised under it)."""
     p = Program(f"spt-reuse[{sw.describe()}]")
     kvm = KvmMmu(p, sw, npages=5, max_level=1, sp_capacity=5, desc_capacity=1)
     vcpu = kvm_create_vcpu(kvm, root_level=3)
@@ -135,6 +153,7 @@ def spt_reuse(sw: Switches) -> Program:
         kvm_mmu_zap_page(kvm, sp)
         __direct_map(vcpu, 4, True)
         kvm_mmu_unlock(kvm)
+        guest_write(vcpu, 4, 1)
 
     p.thread(zap_and_map, name=vcpu.name)
     p.thread(migration_thread(kvm, 1), name="migrate")
@@ -152,13 +171,81 @@ SPT_REUSE = Scenario(
     races=("R10",),
     base={**SERIES, "sp_free": "typesafe_slab"},
     build_fn=spt_reuse,
+    checks=("I3", "I8", "I11", "data race"),
     expected=(
-        expect({"leaf_check": "by_level"}, _all(I7))
-        + expect({"leaf_check": "by_value"}, ALL_HOLD)
+        expect({"leaf_check": "by_level"}, _all2(I7, RACE))
+        # re-reading the level after the spte holds here; spt-reuse-aba shows it is not enough
+        + expect({"leaf_check": "by_level_reread"}, _all(RACE))
+        # by value, but the reused table zeroed with plain stores (3.11 init_shadow_page_table)
+        + expect({"leaf_check": "by_value"}, _all(RACE))
+        + expect({"leaf_check": "by_value", "spt_init": "once"}, ALL_HOLD)
         # the same race with the 3.11 free (R10's second half: a freed table, I4) and with call_rcu
-        + expect({"leaf_check": "by_level", "sp_free": "immediate"}, {m: frozenset({I7, UAF}) for m in MODELS})
-        + expect({"leaf_check": "by_value", "sp_free": "immediate"}, _all(UAF))
+        + expect({"leaf_check": "by_level", "sp_free": "immediate"}, {m: frozenset({I7, UAF, RACE}) for m in MODELS})
+        + expect({"leaf_check": "by_value", "sp_free": "immediate", "spt_init": "once"}, _all(UAF))
         + expect({"leaf_check": "by_level", "sp_free": "call_rcu"}, ALL_HOLD)
+    ),
+)
+
+
+def spt_reuse_aba(sw: Switches) -> Program:
+    """R10 with the level re-read (``leaf_check=by_level_reread``): the table is reused three
+    times.  ``spt_entries=2``; a level-3 direct root R, R[0] -> level-2 table Q, Q[0] -> level-1
+    table P, P[0] a writable spte for gfn 0 (dirty).  ``migrate`` harvests once (lockless) and
+    copies; ``vcpu0`` (R's vCPU, no guest access) runs, each step under mmu_lock:
+
+    1. zap P; map gfn 4: the level-2 table for R[1] is P again (LIFO) and P[0] points to a new
+       level-1 table X: P[0] holds the non-leaf value N (writable, as upper levels are);
+    2. zap X, then P; map gfn 2: Q[1]'s new level-1 table is P (level 1 now, P[0] gfn 2's leaf);
+    3. zap P; map gfn 4 again: R[1] -> P (level 2) and P[0] -> X: P[0] holds N again.
+
+    A walker that read N in life 1, the level (1) in life 2 and cmpxchg's in life 3 clears W of
+    a non-leaf entry (I7): the spte and the level are two reads, and the cmpxchg validates only
+    the spte (an ABA on the value).  The level encoded in the value is one read."""
+    p = Program(f"spt-reuse-aba[{sw.describe()}]")
+    kvm = KvmMmu(p, sw, npages=5, max_level=1, sp_capacity=4, desc_capacity=1)
+    vcpu = kvm_create_vcpu(kvm, root_level=3)
+    _, sp = prefault_path(kvm, 0, 3)
+    root_spt = vcpu.root_spt
+
+    def table_at(sptep: int) -> int:
+        return sp_of_table(kvm, spte_to_pfn(int(kvm.ops.spte_read(sptep))))
+
+    def zap_and_map() -> None:
+        spin_lock(kvm.mmu_lock)
+        kvm_mmu_zap_page(kvm, sp)
+        __direct_map(vcpu, 4, True)  # life 1: P at level 2 under R[1], P[0] -> X
+        kvm_mmu_unlock(kvm)
+        spin_lock(kvm.mmu_lock)
+        p1 = table_at(kvm.spt_entry(root_spt, 1))
+        x = table_at(kvm.spt_entry(int(kvm.ops.kernel_read(kvm.sp_field(p1, "spt"))), 0))
+        kvm_mmu_zap_page(kvm, x)
+        kvm_mmu_zap_page(kvm, p1)
+        __direct_map(vcpu, 2, True)  # life 2: P at level 1 under Q[1]
+        kvm_mmu_unlock(kvm)
+        spin_lock(kvm.mmu_lock)
+        q = table_at(kvm.spt_entry(root_spt, 0))
+        kvm_mmu_zap_page(kvm, table_at(kvm.spt_entry(int(kvm.ops.kernel_read(kvm.sp_field(q, "spt"))), 1)))
+        __direct_map(vcpu, 4, True)  # life 3: P at level 2 again, P[0] -> X again
+        kvm_mmu_unlock(kvm)
+
+    p.thread(zap_and_map, name=vcpu.name)
+    p.thread(migration_thread(kvm, 1), name="migrate")
+    require_no_dirty_page_lost(kvm)
+    return p
+
+
+SPT_REUSE_ABA = Scenario(
+    name="spt-reuse-aba",
+    question="With shadow page tables from a type-stable cache, is re-reading sp->role.level after "
+             "the spte load (with smp_rmb) enough for the lockless write-protect's leaf test, or must "
+             "the level be encoded in the spte (Xiao's answer to Gleb in the seed mail)?",
+    races=("R10",),
+    base={**SERIES, "sp_free": "typesafe_slab"},
+    build_fn=spt_reuse_aba,
+    expected=(
+        expect({"leaf_check": "by_level_reread"}, _all(I7))
+        + expect({"leaf_check": "by_value"}, ALL_HOLD)
+        + expect({"leaf_check": "by_level"}, _all(I7))
     ),
 )
 
@@ -211,7 +298,7 @@ REMOVE_MOVE = Scenario(
     ),
 )
 
-SCENARIOS = (SP_FREE, SPT_REUSE, REMOVE_MOVE)
+SCENARIOS = (SP_FREE, SPT_REUSE, SPT_REUSE_ABA, REMOVE_MOVE)
 
-__all__ = ["REMOVE_MOVE", "SCENARIOS", "SPT_REUSE", "SP_FREE", "prefault_path", "remove_move", "sp_free",
-           "spt_reuse"]
+__all__ = ["REMOVE_MOVE", "SCENARIOS", "SPT_REUSE", "SPT_REUSE_ABA", "SP_FREE", "prefault_path", "remove_move",
+           "sp_free", "spt_reuse", "spt_reuse_aba"]
