@@ -15,7 +15,6 @@ from concurrent.futures import ProcessPoolExecutor
 
 import click
 
-from rmapwalk.cli_shared import replay_record, safe_name, save_violation
 from rmapwalk.litmus.candidates import LitmusResult
 from rmapwalk.litmus.herdout import herd_lines, json_record
 from rmapwalk.litmus.parser import LitmusError
@@ -48,6 +47,7 @@ def _one(args: tuple[str, ModelSpec, str | None]) -> tuple[LitmusResult, str | N
 def _witness(path: str, spec: ModelSpec, replay_dir: str) -> str | None:
     """The engine's trace of one execution reaching the condition's outcome (``exists``), or
     breaking it (``~exists``/``forall``), with its replay file; None if there is none."""
+    from rmapwalk.cli.common import replay_record, safe_name, save_violation
     from rmapwalk.engine.runtime import ModelError
     from rmapwalk.litmus.engine_bridge import run_engine
     from rmapwalk.loader import file_sha256
