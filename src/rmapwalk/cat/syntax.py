@@ -442,7 +442,10 @@ STRING: /"[^"]*"/
 
 @lru_cache(maxsize=1)
 def _parser() -> Lark:
-    return Lark(GRAMMAR, parser="lalr", lexer="basic", propagate_positions=True, maybe_placeholders=False)
+    from rmapwalk.cache import lark_parser
+
+    parser: Lark = lark_parser(GRAMMAR, lexer="basic", propagate_positions=True, maybe_placeholders=False)
+    return parser
 
 
 def _is_tok(x: object, typ: str | None = None) -> bool:
@@ -731,7 +734,27 @@ class _Build(Transformer[Token, Model]):
 
 
 def parse(text: str, file: str = "<string>") -> Model:
-    """Parse the text of a cat (or bell) file; raise :class:`CatError` with the position of a syntax error."""
+    """Parse the text of a cat (or bell) file; raise :class:`CatError` with the position of a syntax error.
+
+    The tree of a file that parses is cached as JSON (:mod:`rmapwalk.cache`, keyed by ``file`` and
+    ``text``), so a model's files are parsed once, not once per process; a cached tree equals
+    the parsed one."""
+    from rmapwalk import cache
+
+    return cache.cached("cat-syntax", cache.digest("cat-syntax", file, text), lambda: _parse(text, file),
+                        _codec().encode, _codec().decode)
+
+
+@lru_cache(maxsize=1)
+def _codec() -> Any:
+    from rmapwalk.cache import Codec
+
+    return Codec([Pos, Model, Const, TagE, Var, Un, NOp, Bin, TupleE, App, Pat, Fun, ExplSet, Binding, Bind,
+                  MatchTag, MatchSet, Try, IfVar, LetI, TestI, NopI, IncludeI, ProcI, CallI, EnumI, WithI,
+                  IfVarI, ForallI])
+
+
+def _parse(text: str, file: str) -> Model:
     clean = strip_comments(text, file)
     try:
         tree = _parser().parse(clean)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-from concurrent.futures import ProcessPoolExecutor
 
 import click
 
@@ -110,6 +109,8 @@ def litmus(memory_model: str | None, conf: str | None, cat_file: str | None, as_
     work = [(f, spec, replay_dir if trace else None) for f in files]
     failed = False
     if jobs > 1 and len(files) > 1:
+        from concurrent.futures import ProcessPoolExecutor
+
         with ProcessPoolExecutor(max_workers=min(jobs, len(files), os.cpu_count() or 1)) as pool:
             results = pool.map(_one, work)
             failed = _emit(results, as_json, no_time)

@@ -15,7 +15,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from rmapwalk.litmus.ast import (
     AddrOf,
@@ -95,6 +97,27 @@ def parse_def(path: str | Path) -> MacroTable:
 
 
 def parse_def_text(text: str, file: str) -> MacroTable:
+    """The macros of a ``.def`` file's text; the table is cached as JSON (:mod:`rmapwalk.cache`,
+    keyed by ``file`` and ``text``) and a cached table equals the parsed one."""
+    from rmapwalk import cache
+
+    return cache.cached("litmus-def", cache.digest("litmus-def", file, text), lambda: _parse_def_text(text, file),
+                        _codec().encode, _codec().decode)
+
+
+@lru_cache(maxsize=1)
+def _codec() -> Any:
+    import dataclasses
+
+    from rmapwalk import cache
+    from rmapwalk.litmus import ast
+
+    nodes = [v for v in vars(ast).values()
+             if isinstance(v, type) and dataclasses.is_dataclass(v) and v.__module__ == ast.__name__]
+    return cache.Codec([*nodes, Macro, MacroTable])
+
+
+def _parse_def_text(text: str, file: str) -> MacroTable:
     tree = _run("def", text, file, "the macro file")
     table = MacroTable(source=file)
     for name_tok, formals, body in tree.children:

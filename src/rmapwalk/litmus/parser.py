@@ -24,6 +24,7 @@ from typing import Any
 from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
 
+from rmapwalk.cache import lark_parser
 from rmapwalk.litmus.ast import (
     AddrOf,
     And,
@@ -259,7 +260,7 @@ def _parser(which: str) -> Lark:
     p = _parsers.get(which)
     if p is None:
         grammar = {"c": _C_GRAMMAR, "def": _DEF_GRAMMAR, "init": _INIT_GRAMMAR, "cond": _COND_GRAMMAR}[which]
-        p = Lark(grammar, parser="lalr", propagate_positions=True, maybe_placeholders=True)
+        p = lark_parser(grammar, propagate_positions=True, maybe_placeholders=True)
         _parsers[which] = p
     return p
 

@@ -1,0 +1,202 @@
+"""A cache of derived data (parsed cat models, parser tables), stored as JSON files in a user cache
+directory so that each ``rmapwalk`` process need not derive them again.
+
+Where: ``$RMAPWALK_CACHE_DIR`` if set (an empty value turns the cache off), else
+``$XDG_CACHE_HOME/rmapwalk``, else ``~/.cache/rmapwalk``.
+
+Guarantees:
+
+- Entries are data, never code: one JSON header line (format, kind, key, SHA-256 of the value's
+  bytes) and one JSON line with the value.  Nothing is unpickled or evaluated.
+- An entry is keyed by a digest of everything it is derived from (the source texts, the versions of
+  rmapwalk and of the cache format, and whatever else the caller passes), so an edited file is a
+  new key and a stale entry is never used.
+- A missing, unreadable, truncated or otherwise corrupted entry (bad JSON, a wrong header, a
+  checksum mismatch, or a value its decoder rejects) is ignored: :func:`cached` derives the value
+  again and overwrites the entry.  A cache directory that cannot be written only costs the time
+  to derive the value each run; the cache never makes a command fail.
+- Writes are atomic (a temporary file renamed into place), so concurrent processes see either no
+  entry or a whole one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from rmapwalk import __version__
+
+#: the environment variable that overrides the cache directory ("" turns the cache off)
+ENV = "RMAPWALK_CACHE_DIR"
+#: bumped when the layout of entries or of an encoded value changes
+FORMAT = 1
+
+T = TypeVar("T")
+
+
+def cache_dir() -> Path | None:
+    """The cache directory (not necessarily existing yet), or None when the cache is off."""
+    env = os.environ.get(ENV)
+    if env is not None:
+        return Path(env) if env else None
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    base = Path(xdg) if xdg else Path.home() / ".cache"
+    return base / "rmapwalk"
+
+
+def digest(*parts: str) -> str:
+    """A key for data derived from ``parts`` (and this rmapwalk version and cache format)."""
+    h = hashlib.sha256(f"rmapwalk {__version__} cache {FORMAT}".encode())
+    for p in parts:
+        b = p.encode("utf-8", "surrogatepass")
+        h.update(b"\0%d\0" % len(b))
+        h.update(b)
+    return h.hexdigest()
+
+
+def _path(kind: str, key: str) -> Path | None:
+    d = cache_dir()
+    return None if d is None else d / f"{kind}-{key[:40]}.json"
+
+
+def load(kind: str, key: str) -> Any:
+    """The JSON value stored under ``(kind, key)``, or None when there is no valid entry."""
+    path = _path(kind, key)
+    if path is None:
+        return None
+    try:
+        raw = path.read_bytes()
+        head, _, body = raw.partition(b"\n")
+        meta = json.loads(head)
+        if (not isinstance(meta, dict) or meta.get("format") != FORMAT or meta.get("kind") != kind
+                or meta.get("key") != key or meta.get("sha256") != hashlib.sha256(body).hexdigest()):
+            return None
+        return json.loads(body)
+    except (OSError, ValueError):
+        return None
+
+
+def store(kind: str, key: str, value: Any) -> None:
+    """Store a JSON value under ``(kind, key)`` (atomically); failures to write are ignored."""
+    path = _path(kind, key)
+    if path is None:
+        return
+    body = json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8", "surrogatepass")
+    meta = {"format": FORMAT, "kind": kind, "key": key, "sha256": hashlib.sha256(body).hexdigest()}
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=path.parent)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(json.dumps(meta).encode() + b"\n" + body)
+            os.replace(tmp, path)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            raise
+    except OSError:
+        pass
+
+
+def cached(kind: str, key: str, build: Callable[[], T], to_data: Callable[[T], Any],
+           from_data: Callable[[Any], T]) -> T:
+    """``from_data`` of the entry ``(kind, key)`` if there is a valid one; else ``build()``, stored
+    as ``to_data`` of it.  An entry ``from_data`` rejects (any exception) is derived again."""
+    data = load(kind, key)
+    if data is not None:
+        try:
+            return from_data(data)
+        except Exception:  # a corrupted entry: derive the value again
+            pass
+    value = build()
+    try:
+        data = to_data(value)
+    except (TypeError, ValueError):  # not encodable: keep the value, cache nothing
+        return value
+    store(kind, key, data)
+    return value
+
+
+# -- values as JSON: tuples, dicts with any keys, frozensets and dataclasses of known classes ------
+class Codec:
+    """Encodes values built of None, bool, int, float, str, list, tuple, dict, frozenset and
+    instances of the given dataclasses as JSON values, and decodes them back to equal values.
+
+    Every JSON object in the encoding is a tagged wrapper, so any dict round-trips."""
+
+    def __init__(self, classes: Iterable[type]) -> None:
+        self.classes: dict[str, type] = {}
+        for c in classes:
+            assert dataclasses.is_dataclass(c), c
+            self.classes[c.__name__] = c
+        self._fields = {n: tuple(f.name for f in dataclasses.fields(c) if f.init) for n, c in self.classes.items()}
+
+    def encode(self, x: Any) -> Any:
+        if x is None or isinstance(x, (bool, int, float, str)):
+            return x
+        if isinstance(x, list):
+            return [self.encode(v) for v in x]
+        if isinstance(x, tuple):
+            return {"t": [self.encode(v) for v in x]}
+        if isinstance(x, dict):
+            if all(isinstance(k, str) for k in x):
+                return {"d": {k: self.encode(v) for k, v in x.items()}}
+            return {"m": [[self.encode(k), self.encode(v)] for k, v in x.items()]}
+        if isinstance(x, frozenset):
+            return {"s": [self.encode(v) for v in x]}
+        name = type(x).__name__
+        if self.classes.get(name) is type(x):
+            return {"@": name, "f": [self.encode(getattr(x, f)) for f in self._fields[name]]}
+        raise TypeError(f"cannot encode a {name}")
+
+    def decode(self, x: Any) -> Any:
+        if isinstance(x, list):
+            return [self.decode(v) for v in x]
+        if not isinstance(x, dict):
+            return x
+        if "@" in x:
+            return self.classes[x["@"]](*[self.decode(v) for v in x["f"]])
+        ((tag, v),) = x.items()
+        if tag == "t":
+            return tuple(self.decode(a) for a in v)
+        if tag == "d":
+            return {k: self.decode(a) for k, a in v.items()}
+        if tag == "m":
+            return {self.decode(k): self.decode(a) for k, a in v}
+        if tag == "s":
+            return frozenset(self.decode(a) for a in v)
+        raise ValueError(f"unknown tag {tag!r}")
+
+
+_PLAIN = Codec(())
+
+
+def lark_parser(grammar: str, **options: Any) -> Any:
+    """``lark.Lark(grammar, parser="lalr", **options)``, its tables cached as JSON (keyed by the
+    grammar, the options and lark's version): the LALR analysis runs once per grammar, not once
+    per process.  The parser returned parses exactly as a freshly built one."""
+    import lark
+    from lark.grammar import Rule
+    from lark.lexer import TerminalDef
+
+    def build() -> lark.Lark:
+        return lark.Lark(grammar, parser="lalr", **options)
+
+    def to_data(p: lark.Lark) -> Any:
+        data, memo = p.memo_serialize([TerminalDef, Rule])
+        return _PLAIN.encode({"data": data, "memo": memo})
+
+    def from_data(d: Any) -> lark.Lark:
+        obj = _PLAIN.decode(d)
+        return lark.Lark._load_from_dict(obj["data"], obj["memo"])
+
+    key = digest("lark", lark.__version__, grammar, repr(sorted(options.items())))
+    return cached("lark", key, build, to_data, from_data)
