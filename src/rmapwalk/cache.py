@@ -65,8 +65,8 @@ def _path(kind: str, key: str) -> Path | None:
     return None if d is None else d / f"{kind}-{key[:40]}.json"
 
 
-def load(kind: str, key: str) -> Any:
-    """The JSON value stored under ``(kind, key)``, or None when there is no valid entry."""
+def load_bytes(kind: str, key: str) -> bytes | None:
+    """The value's JSON text stored under ``(kind, key)``, or None when there is no valid entry."""
     path = _path(kind, key)
     if path is None:
         return None
@@ -74,11 +74,20 @@ def load(kind: str, key: str) -> Any:
         raw = path.read_bytes()
         head, _, body = raw.partition(b"\n")
         meta = json.loads(head)
-        if (not isinstance(meta, dict) or meta.get("format") != FORMAT or meta.get("kind") != kind
-                or meta.get("key") != key or meta.get("sha256") != hashlib.sha256(body).hexdigest()):
-            return None
-        return json.loads(body)
     except (OSError, ValueError):
+        return None
+    if (not isinstance(meta, dict) or meta.get("format") != FORMAT or meta.get("kind") != kind
+            or meta.get("key") != key or meta.get("sha256") != hashlib.sha256(body).hexdigest()):
+        return None
+    return body
+
+
+def load(kind: str, key: str) -> Any:
+    """The JSON value stored under ``(kind, key)``, or None when there is no valid entry."""
+    body = load_bytes(kind, key)
+    try:
+        return None if body is None else json.loads(body)
+    except ValueError:
         return None
 
 
@@ -106,20 +115,21 @@ def store(kind: str, key: str, value: Any) -> None:
         pass
 
 
-def cached(kind: str, key: str, build: Callable[[], T], to_data: Callable[[T], Any],
-           from_data: Callable[[Any], T]) -> T:
-    """``from_data`` of the entry ``(kind, key)`` if there is a valid one; else ``build()``, stored
-    as ``to_data`` of it.  An entry ``from_data`` rejects (any exception) is derived again."""
-    data = load(kind, key)
-    if data is not None:
+def cached(kind: str, key: str, build: Callable[[], T], codec: Codec) -> T:
+    """The value stored under ``(kind, key)`` (decoded with ``codec``) if there is a valid entry;
+    else ``build()``, stored (encoded with ``codec``).  An entry the codec rejects (any
+    exception) is derived again; so is a value the codec cannot encode (then nothing is stored)."""
+    body = load_bytes(kind, key)
+    if body is not None:
         try:
-            return from_data(data)
+            value: T = codec.loads(body)
+            return value
         except Exception:  # a corrupted entry: derive the value again
             pass
     value = build()
     try:
-        data = to_data(value)
-    except (TypeError, ValueError):  # not encodable: keep the value, cache nothing
+        data = codec.encode(value)
+    except Exception:  # not encodable: the value is still good, only not cached
         return value
     store(kind, key, data)
     return value
@@ -130,7 +140,10 @@ class Codec:
     """Encodes values built of None, bool, int, float, str, list, tuple, dict, frozenset and
     instances of the given dataclasses as JSON values, and decodes them back to equal values.
 
-    Every JSON object in the encoding is a tagged wrapper, so any dict round-trips."""
+    A dict whose keys are strings not starting with ``$`` stays a JSON object; every other
+    non-list value is a JSON object with one ``$``-key (``$t`` tuple, ``$m`` dict as pairs,
+    ``$s`` frozenset, ``$c`` dataclass name and fields), so any dict round-trips and decoding is
+    one ``json`` object hook."""
 
     def __init__(self, classes: Iterable[type]) -> None:
         self.classes: dict[str, type] = {}
@@ -140,43 +153,78 @@ class Codec:
         self._fields = {n: tuple(f.name for f in dataclasses.fields(c) if f.init) for n, c in self.classes.items()}
 
     def encode(self, x: Any) -> Any:
+        """``x`` as a JSON value (:class:`TypeError` for a value of another type)."""
         if x is None or isinstance(x, (bool, int, float, str)):
             return x
         if isinstance(x, list):
             return [self.encode(v) for v in x]
         if isinstance(x, tuple):
-            return {"t": [self.encode(v) for v in x]}
+            return {"$t": [self.encode(v) for v in x]}
         if isinstance(x, dict):
-            if all(isinstance(k, str) for k in x):
-                return {"d": {k: self.encode(v) for k, v in x.items()}}
-            return {"m": [[self.encode(k), self.encode(v)] for k, v in x.items()]}
+            if all(isinstance(k, str) and not k.startswith("$") for k in x):
+                return {k: self.encode(v) for k, v in x.items()}
+            return {"$m": [[self.encode(k), self.encode(v)] for k, v in x.items()]}
         if isinstance(x, frozenset):
-            return {"s": [self.encode(v) for v in x]}
+            return {"$s": [self.encode(v) for v in x]}
         name = type(x).__name__
         if self.classes.get(name) is type(x):
-            return {"@": name, "f": [self.encode(getattr(x, f)) for f in self._fields[name]]}
+            return {"$c": [name, [self.encode(getattr(x, f)) for f in self._fields[name]]]}
         raise TypeError(f"cannot encode a {name}")
 
-    def decode(self, x: Any) -> Any:
-        if isinstance(x, list):
-            return [self.decode(v) for v in x]
-        if not isinstance(x, dict):
-            return x
-        if "@" in x:
-            return self.classes[x["@"]](*[self.decode(v) for v in x["f"]])
-        ((tag, v),) = x.items()
-        if tag == "t":
-            return tuple(self.decode(a) for a in v)
-        if tag == "d":
-            return {k: self.decode(a) for k, a in v.items()}
-        if tag == "m":
-            return {self.decode(k): self.decode(a) for k, a in v}
-        if tag == "s":
-            return frozenset(self.decode(a) for a in v)
-        raise ValueError(f"unknown tag {tag!r}")
+    def _hook(self, d: dict[str, Any]) -> Any:
+        if len(d) != 1:
+            return d
+        ((tag, v),) = d.items()
+        if tag == "$t":
+            return tuple(v)
+        if tag == "$m":
+            return {_hashable(k): a for k, a in v}
+        if tag == "$s":
+            return frozenset(v)
+        if tag == "$c":
+            return self.classes[v[0]](*v[1])
+        if tag.startswith("$"):
+            raise ValueError(f"unknown tag {tag!r}")
+        return d
+
+    def decode(self, data: Any) -> Any:
+        """The value :meth:`encode` gave ``data`` for (an exception if ``data`` is not such)."""
+        return json.loads(json.dumps(data), object_hook=self._hook)
+
+    def loads(self, text: str | bytes) -> Any:
+        """:meth:`decode` of the JSON text ``text``, in one pass."""
+        return json.loads(text, object_hook=self._hook)
 
 
-_PLAIN = Codec(())
+def _hashable(k: Any) -> Any:
+    return tuple(k) if isinstance(k, list) else k
+
+
+class _LarkCodec(Codec):
+    """A lark LALR parser as its serialized tables (lark's ``memo_serialize``, plain data).  The
+    parse table, most of the data, is stored as flat lists (``[state, [token, action, arg, ...]]``)
+    rather than tagged tuples, so that loading it is quick."""
+
+    def encode(self, x: Any) -> Any:
+        from lark.grammar import Rule
+        from lark.lexer import TerminalDef
+
+        data, memo = x.memo_serialize([TerminalDef, Rule])
+        table = data["parser"]["parser"]
+        states = table["states"]
+        flat = [[st, [v for tok, (action, arg) in acts.items() for v in (tok, action, arg)]]
+                for st, acts in states.items()]
+        data["parser"]["parser"] = {**table, "states": None}
+        return {"lark": Codec(()).encode({"data": data, "memo": memo}), "states": flat}
+
+    def loads(self, text: str | bytes) -> Any:
+        import lark
+
+        raw = json.loads(text)
+        obj = Codec(()).decode(raw["lark"])
+        obj["data"]["parser"]["parser"]["states"] = {
+            st: {f[i]: (f[i + 1], f[i + 2]) for i in range(0, len(f), 3)} for st, f in raw["states"]}
+        return lark.Lark._load_from_dict(obj["data"], obj["memo"])
 
 
 def lark_parser(grammar: str, **options: Any) -> Any:
@@ -184,19 +232,6 @@ def lark_parser(grammar: str, **options: Any) -> Any:
     grammar, the options and lark's version): the LALR analysis runs once per grammar, not once
     per process.  The parser returned parses exactly as a freshly built one."""
     import lark
-    from lark.grammar import Rule
-    from lark.lexer import TerminalDef
-
-    def build() -> lark.Lark:
-        return lark.Lark(grammar, parser="lalr", **options)
-
-    def to_data(p: lark.Lark) -> Any:
-        data, memo = p.memo_serialize([TerminalDef, Rule])
-        return _PLAIN.encode({"data": data, "memo": memo})
-
-    def from_data(d: Any) -> lark.Lark:
-        obj = _PLAIN.decode(d)
-        return lark.Lark._load_from_dict(obj["data"], obj["memo"])
 
     key = digest("lark", lark.__version__, grammar, repr(sorted(options.items())))
-    return cached("lark", key, build, to_data, from_data)
+    return cached("lark", key, lambda: lark.Lark(grammar, parser="lalr", **options), _LarkCodec(()))

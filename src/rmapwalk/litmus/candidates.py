@@ -21,8 +21,8 @@ import itertools
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from rmapwalk.cat import CatModel, Execution
 from rmapwalk.litmus.ast import (
     Call,
     If,
@@ -55,6 +55,9 @@ from rmapwalk.litmus.threads import (
     Value,
     thread_paths,
 )
+
+if TYPE_CHECKING:
+    from rmapwalk.cat import CatModel
 
 MAX_DOMAIN_ROUNDS = 24
 
@@ -457,6 +460,8 @@ def run_cat(test: LitmusTest, model: CatModel, model_name: str, *, prune: bool =
     path, and the models that include it (LKMM) only ever enlarge ``rf``, ``W``
     and ``co0`` before it, so a cycle among the base relations is a cycle there.
     """
+    from rmapwalk.cat.context import Execution
+
     prune = prune and "ConsCo" in getattr(model, "checks", ())
     started = time.perf_counter()
     res = LitmusResult(test, model_name)

@@ -102,19 +102,15 @@ def parse_def_text(text: str, file: str) -> MacroTable:
     from rmapwalk import cache
 
     return cache.cached("litmus-def", cache.digest("litmus-def", file, text), lambda: _parse_def_text(text, file),
-                        _codec().encode, _codec().decode)
+                        _def_codec())
 
 
 @lru_cache(maxsize=1)
-def _codec() -> Any:
-    import dataclasses
-
+def _def_codec() -> Any:
     from rmapwalk import cache
-    from rmapwalk.litmus import ast
+    from rmapwalk.litmus.ast import node_classes
 
-    nodes = [v for v in vars(ast).values()
-             if isinstance(v, type) and dataclasses.is_dataclass(v) and v.__module__ == ast.__name__]
-    return cache.Codec([*nodes, Macro, MacroTable])
+    return cache.Codec([*node_classes(), Macro, MacroTable])
 
 
 def _parse_def_text(text: str, file: str) -> MacroTable:
