@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 from rmapwalk.cli.common import DEFAULT_MAX_EVENTS, DEFAULT_REPLAY_DIR, OUTPUT_META, warn
+from rmapwalk.engine.result import DEFAULT_MAX_OUTCOMES
 from rmapwalk.loader import show_path
 from rmapwalk.report import narrow, text
 
@@ -35,6 +36,9 @@ def exploration_options(f: Any) -> Any:
                      show_default=True, metavar="DIR", help="Where to save replay files of violations."),
         click.option("--full-trace", is_flag=True,
                      help=f"Print traces in full (longer than {text.TRACE_ROWS} steps they are shortened)."),
+        click.option("--all-outcomes", is_flag=True, expose_value=False, callback=_keep_scale_option,
+                     help=f"Table every distinct final outcome (default: the first {DEFAULT_MAX_OUTCOMES}, so "
+                          "that memory does not grow with them; the executions of the others are counted)."),
     ]
     for opt in reversed(opts):
         f = opt(f)

@@ -41,6 +41,8 @@ def search(prog: Program, loaded: Any, model: str, opts: Options, as_json: bool,
 
     so = scale_opts()
     given = so["given"]
+    if so.get("all_outcomes"):
+        opts.max_outcomes = None
     if not so.get("random_search"):
         bad = [n for n in RANDOM_ONLY if n in given and n != "seed"]
         if bad:
@@ -67,11 +69,13 @@ def search(prog: Program, loaded: Any, model: str, opts: Options, as_json: bool,
             source = ProgramSource(path=loaded.path, symbol=loaded.symbol, sha256=loaded.sha256)
         config = SearchConfig(source, model, max_events=opts.max_events, keep_violations=opts.keep_violations,
                               stop_on_first=opts.stop_on_first)
-        return GuardedSearch(ParallelSearch(config, prog, jobs=worker_count(jobs), cluster=so.get("cluster"),
-                                       timeout=opts.timeout, max_executions=opts.max_executions,
-                                       slice_executions=so.get("slice_executions"),
-                                       checkpoint=checkpointer(ckpt) if ckpt else None,
-                                       checkpoint_interval=_interval(so.get("checkpoint_interval"))), ckpt)
+        parallel = ParallelSearch(config, prog, jobs=worker_count(jobs), cluster=so.get("cluster"),
+                                  timeout=opts.timeout, max_executions=opts.max_executions,
+                                  slice_executions=so.get("slice_executions"),
+                                  checkpoint=checkpointer(ckpt) if ckpt else None,
+                                  checkpoint_interval=_interval(so.get("checkpoint_interval")))
+        parallel.result.max_outcomes = opts.max_outcomes
+        return GuardedSearch(parallel, ckpt)
     return Explorer(prog, model, opts)
 
 

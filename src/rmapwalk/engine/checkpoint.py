@@ -146,6 +146,7 @@ def load_checkpoint(path: str) -> dict[str, Any]:
         "program": d.get("program"),
         "stats": stats,
         "outcomes": outcomes,
+        "outcomes_untabled": _int(d, "outcomes_untabled", path) if "outcomes_untabled" in d else 0,
         "violation_count": _int(d, "violation_count", path),
         "property_counts": pc,
         "exists": ex,
@@ -195,6 +196,7 @@ def resume_search(state: dict[str, Any], prog: Program, **kw: Any) -> ParallelSe
         setattr(st, k, state["stats"][k])
     res = search.result
     res.outcomes = dict(state["outcomes"])
+    res.untabled = state.get("outcomes_untabled", 0)
     res.violation_count = state["violation_count"]
     res.property_counts = dict(state["property_counts"])
     res.exists.update(state["exists"])

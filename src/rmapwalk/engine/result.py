@@ -9,6 +9,9 @@ HOLDS = "holds"
 VIOLATED = "violated"
 INCOMPLETE = "incomplete"
 
+#: how many distinct final outcomes an exploration tables unless asked for all of them
+DEFAULT_MAX_OUTCOMES = 1000
+
 
 @dataclass
 class Violation:
@@ -73,9 +76,29 @@ class Result:
     #: name -> whether some complete execution satisfied it (herd's ``exists``)
     exists: dict[str, bool] = field(default_factory=dict)
     incomplete_reason: str | None = None
+    #: at most this many distinct outcomes are tabled in ``outcomes`` (None: every one)
+    max_outcomes: int | None = None
+    #: complete executions whose outcome is not in ``outcomes`` (the table was full)
+    untabled: int = 0
 
     def outcome_set(self) -> set[tuple[tuple[str, Any], ...]]:
         return set(self.outcomes)
+
+    def count_outcome(self, key: tuple[tuple[str, Any], ...], n: int = 1) -> None:
+        """Count ``n`` complete executions ending in outcome ``key``.
+
+        Guarantees: ``outcomes`` never holds more than ``max_outcomes`` distinct outcomes, so its
+        memory is bounded; the count of every tabled outcome is exact (an outcome enters the
+        table at its first execution or never); the executions of the outcomes left out are
+        counted in ``untabled``, so the tabled counts and ``untabled`` add up to every complete
+        execution counted."""
+        table = self.outcomes
+        if key in table:
+            table[key] += n
+        elif self.max_outcomes is None or len(table) < self.max_outcomes:
+            table[key] = n
+        else:
+            self.untabled += n
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -83,6 +106,7 @@ class Result:
             "verdict": self.verdict,
             "model": self.model,
             "outcomes": [dict(o) for o in sorted(self.outcomes, key=repr)],
+            "outcomes_untabled": self.untabled,
             "executions": self.stats.complete,
             "blocked": self.stats.blocked,
             "errors": self.stats.errors,

@@ -1,0 +1,70 @@
+"""The outcome table is bounded unless asked for: memory stays flat in the number of distinct
+final states, the counts it keeps are exact, and every execution is still checked."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from benchmarks.programs import lastzero
+from rmapwalk.engine import explore
+from rmapwalk.engine.result import DEFAULT_MAX_OUTCOMES, HOLDS, Result
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_count_outcome_keeps_at_most_the_bound_with_exact_counts() -> None:
+    r = Result("p", "sc", HOLDS, max_outcomes=2)
+    for key in ["a", "b", "a", "c", "c", "b", "d", "a"]:
+        r.count_outcome(((key, 1),))
+    assert r.outcomes == {(("a", 1),): 3, (("b", 1),): 2}
+    assert r.untabled == 3
+    r.count_outcome((("c", 1),), 5)
+    r.count_outcome((("a", 1),), 5)
+    assert r.outcomes[(("a", 1),)] == 8 and r.untabled == 8
+    unbounded = Result("p", "sc", HOLDS)
+    for i in range(3 * DEFAULT_MAX_OUTCOMES):
+        unbounded.count_outcome((("k", i),))
+    assert len(unbounded.outcomes) == 3 * DEFAULT_MAX_OUTCOMES and unbounded.untabled == 0
+
+
+def test_a_bounded_exploration_counts_every_execution_and_checks_every_outcome() -> None:
+    full = explore(lastzero(6), "sc", max_outcomes=None)
+    assert len(full.outcomes) > 8 and full.untabled == 0
+    bounded = explore(lastzero(6), "sc", max_outcomes=8)
+    assert len(bounded.outcomes) == 8
+    assert bounded.stats.complete == full.stats.complete
+    assert sum(bounded.outcomes.values()) + bounded.untabled == full.stats.complete
+    for key, n in bounded.outcomes.items():  # the tabled counts are exact
+        assert full.outcomes[key] == n
+    # a condition on an outcome that is not tabled still fires
+    last = next(k for k in full.outcomes if k not in bounded.outcomes)
+    prog = lastzero(6)
+    prog.forbid(lambda f: tuple(sorted(f.items())) == tuple(sorted(last)), "the last outcome")
+    res = explore(prog, "sc", max_outcomes=1)
+    assert res.property_counts.get("the last outcome") == full.outcomes[last]
+
+
+def test_default_bound_and_all_outcomes_on_the_command_line(tmp_path: Path) -> None:
+    model = tmp_path / "lz.py"
+    model.write_text(f"import sys\nsys.path.insert(0, {str(ROOT)!r})\n"
+                     "from benchmarks.programs import lastzero\nprog = lastzero(11)\n")
+    cmd = [sys.executable, "-m", "rmapwalk.cli", "run", str(model), "--json", "--quiet",
+           "--replay-dir", str(tmp_path / "r")]
+    env = dict(os.environ)
+    runs = {}
+    for extra in ([], ["--all-outcomes"], ["-j", "2", "--slice-executions", "500"]):
+        out = subprocess.run(cmd + extra, capture_output=True, text=True, env=env, timeout=600)
+        assert out.returncode == 0, out.stderr
+        runs[" ".join(extra)] = json.loads(out.stdout)
+    bounded, every, split = runs[""], runs["--all-outcomes"], runs["-j 2 --slice-executions 500"]
+    assert len(every["outcomes"]) == 1024 and every["outcomes_untabled"] == 0
+    for d in (bounded, split):
+        assert len(d["outcomes"]) == DEFAULT_MAX_OUTCOMES
+        assert sum(c["count"] for c in d["outcome_counts"]) + d["outcomes_untabled"] == every["executions"]
+    text = subprocess.run([c for c in cmd if c != "--json"], capture_output=True, text=True, env=env,
+                          timeout=600).stdout
+    assert f"outcomes (the first {DEFAULT_MAX_OUTCOMES} distinct; {bounded['outcomes_untabled']} more" in text
