@@ -1,6 +1,6 @@
 """Memory against executions and distinct outcomes: ``rmapwalk run --json`` on ``lastzero(N)``
 under SC for N = 10..14, each in a fresh process, once with the outcome table bounded (the
-default: the first ``DEFAULT_MAX_OUTCOMES`` distinct outcomes tabled, the executions reaching
+default: the ``DEFAULT_MAX_OUTCOMES`` least distinct outcomes tabled, the executions reaching
 the others counted) and once tabling every outcome (``--all-outcomes``).  Prints complete
 executions, distinct outcomes, tabled outcomes, peak RSS (``getrusage`` maxrss of the process)
 and seconds.  The distinct outcomes of lastzero double with each N; with the bound, peak memory

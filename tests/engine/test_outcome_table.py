@@ -25,6 +25,11 @@ def test_count_outcome_keeps_at_most_the_bound_with_exact_counts() -> None:
     r.count_outcome((("c", 1),), 5)
     r.count_outcome((("a", 1),), 5)
     assert r.outcomes[(("a", 1),)] == 8 and r.untabled == 8
+    # the table is the least outcomes (by repr), whatever the order they are counted in
+    backwards = Result("p", "sc", HOLDS, max_outcomes=2)
+    for key in ["d", "c", "b", "a", "a", "b", "a", "c"]:
+        backwards.count_outcome(((key, 1),))
+    assert backwards.outcomes == {(("a", 1),): 3, (("b", 1),): 2} and backwards.untabled == 3
     unbounded = Result("p", "sc", HOLDS)
     for i in range(3 * DEFAULT_MAX_OUTCOMES):
         unbounded.count_outcome((("k", i),))
@@ -65,6 +70,9 @@ def test_default_bound_and_all_outcomes_on_the_command_line(tmp_path: Path) -> N
     for d in (bounded, split):
         assert len(d["outcomes"]) == DEFAULT_MAX_OUTCOMES
         assert sum(c["count"] for c in d["outcome_counts"]) + d["outcomes_untabled"] == every["executions"]
+    # a split search tables the same outcomes with the same counts
+    assert split["outcome_counts"] == bounded["outcome_counts"]
+    assert split["outcomes_untabled"] == bounded["outcomes_untabled"]
     text = subprocess.run([c for c in cmd if c != "--json"], capture_output=True, text=True, env=env,
                           timeout=600).stdout
-    assert f"outcomes (the first {DEFAULT_MAX_OUTCOMES} distinct; {bounded['outcomes_untabled']} more" in text
+    assert f"outcomes ({DEFAULT_MAX_OUTCOMES} tabled, the least; {bounded['outcomes_untabled']} more" in text

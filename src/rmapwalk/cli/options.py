@@ -37,7 +37,7 @@ def exploration_options(f: Any) -> Any:
         click.option("--full-trace", is_flag=True,
                      help=f"Print traces in full (longer than {text.TRACE_ROWS} steps they are shortened)."),
         click.option("--all-outcomes", is_flag=True, expose_value=False, callback=_keep_scale_option,
-                     help=f"Table every distinct final outcome (default: the first {DEFAULT_MAX_OUTCOMES}, so "
+                     help=f"Table every distinct final outcome (default: the {DEFAULT_MAX_OUTCOMES} least, so "
                           "that memory does not grow with them; the executions of the others are counted)."),
     ]
     for opt in reversed(opts):

@@ -154,7 +154,7 @@ def outcome_table(result: Result, prog: Program | None = None) -> str:
     n = len(outs)
     title = f"outcomes ({n} distinct):" if n else "outcomes: none (no execution completed)"
     if result.untabled:
-        title = (f"outcomes (the first {n} distinct; {result.untabled} more executions reached outcomes not "
+        title = (f"outcomes ({n} tabled, the least; {result.untabled} more executions reached outcomes not "
                  "tabled, --all-outcomes tables every one):")
     if not outs:
         return title
