@@ -76,3 +76,28 @@ def test_default_bound_and_all_outcomes_on_the_command_line(tmp_path: Path) -> N
     text = subprocess.run([c for c in cmd if c != "--json"], capture_output=True, text=True, env=env,
                           timeout=600).stdout
     assert f"outcomes ({DEFAULT_MAX_OUTCOMES} tabled, the least; {bounded['outcomes_untabled']} more" in text
+
+
+def test_a_resumed_search_tables_outcomes_as_the_saved_one(tmp_path: Path) -> None:
+    """The checkpoint keeps the bound (or --all-outcomes): an interrupted and resumed search ends
+    with the same table and counts as an uninterrupted one."""
+    model = tmp_path / "lz.py"
+    model.write_text(f"import sys\nsys.path.insert(0, {str(ROOT)!r})\n"
+                     "from benchmarks.programs import lastzero\nprog = lastzero(11)\n")
+    base = [sys.executable, "-m", "rmapwalk.cli"]
+    for extra in ([], ["--all-outcomes"]):
+        ckpt = tmp_path / f"ck{len(extra)}.json"
+        whole = subprocess.run([*base, "run", str(model), "--json", "--quiet", *extra], capture_output=True,
+                               text=True, timeout=600)
+        part = subprocess.run([*base, "run", str(model), "--json", "--quiet", "--checkpoint", str(ckpt),
+                               "--max-executions", "3000", "--slice-executions", "500", *extra],
+                              capture_output=True, text=True, timeout=600)
+        assert part.returncode == 3, part.stderr
+        resumed = subprocess.run([*base, "resume", str(ckpt), "--json"], capture_output=True, text=True,
+                                 timeout=600)
+        assert resumed.returncode == 0, resumed.stderr
+        a, b = json.loads(whole.stdout), json.loads(resumed.stdout)
+        assert a["executions"] == b["executions"] == 7168
+        assert a["outcome_counts"] == b["outcome_counts"]
+        assert a["outcomes_untabled"] == b["outcomes_untabled"] == (0 if extra else a["outcomes_untabled"])
+        assert len(b["outcomes"]) == (1024 if extra else DEFAULT_MAX_OUTCOMES)

@@ -356,6 +356,7 @@ class ParallelSearch:
             "stats": {k: getattr(self.stats, k) for k in COUNTERS},
             "outcomes": [[key, n] for key, n in res.outcomes.items()],
             "outcomes_untabled": res.untabled,
+            "max_outcomes": res.max_outcomes,
             "violation_count": res.violation_count,
             "property_counts": dict(res.property_counts),
             "exists": dict(res.exists),
