@@ -133,6 +133,15 @@ def test_where_the_cache_is(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> 
     assert cache.cache_dir() == Path.home() / ".cache" / "rmapwalk"
 
 
+def test_an_edit_of_the_code_changes_the_key(tmp_path: Path) -> None:
+    src = tmp_path / "parser.py"
+    src.write_text("v = 1\n")
+    before = cache.code_digest(src)
+    cache._SOURCES.clear()
+    src.write_text("v = 2\n")
+    assert cache.code_digest(src) != before
+
+
 def test_a_cached_lark_parser_parses_as_a_fresh_one(cdir: Path) -> None:
     import lark
 

@@ -60,6 +60,26 @@ def digest(*parts: str) -> str:
     return h.hexdigest()
 
 
+_SOURCES: dict[tuple[str, ...], str] = {}
+
+
+def code_digest(*files: str | Path) -> str:
+    """A digest of the source files of the code that derives a cached value (its parser, its
+    syntax-tree classes), to put in the value's key: after an edit of that code, entries made by
+    the old code are not used.  Computed once per process."""
+    names = tuple(str(f) for f in files)
+    d = _SOURCES.get(names)
+    if d is None:
+        h = hashlib.sha256()
+        for f in names:
+            try:
+                h.update(Path(f).read_bytes())
+            except OSError:
+                h.update(f"missing {f}".encode())
+        d = _SOURCES[names] = h.hexdigest()
+    return d
+
+
 def _path(kind: str, key: str) -> Path | None:
     d = cache_dir()
     return None if d is None else d / f"{kind}-{key[:40]}.json"

@@ -4,6 +4,7 @@ same file (name and text) was parsed before, by any process."""
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from .errors import Pos
@@ -42,9 +43,10 @@ from .syntax import (
 def parse(text: str, file: str = "<string>") -> Model:
     """Parse the text of a cat (or bell) file; raise :class:`CatError` with the position of a syntax error.
 
-    The tree of a file that parses is cached as JSON (:mod:`rmapwalk.cache`, keyed by ``file`` and
-    ``text``), so a model's files are parsed once, not once per process; a cached tree equals
-    the parsed one, and the lark grammar (:mod:`.grammar`) is only imported on a miss."""
+    The tree of a file that parses is cached as JSON (:mod:`rmapwalk.cache`, keyed by ``file``,
+    ``text`` and the parser's source), so a model's files are parsed once, not once per process;
+    a cached tree equals the parsed one, and the lark grammar (:mod:`.grammar`) is only imported
+    on a miss."""
     from rmapwalk import cache
 
     def build() -> Model:
@@ -52,7 +54,11 @@ def parse(text: str, file: str = "<string>") -> Model:
 
         return parse_text(text, file)
 
-    return cache.cached("cat-syntax", cache.digest("cat-syntax", file, text), build, _codec())
+    code = cache.code_digest(*(_HERE / m for m in ("grammar.py", "syntax.py", "errors.py", "reader.py")))
+    return cache.cached("cat-syntax", cache.digest("cat-syntax", code, file, text), build, _codec())
+
+
+_HERE = Path(__file__).resolve().parent
 
 
 @lru_cache(maxsize=1)

@@ -98,11 +98,13 @@ def parse_def(path: str | Path) -> MacroTable:
 
 def parse_def_text(text: str, file: str) -> MacroTable:
     """The macros of a ``.def`` file's text; the table is cached as JSON (:mod:`rmapwalk.cache`,
-    keyed by ``file`` and ``text``) and a cached table equals the parsed one."""
+    keyed by ``file``, ``text`` and the parser's source) and a cached table equals the parsed one."""
     from rmapwalk import cache
 
-    return cache.cached("litmus-def", cache.digest("litmus-def", file, text), lambda: _parse_def_text(text, file),
-                        _def_codec())
+    here = Path(__file__).resolve().parent
+    code = cache.code_digest(*(here / m for m in ("macros.py", "parser.py", "grammar.py", "ast.py", "errors.py")))
+    return cache.cached("litmus-def", cache.digest("litmus-def", code, file, text),
+                        lambda: _parse_def_text(text, file), _def_codec())
 
 
 @lru_cache(maxsize=1)

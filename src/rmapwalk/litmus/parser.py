@@ -333,7 +333,7 @@ def read_source(path: str | Path) -> str:
 def parse_file(path: str | Path) -> LitmusTest:
     """Read the litmus test in ``path``.
 
-    The test is cached as JSON (:mod:`rmapwalk.cache`, keyed by the path and the text), so a file
+    The test is cached as JSON (:mod:`rmapwalk.cache`, keyed by the path, the text and the parser's source), so a file
     read again by another process is not parsed again; a cached test equals the parsed one, and
     a file that does not parse is never cached (each read reports its error)."""
     from rmapwalk import cache
@@ -341,8 +341,10 @@ def parse_file(path: str | Path) -> LitmusTest:
 
     text = read_source(path)
     file = str(path)
-    return cache.cached("litmus-test", cache.digest("litmus-test", file, text), lambda: parse_litmus(text, file),
-                        codec())
+    here = Path(__file__).resolve().parent
+    code = cache.code_digest(*(here / m for m in ("parser.py", "grammar.py", "ast.py", "errors.py")))
+    return cache.cached("litmus-test", cache.digest("litmus-test", code, file, text),
+                        lambda: parse_litmus(text, file), codec())
 
 
 # ------------------------------------------------------------------------------------- checks
