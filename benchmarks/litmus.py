@@ -130,7 +130,7 @@ def per_process(tests: list[Path], cfg: Path, one_cat: float, one_eng: float, he
                     if back == "cat" and temp == "warm":
                         warm_cat.append((dt, cpu, path.stem))
                 totals[back, temp] = (total, cpu_total)
-                if back == "cat" and temp == "cold":  # the cold lkmm pass starts from no parsed tests too
+                if back == "cat" and temp == "warm":  # the cold lkmm pass starts from no parsed tests too
                     for entry in Path(cache_dir).glob("litmus-test-*"):
                         entry.unlink()
     n = len(tests)
