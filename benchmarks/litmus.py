@@ -5,15 +5,26 @@ For every test of ``../shared/lkmm/tests``: seconds and candidate executions und
 ``linux-kernel.cfg``, seconds under the engine's ``lkmm`` (exploration with dependencies and
 load buffering, the model in Python), and seconds under the engine's ``sc`` (the baseline
 measured in the same run, so the ratios say what each LKMM costs over native SC exploration).
-Prints a per-test table (the slowest first) and the folder totals.  Skips with a message when
-``../shared/lkmm`` is absent.  Run by ``make bench``; ``--quick`` runs only ten tests.
+Prints a per-test table (the slowest first) and the folder totals.
+
+Then the start-up row: the kernel's scripts run one process per test, so the folder is also run
+that way (``rmapwalk litmus --conf linux-kernel.cfg TEST`` and ``--model lkmm``, one process per
+test), with an empty cache (the first process compiles the model, every test is parsed) and with
+the warm cache a second pass finds, against the one-process totals above; and the ten slowest
+tests one process each.  herd7 is timed the same way when it is on the PATH.
+
+Skips with a message when ``../shared/lkmm`` is absent.  Run by ``make bench``; ``--quick`` runs
+only ten tests.
 """
 
 from __future__ import annotations
 
+import os
+import resource
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -74,6 +85,7 @@ def main() -> int:
           f" engine LKMM {total_eng:.2f} s, engine SC {total_sc:.2f} s; cat/sc {total_cat / total_sc:.1f}x,"
           f" engine-lkmm/sc {total_eng / total_sc:.1f}x, engine-lkmm/cat {total_eng / total_cat:.2f}x")
     herd = shutil.which("herd7")
+    herd_s = None
     if herd:
         t = time.perf_counter()
         for path in tests:
@@ -82,7 +94,64 @@ def main() -> int:
         print(f"herd7 on the same tests: {herd_s:.2f} s; rmapwalk/herd7 = {total_cat / herd_s:.1f}x")
     else:
         print("herd7 is not on the PATH: no herd7 column")
+    per_process(tests, cfg, total_cat, total_eng, herd_s)
     return 0
+
+
+def _command() -> list[str]:
+    """How the kernel's scripts would start rmapwalk: the installed ``rmapwalk`` script next to this
+    Python if there is one, else ``python -m rmapwalk.cli``."""
+    script = Path(sys.executable).with_name("rmapwalk")
+    return [str(script)] if script.is_file() else [sys.executable, "-m", "rmapwalk.cli"]
+
+
+def per_process(tests: list[Path], cfg: Path, one_cat: float, one_eng: float, herd_s: float | None) -> None:
+    """One process per test, cold cache then warm, for the cat back end and the engine's lkmm.
+
+    The sources are byte-compiled first, as an installed package's are (with
+    PYTHONDONTWRITEBYTECODE set, every process would otherwise compile them again)."""
+    cmd = _command()
+    compile_env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "src")], capture_output=True,
+                   env=compile_env, check=False)
+    with tempfile.TemporaryDirectory(prefix="rmapwalk-bench-cache-") as cache_dir:
+        env = {**os.environ, "RMAPWALK_CACHE_DIR": cache_dir, "PYTHONPATH": str(ROOT / "src")}
+        totals: dict[tuple[str, str], tuple[float, float]] = {}
+        warm_cat: list[tuple[float, float, str]] = []
+        for back, args in (("cat", ["--conf", str(cfg)]), ("lkmm", ["--model", "lkmm"])):
+            for temp in ("cold", "warm"):
+                total = cpu_total = 0.0
+                for path in tests:
+                    c, t = _children_cpu(), time.perf_counter()
+                    subprocess.run([*cmd, "litmus", *args, str(path)], capture_output=True, env=env, check=False)
+                    dt, cpu = time.perf_counter() - t, _children_cpu() - c
+                    total += dt
+                    cpu_total += cpu
+                    if back == "cat" and temp == "warm":
+                        warm_cat.append((dt, cpu, path.stem))
+                totals[back, temp] = (total, cpu_total)
+                if back == "cat" and temp == "warm":  # the cold lkmm pass starts from no parsed tests too
+                    for entry in Path(cache_dir).glob("litmus-test-*"):
+                        entry.unlink()
+    n = len(tests)
+    print(f"one process per test ({' '.join(cmd[-1:])} litmus ... TEST, {n} processes; cold: empty cache, warm: "
+          "model and tests cached; wall seconds, and CPU seconds, which a loaded machine does not inflate):")
+    for back, one in (("cat", one_cat), ("lkmm", one_eng)):
+        label = "LKMM (cat)" if back == "cat" else "engine LKMM"
+        (cold, cold_cpu), (warm, warm_cpu) = totals[back, "cold"], totals[back, "warm"]
+        print(f"  {label:12} cold {cold:6.2f} s ({cold / n:.3f} s/test, CPU {cold_cpu / n:.3f}), "
+              f"warm {warm:6.2f} s ({warm / n:.3f} s/test, CPU {warm_cpu / n:.3f}); one process {one:.2f} s")
+    if herd_s is not None:
+        print(f"  herd7        {herd_s:6.2f} s ({herd_s / n:.3f} s/test); "
+              f"rmapwalk warm cat/herd7 = {totals['cat', 'warm'][0] / herd_s:.2f}x")
+    warm_cat.sort(reverse=True)
+    print("  slowest ten (LKMM cat, warm, one process each; wall/CPU s): "
+          + ", ".join(f"{name} {dt:.3f}/{cpu:.3f}" for dt, cpu, name in warm_cat[:10]))
+
+
+def _children_cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
 
 
 if __name__ == "__main__":

@@ -36,9 +36,6 @@ LAZY_CIRCLES = {
     ("rmapwalk.review", "rmapwalk.review_2025"):
         "the review runs the 2025 section, whose text and layout live in review_2025, which types "
         "its arguments with review's Run",
-    ("rmapwalk.cli_mutate", "rmapwalk.cli"):
-        "cli registers the mutate command; cli_mutate borrows cli's error handling (Fail, _guard), "
-        "--jobs rule and scenario_source until the CLI is one module per command",
 }
 
 

@@ -173,7 +173,7 @@ def run_check(prog: Any, settings: CheckSettings, *, name: str = "", replay_dir:
 
 def _trace_and_save(prog: Program, v: Any, settings: CheckSettings, n: int, replay_dir: str | None,
                     test_file: str | None, test_name: str | None) -> tuple[str, str | None]:
-    from rmapwalk.cli_shared import replay_record, trace_of, write_atomic
+    from rmapwalk.cli.common import replay_record, trace_of, write_atomic
     from rmapwalk.engine.replay import ReplayError
     from rmapwalk.engine.runtime import ModelError
     from rmapwalk.loader import file_sha256, show_path

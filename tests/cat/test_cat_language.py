@@ -8,7 +8,8 @@ import pytest
 from cat_litmus import Builder
 
 from rmapwalk.cat import CatError, CatModel, Execution, Outcome, compile_files, load_model
-from rmapwalk.cat.syntax import parse, strip_comments
+from rmapwalk.cat.reader import parse
+from rmapwalk.cat.syntax import strip_comments
 
 SC = """"SC, with co from the caller"
 acyclic po | rf | co | fr as sc

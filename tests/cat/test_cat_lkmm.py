@@ -6,7 +6,7 @@ import pytest
 from cat_litmus import LKMM, LKMM_MODEL, Builder, mp
 
 from rmapwalk.cat import CatError, CatModel, Config, Execution, Outcome, load_config, load_model
-from rmapwalk.cat.syntax import parse
+from rmapwalk.cat.reader import parse
 
 pytestmark = pytest.mark.skipif(not LKMM_MODEL.is_dir(), reason=f"LKMM model files not found in {LKMM}")
 

@@ -22,10 +22,31 @@ Not supported: class relations (``lift``, ``delift``, ``classes``), ``bisimulati
 ... when``, ``match`` as an instruction, ``with`` inside procedures.
 """
 
-from .config import Config, load_config
-from .context import Execution
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from .errors import CatError, Pos
-from .interp import CatModel, Outcome, compile_files, load_model
+
+if TYPE_CHECKING:
+    from .config import Config, load_config
+    from .context import Execution
+    from .interp import CatModel, Outcome, compile_files, load_model
+
+#: the names imported on first use (the interpreter and its parser cost start-up time that a
+#: command that never runs a cat model, e.g. ``litmus --model lkmm``, need not pay)
+_LAZY = {
+    "Config": ".config", "load_config": ".config", "Execution": ".context",
+    "CatModel": ".interp", "Outcome": ".interp", "compile_files": ".interp", "load_model": ".interp",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "CatError",

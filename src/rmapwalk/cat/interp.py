@@ -39,6 +39,7 @@ from .ops import (
     union2,
 )
 from .prelude import APPLY, LIBRARY, PRIMITIVES
+from .reader import parse
 from .relations import bits
 from .values import EMPTY, UNIV, Closure, Code, Event, LazyVSet, Pair, Prim, Proc, Rel, TagV, VSet, canon, describe
 
@@ -350,7 +351,7 @@ class Compiler:
             if self.include_depth > 40:
                 raise CatError(ins.pos, "includes nested too deeply")
             path, text = self.find_include(ins.fname, file, ins.pos)
-            sub = S.parse(text, path)
+            sub = parse(text, path)
             self.include_depth += 1
             try:
                 self.program(sub, scope, steps, top)
@@ -1133,11 +1134,11 @@ def compile_files(
     vs = frozenset(variants)
     comp = Compiler(vs, [Path(p) for p in search])
     steps: list[tuple[Any, ...]] = []
-    comp.program(S.parse(LIBRARY["stdlib.cat"], "<builtin>/stdlib.cat"), comp.top, steps, True)
+    comp.program(parse(LIBRARY["stdlib.cat"], "<builtin>/stdlib.cat"), comp.top, steps, True)
     title = ""
     path: Path | None = None
     for fname, text in texts:
-        model = S.parse(text, fname)
+        model = parse(text, fname)
         comp.program(model, comp.top, steps, True)
         title = model.title or Path(fname).stem
         path = None if fname.startswith("<") else Path(fname)

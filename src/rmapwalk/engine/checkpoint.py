@@ -146,6 +146,8 @@ def load_checkpoint(path: str) -> dict[str, Any]:
         "program": d.get("program"),
         "stats": stats,
         "outcomes": outcomes,
+        "outcomes_untabled": _int(d, "outcomes_untabled", path) if "outcomes_untabled" in d else 0,
+        "max_outcomes": _int(d, "max_outcomes", path) if d.get("max_outcomes") is not None else None,
         "violation_count": _int(d, "violation_count", path),
         "property_counts": pc,
         "exists": ex,
@@ -195,6 +197,11 @@ def resume_search(state: dict[str, Any], prog: Program, **kw: Any) -> ParallelSe
         setattr(st, k, state["stats"][k])
     res = search.result
     res.outcomes = dict(state["outcomes"])
+    res.untabled = state.get("outcomes_untabled", 0)
+    # the resumed search tables outcomes as the saved one did: bounded, or every one (--all-outcomes,
+    # and checkpoints written before the bound existed, which hold every outcome)
+    if "max_outcomes" in state:
+        res.max_outcomes = state["max_outcomes"]
     res.violation_count = state["violation_count"]
     res.property_counts = dict(state["property_counts"])
     res.exists.update(state["exists"])

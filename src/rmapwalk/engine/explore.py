@@ -39,7 +39,7 @@ from rmapwalk.engine.events import (
 from rmapwalk.engine.graph import GR, GW, Ev, Graph
 from rmapwalk.engine.models import MemoryModel, co_succ, get_model
 from rmapwalk.engine.program import Final, Program
-from rmapwalk.engine.result import HOLDS, INCOMPLETE, VIOLATED, Result, Stats, Violation
+from rmapwalk.engine.result import DEFAULT_MAX_OUTCOMES, HOLDS, INCOMPLETE, VIOLATED, Result, Stats, Violation
 from rmapwalk.engine.runtime import ModelError, ThreadBehaviour
 
 _RF, _CO, _BREV = 0, 1, 2
@@ -66,6 +66,9 @@ class Options:
     on_execution: Callable[[Graph, str], None] | None = None
     #: extra checks on complete executions: fn(graph, final) -> list of (kind, message)
     final_checks: tuple[Callable[[Graph, Final], list[tuple[str, str]]], ...] = ()
+    #: table at most this many distinct final outcomes (None: all; memory then grows with them);
+    #: conditions and checks still see every execution's outcome (``Result.count_outcome``)
+    max_outcomes: int | None = DEFAULT_MAX_OUTCOMES
 
 
 class _Stop(Exception):
@@ -91,7 +94,7 @@ class Explorer:
         self.lb = self.model.load_buffering
         self.beh = [ThreadBehaviour(td, i, self.opt.max_events, prog, deps) for i, td in enumerate(prog.threads)]
         self.stats = Stats()
-        self.result = Result(prog.name, self.model.name, HOLDS, stats=self.stats)
+        self.result = Result(prog.name, self.model.name, HOLDS, stats=self.stats, max_outcomes=self.opt.max_outcomes)
         for c in prog.conditions:
             if c.kind == "exists":
                 self.result.exists[c.name] = False
@@ -586,7 +589,7 @@ class Explorer:
             final = self._final(g)
             okey = final.key()
             res = self.result
-            res.outcomes[okey] = res.outcomes.get(okey, 0) + 1
+            res.count_outcome(okey)
             for c in self.prog.conditions:
                 sat = bool(c.pred(final))
                 if c.kind == "exists":

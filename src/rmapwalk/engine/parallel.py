@@ -37,7 +37,7 @@ from typing import Any
 
 from rmapwalk.engine.models import get_model
 from rmapwalk.engine.program import Program
-from rmapwalk.engine.result import HOLDS, INCOMPLETE, VIOLATED, Result, Stats
+from rmapwalk.engine.result import DEFAULT_MAX_OUTCOMES, HOLDS, INCOMPLETE, VIOLATED, Result, Stats
 from rmapwalk.engine.runtime import ModelError, Src
 from rmapwalk.engine.workunit import (
     COUNTERS,
@@ -287,7 +287,7 @@ class ParallelSearch:
         self.checkpoint = checkpoint
         self.checkpoint_interval = checkpoint_interval
         self.stats = Stats()
-        self.result = Result(prog.name, self.model.name, HOLDS, stats=self.stats)
+        self.result = Result(prog.name, self.model.name, HOLDS, stats=self.stats, max_outcomes=DEFAULT_MAX_OUTCOMES)
         for c in prog.conditions:
             if c.kind == "exists":
                 self.result.exists[c.name] = False
@@ -313,7 +313,7 @@ class ParallelSearch:
             setattr(st, k, getattr(st, k) + out.stats.get(k, 0))
         res = self.result
         for key, n in out.outcomes:
-            res.outcomes[key] = res.outcomes.get(key, 0) + n
+            res.count_outcome(key, n)
         res.violation_count += out.violation_count
         for k, n in out.property_counts.items():
             res.property_counts[k] = res.property_counts.get(k, 0) + n
@@ -355,6 +355,8 @@ class ParallelSearch:
             "program": self.prog.name,
             "stats": {k: getattr(self.stats, k) for k in COUNTERS},
             "outcomes": [[key, n] for key, n in res.outcomes.items()],
+            "outcomes_untabled": res.untabled,
+            "max_outcomes": res.max_outcomes,
             "violation_count": res.violation_count,
             "property_counts": dict(res.property_counts),
             "exists": dict(res.exists),

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass, field
 from typing import Any
 
 HOLDS = "holds"
 VIOLATED = "violated"
 INCOMPLETE = "incomplete"
+
+#: how many distinct final outcomes an exploration tables unless asked for all of them
+DEFAULT_MAX_OUTCOMES = 1000
 
 
 @dataclass
@@ -59,6 +63,19 @@ class Stats:
         return self.complete + self.blocked + self.errors + self.bounded
 
 
+class _Desc:
+    """An outcome in the heap of the largest tabled ones (ordered by ``repr``, largest first)."""
+
+    __slots__ = ("r", "key")
+
+    def __init__(self, r: str, key: tuple[tuple[str, Any], ...]) -> None:
+        self.r = r
+        self.key = key
+
+    def __lt__(self, other: _Desc) -> bool:
+        return self.r > other.r
+
+
 @dataclass
 class Result:
     program: str
@@ -73,9 +90,47 @@ class Result:
     #: name -> whether some complete execution satisfied it (herd's ``exists``)
     exists: dict[str, bool] = field(default_factory=dict)
     incomplete_reason: str | None = None
+    #: at most this many distinct outcomes are tabled in ``outcomes`` (None: every one)
+    max_outcomes: int | None = None
+    #: complete executions whose outcome is not in ``outcomes`` (the table was full)
+    untabled: int = 0
+    #: the tabled outcomes, largest first (a heap), when the table is bounded
+    _largest: list[_Desc] = field(default_factory=list, repr=False, compare=False)
 
     def outcome_set(self) -> set[tuple[tuple[str, Any], ...]]:
         return set(self.outcomes)
+
+    def count_outcome(self, key: tuple[tuple[str, Any], ...], n: int = 1) -> None:
+        """Count ``n`` complete executions ending in outcome ``key``.
+
+        Guarantees: ``outcomes`` never holds more than ``max_outcomes`` distinct outcomes, so its
+        memory is bounded; it holds the ``max_outcomes`` least distinct outcomes counted (least
+        by ``repr``), each with its exact count, whatever the order the executions are counted in
+        (a search split across workers, or resumed from a checkpoint, tables the same ones with
+        the same counts); the executions of the outcomes left out are counted in ``untabled``,
+        so the tabled counts and ``untabled`` add up to every complete execution counted."""
+        table = self.outcomes
+        if key in table:
+            table[key] += n
+            return
+        limit = self.max_outcomes
+        if limit is None:
+            table[key] = n
+            return
+        heap = self._largest
+        if len(heap) != len(table):  # the table was set from outside (a resumed checkpoint)
+            heap[:] = [_Desc(repr(k), k) for k in table]
+            heapq.heapify(heap)
+        entry = _Desc(repr(key), key)
+        if len(table) < limit:
+            table[key] = n
+            heapq.heappush(heap, entry)
+        elif heap and entry.r < heap[0].r:  # less than the largest tabled outcome: it takes its place
+            out = heapq.heapreplace(heap, entry)
+            self.untabled += table.pop(out.key)
+            table[key] = n
+        else:
+            self.untabled += n
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -83,6 +138,7 @@ class Result:
             "verdict": self.verdict,
             "model": self.model,
             "outcomes": [dict(o) for o in sorted(self.outcomes, key=repr)],
+            "outcomes_untabled": self.untabled,
             "executions": self.stats.complete,
             "blocked": self.stats.blocked,
             "errors": self.stats.errors,

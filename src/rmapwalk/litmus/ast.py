@@ -31,7 +31,7 @@ Every node carries its source position so that errors name FILE:LINE:COL.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 
 @dataclass(frozen=True)
@@ -311,3 +311,24 @@ class LitmusTest:
     doc: str = ""  # the quoted doc string after the name, if any
     result: str | None = None  # "Never" / "Sometimes" / "Always" from a ``Result:`` comment
     file: str = ""
+
+
+def node_classes() -> list[type]:
+    """Every dataclass of this module (the node types of a litmus syntax tree)."""
+    import dataclasses
+
+    return [v for v in globals().values()
+            if isinstance(v, type) and dataclasses.is_dataclass(v) and v.__module__ == __name__]
+
+
+_codec: Any = None
+
+
+def codec() -> Any:
+    """The :class:`rmapwalk.cache.Codec` of litmus syntax trees (JSON for the cache)."""
+    global _codec
+    if _codec is None:
+        from rmapwalk.cache import Codec
+
+        _codec = Codec(node_classes())
+    return _codec

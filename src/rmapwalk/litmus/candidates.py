@@ -21,8 +21,8 @@ import itertools
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from rmapwalk.cat import CatModel, Execution
 from rmapwalk.litmus.ast import (
     Call,
     If,
@@ -56,6 +56,9 @@ from rmapwalk.litmus.threads import (
     thread_paths,
 )
 
+if TYPE_CHECKING:
+    from rmapwalk.cat import CatModel
+
 MAX_DOMAIN_ROUNDS = 24
 
 State = tuple[tuple[Loc, Value], ...]
@@ -74,6 +77,9 @@ class LitmusResult:
     cutoff: bool = False  # some path was cut by the loop unrolling bound
     candidates: int = 0  # candidate executions handed to the model (or explored by the engine)
     pruned: int = 0  # candidates rejected before the model by its own coherence pre-check
+    #: candidates dropped, as herd7 drops them, because some value read is justified only by a
+    #: cycle of reads-from and data/address dependencies (out of thin air; see :func:`_thin_air`)
+    thin_air: int = 0
     #: engine runs only: executions in which some thread waits forever (cut loops, lock waits)
     blocked: int | None = None
     seconds: float = 0.0
@@ -353,6 +359,59 @@ def _skeleton(locs: Mapping[str, Value], paths: Sequence[Path]) -> _Skeleton:
     return _Skeleton(events, threads, init_of, n, sets, relations, reads, writes_by_loc)
 
 
+def _value_needs(sk: _Skeleton) -> dict[int, list[int]]:
+    """Per event whose value or location is computed from read values: those reads (its
+    ``data`` and ``addr`` sources); empty when no event depends on a read."""
+    needs: dict[int, list[int]] = {}
+    for rel in (sk.relations["data"], sk.relations["addr"]):
+        for r, targets in enumerate(rel):
+            while targets:
+                low = targets & -targets
+                needs.setdefault(low.bit_length() - 1, []).append(r)
+                targets ^= low
+    return needs
+
+
+def _thin_air(needs: Mapping[int, list[int]], source: Mapping[int, int]) -> bool:
+    """Whether some value of the candidate is justified only by itself: a cycle of reads-from
+    (a read needs the write it reads from) and dependencies (a write needs the reads its value or
+    address is computed from; a read, those its address is).
+
+    herd7 builds a candidate's values by solving one equation per read (its value is the value
+    of the write it reads from) and per computed value; on such a cycle the equations have no
+    unique solution, the candidate is not made concrete and herd drops it before the model sees
+    it (``when_unsolved`` in herd/mem.ml: "this occurs with cyclic rfmaps"), whatever value the
+    cycle could carry.  We enumerate read values from finite domains, so we would otherwise count
+    such a cycle once per value of the domain that satisfies it (docs/litmus.md, "Out of thin
+    air")."""
+    state: dict[int, int] = {}  # 1 on the DFS stack, 2 done
+
+    def succ(e: int) -> list[int]:
+        out = list(needs.get(e, ()))
+        w = source.get(e)
+        if w is not None:
+            out.append(w)
+        return out
+
+    for start in list(needs) + list(source):
+        if state.get(start):
+            continue
+        stack = [(start, iter(succ(start)))]
+        state[start] = 1
+        while stack:
+            node, it = stack[-1]
+            nxt = next(it, None)
+            if nxt is None:
+                state[node] = 2
+                stack.pop()
+            elif state.get(nxt) == 1:
+                return True
+            elif not state.get(nxt):
+                state[nxt] = 1
+                stack.append((nxt, iter(succ(nxt))))
+    return False
+
+
 def _coherence_orders(sk: _Skeleton, fw: Mapping[str, int]) -> Iterator[list[int]]:
     """All coherence orders (init first; FW last where chosen), for models that do not generate co."""
     per_loc: list[list[list[int]]] = []
@@ -457,6 +516,8 @@ def run_cat(test: LitmusTest, model: CatModel, model_name: str, *, prune: bool =
     path, and the models that include it (LKMM) only ever enlarge ``rf``, ``W``
     and ``co0`` before it, so a cycle among the base relations is a cycle there.
     """
+    from rmapwalk.cat.context import Execution
+
     prune = prune and "ConsCo" in getattr(model, "checks", ())
     started = time.perf_counter()
     res = LitmusResult(test, model_name)
@@ -500,8 +561,12 @@ def run_cat(test: LitmusTest, model: CatModel, model_name: str, *, prune: bool =
             rf_choices.append([w for w in sk.writes_by_loc.get(e.loc or "", []) if sk.events[w].val == e.val])
         fw_choices = [sk.writes_by_loc.get(loc, []) for loc in observed_mem]
         pairs = _po_loc_pairs(sk) if prune else {}
+        needs = _value_needs(sk)
         for rf_pick in itertools.product(*rf_choices):
             source = dict(zip(sk.reads, rf_pick, strict=True))
+            if needs and _thin_air(needs, source):
+                res.thin_air += 1
+                continue
             rf = [0] * sk.n
             for r, w in zip(sk.reads, rf_pick, strict=True):
                 rf[w] |= 1 << r

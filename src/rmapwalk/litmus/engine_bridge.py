@@ -875,7 +875,8 @@ def run_engine(test: LitmusTest, model: str, *, table: MacroTable | None = None,
         report_data_races(prog)
     world: _World = prog.lib["litmus_world"]
     try:
-        res = explore(prog, model.lower(), **options)
+        # herd's states are every outcome: the table is not bounded here
+        res = explore(prog, model.lower(), **{"max_outcomes": None, **options})
     except _Fail as e:
         raise e.err from None
     except ModelError as e:

@@ -15,7 +15,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from rmapwalk.litmus.ast import (
     AddrOf,
@@ -95,6 +97,25 @@ def parse_def(path: str | Path) -> MacroTable:
 
 
 def parse_def_text(text: str, file: str) -> MacroTable:
+    """The macros of a ``.def`` file's text; the table is cached as JSON (:mod:`rmapwalk.cache`,
+    keyed by ``file``, ``text`` and the parser's source) and a cached table equals the parsed one."""
+    from rmapwalk import cache
+
+    here = Path(__file__).resolve().parent
+    code = cache.code_digest(*(here / m for m in ("macros.py", "parser.py", "grammar.py", "ast.py", "errors.py")))
+    return cache.cached("litmus-def", cache.digest("litmus-def", code, file, text),
+                        lambda: _parse_def_text(text, file), _def_codec())
+
+
+@lru_cache(maxsize=1)
+def _def_codec() -> Any:
+    from rmapwalk import cache
+    from rmapwalk.litmus.ast import node_classes
+
+    return cache.Codec([*node_classes(), Macro, MacroTable])
+
+
+def _parse_def_text(text: str, file: str) -> MacroTable:
     tree = _run("def", text, file, "the macro file")
     table = MacroTable(source=file)
     for name_tok, formals, body in tree.children:

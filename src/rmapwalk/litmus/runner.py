@@ -13,13 +13,17 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from rmapwalk.cat import CatError, CatModel, load_config, load_model
+from rmapwalk.cat import CatError
 from rmapwalk.litmus.ast import LitmusTest
 from rmapwalk.litmus.candidates import LitmusResult, run_cat
 from rmapwalk.litmus.macros import BUILTIN, MacroTable, expand, parse_def
 from rmapwalk.litmus.parser import LitmusError, parse_file
 from rmapwalk.litmus.threads import LitmusSemanticsError
+
+if TYPE_CHECKING:
+    from rmapwalk.cat import CatModel
 
 ENGINE_MODELS = ("sc", "tso", "pso", "weak", "lkmm", "lkmm-alpha")
 
@@ -45,6 +49,8 @@ class ModelSpec:
 
 @lru_cache(maxsize=8)
 def _cat_setup(conf: str | None, cat: str | None) -> tuple[CatModel, MacroTable]:
+    from rmapwalk.cat import load_config, load_model
+
     if conf is not None:
         cfg = load_config(conf)
         macros = parse_def(str(cfg.macros)) if cfg.macros is not None else BUILTIN

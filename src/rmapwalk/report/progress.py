@@ -16,13 +16,14 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol, TextIO
-
-from rich.console import Console
-from rich.live import Live
-from rich.text import Text
+from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
 from rmapwalk.engine.result import Result, Stats
+
+if TYPE_CHECKING:  # rich is imported when a progress line is shown, not at start-up
+    from rich.console import Console
+    from rich.live import Live
+    from rich.text import Text
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,8 @@ def wanted(quiet: bool = False, stream: TextIO | None = None) -> bool:
 
 def line(snap: Snapshot, elapsed: float, label: str = "") -> Text:
     """The progress line: ``label  N executions  R/s  B blocked  V violations  elapsed``."""
+    from rich.text import Text
+
     rate = snap.executions / elapsed if elapsed > 0 else 0.0
     t = Text()
     if label:
@@ -89,7 +92,11 @@ class ProgressLine:
         self.source = source
         self.label = label
         self.enabled = enabled
-        self.console = console if console is not None else Console(stderr=True)
+        if console is None:
+            from rich.console import Console
+
+            console = Console(stderr=True)
+        self.console = console
         self.refresh_per_second = refresh_per_second
         self._t0 = 0.0
         self._live: Live | None = None
@@ -100,6 +107,8 @@ class ProgressLine:
     def __enter__(self) -> ProgressLine:
         self._t0 = time.perf_counter()
         if self.enabled:
+            from rich.live import Live
+
             self._live = Live(get_renderable=self.renderable, console=self.console, transient=True,
                               refresh_per_second=self.refresh_per_second, redirect_stdout=False,
                               redirect_stderr=False)

@@ -153,6 +153,9 @@ def outcome_table(result: Result, prog: Program | None = None) -> str:
     outs = sorted_outcomes(result.outcomes)
     n = len(outs)
     title = f"outcomes ({n} distinct):" if n else "outcomes: none (no execution completed)"
+    if result.untabled:
+        title = (f"outcomes ({n} tabled, the least; {result.untabled} more executions reached outcomes not "
+                 "tabled, --all-outcomes tables every one):")
     if not outs:
         return title
     cols: list[str] = []

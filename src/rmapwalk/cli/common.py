@@ -1,7 +1,8 @@
-"""What both command modules use (``cli`` and ``cli_litmus``, which ``cli`` imports): one-line
-messages, replay files and the violation views (``--html``, ``--dot``) written next to them.
+"""What the command modules share: exit statuses, one-line errors (:func:`guard`), replay
+records and files, and the violation views (``--html``, ``--dot``) written next to them.
 
-``cli`` defines the options; their values live in the click context under :data:`OUTPUT_META`.
+:mod:`.options` defines the options; the output options' values live in the click context
+under :data:`OUTPUT_META`.
 """
 
 from __future__ import annotations
@@ -10,20 +11,85 @@ import json
 import os
 import re
 import tempfile
-from typing import Any
+from collections.abc import Callable
+from typing import Any, NoReturn
 
 import click
 
 from rmapwalk import __version__
 from rmapwalk.engine.program import Program
 from rmapwalk.engine.replay import ReplayError, rebuild
-from rmapwalk.engine.result import Violation
+from rmapwalk.engine.result import HOLDS, INCOMPLETE, VIOLATED, Violation
 from rmapwalk.engine.runtime import ModelError
-from rmapwalk.loader import show_path
+from rmapwalk.loader import LoadError, exception_text, format_location, show_path, user_frame
 from rmapwalk.report import dot, html, narrow
 
 #: the key of the output options' values in ``click.Context.meta``
 OUTPUT_META = "rmapwalk.output"
+
+
+EXIT_HOLDS = 0
+EXIT_VIOLATED = 1
+EXIT_ERROR = 2
+EXIT_INCOMPLETE = 3
+
+EXIT_FOR_VERDICT = {HOLDS: EXIT_HOLDS, VIOLATED: EXIT_VIOLATED, INCOMPLETE: EXIT_INCOMPLETE}
+
+DEFAULT_REPLAY_DIR = "rmapwalk-replays"
+DEFAULT_MAX_EVENTS = 1000
+
+
+class Fail(Exception):
+    """A problem to report as one line (already formatted) with exit status 2."""
+
+
+# -- error reporting ------------------------------------------------------------------------------------------
+def die(msg: str) -> NoReturn:
+    click.echo(f"rmapwalk: {one_line(msg)}", err=True)
+    raise SystemExit(EXIT_ERROR)
+
+
+def model_error_text(e: ModelError, model_path: str | None) -> str:
+    src = getattr(e, "src", None)
+    if src is not None:
+        return format_location(src.file, src.line, str(e))
+    where = user_frame(e.__traceback__, prefer=model_path)
+    if where is not None:
+        return format_location(where[0], where[1], str(e))
+    return format_location(model_path, None, str(e))
+
+
+def guard(body: Callable[[], int], model_path: Callable[[], str | None]) -> NoReturn:
+    """Run a command body; turn every failure into one line on stderr and exit status 2."""
+    debug = bool(os.environ.get("RMAPWALK_DEBUG"))
+    try:
+        code = body()
+    except (SystemExit, KeyboardInterrupt, click.exceptions.ClickException, click.exceptions.Exit):
+        raise
+    except Exception as e:
+        if debug:
+            raise
+        if isinstance(e, (Fail, LoadError)):
+            die(str(e))
+        path = model_path()
+        if isinstance(e, ModelError):
+            die(model_error_text(e, path))
+        where = user_frame(e.__traceback__, prefer=path)
+        if where is not None and path is not None:
+            # code of the model (a final-state condition, a check) raised while being explored
+            die(format_location(where[0], where[1], f"error in the model: {exception_text(e)}"))
+        die(f"internal error: {exception_text(e)} (RMAPWALK_DEBUG=1 shows the traceback)")
+    raise SystemExit(code)
+
+
+def model_name(name: str) -> str:
+    """The memory model ``name`` (any case) as the engine names it; a one-line :class:`Fail` if unknown."""
+    from rmapwalk.engine.models import MODELS
+
+    m = name.lower()
+    if m not in MODELS:
+        raise Fail(f"unknown memory model {name!r}; valid models: {', '.join(MODELS)}")
+    return m
 
 
 def one_line(msg: str) -> str:
@@ -123,7 +189,7 @@ def save_violation(v: Any, prog: Any, record: dict[str, Any], max_events: int, f
 
 
 def output_opts() -> dict[str, Any]:
-    """The --html/--dot/--quiet values of the running command (``cli._output_options``)."""
+    """The --html/--dot/--quiet values of the running command (:func:`.options.output_options`)."""
     ctx = click.get_current_context(silent=True)
     return ctx.meta.get(OUTPUT_META, {"written": 0}) if ctx is not None else {"written": 0}
 

@@ -16,6 +16,8 @@ from typing import Any
 
 import click
 
+from rmapwalk.cli.common import Fail, guard, warn, write_atomic
+from rmapwalk.cli.search import worker_count
 from rmapwalk.engine.models import MODELS
 
 EXIT_OK = 0
@@ -25,7 +27,6 @@ EXIT_INCOMPLETE = 3
 
 def _models(given: tuple[str, ...], text: str | None) -> list[str]:
     from rmapwalk import mutate as mm
-    from rmapwalk.cli import Fail
 
     names = list(given) + [m for m in (text or "").split(",") if m.strip()]
     if not names:
@@ -42,8 +43,7 @@ def _models(given: tuple[str, ...], text: str | None) -> list[str]:
 def save_replays(report: Any, replay_dir: str, max_events: int, as_json: bool) -> dict[int, str]:
     """Save a replay file for every killing run; returns id(run) -> file name (as shown)."""
     from rmapwalk import mutate as mm
-    from rmapwalk.cli import scenario_source
-    from rmapwalk.cli_shared import warn, write_atomic
+    from rmapwalk.cli.kvm import scenario_source
     from rmapwalk.kvm.scenarios import SCENARIOS
     from rmapwalk.loader import file_sha256, show_path
 
@@ -110,13 +110,10 @@ def mutate_cmd(subject: str, model_names: tuple[str, ...], models_text: str | No
     `rmapwalk replay`), or `survives`.  Exit status: 0 complete, 3 some mutant unknown (a run
     hit its bound), 2 bad input.
     """
-    from rmapwalk.cli import Fail, _guard
-
     path_box: list[str | None] = [None]
 
     def body() -> int:
         from rmapwalk import mutate as mm
-        from rmapwalk.cli import _jobs
 
         models = _models(model_names, models_text)
         is_kvm = subject == "kvm" and not os.path.isfile(subject)
@@ -144,7 +141,7 @@ def mutate_cmd(subject: str, model_names: tuple[str, ...], models_text: str | No
             click.echo(f"rmapwalk: mutate: {line}", err=True)
 
         t0 = time.perf_counter()
-        report = mm.mutate(targets, subject, jobs=_jobs(jobs), bound_factor=bound_factor, max_events=max_events,
+        report = mm.mutate(targets, subject, jobs=worker_count(jobs), bound_factor=bound_factor, max_events=max_events,
                            timeout=timeout, baseline_timeout=baseline_timeout, sites=wanted, explain=explain,
                            progress=show if progress else None)
         report.seconds = time.perf_counter() - t0
@@ -157,7 +154,7 @@ def mutate_cmd(subject: str, model_names: tuple[str, ...], models_text: str | No
             click.echo(mm.text_report(report, traces=not no_traces, full_trace=full_trace, replay_files=files))
         return EXIT_INCOMPLETE if report.counts()[mm.UNKNOWN] else EXIT_OK
 
-    _guard(body, lambda: path_box[0])
+    guard(body, lambda: path_box[0])
 
 
 def _kvm_explain() -> Any:

@@ -11,11 +11,9 @@ from __future__ import annotations
 import json
 import os
 import sys
-from concurrent.futures import ProcessPoolExecutor
 
 import click
 
-from rmapwalk.cli_shared import replay_record, safe_name, save_violation
 from rmapwalk.litmus.candidates import LitmusResult
 from rmapwalk.litmus.herdout import herd_lines, json_record
 from rmapwalk.litmus.parser import LitmusError
@@ -48,6 +46,7 @@ def _one(args: tuple[str, ModelSpec, str | None]) -> tuple[LitmusResult, str | N
 def _witness(path: str, spec: ModelSpec, replay_dir: str) -> str | None:
     """The engine's trace of one execution reaching the condition's outcome (``exists``), or
     breaking it (``~exists``/``forall``), with its replay file; None if there is none."""
+    from rmapwalk.cli.common import replay_record, safe_name, save_violation
     from rmapwalk.engine.runtime import ModelError
     from rmapwalk.litmus.engine_bridge import run_engine
     from rmapwalk.loader import file_sha256
@@ -110,6 +109,8 @@ def litmus(memory_model: str | None, conf: str | None, cat_file: str | None, as_
     work = [(f, spec, replay_dir if trace else None) for f in files]
     failed = False
     if jobs > 1 and len(files) > 1:
+        from concurrent.futures import ProcessPoolExecutor
+
         with ProcessPoolExecutor(max_workers=min(jobs, len(files), os.cpu_count() or 1)) as pool:
             results = pool.map(_one, work)
             failed = _emit(results, as_json, no_time)
