@@ -90,9 +90,13 @@ def rcu_accessors(runs: Sequence[RunLike]) -> str:
         conclusion.append("on x86 (TSO) neither the accessors nor the smp_wmb() matter")
     if verdict.get("lkmm") == HOLDS and verdict.get("lkmm-alpha") == VIOLATED:
         alpha = "the 2013 kernel (LKMM-alpha) needs rcu_dereference() in the walker"
-        if minimal.get("lkmm-alpha") is not None and minimal["lkmm-alpha"].verdict == HOLDS:
+        low = minimal.get("lkmm-alpha")
+        if low is not None and low.verdict == HOLDS:
             alpha += (", for the pointers to descs only: the slot loads, address-dependent on them, "
                       "need no smp_rmb()")
+        elif low is not None and low.verdict == VIOLATED:
+            alpha += (", for the slot loads too: with it on the desc pointers only, the sptep read from a "
+                      f"slot by READ_ONCE() may be followed by a stale spte ({_short(sorted(low.properties))})")
         conclusion.append("portably the writers' smp_wmb() with READ_ONCE() holds under LKMM only "
                           "because READ_ONCE() now orders dependent loads, and " + alpha)
     elif verdict.get("lkmm") == VIOLATED:

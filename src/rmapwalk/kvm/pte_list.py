@@ -164,7 +164,11 @@ def pte_list_add(kvm: PteListVm, sptep: int, head: int) -> int:
     ext = kvm.ext
     v = kvm.ops.read(head)
     if v == 0:
-        kvm.ops.write(head, sptep)  # 0 -> 1
+        # 0 -> 1 publishes the sptep itself: a lockless walker follows it to the spte and to its
+        # shadow page's header (page_private, role.level), which must be visible first; with
+        # publish=none (3.11, x86) a plain store, as mmu.c's `*pte_list = (unsigned long)spte`
+        kvm.ops.link_barrier()
+        kvm.ops.link(head, sptep)
         return 0
     if not v & 1:  # 1 -> many
         end = pte_list_end(kvm, head)

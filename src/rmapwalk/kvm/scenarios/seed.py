@@ -20,12 +20,17 @@ from __future__ import annotations
 
 from rmapwalk.engine import Program
 from rmapwalk.kernel.races import report_data_races
-from rmapwalk.kvm.invariants import I5, migration_thread, require_no_dirty_page_lost
+from rmapwalk.kernel.rcu import init_rcu
+from rmapwalk.kernel.spinlock import spin_lock
+from rmapwalk.kvm.invariants import I1, I5, migration_thread, require_no_dirty_page_lost
+from rmapwalk.kvm.mmu_checks import kvm_mmu_unlock
 from rmapwalk.kvm.mmu_page import KvmMmu
 from rmapwalk.kvm.rmap import gfn_to_rmap
 from rmapwalk.kvm.scenarios import HOLDS, Expect, Scenario, expect
+from rmapwalk.kvm.scenarios.zapping import prefault_path
 from rmapwalk.kvm.switches import Switches
 from rmapwalk.kvm.vcpu import guest_write, kvm_create_vcpu, prefault_spte
+from rmapwalk.kvm.zap import kvm_mmu_zap_page
 
 #: the models of the seed questions: x86 and the weaker hardware models, then the kernel's
 MODELS = ("sc", "tso", "pso", "lkmm", "lkmm-alpha")
@@ -82,12 +87,42 @@ RCU_ACCESSORS = Scenario(
         _rows({"publish": "none"}, {"pso": MISSED, "lkmm": MISSED, "lkmm-alpha": MISSED})
         + _rows({"publish": "wmb"}, {"lkmm-alpha": MISSED})
         + _rows({"publish": "rcu_assign_pointer"}, {"lkmm-alpha": MISSED})
-        + _rows({"publish": "wmb", "lockless_deref": "desc_pointers"}, {})
+        + _rows({"publish": "wmb", "lockless_deref": "desc_pointers"}, {"lkmm-alpha": frozenset({I1})})
         + _rows({"publish": "rcu_assign_pointer", "lockless_deref": "rcu_dereference"}, {})
         + _rows({"publish": "wmb", "rmap_access": "plain"},
                 {m: RACY | (MISSED if m.startswith("lkmm") else frozenset()) for m in MODELS})
     ),
 )
+
+def sp_rcu(sw: Switches) -> Program:
+    """A level-2 direct root, a level-1 table P under it and in P a writable spte for gfn 0
+    (dirty).  ``zap`` (an MMU-notifier-like kernel thread) zaps P under mmu_lock and frees it as
+    ``sp_free`` says; ``vcpu0`` then writes gfn 0, which refaults it into a new level-1 table
+    (P itself when the cache hands it out again); ``migrate`` harvests once (the lockless
+    write-protect walks gfn 0's rmap inside ``rcu_read_lock``, reading the spte and, for the leaf
+    check, ``page_private`` of its table's page and ``sp->role.level``) and copies."""
+    p = Program(f"sp-rcu[{sw.describe()}]")
+    kvm = KvmMmu(p, sw, npages=1, max_level=1, sp_capacity=3, desc_capacity=1)
+    vcpu = kvm_create_vcpu(kvm, root_level=2)
+    _, sp = prefault_path(kvm, 0, 2)
+
+    def zap() -> None:
+        spin_lock(kvm.mmu_lock)
+        kvm_mmu_zap_page(kvm, sp)
+        kvm_mmu_unlock(kvm)
+
+    def vcpu0() -> None:
+        guest_write(vcpu, 0, 1)
+
+    p.thread(zap, name="zap")
+    p.thread(vcpu0, name=vcpu.name)
+    p.thread(migration_thread(kvm, 1), name="migrate")
+    require_no_dirty_page_lost(kvm)
+    report_data_races(p)
+    if sw.sp_free == "call_rcu":
+        init_rcu(p, callbacks=1)
+    return p
+
 
 SCENARIOS = (RCU_ACCESSORS,)
 
