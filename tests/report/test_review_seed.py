@@ -17,10 +17,33 @@ class FakeRun:
     properties: list[str] = field(default_factory=list)
 
 
+I1 = "I1 no dirty page lost"
+I5 = "I5 lockless walk visits every entry present throughout"
+MODELS = ("sc", "tso", "pso", "lkmm", "lkmm-alpha")
+#: a full table of rcu-accessors' verdicts: setting, and the violated properties per model
+TABLE: list[tuple[dict[str, str], dict[str, list[str]]]] = [
+    ({"publish": "none"}, {"pso": [I5], "lkmm": [I5], "lkmm-alpha": [I5]}),
+    ({"publish": "wmb"}, {"lkmm-alpha": [I5]}),
+    ({"publish": "rcu_assign_pointer"}, {"lkmm-alpha": [I5]}),
+    ({"publish": "wmb", "lockless_deref": "desc_pointers"}, {"lkmm-alpha": [I1]}),
+    ({"publish": "rcu_assign_pointer", "lockless_deref": "rcu_dereference"}, {}),
+    ({"publish": "wmb", "rmap_access": "plain"},
+     {"sc": ["data race"], "tso": ["data race"], "pso": ["data race"], "lkmm": [I5, "data race"],
+      "lkmm-alpha": [I5, "data race"]}),
+]
+
+
 def expected_runs() -> list[FakeRun]:
-    """One run per row of ``rcu-accessors``' table, with the verdict the table expects."""
-    return [FakeRun(dict(e.settings), e.model, e.verdict, sorted(e.properties))
-            for e in SCENARIOS["rcu-accessors"].expected]
+    """One run per row of :data:`TABLE` and model."""
+    return [FakeRun(dict(st), m, "violated" if m in bad else "holds", sorted(bad.get(m, [])))
+            for st, bad in TABLE for m in MODELS]
+
+
+def test_the_scenario_pins_the_table_under_the_models_it_runs() -> None:
+    sc = SCENARIOS["rcu-accessors"]
+    table = {(tuple(sorted(st.items())), m): sorted(bad.get(m, [])) for st, bad in TABLE for m in MODELS}
+    for e in sc.expected:
+        assert table[(tuple(sorted(e.settings.items())), e.model)] == sorted(e.properties)
 
 
 def test_the_answer_of_the_expected_verdicts() -> None:

@@ -282,7 +282,7 @@ def kvm_mmu_alloc_page(kvm: KvmMmu, level: int, gfn: int, direct: bool = True, p
     spt = check_alloc(kvm.spt_cache, ops.cache_alloc(kvm.spt_cache))
     ops.kernel_write(f(sp, "spt"), spt)
     ops.kernel_write(kvm.spt_cache.f(spt, "private"), sp)  # set_page_private()
-    ops.kernel_write(f(sp, "parent_ptes"), 0)
+    ops.write(f(sp, "parent_ptes"), 0)  # a pte-list head, accessed as the rmap heads are
     if parent_pte:
         pte_list_add(kvm, parent_pte, f(sp, "parent_ptes"))  # mmu_page_add_parent_pte()
     ops.kernel_write(f(sp, "gfn"), gfn)

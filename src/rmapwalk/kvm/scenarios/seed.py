@@ -29,12 +29,13 @@ from rmapwalk.kvm.rmap import gfn_to_rmap
 from rmapwalk.kvm.scenarios import HOLDS, Expect, Scenario, expect
 from rmapwalk.kvm.scenarios.zapping import prefault_path
 from rmapwalk.kvm.switches import Switches
-from rmapwalk.kvm.vcpu import guest_write, kvm_create_vcpu, prefault_spte
+from rmapwalk.kvm.vcpu import __direct_map, guest_write, kvm_create_vcpu, prefault_spte
 from rmapwalk.kvm.zap import kvm_mmu_zap_page
 
 #: the models of the seed questions: x86 and the weaker hardware models, then the kernel's
 MODELS = ("sc", "tso", "pso", "lkmm", "lkmm-alpha")
 RACE = "data race"
+X86_PSO = MODELS[:3]
 
 #: the series' rmap machinery as posted (patches 7-10), at the kernel's PTE_LIST_EXT
 SERIES = {"write_protect": "lockless", "mark_order": "after_rmap", "pte_list": "head", "walk_order": "bottom_up",
@@ -67,11 +68,15 @@ def rcu_accessors(sw: Switches) -> Program:
     return p
 
 
-def _rows(settings: dict[str, str], violated: dict[str, frozenset[str]]) -> tuple[Expect, ...]:
-    return expect(settings, {m: violated.get(m, HOLDS) for m in MODELS})
+def _rows(settings: dict[str, str], violated: dict[str, frozenset[str]],
+          models: tuple[str, ...] = MODELS) -> tuple[Expect, ...]:
+    return expect(settings, {m: violated.get(m, HOLDS) for m in models})
 
 
 MISSED = frozenset({I5})
+#: the models rcu-accessors' rows are pinned under (its LKMM rows run in minutes today, see the
+#: closing note of issue #12; ``rmapwalk review --scenario rcu-accessors --models lkmm,lkmm-alpha``)
+ACCESSOR_MODELS = X86_PSO
 RACY = frozenset({RACE})
 
 RCU_ACCESSORS = Scenario(
@@ -84,38 +89,37 @@ RCU_ACCESSORS = Scenario(
     base=SERIES,
     build_fn=rcu_accessors,
     expected=(
-        _rows({"publish": "none"}, {"pso": MISSED, "lkmm": MISSED, "lkmm-alpha": MISSED})
-        + _rows({"publish": "wmb"}, {"lkmm-alpha": MISSED})
-        + _rows({"publish": "rcu_assign_pointer"}, {"lkmm-alpha": MISSED})
-        + _rows({"publish": "wmb", "lockless_deref": "desc_pointers"}, {"lkmm-alpha": frozenset({I1})})
-        + _rows({"publish": "rcu_assign_pointer", "lockless_deref": "rcu_dereference"}, {})
+        _rows({"publish": "none"}, {"pso": MISSED, "lkmm": MISSED, "lkmm-alpha": MISSED}, ACCESSOR_MODELS)
+        + _rows({"publish": "wmb"}, {"lkmm-alpha": MISSED}, ACCESSOR_MODELS)
+        + _rows({"publish": "rcu_assign_pointer"}, {"lkmm-alpha": MISSED}, ACCESSOR_MODELS)
+        + _rows({"publish": "wmb", "lockless_deref": "desc_pointers"}, {"lkmm-alpha": frozenset({I1})},
+                ACCESSOR_MODELS)
+        + _rows({"publish": "rcu_assign_pointer", "lockless_deref": "rcu_dereference"}, {}, ACCESSOR_MODELS)
         + _rows({"publish": "wmb", "rmap_access": "plain"},
-                {m: RACY | (MISSED if m.startswith("lkmm") else frozenset()) for m in MODELS})
+                {m: RACY | (MISSED if m.startswith("lkmm") else frozenset()) for m in MODELS}, ACCESSOR_MODELS)
     ),
 )
 
 def sp_rcu(sw: Switches) -> Program:
     """A level-2 direct root, a level-1 table P under it and in P a writable spte for gfn 0
-    (dirty).  ``zap`` (an MMU-notifier-like kernel thread) zaps P under mmu_lock and frees it as
-    ``sp_free`` says; ``vcpu0`` then writes gfn 0, which refaults it into a new level-1 table
-    (P itself when the cache hands it out again); ``migrate`` harvests once (the lockless
-    write-protect walks gfn 0's rmap inside ``rcu_read_lock``, reading the spte and, for the leaf
-    check, ``page_private`` of its table's page and ``sp->role.level``) and copies."""
+    (dirty).  ``migrate`` harvests once (the lockless write-protect walks gfn 0's rmap inside
+    ``rcu_read_lock``: it loads the sptep, the spte and, for the leaf check, ``page_private`` of
+    the table's page and that shadow page's ``role.level``) and copies.  ``vcpu0``, under
+    mmu_lock, zaps P (freed as ``sp_free`` says) and write-faults gfn 0 back in
+    (``__direct_map``): a new level-1 table -- P again unless ``sp_free=call_rcu`` keeps it for
+    a grace period -- and its spte on the same rmap."""
     p = Program(f"sp-rcu[{sw.describe()}]")
     kvm = KvmMmu(p, sw, npages=1, max_level=1, sp_capacity=3, desc_capacity=1)
     vcpu = kvm_create_vcpu(kvm, root_level=2)
     _, sp = prefault_path(kvm, 0, 2)
 
-    def zap() -> None:
+    def zap_and_refault() -> None:
         spin_lock(kvm.mmu_lock)
         kvm_mmu_zap_page(kvm, sp)
+        __direct_map(vcpu, 0, True)
         kvm_mmu_unlock(kvm)
 
-    def vcpu0() -> None:
-        guest_write(vcpu, 0, 1)
-
-    p.thread(zap, name="zap")
-    p.thread(vcpu0, name=vcpu.name)
+    p.thread(zap_and_refault, name=vcpu.name)
     p.thread(migration_thread(kvm, 1), name="migrate")
     require_no_dirty_page_lost(kvm)
     report_data_races(p)
@@ -124,6 +128,31 @@ def sp_rcu(sw: Switches) -> Program:
     return p
 
 
-SCENARIOS = (RCU_ACCESSORS,)
+UAF = "use-after-free"
+NULL = "NULL pointer dereference"
 
-__all__ = ["MODELS", "RCU_ACCESSORS", "SCENARIOS", "rcu_accessors"]
+SP_RCU = Scenario(
+    name="sp-rcu",
+    question="Seed question 2 (Gleb): does freeing shadow pages with call_rcu() mean that they are "
+             "protected by RCU, and what exactly is: the table the walker's sptep points into, the "
+             "page_private() and sp->role.level it reads plainly for the leaf check, and their "
+             "initialisation when a new table is published on the rmap?",
+    races=("R10",),
+    base={**SERIES, "pte_list_ext": 1, "spt_entries": 2, "spt_init": "once", "publish": "wmb"},
+    build_fn=sp_rcu,
+    # (LKMM rows left out until call_rcu under LKMM is settled: see the closing note of issue #12)
+    expected=(
+        _rows({"sp_free": "immediate"}, {m: frozenset({UAF, RACE}) for m in X86_PSO}, X86_PSO)
+        + _rows({"sp_free": "call_rcu"}, {}, X86_PSO)
+        + _rows({"sp_free": "typesafe_slab"}, {m: RACY for m in X86_PSO}, X86_PSO)
+        + _rows({"sp_free": "call_rcu", "publish": "none"}, {"pso": frozenset({UAF, NULL, RACE})}, X86_PSO)
+    ),
+)
+
+SCENARIOS = (RCU_ACCESSORS, SP_RCU)
+
+#: the seed mail's questions, first in the review: these two, then Gleb's type-stable sp->spt
+#: and Xiao's answer that the level must then be in the spte (scenarios of ``zapping``)
+SEED_QUESTIONS = ("rcu-accessors", "sp-rcu", "spt-reuse", "spt-reuse-aba")
+
+__all__ = ["MODELS", "RCU_ACCESSORS", "SCENARIOS", "SEED_QUESTIONS", "SP_RCU", "rcu_accessors", "sp_rcu"]
