@@ -48,7 +48,7 @@ def test_switch_defaults_are_3_11() -> None:
 def test_switch_validation_names_the_valid_choices() -> None:
     with pytest.raises(ValueError, match="3.11, head"):
         Switches(pte_list="tail")
-    with pytest.raises(ValueError, match="valid switches: pte_list, desc_cache"):
+    with pytest.raises(ValueError, match="valid switches: pte_list, add_position, desc_cache"):
         Switches(pte_lists="head")
     with pytest.raises(ValueError, match="valid switches"):
         Switches.from_dict({"bogus": 1})
