@@ -157,6 +157,15 @@ FIXED = [
     _prog("\trcu_read_lock(); r1 = READ_ONCE(*y); rcu_read_unlock();",
           "\tspin_lock(l); WRITE_ONCE(*y, 1); spin_unlock(l);",
           "\tr0 = cmpxchg(y, 2, 2);\n\tspin_lock(l); WRITE_ONCE(*y, 1); spin_unlock(l);", locs="0:r1; 2:r0; y"),
+    # a work item that dropped its graph (a thread no longer made a kept event) left the
+    # graph's 'broken' mark set, and the level's later work items were dropped with it (locks:
+    # main counted 5 executions, cat 4)
+    _prog("\tr0 = READ_ONCE(*y);", "\tspin_lock(l); WRITE_ONCE(*z, 2); spin_unlock(l);",
+          "\tspin_lock(l); WRITE_ONCE(*z, 1); spin_unlock(l);\n\tWRITE_ONCE(*y, 1);", locs="0:r0; y"),
+    _prog("\tspin_lock(l); WRITE_ONCE(*y, 1); spin_unlock(l);\n\tspin_lock(l); WRITE_ONCE(*z, 2); spin_unlock(l);",
+          "\trcu_read_lock(); r0 = READ_ONCE(*z); rcu_read_unlock();\n"
+          "\tspin_lock(l); WRITE_ONCE(*y, 1); spin_unlock(l);",
+          locs="1:r0; y"),
     # a write made again in its gap goes co-before its thread's kept later write
     _prog("\tr0 = READ_ONCE(*x);", "\tWRITE_ONCE(*x, 1);\n\tWRITE_ONCE(*x, 1);", "\tatomic_inc(x);", locs="0:r0; x"),
     # a deleted read po-before the revisiting write, with its thread's kept later RMW

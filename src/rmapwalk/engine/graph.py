@@ -357,6 +357,11 @@ class Graph:
                     r.wr = None
 
     def _restrict_lb(self, stamp: int) -> None:
+        # Whether the graph is broken is a property of what it holds now: a thread that failed
+        # to make a kept event under a later choice (an earlier work item of this level) may
+        # make it again once that choice is undone.  So the mark is cleared and every thread is
+        # checked again (a stale mark dropped the level's later work items unexplored).
+        self.broken = None
         for tid in range(self.nthreads):
             evs: list[Any] = self.threads[tid]
             changed = False
@@ -366,12 +371,12 @@ class Graph:
                     evs[i] = None
                     self.holes += 1
                     changed = True
-            if not changed:
-                continue
-            while evs and evs[-1] is None:
-                evs.pop()
-                self.holes -= 1
-            self.mark_unverified(tid)
+            if changed:
+                while evs and evs[-1] is None:
+                    evs.pop()
+                    self.holes -= 1
+                self.mark_unverified(tid)
+        for tid in range(self.nthreads):
             self.advance(tid)
         if self.next_stamp > stamp + 1:
             self.next_stamp = stamp + 1
