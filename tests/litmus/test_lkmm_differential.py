@@ -166,6 +166,14 @@ FIXED = [
           "\trcu_read_lock(); r0 = READ_ONCE(*z); rcu_read_unlock();\n"
           "\tspin_lock(l); WRITE_ONCE(*y, 1); spin_unlock(l);",
           locs="1:r0; y"),
+    # a write in a branch and the same write after the join, on one source line, are two
+    # program points: a kept event is matched with its dependency shape (main counted 5
+    # executions, cat 6) ...
+    _prog("\tr0 = READ_ONCE(*x);\n\tif (r0 == 2) { WRITE_ONCE(*x, 2); } WRITE_ONCE(*z, 2);",
+          "\tr0 = READ_ONCE(*z);\n\tif (r0 == 2) { WRITE_ONCE(*x, 2); } WRITE_ONCE(*x, 2);", locs="0:r0; 1:r0; x"),
+    # ... and no execution is made twice
+    _prog("\tr0 = READ_ONCE(*z); if (r0 == 2) WRITE_ONCE(*z, 2);", "\t*x = 2;",
+          "\tr0 = READ_ONCE(*x);\n\tif (r0 == 2) { WRITE_ONCE(*z, 2); } WRITE_ONCE(*z, 2);", locs="0:r0; 2:r0; x; z"),
     # a write made again in its gap goes co-before its thread's kept later write
     _prog("\tr0 = READ_ONCE(*x);", "\tWRITE_ONCE(*x, 1);\n\tWRITE_ONCE(*x, 1);", "\tatomic_inc(x);", locs="0:r0; x"),
     # a deleted read po-before the revisiting write, with its thread's kept later RMW
