@@ -135,3 +135,73 @@ def test_engine_lkmm_and_linux_kernel_cat_agree(text: str, model: str) -> None:
     assert dict(eng.states) == dict(cat.states), text  # type: ignore[attr-defined]
     assert (eng.positive, eng.negative) == (cat.positive, cat.negative), text  # type: ignore[attr-defined]
     assert set(eng.flags) == set(cat.flags), text  # type: ignore[attr-defined]
+
+
+def _prog(*threads: str, locs: str = "x; y") -> str:
+    """A litmus program of the random campaign's shape from thread bodies (one string each)."""
+    head = "(int *x, int *y, int *z, int *p, spinlock_t *l)\n{\n\tint r0;\n\tint r1;\n\tint r2;\n"
+    ps = "".join(f"P{t}{head}{body}\n}}\n\n" for t, body in enumerate(threads))
+    return f"C fixed\n\n{{\n\tint *p=x;\n}}\n\n{ps}locations [{locs}]\nexists (x=0)\n"
+
+
+#: programs of the random campaign (shrunk) that the engine once got wrong, or that a tempting
+#: change to the load-buffering revisits gets wrong (each comment says why)
+FIXED = [
+    # two RMWs on each of two locations (LB through RMWs): an RMW may read a write that another
+    # RMW read when that RMW is in its (po | rf)-prefix but outside its dependency prefix (its
+    # write revisits it, keeping the cycle); main counted 3 executions, cat 4
+    _prog("\tatomic_inc(y);\n\tatomic_inc(z);", "\tatomic_inc(z);\n\tatomic_inc(y);", locs="y; z"),
+    # ... but not when the other RMW is a spin_lock that would then find the lock held: its
+    # thread waits, the events that made the cycle are gone, and the executions reached that
+    # way are reached by the ordinary revisits too (11 counted instead of 9 without the check)
+    _prog("\trcu_read_lock(); r1 = READ_ONCE(*y); rcu_read_unlock();",
+          "\tspin_lock(l); WRITE_ONCE(*y, 1); spin_unlock(l);",
+          "\tr0 = cmpxchg(y, 2, 2);\n\tspin_lock(l); WRITE_ONCE(*y, 1); spin_unlock(l);", locs="0:r1; 2:r0; y"),
+    # a work item that dropped its graph (a thread no longer made a kept event) left the
+    # graph's 'broken' mark set, and the level's later work items were dropped with it (locks:
+    # main counted 5 executions, cat 4)
+    _prog("\tr0 = READ_ONCE(*y);", "\tspin_lock(l); WRITE_ONCE(*z, 2); spin_unlock(l);",
+          "\tspin_lock(l); WRITE_ONCE(*z, 1); spin_unlock(l);\n\tWRITE_ONCE(*y, 1);", locs="0:r0; y"),
+    _prog("\tspin_lock(l); WRITE_ONCE(*y, 1); spin_unlock(l);\n\tspin_lock(l); WRITE_ONCE(*z, 2); spin_unlock(l);",
+          "\trcu_read_lock(); r0 = READ_ONCE(*z); rcu_read_unlock();\n"
+          "\tspin_lock(l); WRITE_ONCE(*y, 1); spin_unlock(l);",
+          locs="1:r0; y"),
+    # a write in a branch and the same write after the join, on one source line, are two
+    # program points: a kept event is matched with its dependency shape (main counted 5
+    # executions, cat 6) ...
+    _prog("\tr0 = READ_ONCE(*x);\n\tif (r0 == 2) { WRITE_ONCE(*x, 2); } WRITE_ONCE(*z, 2);",
+          "\tr0 = READ_ONCE(*z);\n\tif (r0 == 2) { WRITE_ONCE(*x, 2); } WRITE_ONCE(*x, 2);", locs="0:r0; 1:r0; x"),
+    # ... and no execution is made twice
+    _prog("\tr0 = READ_ONCE(*z); if (r0 == 2) WRITE_ONCE(*z, 2);", "\t*x = 2;",
+          "\tr0 = READ_ONCE(*x);\n\tif (r0 == 2) { WRITE_ONCE(*z, 2); } WRITE_ONCE(*z, 2);", locs="0:r0; 2:r0; x; z"),
+    # a write made again in its gap goes co-before its thread's kept later write
+    _prog("\tr0 = READ_ONCE(*x);", "\tWRITE_ONCE(*x, 1);\n\tWRITE_ONCE(*x, 1);", "\tatomic_inc(x);", locs="0:r0; x"),
+    # a deleted read po-before the revisiting write, with its thread's kept later RMW
+    _prog("", "\tatomic_inc(y);", "\tr0 = READ_ONCE(*y);\n\tatomic_inc(y);", locs="2:r0; y"),
+]
+
+#: programs the engine still gets wrong (known: see docs/design.md on load buffering)
+KNOWN = [
+    # a three-thread LB cycle through a failed cmpxchg: P2's read, deleted by the revisit of
+    # P1's cmpxchg, must read P1's write again (cat: 2 executions with every r0 = 1, engine 1)
+    _prog("\tr0 = READ_ONCE(*x); if (r0 == 1) WRITE_ONCE(*z, 1);", "\tr0 = cmpxchg(z, 0, 1);\n\tWRITE_ONCE(*x, 1);",
+          "\tr0 = READ_ONCE(*x);\n\tWRITE_ONCE(*x, 1);", locs="0:r0; 1:r0; 2:r0; x"),
+]
+
+
+def _agree(text: str) -> None:
+    cat = _run(text, ModelSpec(conf=str(CFG)))
+    eng = _run(text, ModelSpec(engine="lkmm"))
+    assert dict(eng.states) == dict(cat.states), text  # type: ignore[attr-defined]
+    assert (eng.positive, eng.negative) == (cat.positive, cat.negative), text  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("text", FIXED, ids=[f"fixed{i}" for i in range(len(FIXED))])
+def test_fixed_programs_agree(text: str) -> None:
+    _agree(text)
+
+
+@pytest.mark.xfail(strict=True, reason="load-buffering revisits are not yet complete (see KNOWN)")
+@pytest.mark.parametrize("text", KNOWN, ids=[f"known{i}" for i in range(len(KNOWN))])
+def test_known_wrong_programs(text: str) -> None:
+    _agree(text)

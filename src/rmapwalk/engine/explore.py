@@ -278,7 +278,9 @@ class Explorer:
     def _rf_allowed(self, g: Graph, r: Ev, c: Ev) -> bool:
         """May RMW read ``r`` (which would succeed reading ``c``) read from ``c``?  Not when an
         RMW that already read ``c`` successfully is settled: it can never be revisited, or it
-        is in ``r``'s own (po | rf)-prefix (GenMC's rule; unsettled ones are raced)."""
+        is in ``r``'s own (po | rf)-prefix (GenMC's rule; unsettled ones are raced).  Under
+        load buffering, one in that prefix may still be revisited by ``r``'s write when it is
+        outside ``r``'s dependency prefix and would not wait on the value it then reads."""
         s = co_succ(g, c)
         if s is None or not s.rmw:
             return True
@@ -292,7 +294,27 @@ class Explorer:
         if r.idx == 0:
             return True
         # r's prefix without r's own (tentative) reads-from edge
-        return other.idx > g.porf_view(g.threads[r.tid][r.idx - 1])[other.tid]
+        if other.idx > g.porf_view(g.threads[r.tid][r.idx - 1])[other.tid]:
+            return True
+        if not self.lb:
+            return False
+        # Under load buffering the write of r can also revisit ``other`` in its
+        # (po | rf)-prefix, unless ``other`` is in that write's dependency prefix (see _lb_view):
+        # r's own, with r reading c.  Not when the thread of ``other`` would wait on the value
+        # it then reads (a spin_lock finding the lock held): its later events, through which
+        # r comes after ``other``, are gone, and so is the load-buffering cycle (the revisit
+        # would make executions that the ordinary revisits make too).
+        if other.node is None or r.node is None:
+            return False
+        if g.beh[other.tid].child(other.node, r.node.op(c.val)).kind == BLOCK:  # type: ignore[misc]
+            return False
+        old = r.rf
+        r.rf = c
+        try:
+            need = g.dep_masks(r)
+        finally:
+            r.rf = old
+        return not need[other.tid] >> other.idx & 1
 
     @staticmethod
     def _co_lower_bound(g: Graph, e: Ev | None, tid: int, loc: int, co: list[Ev]) -> int:

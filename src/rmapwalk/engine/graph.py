@@ -101,6 +101,31 @@ class Ev:
         return f"{k}{'*' if self.rmw else ''}({self.tid}.{self.idx} loc={self.loc} val={self.val!r} st={self.stamp})"
 
 
+def _dep_shape(node: Node) -> tuple[int, int, int]:
+    """How many reads an event's address, value and execution depend on (see Node.deps)."""
+    d = node.deps
+    return (0, 0, 0) if d is None else (len(d[0]), len(d[1]), len(d[2]))
+
+
+def _twin_ahead(cur: Node, kept: Node) -> bool:
+    """Is ``cur`` (a node like the kept event's ``kept``: same kind, location, value, line) not
+    the kept event because a later node of the thread, before its next read, is like it too and
+    has the kept event's dependency shape (a write in a branch, then the same write after the
+    join)?  Only then does the shape decide: a kept event whose dependencies changed is still
+    the same event (the full check judges the execution)."""
+    shape = _dep_shape(kept)
+    if _dep_shape(cur) == shape:
+        return False
+    n = cur.next
+    while n is not None and n.kind not in TERMINAL_KINDS and n.kind != READ and n.kind != RMW:
+        if (n.kind == kept.kind and n.loc == kept.loc and n.value == kept.value and n.mode == kept.mode
+                and n.src is not None and kept.src is not None and n.src.line == kept.src.line
+                and _dep_shape(n) == shape):
+            return True
+        n = n.next
+    return False
+
+
 class Graph:
     """A (partial) execution graph of a program, with each thread's position in its behaviour."""
 
@@ -179,7 +204,7 @@ class Graph:
         if not e.unverified or old is None or old.src is None or node.src is None:
             return False
         if (old.kind != node.kind or old.loc != node.loc or old.value != node.value or old.mode != node.mode
-                or old.src.file != node.src.file or old.src.line != node.src.line):
+                or old.src.file != node.src.file or old.src.line != node.src.line or _twin_ahead(node, old)):
             return False
         d = j - h
         del evs[h:j]
@@ -322,6 +347,10 @@ class Graph:
                 ok = k == OBSERVE or k == ALLOC or k == FREE or k == SPECIAL
                 if ok:
                     e.val = cur.value
+            if ok and e.node is not None and _twin_ahead(cur, e.node):
+                # the same kind of access on the same line, but another program point: a write
+                # in a branch, and the kept one is the same write after the join (it comes next)
+                ok = False
             if not ok:
                 if k in TERMINAL_KINDS or len(evs) >= self.beh[tid].limit or (e.kind == GW and e.rmw):
                     self.broken = (f"thread {self.prog.threads[tid].name} no longer makes its event "
@@ -357,6 +386,11 @@ class Graph:
                     r.wr = None
 
     def _restrict_lb(self, stamp: int) -> None:
+        # Whether the graph is broken is a property of what it holds now: a thread that failed
+        # to make a kept event under a later choice (an earlier work item of this level) may
+        # make it again once that choice is undone.  So the mark is cleared and every thread is
+        # checked again (a stale mark dropped the level's later work items unexplored).
+        self.broken = None
         for tid in range(self.nthreads):
             evs: list[Any] = self.threads[tid]
             changed = False
@@ -366,12 +400,12 @@ class Graph:
                     evs[i] = None
                     self.holes += 1
                     changed = True
-            if not changed:
-                continue
-            while evs and evs[-1] is None:
-                evs.pop()
-                self.holes -= 1
-            self.mark_unverified(tid)
+            if changed:
+                while evs and evs[-1] is None:
+                    evs.pop()
+                    self.holes -= 1
+                self.mark_unverified(tid)
+        for tid in range(self.nthreads):
             self.advance(tid)
         if self.next_stamp > stamp + 1:
             self.next_stamp = stamp + 1
