@@ -220,6 +220,15 @@ NEQ: "!=" | "<>"
 """ + _STATE_COMMON
 
 
+
+def _int(text: str) -> int:
+    """An integer literal as herd7 reads it: ``0x``/``0o``/``0b`` prefixes, otherwise decimal,
+    leading zeros included (``01`` is 1, as OCaml's ``int_of_string`` has it)."""
+    try:
+        return int(text, 0)
+    except ValueError:
+        return int(text, 10)
+
 def expr_parser_grammar() -> str:
     """The grammar of .def files (used by :mod:`rmapwalk.litmus.macros`)."""
     return _DEF_GRAMMAR
@@ -351,7 +360,7 @@ class _Build(Transformer[Any, Any]):
     # -- C: expressions
     @v_args(meta=True)
     def int_lit(self, meta: Any, items: list[Any]) -> Int:
-        return Int(int(str(items[0]), 0), self._pos(items[0]))
+        return Int(_int(str(items[0])), self._pos(items[0]))
 
     @v_args(meta=True)
     def var(self, meta: Any, items: list[Any]) -> Var:
@@ -510,7 +519,7 @@ class _Build(Transformer[Any, Any]):
     def array_item(self, meta: Any, items: list[Any]) -> InitItem:
         words, size = items
         ctype, target = self._split_words(words)
-        n = int(str(size), 0)
+        n = _int(str(size))
         if n <= 0:
             raise self._err(f"bad array size {n}", size)
         return InitItem(str(target), None, ctype or "int", None, n, self._pos(target))
@@ -526,7 +535,7 @@ class _Build(Transformer[Any, Any]):
         typ = " ".join(str(w) for w in words if w.type == "NAME")
         stars = sum(1 for w in words if w.type == "STAR")
         ctype = f"{typ or 'int'} {'*' * stars}" if stars else typ
-        return InitItem(str(name), value, ctype, int(str(tid), 0), None, self._pos(tid))
+        return InitItem(str(name), value, ctype, _int(str(tid)), None, self._pos(tid))
 
     @v_args(meta=True)
     def brk_item(self, meta: Any, items: list[Any]) -> InitItem:
@@ -535,7 +544,7 @@ class _Build(Transformer[Any, Any]):
 
     @v_args(meta=True)
     def ival_int(self, meta: Any, items: list[Any]) -> Int:
-        return Int(int(str(items[0]), 0), self._pos(items[0]))
+        return Int(_int(str(items[0])), self._pos(items[0]))
 
     @v_args(meta=True)
     def ival_sym(self, meta: Any, items: list[Any]) -> Var:
@@ -544,7 +553,7 @@ class _Build(Transformer[Any, Any]):
     # -- conditions
     def reg(self, items: list[Any]) -> tuple[int, str, Token]:
         tid, name = items
-        n = int(str(tid), 0)
+        n = _int(str(tid))
         if n < 0:
             raise self._err(f"bad thread number {tid}", tid)
         return n, str(name), tid
@@ -569,10 +578,10 @@ class _Build(Transformer[Any, Any]):
 
     @v_args(meta=True)
     def mem_index(self, meta: Any, items: list[Any]) -> tuple[LocMem, Pos | None]:
-        return LocMem(str(items[0]), int(str(items[1]), 0)), self._pos(items[0])
+        return LocMem(str(items[0]), _int(str(items[1]))), self._pos(items[0])
 
     def v_int(self, items: list[Any]) -> int:
-        return int(str(items[0]), 0)
+        return _int(str(items[0]))
 
     def v_sym(self, items: list[Any]) -> _Sym:
         return _Sym(str(items[0]), self._pos(items[0]))
