@@ -512,10 +512,15 @@ def _closed_threads(g: Graph) -> list[list[Ev]]:
     reused) before it fails.  A real section ends after every event it has executed so far, and
     whatever else it executes only adds relations, so the closed graph's relations are contained
     in those of every completion: judging it is sound for the prefix and for its extensions.
-    The virtual unlock only ends program order and starts ``rcu-rscs^-1``; nothing follows it."""
+    The virtual unlock only ends program order and starts ``rcu-rscs^-1``; nothing follows it.
+    A thread with a gap (a load-buffering graph, where events it must make again follow the
+    gap) gets none: its section may end inside the gap, before the events after it."""
     out: list[list[Ev]] = []
     for tid, t in enumerate(g.threads):
         evs = [e for e in t if e is not None and e.kind <= GF]
+        if any(e is None for e in t):
+            out.append(evs)
+            continue
         depth = 0
         for e in evs:
             if e.kind == GF and e.mode == F_RCU_LOCK:
