@@ -255,6 +255,32 @@ def test_rcu_grace_period_orders_a_reader_section(sync: bool, allowed: bool) -> 
     assert outcome(rcu_mp(sync), "lkmm", lambda f: f["reader:r0"] == 1 and f["reader:r1"] == 0) is allowed
 
 
+def test_a_section_that_stops_inside_is_still_ordered_against_grace_periods() -> None:
+    """RCU-MP whose reader fails inside its section: the execution ends before
+    rcu_read_unlock(), and the section still counts as ending after what it did (else the
+    grace period would not wait for it and the reader could see y's old value after x's new)."""
+    p = Program("RCU-MP-inside")
+    x, y = p.var("x"), p.var("y")
+
+    @p.thread
+    def reader() -> None:
+        rcu_read_lock()
+        r0 = READ_ONCE(x)
+        r1 = READ_ONCE(y)
+        assert not (r0 == 1 and r1 == 0), "the grace period did not wait for the section"
+        rcu_read_unlock()
+
+    @p.thread
+    def updater() -> None:
+        WRITE_ONCE(y, 1)
+        synchronize_rcu()
+        WRITE_ONCE(x, 1)
+
+    for model in ("lkmm", "lkmm-alpha"):
+        res = explore(p, model)
+        assert res.verdict == "holds", [v.message for v in res.violations]
+
+
 def locked_counter(lock: bool) -> Program:
     p = Program("locked-counter")
     c, lk = p.var("c"), p.var("lock")

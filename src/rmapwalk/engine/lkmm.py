@@ -45,7 +45,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from rmapwalk.engine.events import ACQUIRE, CONSUME, MB, PLAIN, RELEASE
+from rmapwalk.engine.events import ACQUIRE, CONSUME, F_RCU_LOCK, F_RCU_UNLOCK, MB, PLAIN, RELEASE
 from rmapwalk.engine.graph import GF, GR, GW, Ev, Graph
 from rmapwalk.engine.model_base import MemoryModel
 
@@ -202,8 +202,9 @@ class Relations:
 
     def __init__(self, g: Graph, alpha: bool = False) -> None:
         evs: list[Ev] = [co[0] for co in g.co.values()]
-        for t in g.threads:
-            evs.extend(e for e in t if e is not None and e.kind <= GF)
+        threads = _closed_threads(g)
+        for t in threads:
+            evs.extend(t)
         self.evs = evs
         n = self.n = len(evs)
         index = {id(e): i for i, e in enumerate(evs)}
@@ -263,8 +264,8 @@ class Relations:
         po = [0] * n
         intm = [0] * n
         after_in_thread: dict[int, int] = {}
-        for t in g.threads:
-            idxs = [index[id(e)] for e in t if e is not None and e.kind <= GF]
+        for t in threads:
+            idxs = [index[id(e)] for e in t]
             acc = 0
             for i in reversed(idxs):
                 po[i] = acc
@@ -410,10 +411,10 @@ class Relations:
 
         # -- RCU ----------------------------------------------------------------------------
         rscs = [0] * n
-        for t in g.threads:
+        for t in threads:
             stack: list[int] = []
             for e in t:
-                if e is None or e.kind != GF:
+                if e.kind != GF:
                     continue
                 i = index[id(e)]
                 if e.mode == "rcu-lock":
@@ -496,6 +497,40 @@ class Relations:
         names = [("coherence", self.coherence_ok), ("atomic", self.atomic_ok), ("happens-before", self.hb_ok),
                  ("propagation", self.pb_ok), ("rcu", self.rcu_ok), ("plain-coherence", self.plain_ok)]
         return [n for n, ok in names if not ok]
+
+
+def _closed_threads(g: Graph) -> list[list[Ev]]:
+    """Each thread's events (accesses and fences, in program order), followed by one virtual
+    ``rcu_read_unlock`` (an Rcu-unlock fence event that belongs to no graph) for each RCU
+    read-side critical section still open after them.
+
+    A section is open there when the thread stopped inside it (a violation, an assertion) or has
+    not got further yet (a graph still growing).  LKMM's rcu axiom only constrains sections that
+    end (``rcu-rscs``), so without the closing unlock such a section would be ordered against no
+    grace period, and a grace period could end while it runs: a reader that saw a pointer before
+    its removal could then see the object's next life (freed by a ``call_rcu`` callback and
+    reused) before it fails.  A real section ends after every event it has executed so far, and
+    whatever else it executes only adds relations, so the closed graph's relations are contained
+    in those of every completion: judging it is sound for the prefix and for its extensions.
+    The virtual unlock only ends program order and starts ``rcu-rscs^-1``; nothing follows it.
+    A thread with a gap (a load-buffering graph, where events it must make again follow the
+    gap) gets none: its section may end inside the gap, before the events after it."""
+    out: list[list[Ev]] = []
+    for tid, t in enumerate(g.threads):
+        evs = [e for e in t if e is not None and e.kind <= GF]
+        if any(e is None for e in t):
+            out.append(evs)
+            continue
+        depth = 0
+        for e in evs:
+            if e.kind == GF and e.mode == F_RCU_LOCK:
+                depth += 1
+            elif e.kind == GF and e.mode == F_RCU_UNLOCK and depth:
+                depth -= 1
+        end = len(t)
+        evs.extend(Ev(tid, end + k, GF, 0, None, F_RCU_UNLOCK, None, -1) for k in range(depth))
+        out.append(evs)
+    return out
 
 
 def rfi_after(data: Rel, rfi: Rel) -> Rel:

@@ -4,8 +4,20 @@
 Under the LKMM models (``--model lkmm``/``lkmm-alpha``) these are LKMM's own events:
 ``rcu_read_lock``/``rcu_read_unlock`` are Rcu-lock/Rcu-unlock fences, ``synchronize_rcu`` a
 Sync-rcu fence (a grace period), and the RCU axiom of the model does the rest; a ``call_rcu``
-callback runs after such a grace period on the callback thread.  Under SC, TSO, PSO and ``weak``
-the model is operational:
+callback runs after such a grace period on the callback thread, which reads the queued callback
+with an acquire load and then executes the Sync-rcu fence: every marked store before
+``call_rcu()`` (the removal, the release store that queues the callback) precedes the grace
+period, so a section that read a value the removal overwrote ends before the grace period ends,
+and the callback (e.g. ``kmem_cache_free``, a fully ordered RMW on the freelist) and whatever
+reads from it (the next ``kmem_cache_alloc`` of the object, on any thread, and that thread's
+later accesses) come after the section.  A section an execution leaves open (a violation inside
+it) counts as ending after what it did (``engine.lkmm``).  LKMM bounds a *plain* access of a
+section only through marked accesses or fences after it in its own thread, or through accesses
+after the grace period in the grace period's own thread: a plain read in the section and a write
+to the object by the thread that reallocated it after the callback freed it are a data race in
+LKMM's terms (``tools/memory-model`` gives the same verdict), where the kernel relies on
+``rcu_read_unlock()`` being a compiler barrier and on the grace period's end waiting for every
+CPU's quiescent state.  Under SC, TSO, PSO and ``weak`` the model is operational:
 
 * each thread has a reader flag; the outermost ``rcu_read_lock()`` sets it and executes a full
   barrier (standing for the quiescent-state machinery: on a real kernel the grace-period code
