@@ -29,7 +29,8 @@ LAZY_CIRCLES = {
     **{("rmapwalk.kvm.scenarios", f"rmapwalk.kvm.scenarios.{m}"):
        "the scenario registry loads its scenario modules on first use; they import the registry's "
        "Scenario and expect"
-       for m in ("aging", "flush", "indirect", "large_spte", "lost_dirty", "track_bits", "zapping")},
+       for m in ("aging", "flush", "indirect", "large_spte", "lost_dirty", "protections", "seed", "track_bits",
+                 "zapping")},
     ("rmapwalk.kvm.pte_list", "rmapwalk.kvm.pte_list_615"):
         "the 3.11 pte-list hands its operations to 6.15's when the pte_list switch says 6.15, and the "
         "6.15 model is built on the 3.11 modules (memslot, mmu_page) that import pte_list",

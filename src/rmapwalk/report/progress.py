@@ -140,6 +140,7 @@ class RunsProgress:
     """
 
     def __init__(self, total: int, *, enabled: bool = True, console: Console | None = None) -> None:
+        from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
         self.console = console if console is not None else Console(stderr=True)
