@@ -76,6 +76,10 @@ UNLOCK_LABELS = frozenset({"spin_unlock"})
 
 
 # -- relations as rows of bitsets --------------------------------------------------------------
+# A relation over the n events of a graph is a list of n ints: bit j of row i says i -> j.  The
+# events are numbered initial writes first, then thread by thread in program order, so that the
+# events of a thread are a run of consecutive bits and "the events of thread T po-after the event
+# at bit b" is the single big-int operation T & -(b << 1), not a loop over bits.
 def _bits(x: int) -> list[int]:
     out = []
     while x:
@@ -86,13 +90,34 @@ def _bits(x: int) -> list[int]:
 
 
 def seq(a: Rel, b: Rel) -> Rel:
+    """a ; b.  (Only the bits of a's rows where b's row is not empty are visited.)"""
+    d = 0
+    for j, row in enumerate(b):
+        if row:
+            d |= 1 << j
     out = []
     for row in a:
+        row &= d
         acc = 0
         while row:
             low = row & -row
             acc |= b[low.bit_length() - 1]
             row ^= low
+        out.append(acc)
+    return out
+
+
+def seq_trans(a: Rel, t: Rel) -> Rel:
+    """a ; t for a transitive ``t`` (a closure).  Exactly :func:`seq`; faster because a bit of a
+    row that an earlier bit's row of ``t`` already reaches adds nothing (its row is contained)
+    and is skipped."""
+    out = []
+    for row in a:
+        acc = 0
+        while row:
+            low = row & -row
+            acc |= t[low.bit_length() - 1]
+            row = (row ^ low) & ~acc
         out.append(acc)
     return out
 
@@ -125,8 +150,10 @@ def inv(a: Rel) -> Rel:
     out = [0] * len(a)
     for i, row in enumerate(a):
         bit = 1 << i
-        for j in _bits(row):
-            out[j] |= bit
+        while row:
+            low = row & -row
+            out[low.bit_length() - 1] |= bit
+            row ^= low
     return out
 
 
@@ -149,7 +176,7 @@ def opt(a: Rel) -> Rel:
     return [row | (1 << i) for i, row in enumerate(a)]
 
 
-def plus(a: Rel) -> Rel:
+def _warshall(a: Rel) -> Rel:
     r = list(a)
     n = len(r)
     for k in range(n):
@@ -163,26 +190,68 @@ def plus(a: Rel) -> Rel:
     return r
 
 
+def plus(a: Rel) -> Rel:
+    """a+.  An acyclic relation (the usual case) takes one depth-first search, each row being
+    its successors' rows joined in reverse topological order (a successor that an earlier one
+    reaches is skipped); one with a cycle falls back on Warshall's algorithm."""
+    n = len(a)
+    reach = [0] * n
+    unvisited = (1 << n) - 1
+    done = 0
+    while unvisited:
+        low = unvisited & -unvisited
+        unvisited ^= low
+        stack = [low.bit_length() - 1]
+        while stack:
+            v = stack[-1]
+            row = a[v]
+            nxt = row & unvisited
+            if nxt:
+                low = nxt & -nxt
+                unvisited ^= low
+                stack.append(low.bit_length() - 1)
+                continue
+            stack.pop()
+            if row & ~done:  # a successor still on the stack: a cycle
+                return _warshall(a)
+            acc = 0
+            p = row
+            while p:
+                low = p & -p
+                acc |= reach[low.bit_length() - 1]
+                p = (p ^ low) & ~acc
+            reach[v] = acc | row
+            done |= 1 << v
+    return reach
+
+
 def star(a: Rel) -> Rel:
     return opt(plus(a))
 
 
 def acyclic(a: Rel) -> bool:
-    n = len(a)
-    indeg = [0] * n
-    for row in a:
-        for j in _bits(row):
-            indeg[j] += 1
-    todo = [i for i in range(n) if indeg[i] == 0]
-    seen = 0
-    while todo:
-        i = todo.pop()
-        seen += 1
-        for j in _bits(a[i]):
-            indeg[j] -= 1
-            if indeg[j] == 0:
-                todo.append(j)
-    return seen == n
+    """No cycle in ``a``: a depth-first search in which every vertex, when it is left, has all
+    its successors finished (a successor still on the stack closes a cycle)."""
+    unvisited = (1 << len(a)) - 1
+    done = 0
+    while unvisited:
+        low = unvisited & -unvisited
+        unvisited ^= low
+        stack = [low.bit_length() - 1]
+        while stack:
+            v = stack[-1]
+            row = a[v]
+            nxt = row & unvisited
+            if nxt:
+                low = nxt & -nxt
+                unvisited ^= low
+                stack.append(low.bit_length() - 1)
+                continue
+            stack.pop()
+            if row & ~done:
+                return False
+            done |= 1 << v
+    return True
 
 
 def irreflexive(a: Rel) -> bool:
@@ -198,23 +267,35 @@ def cross(s: int, t: int, n: int) -> Rel:
 
 
 class Relations:
-    """Every LKMM relation of one graph that the axioms and the race check need."""
+    """Every LKMM relation of one graph that the axioms and the race check need.
+
+    They are built as they are asked for, one axiom after the other in the order coherence,
+    atomicity, happens-before, propagation, RCU, plain accesses (each needs some relations of
+    the ones before): a graph that fails an early axiom costs only what that axiom needs.  Each
+    value is the one herd's ``linux-kernel.cat`` gives; the staging changes only when it is
+    computed."""
 
     def __init__(self, g: Graph, alpha: bool = False) -> None:
+        self.alpha = alpha
         evs: list[Ev] = [co[0] for co in g.co.values()]
+        first = len(evs)
+        tmasks: list[int] = []  # the bits of each thread's events (a run of consecutive bits)
         for t in g.threads:
+            start = len(evs)
             evs.extend(e for e in t if e is not None and e.kind <= GF)
+            if len(evs) > start:
+                tmasks.append(((1 << len(evs)) - 1) & ~((1 << start) - 1))
         self.evs = evs
         n = self.n = len(evs)
+        self.tmasks = tmasks
         index = {id(e): i for i, e in enumerate(evs)}
         self.index = index
-        bit = [1 << i for i in range(n)]
 
         R = W = F = IW = Plain = Acq = Rel_ = Mb = Noreturn = RMWs = LKR = LKW = UL = Consume = 0
         fences: dict[str, int] = {k: 0 for k in F_KINDS.values()}
         loc_of: dict[int, int] = {}
         for i, e in enumerate(evs):
-            b = bit[i]
+            b = 1 << i
             if e.kind == GF:
                 F |= b
                 k = F_KINDS.get(e.mode)
@@ -257,54 +338,58 @@ class Relations:
         M = R | W
         Marked = ((1 << n) - 1) & ~Plain
         self.R, self.W, self.M, self.IW, self.Plain, self.Marked = R, W, M, IW, Plain, Marked
+        self.Marked_mask = Marked
         self.Noreturn = Noreturn
+        self.Acq, self.Rel_, self.Mb, self.RMWs, self.LKR, self.LKW, self.UL = Acq, Rel_, Mb, RMWs, LKR, LKW, UL
+        self.Consume = Consume
+        self.fences = fences
 
-        # program order, same-thread and same-location masks
+        # program order (a suffix of the thread's run), same thread, other thread
         po = [0] * n
         intm = [0] * n
-        after_in_thread: dict[int, int] = {}
-        for t in g.threads:
-            idxs = [index[id(e)] for e in t if e is not None and e.kind <= GF]
-            acc = 0
-            for i in reversed(idxs):
-                po[i] = acc
-                after_in_thread[i] = acc
-                acc |= bit[i]
-            for i in idxs:
-                intm[i] = acc
-        self.po = po
+        ext = [0] * n
+        for tm in tmasks:
+            x = tm
+            while x:
+                low = x & -x
+                i = low.bit_length() - 1
+                po[i] = tm & -(low << 1)
+                intm[i] = tm
+                if M & low:
+                    ext[i] = M & ~tm
+                x ^= low
+        for i in range(first):
+            ext[i] = M
+        self.po, self.int_, self.ext = po, intm, ext
         loc = [0] * n
         for mask in loc_of.values():
             for i in _bits(mask):
                 loc[i] = mask
-        int_ = intm
-        ext = [(M & ~intm[i]) if M >> i & 1 else 0 for i in range(n)]
-        self.int_, self.ext = int_, ext
-        po_loc = [po[i] & loc[i] & M if M >> i & 1 else 0 for i in range(n)]
+        self.loc = loc
 
-        # reads-from, coherence, from-reads, rmw
+        # reads-from, coherence, from-reads (a read's fr row is the co row of its write), rmw
         rf = [0] * n
         co = [0] * n
+        fr = [0] * n
         rmw = [0] * n
         for cl in g.co.values():
             later = 0
             for w in reversed(cl):
                 i = index[id(w)]
                 co[i] = later
-                later |= bit[i]
                 for r in w.readers or ():
                     j = index.get(id(r))
                     if j is not None:
-                        rf[i] |= bit[j]
+                        rf[i] |= 1 << j
+                        fr[j] |= later
+                later |= 1 << i
         for t in g.threads:
             for e in t:
                 if e is not None and e.kind == GR and e.rmw and e.wr is not None:
-                    rmw[index[id(e)]] = bit[index[id(e.wr)]]
-        fr = seq(inv(rf), co)
-        self.rf, self.co, self.fr = rf, co, fr
-        rfe = inter(rf, ext)
-        rfi = inter(rf, int_)
-        self.rfe = rfe
+                    rmw[index[id(e)]] = 1 << index[id(e.wr)]
+        self.rf, self.co, self.fr, self.rmw = rf, co, fr, rmw
+        self.rfe = [x & y for x, y in zip(rf, ext, strict=True)]
+        self.rfi = [x & y for x, y in zip(rf, intm, strict=True)]
 
         # dependencies (addr, data, ctrl) from the behaviour nodes
         addr = [0] * n
@@ -320,7 +405,7 @@ class Relations:
                 if node is None or e.kind > GW or node.deps is None:
                     continue
                 a_d, d_d, c_d = node.deps
-                j = bit[index[id(e)]]
+                j = 1 << index[id(e)]
                 for d in a_d:
                     s = by_depth.get(d)
                     if s is not None:
@@ -334,163 +419,552 @@ class Relations:
                     s = by_depth.get(d)
                     if s is not None:
                         ctrl[s] |= j
-        carry = star(rfi_after(data, rfi))
-        addr = seq(carry, addr)
-        ctrl = seq(carry, ctrl)
-        data = seq(carry, data)
-        self.addr = addr
+        if any(self.rfi):
+            carry = star(rfi_after(data, self.rfi))
+            addr = seq(carry, addr)
+            ctrl = seq(carry, ctrl)
+            data = seq(carry, data)
+        self.addr, self.data, self.ctrl = addr, data, ctrl
 
-        # fencerel(S): a -> b with an S event po-between them
-        def fencerel(s: int) -> Rel:
-            out = [0] * n
-            for i in range(n):
-                row = po[i] & s
-                if row:
-                    first = row & -row
-                    out[i] = after_in_thread.get(first.bit_length() - 1, 0)
-            return out
+        self._fencerels: dict[int, Rel] = {}
+        self._coherence: bool | None = None
+        self._atomic: bool | None = None
+        self._hb: bool | None = None
+        self._pb: bool | None = None
+        self._rcu: bool | None = None
+        self._plain: bool | None = None
 
-        def fr_of(name: str) -> Rel:
-            return fencerel(fences[name])
+    # -- program-order helpers ----------------------------------------------------------------
+    def _after(self, x: int) -> int:
+        """x ; po: in each thread, the events po-after the first of ``x`` there."""
+        out = 0
+        for tm in self.tmasks:
+            y = x & tm
+            if y:
+                out |= tm & -((y & -y) << 1)
+        return out
 
-        # -- basic relations ---------------------------------------------------------------
-        acq_po = rng(dom(Acq, po), M)
-        po_rel = rng(dom(M, po), Rel_)
-        pulp = seqs(rng(po, UL), rng(union(po, rf), LKR), po)
-        R4rmb = R & ~Noreturn
-        rmb = rng(dom(R4rmb, fr_of("Rmb")), R4rmb)
-        wmb = rng(dom(W, fr_of("Wmb")), W)
-        po_opt = opt(po)
-        mb = union(
-            rng(dom(M, fr_of("Mb")), M),
-            rng(dom(M, po), Mb & R),
-            rng(dom(Mb & W, po), M),
-            rng(seqs(rng(dom(M, fr_of("Before-atomic")), RMWs), po_opt), M),
-            rng(seqs(rng(dom(M, po_opt), RMWs), fr_of("After-atomic")), M),
-            rng(seqs(rng(dom(M, po_opt), LKW), fr_of("After-spinlock")), M),
-            rng(seqs(rng(dom(M, pulp), fences["After-unlock-lock"]), po), M),
-        )
-        gp = seq(rng(po, fences["Sync-rcu"]), po_opt)
-        strong = union(mb, gp)
-        nonrw = union(strong, po_rel, acq_po)
-        fence = union(nonrw, wmb, rmb)
-        self.rmb_raw = fr_of("Rmb")
-
-        # -- coherence and atomicity -------------------------------------------------------
-        self.coherence_ok = acyclic(union(po_loc, rf, co, fr))
-        fre = inter(fr, ext)
-        coe = inter(co, ext)
-        self.atomic_ok = empty(inter(rmw, seq(fre, coe)))
-
-        # -- preserved program order, happens-before ---------------------------------------
-        dep = union(addr, data)
-        rwdep = rng(union(dep, ctrl), W)
-        overwrite = union(co, fr)
-        to_w = union(rwdep, inter(overwrite, int_), seq(rng(addr, Plain), wmb))
-        addr_r = rng(addr, R)
-        if alpha:
-            # before 4.15, only rcu_dereference() (and acquire) kept a dependent read in order
-            addr_r = dom(Consume | Acq, addr_r)
-        to_r = union(addr_r, seq(rng(dep, Marked), rfi))
-        ppo = union(to_r, to_w, inter(fence, int_), inter(pulp, int_))
-        rmwseq = star(seq(rf, rmw))
-
-        def a_cumul(r: Rel) -> Rel:
-            return union(r, seq(rng(rfe, Marked), r))
-
-        cumul = seqs(dom(Marked, rng(union(a_cumul(union(strong, po_rel)), wmb, pulp), Marked)), rmwseq)
-        prop = rng(seqs(dom(Marked, opt(inter(overwrite, ext))), star(cumul), rng(opt(rfe), Marked)), Marked)
-        prop = dom(Marked, prop)
-        prop_noid = [row & ~(1 << i) for i, row in enumerate(prop)]
-        hb = dom(Marked, rng(union(ppo, rfe, inter(prop_noid, int_)), Marked))
-        self.hb_ok = acyclic(hb)
-        hb_star = star(hb)
-        pb = rng(seqs(prop, strong, hb_star), Marked)
-        self.pb_ok = acyclic(pb)
-
-        # -- RCU ----------------------------------------------------------------------------
-        rscs = [0] * n
-        for t in g.threads:
-            stack: list[int] = []
-            for e in t:
-                if e is None or e.kind != GF:
+    def fencerel(self, s: int) -> Rel:
+        """a -> b with an ``s`` event po-between them (each row: the events po-after the first
+        ``s`` event po-after a)."""
+        got = self._fencerels.get(s)
+        if got is not None:
+            return got
+        out = [0] * self.n
+        if s:
+            po = self.po
+            for tm in self.tmasks:
+                if not tm & s:
                     continue
-                i = index[id(e)]
+                x = tm
+                while x:
+                    low = x & -x
+                    i = low.bit_length() - 1
+                    y = po[i] & s
+                    if not y:
+                        break  # (no s event after this one: none after the later ones either)
+                    out[i] = tm & -((y & -y) << 1)
+                    x ^= low
+        self._fencerels[s] = out
+        return out
+
+    # -- coherence and atomicity ----------------------------------------------------------------
+    @property
+    def coherence_ok(self) -> bool:
+        """acyclic(po-loc | rf | co | fr)"""
+        if self._coherence is None:
+            M, po, loc = self.M, self.po, self.loc
+            rel = [((po[i] & loc[i] & M) if M >> i & 1 else 0) | a | b | c
+                   for i, (a, b, c) in enumerate(zip(self.rf, self.co, self.fr, strict=True))]
+            self._coherence = acyclic(rel)
+        return self._coherence
+
+    @property
+    def atomic_ok(self) -> bool:
+        """empty(rmw & (fre ; coe)): nothing of another thread between an RMW's read and write."""
+        if self._atomic is None:
+            ok = True
+            fr, co, ext = self.fr, self.co, self.ext
+            for i, w in enumerate(self.rmw):
+                if not w:
+                    continue
+                x = fr[i] & ext[i]
+                while x:
+                    low = x & -x
+                    j = low.bit_length() - 1
+                    if co[j] & ext[j] & w:
+                        ok = False
+                        break
+                    x ^= low
+                if not ok:
+                    break
+            self._atomic = ok
+        return self._atomic
+
+    # -- preserved program order, happens-before --------------------------------------------
+    def _build_hb(self) -> None:
+        n, po, M, W, R = self.n, self.po, self.M, self.W, self.R
+        Marked, Plain, Acq, Rel_, Mb = self.Marked, self.Plain, self.Acq, self.Rel_, self.Mb
+        RMWs, LKR, LKW, UL, Noreturn = self.RMWs, self.LKR, self.LKW, self.UL, self.Noreturn
+        fences = self.fences
+        rf, rfe, rfi, intm, ext = self.rf, self.rfe, self.rfi, self.int_, self.ext
+        after = self._after
+        fencerel = self.fencerel
+        tm_of = self.int_
+
+        acq_po = [po[i] & M if Acq >> i & 1 else 0 for i in range(n)]
+        po_rel = [po[i] & Rel_ if M >> i & 1 else 0 for i in range(n)]
+        # pulp = po ; [UL] ; (po | rf) ; [LKR] ; po
+        pulp = [0] * n
+        if UL and LKR:
+            z: dict[int, int] = {}
+            for u in _bits(UL):
+                y = after((po[u] | rf[u]) & LKR)
+                if y:
+                    z[u] = y
+            if z:
+                for i in range(n):
+                    acc = 0
+                    for u in _bits(po[i] & UL):
+                        acc |= z.get(u, 0)
+                    pulp[i] = acc
+        R4rmb = R & ~Noreturn
+        rmb_raw = fencerel(fences["Rmb"])
+        self.rmb_raw = rmb_raw
+        rmb = [rmb_raw[i] & R4rmb if R4rmb >> i & 1 else 0 for i in range(n)]
+        f_wmb = fencerel(fences["Wmb"])
+        wmb = [f_wmb[i] & W if W >> i & 1 else 0 for i in range(n)]
+        # mb: the full fences, the fully ordered RMWs and the smp_mb__*() family
+        f_mb = fencerel(fences["Mb"])
+        f_ba = fencerel(fences["Before-atomic"])
+        f_aa = fencerel(fences["After-atomic"])
+        f_as = fencerel(fences["After-spinlock"])
+        aul = fences["After-unlock-lock"]
+        MbR, MbW = Mb & R, Mb & W
+        mb = [0] * n
+        for i in range(n):
+            b = 1 << i
+            row = 0
+            if M & b:
+                row = f_mb[i] & M
+                p = po[i]
+                if p & MbR:
+                    row |= p & MbR
+                if MbW & b:
+                    row |= p & M
+                x = f_ba[i] & RMWs  # [M] ; fencerel(Before-atomic) ; [RMW] ; po? ; [M]
+                if x:
+                    row |= tm_of[i] & -(x & -x) & M
+                po_opt_i = p | b
+                x = po_opt_i & RMWs  # [M] ; po? ; [RMW] ; fencerel(After-atomic) ; [M]
+                if x:
+                    row |= f_aa[(x & -x).bit_length() - 1] & M
+                x = po_opt_i & LKW  # [M] ; po? ; [LKW] ; fencerel(After-spinlock) ; [M]
+                if x:
+                    row |= f_as[(x & -x).bit_length() - 1] & M
+                x = pulp[i] & aul  # [M] ; pulp ; [After-unlock-lock] ; po ; [M]
+                if x:
+                    row |= after(x) & M
+            mb[i] = row
+        # (fencerel rows shrink along po: for x inside one thread, x ; fencerel is the row of
+        # x's first event, and x ; po? is everything from x's first event on)
+        sr = fences["Sync-rcu"]
+        gp = [0] * n
+        if sr:
+            for i in range(n):
+                x = po[i] & sr
+                if x:
+                    gp[i] = tm_of[i] & -(x & -x)
+        strong = [a | b for a, b in zip(mb, gp, strict=True)]
+        nonrw = [a | b | c for a, b, c in zip(strong, po_rel, acq_po, strict=True)]
+        fence = [a | b | c for a, b, c in zip(nonrw, wmb, rmb, strict=True)]
+        self.acq_po, self.po_rel, self.pulp, self.wmb, self.rmb = acq_po, po_rel, pulp, wmb, rmb
+        self.strong, self.nonrw, self.fence, self.gp = strong, nonrw, fence, gp
+
+        # ppo
+        addr, data, ctrl = self.addr, self.data, self.ctrl
+        co, fr = self.co, self.fr
+        overwrite = [a | b for a, b in zip(co, fr, strict=True)]
+        self.overwrite = overwrite
+        dep = [a | b for a, b in zip(addr, data, strict=True)]
+        to_w = [((dep[i] | ctrl[i]) & W) | (overwrite[i] & intm[i]) for i in range(n)]
+        if any(addr[i] & Plain for i in range(n)):
+            to_w = union(to_w, seq(rng(addr, Plain), wmb))
+        if self.alpha:
+            # before 4.15, only rcu_dereference() (and acquire) kept a dependent read in order
+            cons = self.Consume | Acq
+            to_r = [addr[i] & R if cons >> i & 1 else 0 for i in range(n)]
+        else:
+            to_r = [a & R for a in addr]
+        if any(rfi):
+            to_r = union(to_r, seq(rng(dep, Marked), rfi))
+        ppo = [to_r[i] | to_w[i] | ((fence[i] | pulp[i]) & intm[i]) for i in range(n)]
+
+        # rmwseq = (rf ; rmw)*, kept as its (usually empty) + part
+        rfrmw = seq(rf, self.rmw)
+        rmw_plus = plus(rfrmw) if any(rfrmw) else rfrmw
+        self.rmw_plus = rmw_plus
+        # cumul = [Marked] ; (A-cumul(strong | po-rel) | wmb | pulp) ; [Marked] ; rmwseq
+        sp = [a | b for a, b in zip(strong, po_rel, strict=True)]
+        cumul = [0] * n
+        for i in range(n):
+            if not Marked >> i & 1:
+                continue
+            row = sp[i] | wmb[i] | pulp[i]
+            x = rfe[i] & Marked
+            while x:
+                low = x & -x
+                row |= sp[low.bit_length() - 1]
+                x ^= low
+            cumul[i] = row & Marked
+        if any(rmw_plus):
+            cumul = union(cumul, seq(cumul, rmw_plus))
+        self.cumul = cumul
+        cs = plus(cumul)
+        # B = cumul* ; rfe? ; [Marked]
+        B = [0] * n
+        rfe_dom = 0
+        for j, row in enumerate(rfe):
+            if row:
+                rfe_dom |= 1 << j
+        for i in range(n):
+            c = cs[i] | (1 << i)
+            acc = c
+            x = c & rfe_dom
+            while x:
+                low = x & -x
+                acc |= rfe[low.bit_length() - 1]
+                x ^= low
+            B[i] = acc & Marked
+        self.cumul_rfe = B
+        # prop = [Marked] ; (overwrite & ext)? ; cumul* ; rfe? ; [Marked]
+        prop = [0] * n
+        for i in range(n):
+            if not Marked >> i & 1:
+                continue
+            acc = B[i]
+            x = overwrite[i] & ext[i]
+            while x:
+                low = x & -x
+                acc |= B[low.bit_length() - 1]
+                x ^= low
+            prop[i] = acc
+        self.prop = prop
+        hb = [0] * n
+        for i in range(n):
+            if Marked >> i & 1:
+                hb[i] = (ppo[i] | rfe[i] | (prop[i] & ~(1 << i) & intm[i])) & Marked
+        self.ppo = ppo
+        self.hb = hb
+        self._hb = acyclic(hb)
+
+    @property
+    def hb_ok(self) -> bool:
+        """acyclic(hb)"""
+        if self._hb is None:
+            self._build_hb()
+        assert self._hb is not None
+        return self._hb
+
+    def _build_pb(self) -> None:
+        if self._hb is None:
+            self._build_hb()
+        hb_star = star(self.hb)
+        self.hb_star = hb_star
+        pb = seq_trans(seq(self.prop, self.strong), hb_star)
+        Marked = self.Marked
+        self.pb = [row & Marked for row in pb]
+        self._pb = acyclic(self.pb)
+
+    @property
+    def pb_ok(self) -> bool:
+        """acyclic(pb)"""
+        if self._pb is None:
+            self._build_pb()
+        assert self._pb is not None
+        return self._pb
+
+    # -- RCU ----------------------------------------------------------------------------------
+    def _build_rcu(self) -> None:
+        if self._pb is None:
+            self._build_pb()
+        n = self.n
+        sr = self.fences["Sync-rcu"]
+        if not sr:
+            # no grace period: no rcu-fence, and rb is empty
+            rcu_fence = [0] * n
+            self._rcu = True
+            self._xb = [a | b for a, b in zip(self.hb, self.pb, strict=True)]
+        else:
+            po = self.po
+            evs = self.evs
+            rscs = [0] * n
+            stack: list[int] = []
+            cur_tm = 0
+            for i, e in enumerate(evs):
+                if e.kind != GF:
+                    continue
+                if not self.int_[i] == cur_tm:
+                    cur_tm = self.int_[i]
+                    stack = []
                 if e.mode == "rcu-lock":
                     stack.append(i)
                 elif e.mode == "rcu-unlock" and stack:
-                    rscs[stack.pop()] |= bit[i]
-        rscsi = inv(rscs)
-        gp_id = ident(n, fences["Sync-rcu"])
-        pb_star = star(pb)
-        link = seqs(po_opt, hb_star, pb_star, prop, po)
-        order = gp_id
-        if fences["Sync-rcu"] and any(rscs):
-            base = union(gp_id, seqs(gp_id, link, rscsi), seqs(rscsi, link, gp_id))
-            order = base
-            while True:
-                new = union(base,
-                            seqs(gp_id, link, order, link, rscsi),
-                            seqs(rscsi, link, order, link, gp_id),
-                            seqs(order, link, order))
-                if new == order:
-                    break
-                order = new
-        rcu_fence = seq(po, seq(order, po_opt)) if fences["Sync-rcu"] else [0] * n
-        rb = rng(seqs(prop, rcu_fence, hb_star, pb_star), Marked)
-        self.rcu_ok = irreflexive(rb)
-        fence2 = union(fence, rcu_fence)
-        strong2 = union(strong, rcu_fence)
-        self.xb = union(hb, pb, rb)
-        self.rcu_fence = rcu_fence
-        #: the fences (incl. the rcu fence) between any two accesses, plain or marked: how a plain
-        #: access is bounded by marked ones (object_order)
-        self.fence2 = fence2
-        self.Marked_mask = Marked
+                    rscs[stack.pop()] |= 1 << i
+            rscsi = inv(rscs)
+            gp_id = ident(n, sr)
+            po_opt = opt(po)
+            hb_star, pb = self.hb_star, self.pb
+            pb_star = star(pb)
+            link = seq(seq_trans(seq_trans(po_opt, hb_star), pb_star), seq(self.prop, po))
+            order = gp_id
+            if any(rscs):
+                base = union(gp_id, seqs(gp_id, link, rscsi), seqs(rscsi, link, gp_id))
+                order = base
+                while True:
+                    new = union(base,
+                                seqs(gp_id, link, order, link, rscsi),
+                                seqs(rscsi, link, order, link, gp_id),
+                                seqs(order, link, order))
+                    if new == order:
+                        break
+                    order = new
+            rcu_fence = seq(po, seq(order, po_opt))
+            rb = rng(seq_trans(seq_trans(seq(self.prop, rcu_fence), hb_star), pb_star), self.Marked)
+            self._rcu = irreflexive(rb)
+            self._xb = union(self.hb, self.pb, rb)
+        self._rcu_fence = rcu_fence
+        self._fence2 = [a | b for a, b in zip(self.fence, rcu_fence, strict=True)]
+        self.strong2 = [a | b for a, b in zip(self.strong, rcu_fence, strict=True)]
 
-        # -- plain accesses ----------------------------------------------------------------
-        self.plain_ok = True
-        self.races: list[tuple[int, int]] = []
-        self.mixed: list[tuple[int, int]] = []
-        if not Plain:
-            return
-        # herd's flag mixed-accesses: a plain write and a marked access of one location in one
-        # thread with no barrier (of any kind, compiler barriers included) between them
+    @property
+    def rcu_ok(self) -> bool:
+        """irreflexive(rb)"""
+        if self._rcu is None:
+            self._build_rcu()
+        assert self._rcu is not None
+        return self._rcu
+
+    # -- plain accesses -------------------------------------------------------------------------
+    # The plain-access relations (ww-vis, wr-vis, rw-xbstar, ...) are only ever asked about the
+    # pairs that could race (a plain access and a conflicting one of another thread), so their
+    # rows are built one at a time, when a pair needs them, and kept.
+    def _build_plain(self) -> None:
+        if self._rcu is None:
+            self._build_rcu()
+        n = self.n
+        M, Plain, Marked, IW, Noreturn = self.M, self.Plain, self.Marked, self.IW, self.Noreturn
+        ext = self.ext
+        self.xbstar = star(self._xb)
+        R4rmb = self.R & ~Noreturn
+        rmb_raw = self.rmb_raw
+        addr, fence2, nonrw = self.addr, self._fence2, self.nonrw
+        # w_pre = [Marked] ; (addr | fence2)?  and  r_pre = [Marked] ; (addr | nonrw | [R4rmb] ;
+        # fencerel(Rmb) ; [~Noreturn])?  without their identity part
+        self._wpre1 = [(addr[i] | fence2[i]) if Marked >> i & 1 else 0 for i in range(n)]
+        self._rpre1 = [(addr[i] | nonrw[i] | ((rmb_raw[i] & ~Noreturn) if R4rmb >> i & 1 else 0))
+                       if Marked >> i & 1 else 0 for i in range(n)]
+        self._vis: dict[int, int] = {}
+        self._y: dict[int, int] = {}
+        self._rows: dict[tuple[str, int], int] = {}
+        pre_race = [0] * n
+        for i in range(n):
+            b = 1 << i
+            t = 0
+            if Plain & b:
+                t = M
+            elif M & ~IW & b:
+                t = Plain
+            pre_race[i] = ext[i] & t
+        self.pre_race = pre_race
+        rf, fr, co = self.rf, self.fr, self.co
+        ok = True
+        for i in range(n):
+            p = pre_race[i]
+            if not p:
+                continue
+            bit = 1 << i
+            for j in _bits(p & rf[i]):
+                if self._row("rwx", j) & bit:
+                    ok = False
+            for j in _bits(p & fr[i]):
+                if self._row("wrv", j) & bit:
+                    ok = False
+            for j in _bits(p & co[i]):
+                if self._row("wwv", j) & bit:
+                    ok = False
+            if not ok:
+                break
+        self._plain = ok
+
+    def _xbs(self, x: int) -> int:
+        """x ; xb*"""
+        t = self.xbstar
+        acc = 0
+        while x:
+            low = x & -x
+            acc |= t[low.bit_length() - 1]
+            x = (x ^ low) & ~acc
+        return acc
+
+    @staticmethod
+    def _join(x: int, rows: Rel) -> int:
+        acc = 0
+        while x:
+            low = x & -x
+            acc |= rows[low.bit_length() - 1]
+            x ^= low
+        return acc
+
+    def _pre(self, x: int, rows: Rel) -> int:
+        """x ; w_pre  or  x ; r_pre (``rows``: their non-identity part)"""
+        x &= self.Marked
+        return x | self._join(x, rows)
+
+    def _vis_row(self, i: int) -> int:
+        """vis = cumul* ; rfe? ; [Marked] ; ((strong2 ; [Marked] ; xb*) | (xb* & int))"""
+        got = self._vis.get(i)
+        if got is not None:
+            return got
+        ys = self._y
+        acc = 0
+        for j in _bits(self.cumul_rfe[i]):
+            y = ys.get(j)
+            if y is None:
+                y = ys[j] = self._xbs(self.strong2[j] & self.Marked) | (self.xbstar[j] & self.int_[j])
+            acc |= y
+        self._vis[i] = acc
+        return acc
+
+    def _row(self, name: str, i: int) -> int:
+        """Row ``i`` of ww-vis ("wwv"), wr-vis ("wrv") or rw-xbstar ("rwx")."""
+        key = (name, i)
+        got = self._rows.get(key)
+        if got is not None:
+            return got
+        fence2, Marked = self._fence2, self.Marked
+        if name == "rwx":
+            # rw-xbstar = fence2 | r_post ; xb* ; w_pre, r_post = (nonrw | [~Noreturn] ;
+            # fencerel(Rmb) ; [R4rmb])? ; [Marked]
+            r_post = self.nonrw[i] | (1 << i)
+            if not self.Noreturn >> i & 1:
+                r_post |= self.rmb_raw[i] & self.R & ~self.Noreturn
+            row = fence2[i] | self._pre(self._xbs(r_post & Marked), self._wpre1)
+        else:
+            pre = self._wpre1 if name == "wwv" else self._rpre1
+            # w_post = (fence2? ; [Marked]) ; rmwseq
+            w_post = (fence2[i] | (1 << i)) & Marked
+            w_post |= self._join(w_post, self.rmw_plus)
+            v = 0
+            for k in _bits(w_post):
+                v |= self._vis_row(k)
+            row = fence2[i] | self._pre(self._xbs(self.strong2[i]), pre) | self._pre(v, pre)
+        self._rows[key] = row
+        return row
+
+    @property
+    def plain_ok(self) -> bool:
+        """Plain accesses do not contradict the order that bounds them (LKMM's plain-coherence:
+        the wr-, rw- and ww-incoh relations are empty)."""
+        if not self.Plain:
+            return True
+        if self._plain is None:
+            self._build_plain()
+        assert self._plain is not None
+        return self._plain
+
+    @property
+    def races(self) -> list[tuple[int, int]]:
+        """The pairs (by index) that race, herd's ``Flag data-race``, in index order."""
+        if not self.Plain:
+            return []
+        if self._plain is None:
+            self._build_plain()
+        W, Marked = self.W, self.Marked
+        rf, fr, co = self.rf, self.fr, self.co
+        out: list[tuple[int, int]] = []
+        for i, p in enumerate(self.pre_race):
+            if not p:
+                continue
+            bit = 1 << i
+            race = 0
+            for j in _bits(p & co[i]):  # ww-race: co minus ww-nonrace
+                jb = 1 << j
+                ok = (bool(self._row("wwv", i) & jb)
+                      and bool((Marked & bit and W & jb) or self._row("rwx", i) & jb)
+                      and bool((W & bit and Marked & jb) or self._row("wrv", i) & jb))
+                if not ok:
+                    race |= jb
+            corf = rf[i] | self._join(co[i], rf)
+            for j in _bits(p & corf):  # wr-race: (co? ; rf) minus wr-vis minus rw-xbstar^-1
+                jb = 1 << j
+                if not self._row("wrv", i) & jb and not self._row("rwx", j) & bit:
+                    race |= jb
+            for j in _bits(p & fr[i]):  # rw-race: fr minus rw-xbstar
+                if not self._row("rwx", i) & (1 << j):
+                    race |= 1 << j
+            out.extend((i, j) for j in _bits(race))
+        return out
+
+    @property
+    def mixed(self) -> list[tuple[int, int]]:
+        """herd's flag mixed-accesses: a plain write and a marked access of one location in one
+        thread with no barrier (of any kind, compiler barriers included) between them."""
+        if not self.Plain:
+            return []
+        n, po, loc, M, Plain, Marked = self.n, self.po, self.loc, self.M, self.Plain, self.Marked
+        Acq, Rel_, fences = self.Acq, self.Rel_, self.fences
         barrier_ev = Acq | Rel_
         for k in ("Barrier", "Rmb", "Wmb", "Mb", "Sync-rcu", "Before-atomic", "After-atomic", "Rcu-lock",
                   "Rcu-unlock"):
             barrier_ev |= fences[k]
-        barrier = union(fencerel(barrier_ev), rng(po, Rel_), dom(Acq, po))
-        po_loc_nb = diff(po_loc, barrier)
-        mixed = union(rng(dom(Plain & W, po_loc_nb), Marked), rng(dom(Marked, po_loc_nb), Plain & W))
-        self.mixed = [(i, j) for i, row in enumerate(mixed) for j in _bits(row)]
-        xbstar = star(self.xb)
-        vis = seqs(star(cumul), rng(opt(rfe), Marked),
-                   union(seqs(rng(strong2, Marked), xbstar), inter(xbstar, int_)))
-        w_pre = dom(Marked, opt(union(addr, fence2)))
-        r_pre = dom(Marked, opt(union(addr, nonrw, rng(dom(R4rmb, fr_of("Rmb")), ~Noreturn))))
-        w_post = seqs(rng(opt(fence2), Marked), rmwseq)
-        r_post = rng(opt(union(nonrw, rng(dom(~Noreturn, fr_of("Rmb")), R4rmb))), Marked)
-        ww_vis = union(fence2, seqs(strong2, xbstar, w_pre), seqs(w_post, vis, w_pre))
-        wr_vis = union(fence2, seqs(strong2, xbstar, r_pre), seqs(w_post, vis, r_pre))
-        rw_xbstar = union(fence2, seqs(r_post, xbstar, w_pre))
-        pre_race = inter(ext, union(cross(Plain, M, n), cross(M & ~IW, Plain, n)))
-        wr_incoh = inter(inter(pre_race, rf), inv(rw_xbstar))
-        rw_incoh = inter(inter(pre_race, fr), inv(wr_vis))
-        ww_incoh = inter(inter(pre_race, co), inv(ww_vis))
-        self.plain_ok = empty(union(wr_incoh, rw_incoh, ww_incoh))
-        ww_nonrace = inter(inter(ww_vis, union(cross(Marked, W, n), rw_xbstar)),
-                           union(cross(W, Marked, n), wr_vis))
-        ww_race = diff(inter(pre_race, co), ww_nonrace)
-        wr_race = diff(diff(inter(pre_race, seq(opt(co), rf)), wr_vis), inv(rw_xbstar))
-        rw_race = diff(inter(pre_race, fr), rw_xbstar)
-        race = union(ww_race, wr_race, rw_race)
-        self.races = [(i, j) for i, row in enumerate(race) for j in _bits(row)]
+        fb = self.fencerel(barrier_ev)
+        PW = Plain & self.W
+        out: list[tuple[int, int]] = []
+        for i in range(n):
+            b = 1 << i
+            if not M & b:
+                continue
+            barrier = fb[i] | (po[i] & Rel_) | (po[i] if Acq & b else 0)
+            nb = po[i] & loc[i] & M & ~barrier
+            row = 0
+            if PW & b:
+                row |= nb & Marked
+            if Marked & b:
+                row |= nb & PW
+            out.extend((i, j) for j in _bits(row))
+        return out
 
     @property
     def consistent(self) -> bool:
         return (self.coherence_ok and self.atomic_ok and self.hb_ok and self.pb_ok and self.rcu_ok
                 and self.plain_ok)
+
+    def prefix_consistent(self) -> bool:
+        """The axioms but plain-coherence (which a later event can still satisfy)."""
+        return self.coherence_ok and self.atomic_ok and self.hb_ok and self.pb_ok and self.rcu_ok
+
+    @property
+    def xb(self) -> Rel:
+        """hb | pb | rb"""
+        if self._rcu is None:
+            self._build_rcu()
+        return self._xb
+
+    @property
+    def rcu_fence(self) -> Rel:
+        """po ; rcu-order ; po?"""
+        if self._rcu is None:
+            self._build_rcu()
+        return self._rcu_fence
+
+    @property
+    def fence2(self) -> Rel:
+        """The fences (incl. the rcu fence) between any two accesses, plain or marked: how a plain
+        access is bounded by marked ones (object_order)."""
+        if self._rcu is None:
+            self._build_rcu()
+        return self._fence2
 
     def failed_axioms(self) -> list[str]:
         names = [("coherence", self.coherence_ok), ("atomic", self.atomic_ok), ("happens-before", self.hb_ok),
@@ -589,8 +1063,7 @@ class LKMM(MemoryModel):
     def prefix_consistent(self, g: Graph) -> bool:
         # plain-coherence is not monotone (a later fence or marked access can bound a plain one):
         # only the other axioms may judge a graph that is still growing
-        rel = self.relations(g)
-        return rel.coherence_ok and rel.atomic_ok and rel.hb_ok and rel.pb_ok and rel.rcu_ok
+        return self.relations(g).prefix_consistent()
 
     def data_races(self, g: Graph) -> list[tuple[Ev, Ev]]:
         """The pairs of accesses that race (herd's ``Flag data-race``)."""
