@@ -191,13 +191,16 @@ def _warshall(a: Rel) -> Rel:
 
 
 def plus(a: Rel) -> Rel:
-    """a+.  An acyclic relation (the usual case) takes one depth-first search, each row being
-    its successors' rows joined in reverse topological order (a successor that an earlier one
-    reaches is skipped); one with a cycle falls back on Warshall's algorithm."""
-    n = len(a)
-    reach = [0] * n
-    unvisited = (1 << n) - 1
-    done = 0
+    """a+.  An acyclic relation (the usual case) takes one depth-first search over the vertices
+    with successors, each row being its successors' rows joined in reverse topological order (a
+    successor that an earlier one reaches is skipped); one with a cycle falls back on Warshall's
+    algorithm."""
+    reach = [0] * len(a)
+    unvisited = 0
+    for i, row in enumerate(a):
+        if row:
+            unvisited |= 1 << i
+    done = ~unvisited  # (a vertex without successors is finished from the start)
     while unvisited:
         low = unvisited & -unvisited
         unvisited ^= low
@@ -225,6 +228,41 @@ def plus(a: Rel) -> Rel:
     return reach
 
 
+def star_seq(p: Rel, b: Rel) -> Rel:
+    """p? ; b (p usually sparse: only its non-empty rows are joined)"""
+    out = list(b)
+    for i, row in enumerate(p):
+        if row:
+            acc = b[i]
+            while row:
+                low = row & -row
+                acc |= b[low.bit_length() - 1]
+                row ^= low
+            out[i] = acc
+    return out
+
+
+def seq_plus(a: Rel, p: Rel) -> Rel:
+    """a ; p? (p usually sparse and often empty: a's rows joined with p's rows of their bits)"""
+    d = 0
+    for j, row in enumerate(p):
+        if row:
+            d |= 1 << j
+    if not d:
+        return a
+    out = list(a)
+    for i, row in enumerate(a):
+        x = row & d
+        if x:
+            acc = row
+            while x:
+                low = x & -x
+                acc |= p[low.bit_length() - 1]
+                x ^= low
+            out[i] = acc
+    return out
+
+
 def star(a: Rel) -> Rel:
     return opt(plus(a))
 
@@ -232,8 +270,11 @@ def star(a: Rel) -> Rel:
 def acyclic(a: Rel) -> bool:
     """No cycle in ``a``: a depth-first search in which every vertex, when it is left, has all
     its successors finished (a successor still on the stack closes a cycle)."""
-    unvisited = (1 << len(a)) - 1
-    done = 0
+    unvisited = 0
+    for i, row in enumerate(a):
+        if row:
+            unvisited |= 1 << i
+    done = ~unvisited
     while unvisited:
         low = unvisited & -unvisited
         unvisited ^= low
@@ -266,47 +307,48 @@ def cross(s: int, t: int, n: int) -> Rel:
     return [t if s >> i & 1 else 0 for i in range(n)]
 
 
-class Relations:
-    """Every LKMM relation of one graph that the axioms and the race check need.
+def _fencerel_local(k: int, s: int) -> list[int]:
+    """fencerel(s) over one thread's k events (local bits): a -> b with an ``s`` event
+    po-between them."""
+    out = [0] * k
+    if s:
+        full = (1 << k) - 1
+        for i in range(k):
+            y = s & ~((2 << i) - 1)
+            if not y:
+                break  # (no s event after this one: none after the later ones either)
+            out[i] = full & -((y & -y) << 1)
+    return out
 
-    They are built as they are asked for, one axiom after the other in the order coherence,
-    atomicity, happens-before, propagation, RCU, plain accesses (each needs some relations of
-    the ones before): a graph that fails an early axiom costs only what that axiom needs.  Each
-    value is the one herd's ``linux-kernel.cat`` gives; the staging changes only when it is
-    computed."""
 
-    def __init__(self, g: Graph, alpha: bool = False) -> None:
-        self.alpha = alpha
-        evs: list[Ev] = [co[0] for co in g.co.values()]
-        first = len(evs)
-        tmasks: list[int] = []  # the bits of each thread's events (a run of consecutive bits)
-        for t in g.threads:
-            start = len(evs)
-            evs.extend(e for e in t if e is not None and e.kind <= GF)
-            if len(evs) > start:
-                tmasks.append(((1 << len(evs)) - 1) & ~((1 << start) - 1))
-        self.evs = evs
-        n = self.n = len(evs)
-        self.tmasks = tmasks
-        index = {id(e): i for i, e in enumerate(evs)}
-        self.index = index
+class _Thread:
+    """What one thread's events give by themselves, numbered from 0 along the thread: the event
+    classes, po-loc, the raw dependencies and the fence relations inside the thread.  The same
+    events (the same behaviour nodes) give the same values, so these are kept per model and
+    shifted into place (:class:`Relations`)."""
 
-        R = W = F = IW = Plain = Acq = Rel_ = Mb = Noreturn = RMWs = LKR = LKW = UL = Consume = 0
-        fences: dict[str, int] = {k: 0 for k in F_KINDS.values()}
+    __slots__ = ("k", "pos", "masks", "fences", "locs", "po_loc", "addr", "data", "ctrl", "rmb_raw", "mb1",
+                 "mb_w", "gp", "acq_po", "po_rel", "rmb", "wmb")
+
+    def __init__(self, t: list[Ev]) -> None:
+        evs = [e for e in t if e is not None and e.kind <= GF]
+        k = self.k = len(evs)
+        #: index in the thread (Ev.idx) -> local number
+        self.pos = {e.idx: i for i, e in enumerate(evs)}
+        R = W = F = Plain = Acq = Rel_ = Mb = Noreturn = RMWs = LKR = LKW = UL = Consume = 0
+        fences: dict[str, int] = {}
         loc_of: dict[int, int] = {}
+        locs = [-1] * k
         for i, e in enumerate(evs):
             b = 1 << i
             if e.kind == GF:
                 F |= b
-                k = F_KINDS.get(e.mode)
-                if k is not None:
-                    fences[k] |= b
+                fk = F_KINDS.get(e.mode)
+                if fk is not None:
+                    fences[fk] = fences.get(fk, 0) | b
                 continue
+            locs[i] = e.loc
             loc_of[e.loc] = loc_of.get(e.loc, 0) | b
-            if e.tid < 0:
-                IW |= b
-                W |= b
-                continue
             label = e.node.label if e.node is not None else ""
             ok_rmw = e.rmw and (e.kind == GW or e.wr is not None)
             if e.kind == GR:
@@ -336,103 +378,235 @@ class Relations:
             elif e.mode == PLAIN:
                 Plain |= b
         M = R | W
+        self.masks = (R, W, F, Plain, Acq, Rel_, Mb, Noreturn, RMWs, LKR, LKW, UL, Consume)
+        self.fences = fences
+        self.locs = locs
+        full = (1 << k) - 1
+        po = [full & -(2 << i) for i in range(k)]
+        self.po_loc = [po[i] & loc_of[locs[i]] & M if M >> i & 1 else 0 for i in range(k)]
+
+        # dependencies (addr, data, ctrl) from the behaviour nodes
+        addr = [0] * k
+        data = [0] * k
+        ctrl = [0] * k
+        by_depth: dict[int, int] = {}
+        for i, e in enumerate(evs):
+            if e.kind == GR and e.node is not None:
+                by_depth[e.node.depth] = i
+        for i, e in enumerate(evs):
+            node = e.node
+            if node is None or e.kind > GW or node.deps is None:
+                continue
+            a_d, d_d, c_d = node.deps
+            j = 1 << i
+            for d in a_d:
+                x = by_depth.get(d)
+                if x is not None:
+                    addr[x] |= j
+            if e.kind == GW:
+                for d in d_d:
+                    x = by_depth.get(d)
+                    if x is not None:
+                        data[x] |= j
+            for d in c_d:
+                x = by_depth.get(d)
+                if x is not None:
+                    ctrl[x] |= j
+        self.addr, self.data, self.ctrl = addr, data, ctrl
+
+        # the fence relations that stay inside the thread (mb but its pulp part, gp, ...)
+        rmb_raw = self.rmb_raw = _fencerel_local(k, fences.get("Rmb", 0))
+        R4rmb = R & ~Noreturn
+        self.rmb = [rmb_raw[i] & R4rmb if R4rmb >> i & 1 else 0 for i in range(k)]
+        f_wmb = _fencerel_local(k, fences.get("Wmb", 0))
+        self.wmb = [f_wmb[i] & W if W >> i & 1 else 0 for i in range(k)]
+        self.acq_po = [po[i] & M if Acq >> i & 1 else 0 for i in range(k)]
+        self.po_rel = [po[i] & Rel_ if M >> i & 1 else 0 for i in range(k)]
+        f_mb = _fencerel_local(k, fences.get("Mb", 0))
+        f_ba = _fencerel_local(k, fences.get("Before-atomic", 0))
+        f_aa = _fencerel_local(k, fences.get("After-atomic", 0))
+        f_as = _fencerel_local(k, fences.get("After-spinlock", 0))
+        MbR, MbW = Mb & R, Mb & W
+        mb1 = [0] * k  # mb but the rows of fully ordered RMW writes and the pulp part
+        mb_w = [0] * k  # [Mb & W] ; po ; [M]
+        # (fencerel rows shrink along po: x ; fencerel is the row of x's first event, and
+        # x ; po? is everything from x's first event on)
+        for i in range(k):
+            b = 1 << i
+            if not M & b:
+                continue
+            p = po[i]
+            row = f_mb[i] & M
+            if p & MbR:
+                row |= p & MbR
+            if MbW & b:
+                mb_w[i] = p & M
+            x = f_ba[i] & RMWs  # [M] ; fencerel(Before-atomic) ; [RMW] ; po? ; [M]
+            if x:
+                row |= full & -(x & -x) & M
+            x = (p | b) & RMWs  # [M] ; po? ; [RMW] ; fencerel(After-atomic) ; [M]
+            if x:
+                row |= f_aa[(x & -x).bit_length() - 1] & M
+            x = (p | b) & LKW  # [M] ; po? ; [LKW] ; fencerel(After-spinlock) ; [M]
+            if x:
+                row |= f_as[(x & -x).bit_length() - 1] & M
+            mb1[i] = row
+        self.mb1, self.mb_w = mb1, mb_w
+        sr = fences.get("Sync-rcu", 0)
+        gp = [0] * k
+        if sr:
+            for i in range(k):
+                x = po[i] & sr
+                if x:
+                    gp[i] = full & -(x & -x)
+        self.gp = gp
+
+
+def _thread_key(t: list[Ev]) -> tuple[object, ...]:
+    """What :class:`_Thread` depends on: each event's node (the object: the key keeps it alive,
+    so no other node can take its id), kind and whether an RMW read has its write."""
+    return tuple([(e.node, e.kind, e.wr is None) for e in t if e is not None and e.kind <= GF])
+
+
+class Relations:
+    """Every LKMM relation of one graph that the axioms and the race check need.
+
+    They are built as they are asked for, one axiom after the other in the order coherence,
+    atomicity, happens-before, propagation, RCU, plain accesses (each needs some relations of
+    the ones before): a graph that fails an early axiom costs only what that axiom needs.  Each
+    value is the one herd's ``linux-kernel.cat`` gives; the staging changes only when it is
+    computed."""
+
+    def __init__(self, g: Graph, alpha: bool = False, cache: dict[tuple[object, ...], _Thread] | None = None) -> None:
+        self.alpha = alpha
+        inits: list[Ev] = [co[0] for co in g.co.values()]
+        first = len(inits)
+        evs = list(inits)
+        parts: list[_Thread | None] = []
+        offs: list[int] = []
+        for t in g.threads:
+            if cache is not None:
+                key = _thread_key(t)
+                part = cache.get(key)
+                if part is None:
+                    if len(cache) > 20000:
+                        cache.clear()
+                    part = cache[key] = _Thread(t)
+            else:
+                part = _Thread(t)
+            offs.append(len(evs))
+            if part.k:
+                evs.extend(e for e in t if e is not None and e.kind <= GF)
+                parts.append(part)
+            else:
+                parts.append(None)
+        self.evs = evs
+        n = self.n = len(evs)
+        self._index: dict[int, int] | None = None
+
+        # the threads' own relations, shifted into place
+        R = W = F = Plain = Acq = Rel_ = Mb = Noreturn = RMWs = LKR = LKW = UL = Consume = 0
+        IW = (1 << first) - 1
+        fences: dict[str, int] = {k: 0 for k in F_KINDS.values()}
+        zeros = [0] * first
+        po_loc, addr, data, ctrl = list(zeros), list(zeros), list(zeros), list(zeros)
+        rmb_raw, mb1, mb_w, gp = list(zeros), list(zeros), list(zeros), list(zeros)
+        acq_po, po_rel, rmb, wmb = list(zeros), list(zeros), list(zeros), list(zeros)
+        po, intm = list(zeros), list(zeros)
+        tmasks: list[int] = []
+        for part, off in zip(parts, offs, strict=True):
+            if part is None:
+                continue
+            k = part.k
+            tm = ((1 << k) - 1) << off
+            tmasks.append(tm)
+            r, w, f, pl, ac, rl, mb, nr, rm, lkr, lkw, ul, cons = part.masks
+            R |= r << off
+            W |= w << off
+            F |= f << off
+            Plain |= pl << off
+            Acq |= ac << off
+            Rel_ |= rl << off
+            Mb |= mb << off
+            Noreturn |= nr << off
+            RMWs |= rm << off
+            LKR |= lkr << off
+            LKW |= lkw << off
+            UL |= ul << off
+            Consume |= cons << off
+            for fk, m in part.fences.items():
+                fences[fk] |= m << off
+            for dst, src in ((po_loc, part.po_loc), (addr, part.addr), (data, part.data), (ctrl, part.ctrl),
+                             (rmb_raw, part.rmb_raw), (mb1, part.mb1), (mb_w, part.mb_w), (gp, part.gp),
+                             (acq_po, part.acq_po), (po_rel, part.po_rel), (rmb, part.rmb), (wmb, part.wmb)):
+                dst.extend([x << off for x in src])
+            po.extend([tm & -(2 << (off + i)) for i in range(k)])
+            intm.extend([tm] * k)
+        W |= IW
+        M = R | W
         Marked = ((1 << n) - 1) & ~Plain
+        self.tmasks = tmasks
         self.R, self.W, self.M, self.IW, self.Plain, self.Marked = R, W, M, IW, Plain, Marked
         self.Marked_mask = Marked
         self.Noreturn = Noreturn
         self.Acq, self.Rel_, self.Mb, self.RMWs, self.LKR, self.LKW, self.UL = Acq, Rel_, Mb, RMWs, LKR, LKW, UL
         self.Consume = Consume
         self.fences = fences
-
-        # program order (a suffix of the thread's run), same thread, other thread
-        po = [0] * n
-        intm = [0] * n
-        ext = [0] * n
-        for tm in tmasks:
-            x = tm
-            while x:
-                low = x & -x
-                i = low.bit_length() - 1
-                po[i] = tm & -(low << 1)
-                intm[i] = tm
-                if M & low:
-                    ext[i] = M & ~tm
-                x ^= low
-        for i in range(first):
-            ext[i] = M
-        self.po, self.int_, self.ext = po, intm, ext
-        loc = [0] * n
-        for mask in loc_of.values():
-            for i in _bits(mask):
-                loc[i] = mask
-        self.loc = loc
+        self.po, self.int_ = po, intm
+        self.ext = [M if i < first else (M & ~intm[i] if M >> i & 1 else 0) for i in range(n)]
+        self.po_loc = po_loc
+        self.rmb_raw, self._mb1, self._mb_w, self.gp = rmb_raw, mb1, mb_w, gp
+        self.acq_po, self.po_rel, self.rmb, self.wmb = acq_po, po_rel, rmb, wmb
 
         # reads-from, coherence, from-reads (a read's fr row is the co row of its write), rmw
         rf = [0] * n
         co = [0] * n
         fr = [0] * n
         rmw = [0] * n
-        for cl in g.co.values():
+        pos = [p.pos if p is not None else {} for p in parts]
+        for li, cl in enumerate(g.co.values()):
             later = 0
-            for w in reversed(cl):
-                i = index[id(w)]
+            for wr in reversed(cl):
+                i = li if wr.tid < 0 else offs[wr.tid] + pos[wr.tid][wr.idx]
                 co[i] = later
-                for r in w.readers or ():
-                    j = index.get(id(r))
-                    if j is not None:
-                        rf[i] |= 1 << j
-                        fr[j] |= later
+                for rd in wr.readers or ():
+                    j = offs[rd.tid] + pos[rd.tid][rd.idx]
+                    rf[i] |= 1 << j
+                    fr[j] |= later
+                    if rd.rmw and rd.wr is not None:
+                        rmw[j] = 1 << (offs[rd.tid] + pos[rd.tid][rd.wr.idx])
                 later |= 1 << i
-        for t in g.threads:
-            for e in t:
-                if e is not None and e.kind == GR and e.rmw and e.wr is not None:
-                    rmw[index[id(e)]] = 1 << index[id(e.wr)]
         self.rf, self.co, self.fr, self.rmw = rf, co, fr, rmw
+        ext = self.ext
         self.rfe = [x & y for x, y in zip(rf, ext, strict=True)]
-        self.rfi = [x & y for x, y in zip(rf, intm, strict=True)]
-
-        # dependencies (addr, data, ctrl) from the behaviour nodes
-        addr = [0] * n
-        data = [0] * n
-        ctrl = [0] * n
-        for t in g.threads:
-            by_depth: dict[int, int] = {}
-            for e in t:
-                if e is not None and e.kind == GR and e.node is not None:
-                    by_depth[e.node.depth] = index[id(e)]
-            for e in t:
-                node = e.node if e is not None else None
-                if node is None or e.kind > GW or node.deps is None:
-                    continue
-                a_d, d_d, c_d = node.deps
-                j = 1 << index[id(e)]
-                for d in a_d:
-                    s = by_depth.get(d)
-                    if s is not None:
-                        addr[s] |= j
-                if e.kind == GW:
-                    for d in d_d:
-                        s = by_depth.get(d)
-                        if s is not None:
-                            data[s] |= j
-                for d in c_d:
-                    s = by_depth.get(d)
-                    if s is not None:
-                        ctrl[s] |= j
-        if any(self.rfi):
-            carry = star(rfi_after(data, self.rfi))
-            addr = seq(carry, addr)
-            ctrl = seq(carry, ctrl)
-            data = seq(carry, data)
+        rfi = self.rfi = [x & y for x, y in zip(rf, intm, strict=True)]
+        if any(rfi):
+            # (data ; rfi)* ; dep: a value stored and read back by the same thread carries its
+            # dependencies
+            carry = plus(rfi_after(data, rfi))
+            addr = star_seq(carry, addr)
+            ctrl = star_seq(carry, ctrl)
+            data = star_seq(carry, data)
         self.addr, self.data, self.ctrl = addr, data, ctrl
 
         self._fencerels: dict[int, Rel] = {}
+        self._pb_rel: Rel | None = None
+        self._hb_star: Rel | None = None
+        self._xb: Rel | None = None
+        self._xb_plus: Rel | None = None
         self._coherence: bool | None = None
         self._atomic: bool | None = None
         self._hb: bool | None = None
         self._pb: bool | None = None
         self._rcu: bool | None = None
         self._plain: bool | None = None
+
+    @property
+    def index(self) -> dict[int, int]:
+        """The number of each event, by ``id``."""
+        if self._index is None:
+            self._index = {id(e): i for i, e in enumerate(self.evs)}
+        return self._index
 
     # -- program-order helpers ----------------------------------------------------------------
     def _after(self, x: int) -> int:
@@ -473,9 +647,7 @@ class Relations:
     def coherence_ok(self) -> bool:
         """acyclic(po-loc | rf | co | fr)"""
         if self._coherence is None:
-            M, po, loc = self.M, self.po, self.loc
-            rel = [((po[i] & loc[i] & M) if M >> i & 1 else 0) | a | b | c
-                   for i, (a, b, c) in enumerate(zip(self.rf, self.co, self.fr, strict=True))]
+            rel = [a | b | c | d for a, b, c, d in zip(self.po_loc, self.rf, self.co, self.fr, strict=True)]
             self._coherence = acyclic(rel)
         return self._coherence
 
@@ -504,16 +676,11 @@ class Relations:
     # -- preserved program order, happens-before --------------------------------------------
     def _build_hb(self) -> None:
         n, po, M, W, R = self.n, self.po, self.M, self.W, self.R
-        Marked, Plain, Acq, Rel_, Mb = self.Marked, self.Plain, self.Acq, self.Rel_, self.Mb
-        RMWs, LKR, LKW, UL, Noreturn = self.RMWs, self.LKR, self.LKW, self.UL, self.Noreturn
+        Marked, Plain, Acq, LKR, UL = self.Marked, self.Plain, self.Acq, self.LKR, self.UL
         fences = self.fences
         rf, rfe, rfi, intm, ext = self.rf, self.rfe, self.rfi, self.int_, self.ext
         after = self._after
-        fencerel = self.fencerel
-        tm_of = self.int_
 
-        acq_po = [po[i] & M if Acq >> i & 1 else 0 for i in range(n)]
-        po_rel = [po[i] & Rel_ if M >> i & 1 else 0 for i in range(n)]
         # pulp = po ; [UL] ; (po | rf) ; [LKR] ; po
         pulp = [0] * n
         if UL and LKR:
@@ -523,63 +690,27 @@ class Relations:
                 if y:
                     z[u] = y
             if z:
-                for i in range(n):
+                for tm in self.tmasks:  # (a suffix join along each thread, from its end)
                     acc = 0
-                    for u in _bits(po[i] & UL):
-                        acc |= z.get(u, 0)
-                    pulp[i] = acc
-        R4rmb = R & ~Noreturn
-        rmb_raw = fencerel(fences["Rmb"])
-        self.rmb_raw = rmb_raw
-        rmb = [rmb_raw[i] & R4rmb if R4rmb >> i & 1 else 0 for i in range(n)]
-        f_wmb = fencerel(fences["Wmb"])
-        wmb = [f_wmb[i] & W if W >> i & 1 else 0 for i in range(n)]
-        # mb: the full fences, the fully ordered RMWs and the smp_mb__*() family
-        f_mb = fencerel(fences["Mb"])
-        f_ba = fencerel(fences["Before-atomic"])
-        f_aa = fencerel(fences["After-atomic"])
-        f_as = fencerel(fences["After-spinlock"])
+                    for i in reversed(_bits(tm)):
+                        pulp[i] = acc
+                        acc |= z.get(i, 0)
+        acq_po, po_rel, wmb, rmb = self.acq_po, self.po_rel, self.wmb, self.rmb
+        mb1, mb_w, gp = self._mb1, self._mb_w, self.gp
         aul = fences["After-unlock-lock"]
-        MbR, MbW = Mb & R, Mb & W
-        mb = [0] * n
-        for i in range(n):
-            b = 1 << i
-            row = 0
-            if M & b:
-                row = f_mb[i] & M
-                p = po[i]
-                if p & MbR:
-                    row |= p & MbR
-                if MbW & b:
-                    row |= p & M
-                x = f_ba[i] & RMWs  # [M] ; fencerel(Before-atomic) ; [RMW] ; po? ; [M]
-                if x:
-                    row |= tm_of[i] & -(x & -x) & M
-                po_opt_i = p | b
-                x = po_opt_i & RMWs  # [M] ; po? ; [RMW] ; fencerel(After-atomic) ; [M]
-                if x:
-                    row |= f_aa[(x & -x).bit_length() - 1] & M
-                x = po_opt_i & LKW  # [M] ; po? ; [LKW] ; fencerel(After-spinlock) ; [M]
-                if x:
-                    row |= f_as[(x & -x).bit_length() - 1] & M
-                x = pulp[i] & aul  # [M] ; pulp ; [After-unlock-lock] ; po ; [M]
-                if x:
-                    row |= after(x) & M
-            mb[i] = row
-        # (fencerel rows shrink along po: for x inside one thread, x ; fencerel is the row of
-        # x's first event, and x ; po? is everything from x's first event on)
-        sr = fences["Sync-rcu"]
-        gp = [0] * n
-        if sr:
+        if aul and any(pulp):
+            # mb's part that is not inside one thread: [M] ; pulp ; [After-unlock-lock] ; po ; [M]
+            mb1 = list(mb1)
             for i in range(n):
-                x = po[i] & sr
-                if x:
-                    gp[i] = tm_of[i] & -(x & -x)
-        strong = [a | b for a, b in zip(mb, gp, strict=True)]
+                x = pulp[i] & aul
+                if x and M >> i & 1:
+                    mb1[i] |= after(x) & M
+            self._mb1 = mb1
+        strong = [a | b | c for a, b, c in zip(mb1, mb_w, gp, strict=True)]
         nonrw = [a | b | c for a, b, c in zip(strong, po_rel, acq_po, strict=True)]
         fence = [a | b | c for a, b, c in zip(nonrw, wmb, rmb, strict=True)]
-        self.acq_po, self.po_rel, self.pulp, self.wmb, self.rmb = acq_po, po_rel, pulp, wmb, rmb
-        self.strong, self.nonrw, self.fence, self.gp = strong, nonrw, fence, gp
+        self.pulp = pulp
+        self.strong, self.nonrw, self.fence = strong, nonrw, fence
 
         # ppo
         addr, data, ctrl = self.addr, self.data, self.ctrl
@@ -617,8 +748,7 @@ class Relations:
                 row |= sp[low.bit_length() - 1]
                 x ^= low
             cumul[i] = row & Marked
-        if any(rmw_plus):
-            cumul = union(cumul, seq(cumul, rmw_plus))
+        cumul = seq_plus(cumul, rmw_plus)
         self.cumul = cumul
         cs = plus(cumul)
         # B = cumul* ; rfe? ; [Marked]
@@ -666,15 +796,90 @@ class Relations:
         assert self._hb is not None
         return self._hb
 
+    def _seq_strong(self, x: int) -> int:
+        """x ; strong.  Every part of strong has rows that shrink along po (on M for mb but the
+        fully ordered RMW writes, on those for their own part, on every event for gp): in each
+        thread only the first event of ``x`` in each part counts."""
+        M, MbW, mb1, mb_w, gp, sr = self.M, self.Mb & self.W, self._mb1, self._mb_w, self.gp, self.fences["Sync-rcu"]
+        out = 0
+        for tm in self.tmasks:
+            y = x & tm
+            if not y:
+                continue
+            z = y & M
+            if z:
+                out |= mb1[(z & -z).bit_length() - 1]
+                z &= MbW
+                if z:
+                    out |= mb_w[(z & -z).bit_length() - 1]
+            if sr:
+                out |= gp[(y & -y).bit_length() - 1]
+        return out
+
+    def _layers(self, with_hb: bool) -> Rel:
+        """hb and pb as one relation over two copies of the events, without building pb: event
+        i has an edge to the copy of k for k in (prop ; strong)(i), a copy has the hb edges among
+        copies and an edge back to its event if that is Marked.  Paths from event to event are
+        pb = prop ; strong ; hb* ; [Marked] (and hb, ``with_hb``)."""
+        n, hb, Marked = self.n, self.hb, self.Marked
+        ss = self._seq_strong
+        rows = [(ss(x) << n) if x else 0 for x in self.prop]
+        if with_hb:
+            rows = [a | b for a, b in zip(rows, hb, strict=True)]
+        rows.extend(((h << n) | ((1 << k) & Marked)) for k, h in enumerate(hb))
+        return rows
+
     def _build_pb(self) -> None:
         if self._hb is None:
             self._build_hb()
-        hb_star = star(self.hb)
-        self.hb_star = hb_star
-        pb = seq_trans(seq(self.prop, self.strong), hb_star)
-        Marked = self.Marked
-        self.pb = [row & Marked for row in pb]
-        self._pb = acyclic(self.pb)
+        if self._hb:
+            # (an hb cycle is a cycle of the copies: only then does pb need building)
+            self._pb = acyclic(self._layers(False))
+        else:
+            self._pb = acyclic(self.pb)
+
+    @property
+    def pb(self) -> Rel:
+        """pb = prop ; strong ; hb* ; [Marked]"""
+        got = self._pb_rel
+        if got is None:
+            if self._hb is None:
+                self._build_hb()
+            Marked = self.Marked
+            ps = [self._seq_strong(x) if x else 0 for x in self.prop]
+            got = self._pb_rel = [row & Marked for row in seq_trans(ps, self.hb_star)]
+        return got
+
+    @property
+    def hb_star(self) -> Rel:
+        got = self._hb_star
+        if got is None:
+            if self._hb is None:
+                self._build_hb()
+            got = self._hb_star = star(self.hb)
+        return got
+
+    def xb_plus(self) -> Rel:
+        """(hb | pb | rb)+"""
+        got = self._xb_plus
+        if got is None:
+            if self._rcu is None:
+                self._build_rcu()
+            if not self.fences["Sync-rcu"] and self._hb:
+                # rb is empty: the paths between events of the layered hb and pb
+                n = self.n
+                mask = (1 << n) - 1
+                got = [row & mask for row in plus(self._layers(True))[:n]]
+            else:
+                got = plus(self.xb)
+            self._xb_plus = got
+        return got
+
+    def xb_rcu_plus(self) -> Rel:
+        """(hb | pb | rb | rcu-fence)+"""
+        if not self.fences["Sync-rcu"]:
+            return self.xb_plus()  # (no rcu-fence)
+        return plus(union(self.xb, self.rcu_fence))
 
     @property
     def pb_ok(self) -> bool:
@@ -694,7 +899,6 @@ class Relations:
             # no grace period: no rcu-fence, and rb is empty
             rcu_fence = [0] * n
             self._rcu = True
-            self._xb = [a | b for a, b in zip(self.hb, self.pb, strict=True)]
         else:
             po = self.po
             evs = self.evs
@@ -755,7 +959,7 @@ class Relations:
         n = self.n
         M, Plain, Marked, IW, Noreturn = self.M, self.Plain, self.Marked, self.IW, self.Noreturn
         ext = self.ext
-        self.xbstar = star(self._xb)
+        self.xbstar = opt(self.xb_plus())
         R4rmb = self.R & ~Noreturn
         rmb_raw = self.rmb_raw
         addr, fence2, nonrw = self.addr, self._fence2, self.nonrw
@@ -912,7 +1116,7 @@ class Relations:
         thread with no barrier (of any kind, compiler barriers included) between them."""
         if not self.Plain:
             return []
-        n, po, loc, M, Plain, Marked = self.n, self.po, self.loc, self.M, self.Plain, self.Marked
+        n, po, po_loc, M, Plain, Marked = self.n, self.po, self.po_loc, self.M, self.Plain, self.Marked
         Acq, Rel_, fences = self.Acq, self.Rel_, self.fences
         barrier_ev = Acq | Rel_
         for k in ("Barrier", "Rmb", "Wmb", "Mb", "Sync-rcu", "Before-atomic", "After-atomic", "Rcu-lock",
@@ -926,7 +1130,7 @@ class Relations:
             if not M & b:
                 continue
             barrier = fb[i] | (po[i] & Rel_) | (po[i] if Acq & b else 0)
-            nb = po[i] & loc[i] & M & ~barrier
+            nb = po_loc[i] & ~barrier
             row = 0
             if PW & b:
                 row |= nb & Marked
@@ -949,6 +1153,8 @@ class Relations:
         """hb | pb | rb"""
         if self._rcu is None:
             self._build_rcu()
+        if self._xb is None:
+            self._xb = [a | b for a, b in zip(self.hb, self.pb, strict=True)]  # (no rb)
         return self._xb
 
     @property
@@ -1043,6 +1249,8 @@ class LKMM(MemoryModel):
 
     def __init__(self) -> None:
         self._last: tuple[Graph, tuple[object, ...], Relations] | None = None
+        #: each thread's own relations by its events (see _Thread)
+        self._threads: dict[tuple[object, ...], _Thread] = {}
 
     def relations(self, g: Graph) -> Relations:
         """The relations of ``g`` (the last graph's are kept: the explorer asks for the
@@ -1053,7 +1261,7 @@ class LKMM(MemoryModel):
         last = self._last
         if last is not None and last[0] is g and last[1] == key:
             return last[2]
-        rel = Relations(g, self.alpha)
+        rel = Relations(g, self.alpha, self._threads)
         self._last = (g, key, rel)
         return rel
 
@@ -1081,7 +1289,7 @@ class LKMM(MemoryModel):
         alone orders nothing."""
         rel = self.relations(g)
         marked = rel.Marked_mask
-        xbs = star(union(rel.xb, rel.rcu_fence))
+        xbs = opt(rel.xb_rcu_plus())
         fence2, addr = rel.fence2, rel.addr
         pre = inv(union(fence2, addr))
         index = rel.index
@@ -1112,7 +1320,7 @@ class LKMM(MemoryModel):
         before a grace period ended before it: the order library checks such as
         use-after-free ask for)."""
         rel = self.relations(g)
-        return rel.index, plus(union(rel.xb, rel.rcu_fence))
+        return rel.index, rel.xb_rcu_plus()
 
 
 class LKMMAlpha(LKMM):
