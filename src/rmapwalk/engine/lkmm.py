@@ -464,62 +464,25 @@ class _Thread:
 
 def _thread_key(t: list[Ev]) -> tuple[object, ...]:
     """What :class:`_Thread` depends on: each event's node (the object: the key keeps it alive,
-    so no other node can take its id), kind and whether an RMW read has its write."""
-    return tuple([(e.node, e.kind, e.wr is None) for e in t if e is not None and e.kind <= GF])
+    so no other node can take its id), kind, whether an RMW read has its write, and its index
+    (a load-buffering graph can have gaps)."""
+    return tuple([(e.node, e.kind, e.wr is None, e.idx) for e in t if e is not None and e.kind <= GF])
 
 
-class Relations:
-    """Every LKMM relation of one graph that the axioms and the race check need.
+class _Layout:
+    """The relations that the threads' own events give (:class:`_Thread`), shifted into place
+    after ``first`` initial writes: everything of :class:`Relations` but what reads-from and
+    coherence add.  Kept per model by the threads' events."""
 
-    They are built as they are asked for, one axiom after the other in the order coherence,
-    atomicity, happens-before, propagation, RCU, plain accesses (each needs some relations of
-    the ones before): a graph that fails an early axiom costs only what that axiom needs.  Each
-    value is the one herd's ``linux-kernel.cat`` gives; the staging changes only when it is
-    computed."""
-
-    def __init__(self, g: Graph, alpha: bool = False, cache: dict[tuple[object, ...], _Thread] | None = None) -> None:
-        self.alpha = alpha
-        inits: list[Ev] = [co[0] for co in g.co.values()]
-        first = len(inits)
-        evs = list(inits)
-        parts: list[_Thread | None] = []
-        offs: list[int] = []
-        for t in g.threads:
-            if cache is not None:
-                key = _thread_key(t)
-                part = cache.get(key)
-                if part is None:
-                    if len(cache) > 20000:
-                        cache.clear()
-                    part = cache[key] = _Thread(t)
-            else:
-                part = _Thread(t)
-            offs.append(len(evs))
-            if part.k:
-                evs.extend(e for e in t if e is not None and e.kind <= GF)
-                parts.append(part)
-            else:
-                parts.append(None)
-        self.evs = evs
-        n = self.n = len(evs)
-        self._index: dict[int, int] | None = None
-
+    def __init__(self, first: int, parts: list[_Thread | None], offs: list[int], n: int) -> None:
         # the threads' own relations, shifted into place
         R = W = F = Plain = Acq = Rel_ = Mb = Noreturn = RMWs = LKR = LKW = UL = Consume = 0
         IW = (1 << first) - 1
         fences: dict[str, int] = {k: 0 for k in F_KINDS.values()}
-        zeros = [0] * first
-        po_loc, addr, data, ctrl = list(zeros), list(zeros), list(zeros), list(zeros)
-        rmb_raw, mb1, mb_w, gp = list(zeros), list(zeros), list(zeros), list(zeros)
-        acq_po, po_rel, rmb, wmb = list(zeros), list(zeros), list(zeros), list(zeros)
-        po, intm = list(zeros), list(zeros)
         tmasks: list[int] = []
-        for part, off in zip(parts, offs, strict=True):
-            if part is None:
-                continue
-            k = part.k
-            tm = ((1 << k) - 1) << off
-            tmasks.append(tm)
+        pairs = [(p, off) for p, off in zip(parts, offs, strict=True) if p is not None]
+        for part, off in pairs:
+            tmasks.append(((1 << part.k) - 1) << off)
             r, w, f, pl, ac, rl, mb, nr, rm, lkr, lkw, ul, cons = part.masks
             R |= r << off
             W |= w << off
@@ -536,18 +499,21 @@ class Relations:
             Consume |= cons << off
             for fk, m in part.fences.items():
                 fences[fk] |= m << off
-            for dst, src in ((po_loc, part.po_loc), (addr, part.addr), (data, part.data), (ctrl, part.ctrl),
-                             (rmb_raw, part.rmb_raw), (mb1, part.mb1), (mb_w, part.mb_w), (gp, part.gp),
-                             (acq_po, part.acq_po), (po_rel, part.po_rel), (rmb, part.rmb), (wmb, part.wmb)):
-                dst.extend([x << off for x in src])
-            po.extend([tm & -(2 << (off + i)) for i in range(k)])
-            intm.extend([tm] * k)
+        zeros = [0] * first
+
+        def glue(name: str) -> Rel:
+            return zeros + [x << off for part, off in pairs for x in getattr(part, name)]
+
+        po_loc, addr, data, ctrl = glue("po_loc"), glue("addr"), glue("data"), glue("ctrl")
+        rmb_raw, mb1, mb_w, gp = glue("rmb_raw"), glue("mb1"), glue("mb_w"), glue("gp")
+        acq_po, po_rel, rmb, wmb = glue("acq_po"), glue("po_rel"), glue("rmb"), glue("wmb")
+        po = zeros + [tm & -(2 << i) for tm in tmasks for i in _bits(tm)]
+        intm = zeros + [tm for tm in tmasks for _ in range(tm.bit_count())]
         W |= IW
         M = R | W
         Marked = ((1 << n) - 1) & ~Plain
         self.tmasks = tmasks
         self.R, self.W, self.M, self.IW, self.Plain, self.Marked = R, W, M, IW, Plain, Marked
-        self.Marked_mask = Marked
         self.Noreturn = Noreturn
         self.Acq, self.Rel_, self.Mb, self.RMWs, self.LKR, self.LKW, self.UL = Acq, Rel_, Mb, RMWs, LKR, LKW, UL
         self.Consume = Consume
@@ -557,13 +523,84 @@ class Relations:
         self.po_loc = po_loc
         self.rmb_raw, self._mb1, self._mb_w, self.gp = rmb_raw, mb1, mb_w, gp
         self.acq_po, self.po_rel, self.rmb, self.wmb = acq_po, po_rel, rmb, wmb
+        self.addr, self.data, self.ctrl = addr, data, ctrl
+        self.offs = offs
+        self.pos = [p.pos if p is not None else {} for p in parts]
+
+
+class RelationsCache:
+    """What :class:`Relations` keeps from one graph to the next (one per model instance): each
+    thread's own relations and whole layouts, by the events that determine them.  Bounded:
+    emptied when full."""
+
+    def __init__(self, size: int = 4000) -> None:
+        self.size = size
+        self.threads: dict[tuple[object, ...], _Thread] = {}
+        self.layouts: dict[tuple[object, ...], _Layout] = {}
+
+
+class Relations:
+    """Every LKMM relation of one graph that the axioms and the race check need.
+
+    They are built as they are asked for, one axiom after the other in the order coherence,
+    atomicity, happens-before, propagation, RCU, plain accesses (each needs some relations of
+    the ones before): a graph that fails an early axiom costs only what that axiom needs.  Each
+    value is the one herd's ``linux-kernel.cat`` gives; the staging changes only when it is
+    computed."""
+
+    def __init__(self, g: Graph, alpha: bool = False, cache: RelationsCache | None = None) -> None:
+        self.alpha = alpha
+        inits: list[Ev] = [co[0] for co in g.co.values()]
+        first = len(inits)
+        evs = list(inits)
+        parts: list[_Thread | None] = []
+        offs: list[int] = []
+        keys: list[object] = [first]
+        for t in g.threads:
+            if cache is not None:
+                key = _thread_key(t)
+                keys.append(key)
+                part = cache.threads.get(key)
+                if part is None:
+                    if len(cache.threads) >= cache.size:
+                        cache.threads.clear()
+                    part = cache.threads[key] = _Thread(t)
+            else:
+                part = _Thread(t)
+            offs.append(len(evs))
+            if part.k:
+                evs.extend(e for e in t if e is not None and e.kind <= GF)
+                parts.append(part)
+            else:
+                parts.append(None)
+        self.evs = evs
+        n = self.n = len(evs)
+        self._index: dict[int, int] | None = None
+        if cache is not None:
+            lkey = tuple(keys)
+            lay = cache.layouts.get(lkey)
+            if lay is None:
+                if len(cache.layouts) >= cache.size // 4:
+                    cache.layouts.clear()
+                lay = cache.layouts[lkey] = _Layout(first, parts, offs, n)
+        else:
+            lay = _Layout(first, parts, offs, n)
+        self.tmasks = lay.tmasks
+        self.R, self.W, self.M, self.IW, self.Plain, self.Marked = lay.R, lay.W, lay.M, lay.IW, lay.Plain, lay.Marked
+        self.Marked_mask = lay.Marked
+        self.Noreturn, self.Acq, self.Rel_, self.Mb, self.RMWs = lay.Noreturn, lay.Acq, lay.Rel_, lay.Mb, lay.RMWs
+        self.LKR, self.LKW, self.UL, self.Consume, self.fences = lay.LKR, lay.LKW, lay.UL, lay.Consume, lay.fences
+        self.po, self.int_, self.ext, self.po_loc = lay.po, lay.int_, lay.ext, lay.po_loc
+        self.rmb_raw, self._mb1, self._mb_w, self.gp = lay.rmb_raw, lay._mb1, lay._mb_w, lay.gp
+        self.acq_po, self.po_rel, self.rmb, self.wmb = lay.acq_po, lay.po_rel, lay.rmb, lay.wmb
+        addr, data, ctrl = lay.addr, lay.data, lay.ctrl
+        intm, offs, pos = lay.int_, lay.offs, lay.pos
 
         # reads-from, coherence, from-reads (a read's fr row is the co row of its write), rmw
         rf = [0] * n
         co = [0] * n
         fr = [0] * n
         rmw = [0] * n
-        pos = [p.pos if p is not None else {} for p in parts]
         for li, cl in enumerate(g.co.values()):
             later = 0
             for wr in reversed(cl):
@@ -1250,7 +1287,7 @@ class LKMM(MemoryModel):
     def __init__(self) -> None:
         self._last: tuple[Graph, tuple[object, ...], Relations] | None = None
         #: each thread's own relations by its events (see _Thread)
-        self._threads: dict[tuple[object, ...], _Thread] = {}
+        self._threads = RelationsCache()
 
     def relations(self, g: Graph) -> Relations:
         """The relations of ``g`` (the last graph's are kept: the explorer asks for the
