@@ -5,9 +5,10 @@ benchmark, parameter, memory model, complete and blocked executions, seconds, ex
 second, peak RSS, and the engine's overhead factor: time per explored execution divided by the
 time to run the same thread code once, sequentially, on a plain dict (measured in the same run).
 
-Then (unless ``--no-kvm`` or benchmark names are given) the KVM scenario table of
+Then (unless ``--no-kvm`` or benchmark names are given) the KVM scenario tables of
 ``benchmarks/kvm_scenarios.py``: every configuration of ``rmapwalk review``, exhaustively under SC
-and PSO, with executions and seconds.
+and PSO, with executions and seconds; then each under LKMM (a budget of 60 s a row), with its
+ratio to PSO.
 
 ``python benchmarks/run.py [--quick] [--no-kvm] [NAME ...]``
 """

@@ -76,6 +76,10 @@ UNLOCK_LABELS = frozenset({"spin_unlock"})
 
 
 # -- relations as rows of bitsets --------------------------------------------------------------
+# A relation over the n events of a graph is a list of n ints: bit j of row i says i -> j.  The
+# events are numbered initial writes first, then thread by thread in program order, so that the
+# events of a thread are a run of consecutive bits and "the events of thread T po-after the event
+# at bit b" is the single big-int operation T & -(b << 1), not a loop over bits.
 def _bits(x: int) -> list[int]:
     out = []
     while x:
@@ -86,13 +90,34 @@ def _bits(x: int) -> list[int]:
 
 
 def seq(a: Rel, b: Rel) -> Rel:
+    """a ; b.  (Only the bits of a's rows where b's row is not empty are visited.)"""
+    d = 0
+    for j, row in enumerate(b):
+        if row:
+            d |= 1 << j
     out = []
     for row in a:
+        row &= d
         acc = 0
         while row:
             low = row & -row
             acc |= b[low.bit_length() - 1]
             row ^= low
+        out.append(acc)
+    return out
+
+
+def seq_trans(a: Rel, t: Rel) -> Rel:
+    """a ; t for a transitive ``t`` (a closure).  Exactly :func:`seq`; faster because a bit of a
+    row that an earlier bit's row of ``t`` already reaches adds nothing (its row is contained)
+    and is skipped."""
+    out = []
+    for row in a:
+        acc = 0
+        while row:
+            low = row & -row
+            acc |= t[low.bit_length() - 1]
+            row = (row ^ low) & ~acc
         out.append(acc)
     return out
 
@@ -125,8 +150,10 @@ def inv(a: Rel) -> Rel:
     out = [0] * len(a)
     for i, row in enumerate(a):
         bit = 1 << i
-        for j in _bits(row):
-            out[j] |= bit
+        while row:
+            low = row & -row
+            out[low.bit_length() - 1] |= bit
+            row ^= low
     return out
 
 
@@ -149,7 +176,7 @@ def opt(a: Rel) -> Rel:
     return [row | (1 << i) for i, row in enumerate(a)]
 
 
-def plus(a: Rel) -> Rel:
+def _warshall(a: Rel) -> Rel:
     r = list(a)
     n = len(r)
     for k in range(n):
@@ -163,26 +190,109 @@ def plus(a: Rel) -> Rel:
     return r
 
 
+def plus(a: Rel) -> Rel:
+    """a+.  An acyclic relation (the usual case) takes one depth-first search over the vertices
+    with successors, each row being its successors' rows joined in reverse topological order (a
+    successor that an earlier one reaches is skipped); one with a cycle falls back on Warshall's
+    algorithm."""
+    reach = [0] * len(a)
+    unvisited = 0
+    for i, row in enumerate(a):
+        if row:
+            unvisited |= 1 << i
+    done = ~unvisited  # (a vertex without successors is finished from the start)
+    while unvisited:
+        low = unvisited & -unvisited
+        unvisited ^= low
+        stack = [low.bit_length() - 1]
+        while stack:
+            v = stack[-1]
+            row = a[v]
+            nxt = row & unvisited
+            if nxt:
+                low = nxt & -nxt
+                unvisited ^= low
+                stack.append(low.bit_length() - 1)
+                continue
+            stack.pop()
+            if row & ~done:  # a successor still on the stack: a cycle
+                return _warshall(a)
+            acc = 0
+            p = row
+            while p:
+                low = p & -p
+                acc |= reach[low.bit_length() - 1]
+                p = (p ^ low) & ~acc
+            reach[v] = acc | row
+            done |= 1 << v
+    return reach
+
+
+def star_seq(p: Rel, b: Rel) -> Rel:
+    """p? ; b (p usually sparse: only its non-empty rows are joined)"""
+    out = list(b)
+    for i, row in enumerate(p):
+        if row:
+            acc = b[i]
+            while row:
+                low = row & -row
+                acc |= b[low.bit_length() - 1]
+                row ^= low
+            out[i] = acc
+    return out
+
+
+def seq_plus(a: Rel, p: Rel) -> Rel:
+    """a ; p? (p usually sparse and often empty: a's rows joined with p's rows of their bits)"""
+    d = 0
+    for j, row in enumerate(p):
+        if row:
+            d |= 1 << j
+    if not d:
+        return a
+    out = list(a)
+    for i, row in enumerate(a):
+        x = row & d
+        if x:
+            acc = row
+            while x:
+                low = x & -x
+                acc |= p[low.bit_length() - 1]
+                x ^= low
+            out[i] = acc
+    return out
+
+
 def star(a: Rel) -> Rel:
     return opt(plus(a))
 
 
 def acyclic(a: Rel) -> bool:
-    n = len(a)
-    indeg = [0] * n
-    for row in a:
-        for j in _bits(row):
-            indeg[j] += 1
-    todo = [i for i in range(n) if indeg[i] == 0]
-    seen = 0
-    while todo:
-        i = todo.pop()
-        seen += 1
-        for j in _bits(a[i]):
-            indeg[j] -= 1
-            if indeg[j] == 0:
-                todo.append(j)
-    return seen == n
+    """No cycle in ``a``: a depth-first search in which every vertex, when it is left, has all
+    its successors finished (a successor still on the stack closes a cycle)."""
+    unvisited = 0
+    for i, row in enumerate(a):
+        if row:
+            unvisited |= 1 << i
+    done = ~unvisited
+    while unvisited:
+        low = unvisited & -unvisited
+        unvisited ^= low
+        stack = [low.bit_length() - 1]
+        while stack:
+            v = stack[-1]
+            row = a[v]
+            nxt = row & unvisited
+            if nxt:
+                low = nxt & -nxt
+                unvisited ^= low
+                stack.append(low.bit_length() - 1)
+                continue
+            stack.pop()
+            if row & ~done:
+                return False
+            done |= 1 << v
+    return True
 
 
 def irreflexive(a: Rel) -> bool:
@@ -197,36 +307,48 @@ def cross(s: int, t: int, n: int) -> Rel:
     return [t if s >> i & 1 else 0 for i in range(n)]
 
 
-class Relations:
-    """Every LKMM relation of one graph that the axioms and the race check need."""
+def _fencerel_local(k: int, s: int) -> list[int]:
+    """fencerel(s) over one thread's k events (local bits): a -> b with an ``s`` event
+    po-between them."""
+    out = [0] * k
+    if s:
+        full = (1 << k) - 1
+        for i in range(k):
+            y = s & ~((2 << i) - 1)
+            if not y:
+                break  # (no s event after this one: none after the later ones either)
+            out[i] = full & -((y & -y) << 1)
+    return out
 
-    def __init__(self, g: Graph, alpha: bool = False) -> None:
-        evs: list[Ev] = [co[0] for co in g.co.values()]
-        threads = _closed_threads(g)
-        for t in threads:
-            evs.extend(t)
-        self.evs = evs
-        n = self.n = len(evs)
-        index = {id(e): i for i, e in enumerate(evs)}
-        self.index = index
-        bit = [1 << i for i in range(n)]
 
-        R = W = F = IW = Plain = Acq = Rel_ = Mb = Noreturn = RMWs = LKR = LKW = UL = Consume = 0
-        fences: dict[str, int] = {k: 0 for k in F_KINDS.values()}
+class _Thread:
+    """What one thread's events give by themselves, numbered from 0 along the thread: the event
+    classes, po-loc, the raw dependencies and the fence relations inside the thread.  The same
+    events (the same behaviour nodes) give the same values, so these are kept per model and
+    shifted into place (:class:`Relations`)."""
+
+    __slots__ = ("k", "pos", "masks", "fences", "locs", "po_loc", "addr", "data", "ctrl", "rmb_raw", "mb1",
+                 "mb_w", "gp", "acq_po", "po_rel", "rmb", "wmb")
+
+    def __init__(self, t: list[Ev]) -> None:
+        evs = [e for e in t if e is not None and e.kind <= GF]
+        k = self.k = len(evs)
+        #: index in the thread (Ev.idx) -> local number
+        self.pos = {e.idx: i for i, e in enumerate(evs)}
+        R = W = F = Plain = Acq = Rel_ = Mb = Noreturn = RMWs = LKR = LKW = UL = Consume = 0
+        fences: dict[str, int] = {}
         loc_of: dict[int, int] = {}
+        locs = [-1] * k
         for i, e in enumerate(evs):
-            b = bit[i]
+            b = 1 << i
             if e.kind == GF:
                 F |= b
-                k = F_KINDS.get(e.mode)
-                if k is not None:
-                    fences[k] |= b
+                fk = F_KINDS.get(e.mode)
+                if fk is not None:
+                    fences[fk] = fences.get(fk, 0) | b
                 continue
+            locs[i] = e.loc
             loc_of[e.loc] = loc_of.get(e.loc, 0) | b
-            if e.tid < 0:
-                IW |= b
-                W |= b
-                continue
             label = e.node.label if e.node is not None else ""
             ok_rmw = e.rmw and (e.kind == GW or e.wr is not None)
             if e.kind == GR:
@@ -256,247 +378,88 @@ class Relations:
             elif e.mode == PLAIN:
                 Plain |= b
         M = R | W
-        Marked = ((1 << n) - 1) & ~Plain
-        self.R, self.W, self.M, self.IW, self.Plain, self.Marked = R, W, M, IW, Plain, Marked
-        self.Noreturn = Noreturn
-
-        # program order, same-thread and same-location masks
-        po = [0] * n
-        intm = [0] * n
-        after_in_thread: dict[int, int] = {}
-        for t in threads:
-            idxs = [index[id(e)] for e in t]
-            acc = 0
-            for i in reversed(idxs):
-                po[i] = acc
-                after_in_thread[i] = acc
-                acc |= bit[i]
-            for i in idxs:
-                intm[i] = acc
-        self.po = po
-        loc = [0] * n
-        for mask in loc_of.values():
-            for i in _bits(mask):
-                loc[i] = mask
-        int_ = intm
-        ext = [(M & ~intm[i]) if M >> i & 1 else 0 for i in range(n)]
-        self.int_, self.ext = int_, ext
-        po_loc = [po[i] & loc[i] & M if M >> i & 1 else 0 for i in range(n)]
-
-        # reads-from, coherence, from-reads, rmw
-        rf = [0] * n
-        co = [0] * n
-        rmw = [0] * n
-        for cl in g.co.values():
-            later = 0
-            for w in reversed(cl):
-                i = index[id(w)]
-                co[i] = later
-                later |= bit[i]
-                for r in w.readers or ():
-                    j = index.get(id(r))
-                    if j is not None:
-                        rf[i] |= bit[j]
-        for t in g.threads:
-            for e in t:
-                if e is not None and e.kind == GR and e.rmw and e.wr is not None:
-                    rmw[index[id(e)]] = bit[index[id(e.wr)]]
-        fr = seq(inv(rf), co)
-        self.rf, self.co, self.fr = rf, co, fr
-        rfe = inter(rf, ext)
-        rfi = inter(rf, int_)
-        self.rfe = rfe
+        self.masks = (R, W, F, Plain, Acq, Rel_, Mb, Noreturn, RMWs, LKR, LKW, UL, Consume)
+        self.fences = fences
+        self.locs = locs
+        full = (1 << k) - 1
+        po = [full & -(2 << i) for i in range(k)]
+        self.po_loc = [po[i] & loc_of[locs[i]] & M if M >> i & 1 else 0 for i in range(k)]
 
         # dependencies (addr, data, ctrl) from the behaviour nodes
-        addr = [0] * n
-        data = [0] * n
-        ctrl = [0] * n
-        for t in g.threads:
-            by_depth: dict[int, int] = {}
-            for e in t:
-                if e is not None and e.kind == GR and e.node is not None:
-                    by_depth[e.node.depth] = index[id(e)]
-            for e in t:
-                node = e.node if e is not None else None
-                if node is None or e.kind > GW or node.deps is None:
-                    continue
-                a_d, d_d, c_d = node.deps
-                j = bit[index[id(e)]]
-                for d in a_d:
-                    s = by_depth.get(d)
-                    if s is not None:
-                        addr[s] |= j
-                if e.kind == GW:
-                    for d in d_d:
-                        s = by_depth.get(d)
-                        if s is not None:
-                            data[s] |= j
-                for d in c_d:
-                    s = by_depth.get(d)
-                    if s is not None:
-                        ctrl[s] |= j
-        carry = star(rfi_after(data, rfi))
-        addr = seq(carry, addr)
-        ctrl = seq(carry, ctrl)
-        data = seq(carry, data)
-        self.addr = addr
+        addr = [0] * k
+        data = [0] * k
+        ctrl = [0] * k
+        by_depth: dict[int, int] = {}
+        for i, e in enumerate(evs):
+            if e.kind == GR and e.node is not None:
+                by_depth[e.node.depth] = i
+        for i, e in enumerate(evs):
+            node = e.node
+            if node is None or e.kind > GW or node.deps is None:
+                continue
+            a_d, d_d, c_d = node.deps
+            j = 1 << i
+            for d in a_d:
+                x = by_depth.get(d)
+                if x is not None:
+                    addr[x] |= j
+            if e.kind == GW:
+                for d in d_d:
+                    x = by_depth.get(d)
+                    if x is not None:
+                        data[x] |= j
+            for d in c_d:
+                x = by_depth.get(d)
+                if x is not None:
+                    ctrl[x] |= j
+        self.addr, self.data, self.ctrl = addr, data, ctrl
 
-        # fencerel(S): a -> b with an S event po-between them
-        def fencerel(s: int) -> Rel:
-            out = [0] * n
-            for i in range(n):
-                row = po[i] & s
-                if row:
-                    first = row & -row
-                    out[i] = after_in_thread.get(first.bit_length() - 1, 0)
-            return out
-
-        def fr_of(name: str) -> Rel:
-            return fencerel(fences[name])
-
-        # -- basic relations ---------------------------------------------------------------
-        acq_po = rng(dom(Acq, po), M)
-        po_rel = rng(dom(M, po), Rel_)
-        pulp = seqs(rng(po, UL), rng(union(po, rf), LKR), po)
+        # the fence relations that stay inside the thread (mb but its pulp part, gp, ...)
+        rmb_raw = self.rmb_raw = _fencerel_local(k, fences.get("Rmb", 0))
         R4rmb = R & ~Noreturn
-        rmb = rng(dom(R4rmb, fr_of("Rmb")), R4rmb)
-        wmb = rng(dom(W, fr_of("Wmb")), W)
-        po_opt = opt(po)
-        mb = union(
-            rng(dom(M, fr_of("Mb")), M),
-            rng(dom(M, po), Mb & R),
-            rng(dom(Mb & W, po), M),
-            rng(seqs(rng(dom(M, fr_of("Before-atomic")), RMWs), po_opt), M),
-            rng(seqs(rng(dom(M, po_opt), RMWs), fr_of("After-atomic")), M),
-            rng(seqs(rng(dom(M, po_opt), LKW), fr_of("After-spinlock")), M),
-            rng(seqs(rng(dom(M, pulp), fences["After-unlock-lock"]), po), M),
-        )
-        gp = seq(rng(po, fences["Sync-rcu"]), po_opt)
-        strong = union(mb, gp)
-        nonrw = union(strong, po_rel, acq_po)
-        fence = union(nonrw, wmb, rmb)
-        self.rmb_raw = fr_of("Rmb")
-
-        # -- coherence and atomicity -------------------------------------------------------
-        self.coherence_ok = acyclic(union(po_loc, rf, co, fr))
-        fre = inter(fr, ext)
-        coe = inter(co, ext)
-        self.atomic_ok = empty(inter(rmw, seq(fre, coe)))
-
-        # -- preserved program order, happens-before ---------------------------------------
-        dep = union(addr, data)
-        rwdep = rng(union(dep, ctrl), W)
-        overwrite = union(co, fr)
-        to_w = union(rwdep, inter(overwrite, int_), seq(rng(addr, Plain), wmb))
-        addr_r = rng(addr, R)
-        if alpha:
-            # before 4.15, only rcu_dereference() (and acquire) kept a dependent read in order
-            addr_r = dom(Consume | Acq, addr_r)
-        to_r = union(addr_r, seq(rng(dep, Marked), rfi))
-        ppo = union(to_r, to_w, inter(fence, int_), inter(pulp, int_))
-        rmwseq = star(seq(rf, rmw))
-
-        def a_cumul(r: Rel) -> Rel:
-            return union(r, seq(rng(rfe, Marked), r))
-
-        cumul = seqs(dom(Marked, rng(union(a_cumul(union(strong, po_rel)), wmb, pulp), Marked)), rmwseq)
-        prop = rng(seqs(dom(Marked, opt(inter(overwrite, ext))), star(cumul), rng(opt(rfe), Marked)), Marked)
-        prop = dom(Marked, prop)
-        prop_noid = [row & ~(1 << i) for i, row in enumerate(prop)]
-        hb = dom(Marked, rng(union(ppo, rfe, inter(prop_noid, int_)), Marked))
-        self.hb_ok = acyclic(hb)
-        hb_star = star(hb)
-        pb = rng(seqs(prop, strong, hb_star), Marked)
-        self.pb_ok = acyclic(pb)
-
-        # -- RCU ----------------------------------------------------------------------------
-        rscs = [0] * n
-        for t in threads:
-            stack: list[int] = []
-            for e in t:
-                if e.kind != GF:
-                    continue
-                i = index[id(e)]
-                if e.mode == "rcu-lock":
-                    stack.append(i)
-                elif e.mode == "rcu-unlock" and stack:
-                    rscs[stack.pop()] |= bit[i]
-        rscsi = inv(rscs)
-        gp_id = ident(n, fences["Sync-rcu"])
-        pb_star = star(pb)
-        link = seqs(po_opt, hb_star, pb_star, prop, po)
-        order = gp_id
-        if fences["Sync-rcu"] and any(rscs):
-            base = union(gp_id, seqs(gp_id, link, rscsi), seqs(rscsi, link, gp_id))
-            order = base
-            while True:
-                new = union(base,
-                            seqs(gp_id, link, order, link, rscsi),
-                            seqs(rscsi, link, order, link, gp_id),
-                            seqs(order, link, order))
-                if new == order:
-                    break
-                order = new
-        rcu_fence = seq(po, seq(order, po_opt)) if fences["Sync-rcu"] else [0] * n
-        rb = rng(seqs(prop, rcu_fence, hb_star, pb_star), Marked)
-        self.rcu_ok = irreflexive(rb)
-        fence2 = union(fence, rcu_fence)
-        strong2 = union(strong, rcu_fence)
-        self.xb = union(hb, pb, rb)
-        self.rcu_fence = rcu_fence
-        #: the fences (incl. the rcu fence) between any two accesses, plain or marked: how a plain
-        #: access is bounded by marked ones (object_order)
-        self.fence2 = fence2
-        self.Marked_mask = Marked
-
-        # -- plain accesses ----------------------------------------------------------------
-        self.plain_ok = True
-        self.races: list[tuple[int, int]] = []
-        self.mixed: list[tuple[int, int]] = []
-        if not Plain:
-            return
-        # herd's flag mixed-accesses: a plain write and a marked access of one location in one
-        # thread with no barrier (of any kind, compiler barriers included) between them
-        barrier_ev = Acq | Rel_
-        for k in ("Barrier", "Rmb", "Wmb", "Mb", "Sync-rcu", "Before-atomic", "After-atomic", "Rcu-lock",
-                  "Rcu-unlock"):
-            barrier_ev |= fences[k]
-        barrier = union(fencerel(barrier_ev), rng(po, Rel_), dom(Acq, po))
-        po_loc_nb = diff(po_loc, barrier)
-        mixed = union(rng(dom(Plain & W, po_loc_nb), Marked), rng(dom(Marked, po_loc_nb), Plain & W))
-        self.mixed = [(i, j) for i, row in enumerate(mixed) for j in _bits(row)]
-        xbstar = star(self.xb)
-        vis = seqs(star(cumul), rng(opt(rfe), Marked),
-                   union(seqs(rng(strong2, Marked), xbstar), inter(xbstar, int_)))
-        w_pre = dom(Marked, opt(union(addr, fence2)))
-        r_pre = dom(Marked, opt(union(addr, nonrw, rng(dom(R4rmb, fr_of("Rmb")), ~Noreturn))))
-        w_post = seqs(rng(opt(fence2), Marked), rmwseq)
-        r_post = rng(opt(union(nonrw, rng(dom(~Noreturn, fr_of("Rmb")), R4rmb))), Marked)
-        ww_vis = union(fence2, seqs(strong2, xbstar, w_pre), seqs(w_post, vis, w_pre))
-        wr_vis = union(fence2, seqs(strong2, xbstar, r_pre), seqs(w_post, vis, r_pre))
-        rw_xbstar = union(fence2, seqs(r_post, xbstar, w_pre))
-        pre_race = inter(ext, union(cross(Plain, M, n), cross(M & ~IW, Plain, n)))
-        wr_incoh = inter(inter(pre_race, rf), inv(rw_xbstar))
-        rw_incoh = inter(inter(pre_race, fr), inv(wr_vis))
-        ww_incoh = inter(inter(pre_race, co), inv(ww_vis))
-        self.plain_ok = empty(union(wr_incoh, rw_incoh, ww_incoh))
-        ww_nonrace = inter(inter(ww_vis, union(cross(Marked, W, n), rw_xbstar)),
-                           union(cross(W, Marked, n), wr_vis))
-        ww_race = diff(inter(pre_race, co), ww_nonrace)
-        wr_race = diff(diff(inter(pre_race, seq(opt(co), rf)), wr_vis), inv(rw_xbstar))
-        rw_race = diff(inter(pre_race, fr), rw_xbstar)
-        race = union(ww_race, wr_race, rw_race)
-        self.races = [(i, j) for i, row in enumerate(race) for j in _bits(row)]
-
-    @property
-    def consistent(self) -> bool:
-        return (self.coherence_ok and self.atomic_ok and self.hb_ok and self.pb_ok and self.rcu_ok
-                and self.plain_ok)
-
-    def failed_axioms(self) -> list[str]:
-        names = [("coherence", self.coherence_ok), ("atomic", self.atomic_ok), ("happens-before", self.hb_ok),
-                 ("propagation", self.pb_ok), ("rcu", self.rcu_ok), ("plain-coherence", self.plain_ok)]
-        return [n for n, ok in names if not ok]
+        self.rmb = [rmb_raw[i] & R4rmb if R4rmb >> i & 1 else 0 for i in range(k)]
+        f_wmb = _fencerel_local(k, fences.get("Wmb", 0))
+        self.wmb = [f_wmb[i] & W if W >> i & 1 else 0 for i in range(k)]
+        self.acq_po = [po[i] & M if Acq >> i & 1 else 0 for i in range(k)]
+        self.po_rel = [po[i] & Rel_ if M >> i & 1 else 0 for i in range(k)]
+        f_mb = _fencerel_local(k, fences.get("Mb", 0))
+        f_ba = _fencerel_local(k, fences.get("Before-atomic", 0))
+        f_aa = _fencerel_local(k, fences.get("After-atomic", 0))
+        f_as = _fencerel_local(k, fences.get("After-spinlock", 0))
+        MbR, MbW = Mb & R, Mb & W
+        mb1 = [0] * k  # mb but the rows of fully ordered RMW writes and the pulp part
+        mb_w = [0] * k  # [Mb & W] ; po ; [M]
+        # (fencerel rows shrink along po: x ; fencerel is the row of x's first event, and
+        # x ; po? is everything from x's first event on)
+        for i in range(k):
+            b = 1 << i
+            if not M & b:
+                continue
+            p = po[i]
+            row = f_mb[i] & M
+            if p & MbR:
+                row |= p & MbR
+            if MbW & b:
+                mb_w[i] = p & M
+            x = f_ba[i] & RMWs  # [M] ; fencerel(Before-atomic) ; [RMW] ; po? ; [M]
+            if x:
+                row |= full & -(x & -x) & M
+            x = (p | b) & RMWs  # [M] ; po? ; [RMW] ; fencerel(After-atomic) ; [M]
+            if x:
+                row |= f_aa[(x & -x).bit_length() - 1] & M
+            x = (p | b) & LKW  # [M] ; po? ; [LKW] ; fencerel(After-spinlock) ; [M]
+            if x:
+                row |= f_as[(x & -x).bit_length() - 1] & M
+            mb1[i] = row
+        self.mb1, self.mb_w = mb1, mb_w
+        sr = fences.get("Sync-rcu", 0)
+        gp = [0] * k
+        if sr:
+            for i in range(k):
+                x = po[i] & sr
+                if x:
+                    gp[i] = full & -(x & -x)
+        self.gp = gp
 
 
 def _closed_threads(g: Graph) -> list[list[Ev]]:
@@ -531,6 +494,759 @@ def _closed_threads(g: Graph) -> list[list[Ev]]:
         evs.extend(Ev(tid, end + k, GF, 0, None, F_RCU_UNLOCK, None, -1) for k in range(depth))
         out.append(evs)
     return out
+
+
+def _thread_key(t: list[Ev]) -> tuple[object, ...]:
+    """What :class:`_Thread` depends on: each event's node (the object: the key keeps it alive,
+    so no other node can take its id), kind, whether an RMW read has its write, and its index
+    (a load-buffering graph can have gaps)."""
+    return tuple([(e.node, e.kind, e.wr is None, e.idx) for e in t if e is not None and e.kind <= GF])
+
+
+class _Layout:
+    """The relations that the threads' own events give (:class:`_Thread`), shifted into place
+    after ``first`` initial writes: everything of :class:`Relations` but what reads-from and
+    coherence add.  Kept per model by the threads' events."""
+
+    def __init__(self, first: int, parts: list[_Thread | None], offs: list[int], n: int) -> None:
+        # the threads' own relations, shifted into place
+        R = W = F = Plain = Acq = Rel_ = Mb = Noreturn = RMWs = LKR = LKW = UL = Consume = 0
+        IW = (1 << first) - 1
+        fences: dict[str, int] = {k: 0 for k in F_KINDS.values()}
+        tmasks: list[int] = []
+        pairs = [(p, off) for p, off in zip(parts, offs, strict=True) if p is not None]
+        for part, off in pairs:
+            tmasks.append(((1 << part.k) - 1) << off)
+            r, w, f, pl, ac, rl, mb, nr, rm, lkr, lkw, ul, cons = part.masks
+            R |= r << off
+            W |= w << off
+            F |= f << off
+            Plain |= pl << off
+            Acq |= ac << off
+            Rel_ |= rl << off
+            Mb |= mb << off
+            Noreturn |= nr << off
+            RMWs |= rm << off
+            LKR |= lkr << off
+            LKW |= lkw << off
+            UL |= ul << off
+            Consume |= cons << off
+            for fk, m in part.fences.items():
+                fences[fk] |= m << off
+        zeros = [0] * first
+
+        def glue(name: str) -> Rel:
+            return zeros + [x << off for part, off in pairs for x in getattr(part, name)]
+
+        po_loc, addr, data, ctrl = glue("po_loc"), glue("addr"), glue("data"), glue("ctrl")
+        rmb_raw, mb1, mb_w, gp = glue("rmb_raw"), glue("mb1"), glue("mb_w"), glue("gp")
+        acq_po, po_rel, rmb, wmb = glue("acq_po"), glue("po_rel"), glue("rmb"), glue("wmb")
+        po = zeros + [tm & -(2 << i) for tm in tmasks for i in _bits(tm)]
+        intm = zeros + [tm for tm in tmasks for _ in range(tm.bit_count())]
+        W |= IW
+        M = R | W
+        Marked = ((1 << n) - 1) & ~Plain
+        self.tmasks = tmasks
+        self.R, self.W, self.M, self.IW, self.Plain, self.Marked = R, W, M, IW, Plain, Marked
+        self.Noreturn = Noreturn
+        self.Acq, self.Rel_, self.Mb, self.RMWs, self.LKR, self.LKW, self.UL = Acq, Rel_, Mb, RMWs, LKR, LKW, UL
+        self.Consume = Consume
+        self.fences = fences
+        self.po, self.int_ = po, intm
+        self.ext = [M if i < first else (M & ~intm[i] if M >> i & 1 else 0) for i in range(n)]
+        self.po_loc = po_loc
+        self.rmb_raw, self._mb1, self._mb_w, self.gp = rmb_raw, mb1, mb_w, gp
+        self.acq_po, self.po_rel, self.rmb, self.wmb = acq_po, po_rel, rmb, wmb
+        self.addr, self.data, self.ctrl = addr, data, ctrl
+        self.offs = offs
+        self.pos = [p.pos if p is not None else {} for p in parts]
+
+
+class RelationsCache:
+    """What :class:`Relations` keeps from one graph to the next (one per model instance): each
+    thread's own relations and whole layouts, by the events that determine them.  Bounded:
+    emptied when full."""
+
+    def __init__(self, size: int = 4000) -> None:
+        self.size = size
+        self.threads: dict[tuple[object, ...], _Thread] = {}
+        self.layouts: dict[tuple[object, ...], _Layout] = {}
+
+
+class Relations:
+    """Every LKMM relation of one graph that the axioms and the race check need.
+
+    They are built as they are asked for, one axiom after the other in the order coherence,
+    atomicity, happens-before, propagation, RCU, plain accesses (each needs some relations of
+    the ones before): a graph that fails an early axiom costs only what that axiom needs.  Each
+    value is the one herd's ``linux-kernel.cat`` gives; the staging changes only when it is
+    computed."""
+
+    def __init__(self, g: Graph, alpha: bool = False, cache: RelationsCache | None = None) -> None:
+        self.alpha = alpha
+        inits: list[Ev] = [co[0] for co in g.co.values()]
+        first = len(inits)
+        evs = list(inits)
+        parts: list[_Thread | None] = []
+        offs: list[int] = []
+        keys: list[object] = [first]
+        for t in _closed_threads(g):
+            if cache is not None:
+                key = _thread_key(t)
+                keys.append(key)
+                part = cache.threads.get(key)
+                if part is None:
+                    if len(cache.threads) >= cache.size:
+                        cache.threads.clear()
+                    part = cache.threads[key] = _Thread(t)
+            else:
+                part = _Thread(t)
+            offs.append(len(evs))
+            if part.k:
+                evs.extend(e for e in t if e is not None and e.kind <= GF)
+                parts.append(part)
+            else:
+                parts.append(None)
+        self.evs = evs
+        n = self.n = len(evs)
+        self._index: dict[int, int] | None = None
+        if cache is not None:
+            lkey = tuple(keys)
+            lay = cache.layouts.get(lkey)
+            if lay is None:
+                if len(cache.layouts) >= cache.size // 4:
+                    cache.layouts.clear()
+                lay = cache.layouts[lkey] = _Layout(first, parts, offs, n)
+        else:
+            lay = _Layout(first, parts, offs, n)
+        self.tmasks = lay.tmasks
+        self.R, self.W, self.M, self.IW, self.Plain, self.Marked = lay.R, lay.W, lay.M, lay.IW, lay.Plain, lay.Marked
+        self.Marked_mask = lay.Marked
+        self.Noreturn, self.Acq, self.Rel_, self.Mb, self.RMWs = lay.Noreturn, lay.Acq, lay.Rel_, lay.Mb, lay.RMWs
+        self.LKR, self.LKW, self.UL, self.Consume, self.fences = lay.LKR, lay.LKW, lay.UL, lay.Consume, lay.fences
+        self.po, self.int_, self.ext, self.po_loc = lay.po, lay.int_, lay.ext, lay.po_loc
+        self.rmb_raw, self._mb1, self._mb_w, self.gp = lay.rmb_raw, lay._mb1, lay._mb_w, lay.gp
+        self.acq_po, self.po_rel, self.rmb, self.wmb = lay.acq_po, lay.po_rel, lay.rmb, lay.wmb
+        addr, data, ctrl = lay.addr, lay.data, lay.ctrl
+        intm, offs, pos = lay.int_, lay.offs, lay.pos
+
+        # reads-from, coherence, from-reads (a read's fr row is the co row of its write), rmw
+        rf = [0] * n
+        co = [0] * n
+        fr = [0] * n
+        rmw = [0] * n
+        for li, cl in enumerate(g.co.values()):
+            later = 0
+            for wr in reversed(cl):
+                i = li if wr.tid < 0 else offs[wr.tid] + pos[wr.tid][wr.idx]
+                co[i] = later
+                for rd in wr.readers or ():
+                    j = offs[rd.tid] + pos[rd.tid][rd.idx]
+                    rf[i] |= 1 << j
+                    fr[j] |= later
+                    if rd.rmw and rd.wr is not None:
+                        rmw[j] = 1 << (offs[rd.tid] + pos[rd.tid][rd.wr.idx])
+                later |= 1 << i
+        self.rf, self.co, self.fr, self.rmw = rf, co, fr, rmw
+        ext = self.ext
+        self.rfe = [x & y for x, y in zip(rf, ext, strict=True)]
+        rfi = self.rfi = [x & y for x, y in zip(rf, intm, strict=True)]
+        if any(rfi):
+            # (data ; rfi)* ; dep: a value stored and read back by the same thread carries its
+            # dependencies
+            carry = plus(rfi_after(data, rfi))
+            addr = star_seq(carry, addr)
+            ctrl = star_seq(carry, ctrl)
+            data = star_seq(carry, data)
+        self.addr, self.data, self.ctrl = addr, data, ctrl
+
+        self._fencerels: dict[int, Rel] = {}
+        self._pb_rel: Rel | None = None
+        self._hb_star: Rel | None = None
+        self._xb: Rel | None = None
+        self._xb_plus: Rel | None = None
+        self._coherence: bool | None = None
+        self._atomic: bool | None = None
+        self._hb: bool | None = None
+        self._pb: bool | None = None
+        self._rcu: bool | None = None
+        self._plain: bool | None = None
+
+    @property
+    def index(self) -> dict[int, int]:
+        """The number of each event, by ``id``."""
+        if self._index is None:
+            self._index = {id(e): i for i, e in enumerate(self.evs)}
+        return self._index
+
+    # -- program-order helpers ----------------------------------------------------------------
+    def _after(self, x: int) -> int:
+        """x ; po: in each thread, the events po-after the first of ``x`` there."""
+        out = 0
+        for tm in self.tmasks:
+            y = x & tm
+            if y:
+                out |= tm & -((y & -y) << 1)
+        return out
+
+    def fencerel(self, s: int) -> Rel:
+        """a -> b with an ``s`` event po-between them (each row: the events po-after the first
+        ``s`` event po-after a)."""
+        got = self._fencerels.get(s)
+        if got is not None:
+            return got
+        out = [0] * self.n
+        if s:
+            po = self.po
+            for tm in self.tmasks:
+                if not tm & s:
+                    continue
+                x = tm
+                while x:
+                    low = x & -x
+                    i = low.bit_length() - 1
+                    y = po[i] & s
+                    if not y:
+                        break  # (no s event after this one: none after the later ones either)
+                    out[i] = tm & -((y & -y) << 1)
+                    x ^= low
+        self._fencerels[s] = out
+        return out
+
+    # -- coherence and atomicity ----------------------------------------------------------------
+    @property
+    def coherence_ok(self) -> bool:
+        """acyclic(po-loc | rf | co | fr)"""
+        if self._coherence is None:
+            rel = [a | b | c | d for a, b, c, d in zip(self.po_loc, self.rf, self.co, self.fr, strict=True)]
+            self._coherence = acyclic(rel)
+        return self._coherence
+
+    @property
+    def atomic_ok(self) -> bool:
+        """empty(rmw & (fre ; coe)): nothing of another thread between an RMW's read and write."""
+        if self._atomic is None:
+            ok = True
+            fr, co, ext = self.fr, self.co, self.ext
+            for i, w in enumerate(self.rmw):
+                if not w:
+                    continue
+                x = fr[i] & ext[i]
+                while x:
+                    low = x & -x
+                    j = low.bit_length() - 1
+                    if co[j] & ext[j] & w:
+                        ok = False
+                        break
+                    x ^= low
+                if not ok:
+                    break
+            self._atomic = ok
+        return self._atomic
+
+    # -- preserved program order, happens-before --------------------------------------------
+    def _build_hb(self) -> None:
+        n, po, M, W, R = self.n, self.po, self.M, self.W, self.R
+        Marked, Plain, Acq, LKR, UL = self.Marked, self.Plain, self.Acq, self.LKR, self.UL
+        fences = self.fences
+        rf, rfe, rfi, intm, ext = self.rf, self.rfe, self.rfi, self.int_, self.ext
+        after = self._after
+
+        # pulp = po ; [UL] ; (po | rf) ; [LKR] ; po
+        pulp = [0] * n
+        if UL and LKR:
+            z: dict[int, int] = {}
+            for u in _bits(UL):
+                y = after((po[u] | rf[u]) & LKR)
+                if y:
+                    z[u] = y
+            if z:
+                for tm in self.tmasks:  # (a suffix join along each thread, from its end)
+                    acc = 0
+                    for i in reversed(_bits(tm)):
+                        pulp[i] = acc
+                        acc |= z.get(i, 0)
+        acq_po, po_rel, wmb, rmb = self.acq_po, self.po_rel, self.wmb, self.rmb
+        mb1, mb_w, gp = self._mb1, self._mb_w, self.gp
+        aul = fences["After-unlock-lock"]
+        if aul and any(pulp):
+            # mb's part that is not inside one thread: [M] ; pulp ; [After-unlock-lock] ; po ; [M]
+            mb1 = list(mb1)
+            for i in range(n):
+                x = pulp[i] & aul
+                if x and M >> i & 1:
+                    mb1[i] |= after(x) & M
+            self._mb1 = mb1
+        strong = [a | b | c for a, b, c in zip(mb1, mb_w, gp, strict=True)]
+        nonrw = [a | b | c for a, b, c in zip(strong, po_rel, acq_po, strict=True)]
+        fence = [a | b | c for a, b, c in zip(nonrw, wmb, rmb, strict=True)]
+        self.pulp = pulp
+        self.strong, self.nonrw, self.fence = strong, nonrw, fence
+
+        # ppo
+        addr, data, ctrl = self.addr, self.data, self.ctrl
+        co, fr = self.co, self.fr
+        overwrite = [a | b for a, b in zip(co, fr, strict=True)]
+        self.overwrite = overwrite
+        dep = [a | b for a, b in zip(addr, data, strict=True)]
+        to_w = [((dep[i] | ctrl[i]) & W) | (overwrite[i] & intm[i]) for i in range(n)]
+        if any(addr[i] & Plain for i in range(n)):
+            to_w = union(to_w, seq(rng(addr, Plain), wmb))
+        if self.alpha:
+            # before 4.15, only rcu_dereference() (and acquire) kept a dependent read in order
+            cons = self.Consume | Acq
+            to_r = [addr[i] & R if cons >> i & 1 else 0 for i in range(n)]
+        else:
+            to_r = [a & R for a in addr]
+        if any(rfi):
+            to_r = union(to_r, seq(rng(dep, Marked), rfi))
+        ppo = [to_r[i] | to_w[i] | ((fence[i] | pulp[i]) & intm[i]) for i in range(n)]
+
+        # rmwseq = (rf ; rmw)*, kept as its (usually empty) + part
+        rfrmw = seq(rf, self.rmw)
+        rmw_plus = plus(rfrmw) if any(rfrmw) else rfrmw
+        self.rmw_plus = rmw_plus
+        # cumul = [Marked] ; (A-cumul(strong | po-rel) | wmb | pulp) ; [Marked] ; rmwseq
+        sp = [a | b for a, b in zip(strong, po_rel, strict=True)]
+        cumul = [0] * n
+        for i in range(n):
+            if not Marked >> i & 1:
+                continue
+            row = sp[i] | wmb[i] | pulp[i]
+            x = rfe[i] & Marked
+            while x:
+                low = x & -x
+                row |= sp[low.bit_length() - 1]
+                x ^= low
+            cumul[i] = row & Marked
+        cumul = seq_plus(cumul, rmw_plus)
+        self.cumul = cumul
+        cs = plus(cumul)
+        # B = cumul* ; rfe? ; [Marked]
+        B = [0] * n
+        rfe_dom = 0
+        for j, row in enumerate(rfe):
+            if row:
+                rfe_dom |= 1 << j
+        for i in range(n):
+            c = cs[i] | (1 << i)
+            acc = c
+            x = c & rfe_dom
+            while x:
+                low = x & -x
+                acc |= rfe[low.bit_length() - 1]
+                x ^= low
+            B[i] = acc & Marked
+        self.cumul_rfe = B
+        # prop = [Marked] ; (overwrite & ext)? ; cumul* ; rfe? ; [Marked]
+        prop = [0] * n
+        for i in range(n):
+            if not Marked >> i & 1:
+                continue
+            acc = B[i]
+            x = overwrite[i] & ext[i]
+            while x:
+                low = x & -x
+                acc |= B[low.bit_length() - 1]
+                x ^= low
+            prop[i] = acc
+        self.prop = prop
+        hb = [0] * n
+        for i in range(n):
+            if Marked >> i & 1:
+                hb[i] = (ppo[i] | rfe[i] | (prop[i] & ~(1 << i) & intm[i])) & Marked
+        self.ppo = ppo
+        self.hb = hb
+        self._hb = acyclic(hb)
+
+    @property
+    def hb_ok(self) -> bool:
+        """acyclic(hb)"""
+        if self._hb is None:
+            self._build_hb()
+        assert self._hb is not None
+        return self._hb
+
+    def _seq_strong(self, x: int) -> int:
+        """x ; strong.  Every part of strong has rows that shrink along po (on M for mb but the
+        fully ordered RMW writes, on those for their own part, on every event for gp): in each
+        thread only the first event of ``x`` in each part counts."""
+        M, MbW, mb1, mb_w, gp, sr = self.M, self.Mb & self.W, self._mb1, self._mb_w, self.gp, self.fences["Sync-rcu"]
+        out = 0
+        for tm in self.tmasks:
+            y = x & tm
+            if not y:
+                continue
+            z = y & M
+            if z:
+                out |= mb1[(z & -z).bit_length() - 1]
+                z &= MbW
+                if z:
+                    out |= mb_w[(z & -z).bit_length() - 1]
+            if sr:
+                out |= gp[(y & -y).bit_length() - 1]
+        return out
+
+    def _layers(self, with_hb: bool) -> Rel:
+        """hb and pb as one relation over two copies of the events, without building pb: event
+        i has an edge to the copy of k for k in (prop ; strong)(i), a copy has the hb edges among
+        copies and an edge back to its event if that is Marked.  Paths from event to event are
+        pb = prop ; strong ; hb* ; [Marked] (and hb, ``with_hb``)."""
+        n, hb, Marked = self.n, self.hb, self.Marked
+        ss = self._seq_strong
+        rows = [(ss(x) << n) if x else 0 for x in self.prop]
+        if with_hb:
+            rows = [a | b for a, b in zip(rows, hb, strict=True)]
+        rows.extend(((h << n) | ((1 << k) & Marked)) for k, h in enumerate(hb))
+        return rows
+
+    def _build_pb(self) -> None:
+        if self._hb is None:
+            self._build_hb()
+        if self._hb:
+            # (an hb cycle is a cycle of the copies: only then does pb need building)
+            self._pb = acyclic(self._layers(False))
+        else:
+            self._pb = acyclic(self.pb)
+
+    @property
+    def pb(self) -> Rel:
+        """pb = prop ; strong ; hb* ; [Marked]"""
+        got = self._pb_rel
+        if got is None:
+            if self._hb is None:
+                self._build_hb()
+            Marked = self.Marked
+            ps = [self._seq_strong(x) if x else 0 for x in self.prop]
+            got = self._pb_rel = [row & Marked for row in seq_trans(ps, self.hb_star)]
+        return got
+
+    @property
+    def hb_star(self) -> Rel:
+        got = self._hb_star
+        if got is None:
+            if self._hb is None:
+                self._build_hb()
+            got = self._hb_star = star(self.hb)
+        return got
+
+    def xb_plus(self) -> Rel:
+        """(hb | pb | rb)+"""
+        got = self._xb_plus
+        if got is None:
+            if self._rcu is None:
+                self._build_rcu()
+            if not self.fences["Sync-rcu"] and self._hb:
+                # rb is empty: the paths between events of the layered hb and pb
+                n = self.n
+                mask = (1 << n) - 1
+                got = [row & mask for row in plus(self._layers(True))[:n]]
+            else:
+                got = plus(self.xb)
+            self._xb_plus = got
+        return got
+
+    def xb_rcu_plus(self) -> Rel:
+        """(hb | pb | rb | rcu-fence)+"""
+        if not self.fences["Sync-rcu"]:
+            return self.xb_plus()  # (no rcu-fence)
+        return plus(union(self.xb, self.rcu_fence))
+
+    @property
+    def pb_ok(self) -> bool:
+        """acyclic(pb)"""
+        if self._pb is None:
+            self._build_pb()
+        assert self._pb is not None
+        return self._pb
+
+    # -- RCU ----------------------------------------------------------------------------------
+    def _build_rcu(self) -> None:
+        if self._pb is None:
+            self._build_pb()
+        n = self.n
+        sr = self.fences["Sync-rcu"]
+        if not sr:
+            # no grace period: no rcu-fence, and rb is empty
+            rcu_fence = [0] * n
+            self._rcu = True
+        else:
+            po = self.po
+            evs = self.evs
+            rscs = [0] * n
+            stack: list[int] = []
+            cur_tm = 0
+            for i, e in enumerate(evs):
+                if e.kind != GF:
+                    continue
+                if not self.int_[i] == cur_tm:
+                    cur_tm = self.int_[i]
+                    stack = []
+                if e.mode == "rcu-lock":
+                    stack.append(i)
+                elif e.mode == "rcu-unlock" and stack:
+                    rscs[stack.pop()] |= 1 << i
+            rscsi = inv(rscs)
+            gp_id = ident(n, sr)
+            po_opt = opt(po)
+            hb_star, pb = self.hb_star, self.pb
+            pb_star = star(pb)
+            link = seq(seq_trans(seq_trans(po_opt, hb_star), pb_star), seq(self.prop, po))
+            order = gp_id
+            if any(rscs):
+                base = union(gp_id, seqs(gp_id, link, rscsi), seqs(rscsi, link, gp_id))
+                order = base
+                while True:
+                    new = union(base,
+                                seqs(gp_id, link, order, link, rscsi),
+                                seqs(rscsi, link, order, link, gp_id),
+                                seqs(order, link, order))
+                    if new == order:
+                        break
+                    order = new
+            rcu_fence = seq(po, seq(order, po_opt))
+            rb = rng(seq_trans(seq_trans(seq(self.prop, rcu_fence), hb_star), pb_star), self.Marked)
+            self._rcu = irreflexive(rb)
+            self._xb = union(self.hb, self.pb, rb)
+        self._rcu_fence = rcu_fence
+        self._fence2 = [a | b for a, b in zip(self.fence, rcu_fence, strict=True)]
+        self.strong2 = [a | b for a, b in zip(self.strong, rcu_fence, strict=True)]
+
+    @property
+    def rcu_ok(self) -> bool:
+        """irreflexive(rb)"""
+        if self._rcu is None:
+            self._build_rcu()
+        assert self._rcu is not None
+        return self._rcu
+
+    # -- plain accesses -------------------------------------------------------------------------
+    # The plain-access relations (ww-vis, wr-vis, rw-xbstar, ...) are only ever asked about the
+    # pairs that could race (a plain access and a conflicting one of another thread), so their
+    # rows are built one at a time, when a pair needs them, and kept.
+    def _build_plain(self) -> None:
+        if self._rcu is None:
+            self._build_rcu()
+        n = self.n
+        M, Plain, Marked, IW, Noreturn = self.M, self.Plain, self.Marked, self.IW, self.Noreturn
+        ext = self.ext
+        self.xbstar = opt(self.xb_plus())
+        R4rmb = self.R & ~Noreturn
+        rmb_raw = self.rmb_raw
+        addr, fence2, nonrw = self.addr, self._fence2, self.nonrw
+        # w_pre = [Marked] ; (addr | fence2)?  and  r_pre = [Marked] ; (addr | nonrw | [R4rmb] ;
+        # fencerel(Rmb) ; [~Noreturn])?  without their identity part
+        self._wpre1 = [(addr[i] | fence2[i]) if Marked >> i & 1 else 0 for i in range(n)]
+        self._rpre1 = [(addr[i] | nonrw[i] | ((rmb_raw[i] & ~Noreturn) if R4rmb >> i & 1 else 0))
+                       if Marked >> i & 1 else 0 for i in range(n)]
+        self._vis: dict[int, int] = {}
+        self._y: dict[int, int] = {}
+        self._rows: dict[tuple[str, int], int] = {}
+        pre_race = [0] * n
+        for i in range(n):
+            b = 1 << i
+            t = 0
+            if Plain & b:
+                t = M
+            elif M & ~IW & b:
+                t = Plain
+            pre_race[i] = ext[i] & t
+        self.pre_race = pre_race
+        rf, fr, co = self.rf, self.fr, self.co
+        ok = True
+        for i in range(n):
+            p = pre_race[i]
+            if not p:
+                continue
+            bit = 1 << i
+            for j in _bits(p & rf[i]):
+                if self._row("rwx", j) & bit:
+                    ok = False
+            for j in _bits(p & fr[i]):
+                if self._row("wrv", j) & bit:
+                    ok = False
+            for j in _bits(p & co[i]):
+                if self._row("wwv", j) & bit:
+                    ok = False
+            if not ok:
+                break
+        self._plain = ok
+
+    def _xbs(self, x: int) -> int:
+        """x ; xb*"""
+        t = self.xbstar
+        acc = 0
+        while x:
+            low = x & -x
+            acc |= t[low.bit_length() - 1]
+            x = (x ^ low) & ~acc
+        return acc
+
+    @staticmethod
+    def _join(x: int, rows: Rel) -> int:
+        acc = 0
+        while x:
+            low = x & -x
+            acc |= rows[low.bit_length() - 1]
+            x ^= low
+        return acc
+
+    def _pre(self, x: int, rows: Rel) -> int:
+        """x ; w_pre  or  x ; r_pre (``rows``: their non-identity part)"""
+        x &= self.Marked
+        return x | self._join(x, rows)
+
+    def _vis_row(self, i: int) -> int:
+        """vis = cumul* ; rfe? ; [Marked] ; ((strong2 ; [Marked] ; xb*) | (xb* & int))"""
+        got = self._vis.get(i)
+        if got is not None:
+            return got
+        ys = self._y
+        acc = 0
+        for j in _bits(self.cumul_rfe[i]):
+            y = ys.get(j)
+            if y is None:
+                y = ys[j] = self._xbs(self.strong2[j] & self.Marked) | (self.xbstar[j] & self.int_[j])
+            acc |= y
+        self._vis[i] = acc
+        return acc
+
+    def _row(self, name: str, i: int) -> int:
+        """Row ``i`` of ww-vis ("wwv"), wr-vis ("wrv") or rw-xbstar ("rwx")."""
+        key = (name, i)
+        got = self._rows.get(key)
+        if got is not None:
+            return got
+        fence2, Marked = self._fence2, self.Marked
+        if name == "rwx":
+            # rw-xbstar = fence2 | r_post ; xb* ; w_pre, r_post = (nonrw | [~Noreturn] ;
+            # fencerel(Rmb) ; [R4rmb])? ; [Marked]
+            r_post = self.nonrw[i] | (1 << i)
+            if not self.Noreturn >> i & 1:
+                r_post |= self.rmb_raw[i] & self.R & ~self.Noreturn
+            row = fence2[i] | self._pre(self._xbs(r_post & Marked), self._wpre1)
+        else:
+            pre = self._wpre1 if name == "wwv" else self._rpre1
+            # w_post = (fence2? ; [Marked]) ; rmwseq
+            w_post = (fence2[i] | (1 << i)) & Marked
+            w_post |= self._join(w_post, self.rmw_plus)
+            v = 0
+            for k in _bits(w_post):
+                v |= self._vis_row(k)
+            row = fence2[i] | self._pre(self._xbs(self.strong2[i]), pre) | self._pre(v, pre)
+        self._rows[key] = row
+        return row
+
+    @property
+    def plain_ok(self) -> bool:
+        """Plain accesses do not contradict the order that bounds them (LKMM's plain-coherence:
+        the wr-, rw- and ww-incoh relations are empty)."""
+        if not self.Plain:
+            return True
+        if self._plain is None:
+            self._build_plain()
+        assert self._plain is not None
+        return self._plain
+
+    @property
+    def races(self) -> list[tuple[int, int]]:
+        """The pairs (by index) that race, herd's ``Flag data-race``, in index order."""
+        if not self.Plain:
+            return []
+        if self._plain is None:
+            self._build_plain()
+        W, Marked = self.W, self.Marked
+        rf, fr, co = self.rf, self.fr, self.co
+        out: list[tuple[int, int]] = []
+        for i, p in enumerate(self.pre_race):
+            if not p:
+                continue
+            bit = 1 << i
+            race = 0
+            for j in _bits(p & co[i]):  # ww-race: co minus ww-nonrace
+                jb = 1 << j
+                ok = (bool(self._row("wwv", i) & jb)
+                      and bool((Marked & bit and W & jb) or self._row("rwx", i) & jb)
+                      and bool((W & bit and Marked & jb) or self._row("wrv", i) & jb))
+                if not ok:
+                    race |= jb
+            corf = rf[i] | self._join(co[i], rf)
+            for j in _bits(p & corf):  # wr-race: (co? ; rf) minus wr-vis minus rw-xbstar^-1
+                jb = 1 << j
+                if not self._row("wrv", i) & jb and not self._row("rwx", j) & bit:
+                    race |= jb
+            for j in _bits(p & fr[i]):  # rw-race: fr minus rw-xbstar
+                if not self._row("rwx", i) & (1 << j):
+                    race |= 1 << j
+            out.extend((i, j) for j in _bits(race))
+        return out
+
+    @property
+    def mixed(self) -> list[tuple[int, int]]:
+        """herd's flag mixed-accesses: a plain write and a marked access of one location in one
+        thread with no barrier (of any kind, compiler barriers included) between them."""
+        if not self.Plain:
+            return []
+        n, po, po_loc, M, Plain, Marked = self.n, self.po, self.po_loc, self.M, self.Plain, self.Marked
+        Acq, Rel_, fences = self.Acq, self.Rel_, self.fences
+        barrier_ev = Acq | Rel_
+        for k in ("Barrier", "Rmb", "Wmb", "Mb", "Sync-rcu", "Before-atomic", "After-atomic", "Rcu-lock",
+                  "Rcu-unlock"):
+            barrier_ev |= fences[k]
+        fb = self.fencerel(barrier_ev)
+        PW = Plain & self.W
+        out: list[tuple[int, int]] = []
+        for i in range(n):
+            b = 1 << i
+            if not M & b:
+                continue
+            barrier = fb[i] | (po[i] & Rel_) | (po[i] if Acq & b else 0)
+            nb = po_loc[i] & ~barrier
+            row = 0
+            if PW & b:
+                row |= nb & Marked
+            if Marked & b:
+                row |= nb & PW
+            out.extend((i, j) for j in _bits(row))
+        return out
+
+    @property
+    def consistent(self) -> bool:
+        return (self.coherence_ok and self.atomic_ok and self.hb_ok and self.pb_ok and self.rcu_ok
+                and self.plain_ok)
+
+    def prefix_consistent(self) -> bool:
+        """The axioms but plain-coherence (which a later event can still satisfy)."""
+        return self.coherence_ok and self.atomic_ok and self.hb_ok and self.pb_ok and self.rcu_ok
+
+    @property
+    def xb(self) -> Rel:
+        """hb | pb | rb"""
+        if self._rcu is None:
+            self._build_rcu()
+        if self._xb is None:
+            self._xb = [a | b for a, b in zip(self.hb, self.pb, strict=True)]  # (no rb)
+        return self._xb
+
+    @property
+    def rcu_fence(self) -> Rel:
+        """po ; rcu-order ; po?"""
+        if self._rcu is None:
+            self._build_rcu()
+        return self._rcu_fence
+
+    @property
+    def fence2(self) -> Rel:
+        """The fences (incl. the rcu fence) between any two accesses, plain or marked: how a plain
+        access is bounded by marked ones (object_order)."""
+        if self._rcu is None:
+            self._build_rcu()
+        return self._fence2
+
+    def failed_axioms(self) -> list[str]:
+        names = [("coherence", self.coherence_ok), ("atomic", self.atomic_ok), ("happens-before", self.hb_ok),
+                 ("propagation", self.pb_ok), ("rcu", self.rcu_ok), ("plain-coherence", self.plain_ok)]
+        return [n for n, ok in names if not ok]
 
 
 def rfi_after(data: Rel, rfi: Rel) -> Rel:
@@ -604,6 +1320,8 @@ class LKMM(MemoryModel):
 
     def __init__(self) -> None:
         self._last: tuple[Graph, tuple[object, ...], Relations] | None = None
+        #: each thread's own relations by its events (see _Thread)
+        self._threads = RelationsCache()
 
     def relations(self, g: Graph) -> Relations:
         """The relations of ``g`` (the last graph's are kept: the explorer asks for the
@@ -614,7 +1332,7 @@ class LKMM(MemoryModel):
         last = self._last
         if last is not None and last[0] is g and last[1] == key:
             return last[2]
-        rel = Relations(g, self.alpha)
+        rel = Relations(g, self.alpha, self._threads)
         self._last = (g, key, rel)
         return rel
 
@@ -624,8 +1342,7 @@ class LKMM(MemoryModel):
     def prefix_consistent(self, g: Graph) -> bool:
         # plain-coherence is not monotone (a later fence or marked access can bound a plain one):
         # only the other axioms may judge a graph that is still growing
-        rel = self.relations(g)
-        return rel.coherence_ok and rel.atomic_ok and rel.hb_ok and rel.pb_ok and rel.rcu_ok
+        return self.relations(g).prefix_consistent()
 
     def data_races(self, g: Graph) -> list[tuple[Ev, Ev]]:
         """The pairs of accesses that race (herd's ``Flag data-race``)."""
@@ -643,7 +1360,7 @@ class LKMM(MemoryModel):
         alone orders nothing."""
         rel = self.relations(g)
         marked = rel.Marked_mask
-        xbs = star(union(rel.xb, rel.rcu_fence))
+        xbs = opt(rel.xb_rcu_plus())
         fence2, addr = rel.fence2, rel.addr
         pre = inv(union(fence2, addr))
         index = rel.index
@@ -674,7 +1391,7 @@ class LKMM(MemoryModel):
         before a grace period ended before it: the order library checks such as
         use-after-free ask for)."""
         rel = self.relations(g)
-        return rel.index, plus(union(rel.xb, rel.rcu_fence))
+        return rel.index, rel.xb_rcu_plus()
 
 
 class LKMMAlpha(LKMM):
