@@ -204,7 +204,7 @@ KILLS: list[tuple[str, str, str, str, str, dict[str, Any], str, str]] = [
     ("kvm/vcpu.py", "fast_page_fault", "fast_page_fault: level-1 table only", mut.ALWAYS_PASS,
      "large-spte", {"large_wp": "readonly", "fast_pf_large": "forbid"}, "sc", "I1 no dirty page lost"),
     ("kvm/vcpu.py", "_mark_after_rmap", "smp_wmb", mut.REMOVED,
-     "spt-reuse", {"leaf_check": "by_level", "sp_free": "call_rcu"}, "pso", "use-after-free"),
+     "spt-reuse", {"leaf_check": "by_level", "sp_free": "call_rcu"}, "pso", "I1 no dirty page lost"),
     ("kvm/zap.py", "kvm_mmu_commit_zap_page", "call_rcu", mut.REMOVED,
      "sp-free", {"sp_free": "call_rcu"}, "sc", "use-after-free"),
     # the four protections of issue #12 (scenarios in kvm/scenarios/protections.py)

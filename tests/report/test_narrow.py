@@ -70,6 +70,9 @@ def parse_narrow(trace: str) -> list[tuple[str, str, str]]:
         label, thread = ln[:nw].strip(), ln[nw + 1:nw + 1 + tw].strip()
         body = ln[lead:lead + textw] if has_src else ln[lead:]
         src = ln[lead + textw + 2:].strip() if has_src else ""
+        if not has_src and not label and re.fullmatch(r"\s*[\w.-]+\.py:\d+", body):
+            rows[-1][3] = body.strip()  # (no source column: the source on a line of its own)
+            continue
         if label:
             rows.append([label, thread, body.strip(), src])
         else:
