@@ -273,6 +273,16 @@ def answer(sc: Scenario, runs: Sequence[Run]) -> str:
 #: the answer to each question, printed only when every run of the scenario gave its expected
 #: verdict (so the text never claims more than the runs show)
 ANSWERS: dict[str, str] = {
+    "sp-rcu":
+        "Answer: on x86 and under PSO yes: freeing a zapped shadow page through call_rcu() keeps its "
+        "table and header alive for the walker's RCU read-side section (freed at once: use-after-free), "
+        "and type-stable pages (Gleb's proposal) keep the memory but race with the header's "
+        "reinitialisation (data race on sp->role.level and page_private). Under LKMM RCU orders only "
+        "marked accesses: the walker's plain page_private() and sp->role.level loads race with the "
+        "page's reuse and are not ordered before the callback's free, so portably they must be "
+        "READ_ONCE() (or the level kept in the spte, seed question 3). The first sptep stored in an "
+        "empty rmap needs the series' smp_wmb() too: without it (publish=none) the walker can follow "
+        "the sptep before its page's page_private is written, a NULL dereference under PSO and LKMM.",
     "baseline-locked":
         "Answer: yes. With the write-protection under mmu_lock no interleaving of a vCPU's faults and "
         "writes with two get_dirty_log rounds loses a dirty page, under any of the models run.",

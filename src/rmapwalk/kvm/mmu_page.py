@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
+from rmapwalk.engine.deps import with_deps
 from rmapwalk.engine.program import DYN_OBJ_STRIDE, Loc, Program
 from rmapwalk.engine.runtime import ModelError, Violated
 from rmapwalk.kernel.slab import SLAB_TYPESAFE_BY_RCU, KmemCache, kmem_cache_create
@@ -225,7 +226,9 @@ class KvmMmu:
         found = self._spte_at.get(int(sptep))
         if found is None:
             raise ModelError(f"{sptep!r} is not the address of an spte")
-        return found
+        # address arithmetic: both carry the dependencies of the pointer (the dict lookup would
+        # drop them, and an address dependency lost is an ordering LKMM would no longer see)
+        return with_deps(found[0], sptep), with_deps(found[1], sptep)
 
     def rmap_level_count(self) -> int:
         return max(slot.max_level for slot in self.memslots)
@@ -319,7 +322,7 @@ def page_header(kvm: KvmMmu, sptep: int) -> int:
     """Models ``page_header(__pa(sptep))`` (arch/x86/kvm/mmu.h, 3.11): the shadow page whose
     table holds ``sptep``, read from the table's ``page_private`` (one plain load)."""
     spt, _ = kvm.spte_location(sptep)
-    return int(kvm.ops.kernel_read(kvm.spt_cache.f(spt, "private")))
+    return kvm.ops.kernel_read(kvm.spt_cache.f(spt, "private"))
 
 
 def spte_index(kvm: KvmMmu, sptep: int) -> int:
