@@ -27,7 +27,7 @@ $(STAMP): pyproject.toml $(RUN_STAMP)
 
 # the main job: the review on the terminal, and as one page (review.html)
 demo: $(RUN_STAMP)
-	$(BIN)/rmapwalk review --html review.html
+	$(BIN)/rmapwalk review --jobs --html review.html
 
 # the engine-only tour of the tutorial's examples
 tour: $(RUN_STAMP)

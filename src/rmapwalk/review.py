@@ -209,10 +209,18 @@ def columns(sc: Scenario, runs: Sequence[Run], models: Sequence[str]) -> list[st
 
 def run_review(scenarios: Sequence[Scenario], models: Sequence[str] | None, *, max_executions: int | None = None,
                timeout: float | None = None, progress: Callable[[Run], None] | None = None,
-               starting: Callable[[Scenario, Mapping[str, Any], str], None] | None = None) -> list[Run]:
-    """Every run of :func:`plan`; ``starting`` is called before each run, ``progress`` after it."""
+               starting: Callable[[Scenario, Mapping[str, Any], str], None] | None = None,
+               jobs: int = 1) -> list[Run]:
+    """Every run of :func:`plan`, in the plan's order; ``starting`` is called before each run,
+    ``progress`` after it.  With ``jobs > 1`` the runs are shared out among that many worker
+    processes (each run is one exhaustive exploration, independent of the others, so the
+    verdicts, counts and kept traces are those of a single process); ``progress`` is then called
+    as runs finish, ``starting`` as they are handed out."""
+    planned = plan(scenarios, models)
+    if jobs > 1 and len(planned) > 1:
+        return _run_parallel(planned, jobs, max_executions, timeout, progress, starting)
     runs = []
-    for sc, settings, m in plan(scenarios, models):
+    for sc, settings, m in planned:
         if starting is not None:
             starting(sc, settings, m)
         r = run_one(sc, settings, m, max_executions=max_executions, timeout=timeout)
@@ -220,6 +228,39 @@ def run_review(scenarios: Sequence[Scenario], models: Sequence[str] | None, *, m
             progress(r)
         runs.append(r)
     return runs
+
+
+def _run_in_worker(name: str, settings: dict[str, Any], model: str, max_executions: int | None,
+                   timeout: float | None) -> Run:
+    """:func:`run_one` in a worker process; the scenario travels back by name (its build function
+    is a closure, which does not pickle)."""
+    r = run_one(SCENARIOS[name], settings, model, max_executions=max_executions, timeout=timeout)
+    r.scenario = name  # type: ignore[assignment]
+    return r
+
+
+def _run_parallel(planned: Sequence[tuple[Scenario, dict[str, Any], str]], jobs: int, max_executions: int | None,
+                  timeout: float | None, progress: Callable[[Run], None] | None,
+                  starting: Callable[[Scenario, Mapping[str, Any], str], None] | None) -> list[Run]:
+    from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+
+    out: list[Run | None] = [None] * len(planned)
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        pending: dict[Future[Run], int] = {}
+        for i, (sc, settings, m) in enumerate(planned):
+            if starting is not None:
+                starting(sc, settings, m)
+            pending[pool.submit(_run_in_worker, sc.name, dict(settings), m, max_executions, timeout)] = i
+        while pending:
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for f in done:
+                i = pending.pop(f)
+                r = f.result()
+                r.scenario = planned[i][0]
+                out[i] = r
+                if progress is not None:
+                    progress(r)
+    return [r for r in out if r is not None]
 
 
 # -- the answer of each question ----------------------------------------------------------------

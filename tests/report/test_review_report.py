@@ -319,3 +319,14 @@ def test_a_verdict_that_differs_from_the_expected_table_is_marked_and_not_answer
     assert f"! {review.describe_settings(r.settings)} @{r.model}: got VIOLATED: use-after-free, expected holds" in \
         " ".join(part.split())
     assert "1 verdict differs from the expected tables" in out.split("\n")[1]
+
+
+def test_runs_shared_among_worker_processes_give_the_same_review() -> None:
+    """``--jobs``: the same runs in the same order, with the same verdicts, counts and kept
+    shortest counterexamples as in one process."""
+    one = list(runs())
+    two = review.run_review(review.select(SUBSET), MODELS, jobs=2)
+    assert [(r.scenario.name, r.settings, r.model, r.verdict, r.executions, r.properties, r.trace)
+            for r in two] == [(r.scenario.name, r.settings, r.model, r.verdict, r.executions, r.properties, r.trace)
+                              for r in one]
+    assert all(r.scenario is review.SCENARIOS[r.scenario.name] for r in two)

@@ -52,7 +52,7 @@ from rmapwalk.report import narrow, progress, review_html, review_text
 @click.option("--mutations", is_flag=True,
               help="Add the mutation table (`rmapwalk mutate kvm` under these models and LKMM).")
 @click.option("--jobs", "-j", type=click.IntRange(min=0), is_flag=False, flag_value=0, default=None, metavar="N",
-              help="With --mutations: worker processes (--jobs alone or 0: one per core).")
+              help="Worker processes for the runs and --mutations (--jobs alone or 0: one per core).")
 def review_cmd(markdown: bool, html_file: str | None, models_text: str | None, scenario_names: tuple[str, ...],
                max_executions: int | None, timeout: float | None, traces: str, layout: str, width: int | None,
                full_trace: bool, verbose: bool, verbose_compat: bool, mutations: bool, jobs: int | None) -> None:
@@ -87,7 +87,8 @@ def review_cmd(markdown: bool, html_file: str | None, models_text: str | None, s
 
             runs = review.run_review(chosen, asked, max_executions=max_executions, timeout=timeout,
                                      progress=show, starting=lambda sc, st, m: bar.start(
-                                         f"{sc.name} [{review.describe_settings(st)}] @{m}"))
+                                         f"{sc.name} [{review.describe_settings(st)}] @{m}"),
+                                     jobs=worker_count(jobs) if jobs is not None else 1)
         total = time.perf_counter() - t0
         mut = None
         if mutations:
