@@ -66,10 +66,11 @@ def trace_steps(trace: str) -> int:
 
 def shortest_violation(prog: Program, result: Result) -> tuple[Violation, str] | None:
     """The kept violation with the fewest trace steps, with its trace (ties: the first found)."""
-    best: tuple[int, Violation, str] | None = None
+    best: tuple[float, Violation, str] | None = None
     for v in result.violations:
         tr = render_trace(prog, v, result.model)
-        n = trace_steps(tr)
+        # a trace that could not be rebuilt counts as the longest (kept only if none can be)
+        n = float("inf") if tr.startswith("(no trace") else trace_steps(tr)
         if best is None or n < best[0]:
             best = (n, v, tr)
     return None if best is None else (best[1], best[2])
@@ -489,11 +490,17 @@ def runs_of(sc: Scenario, runs: Sequence[Run]) -> list[Run]:
     return [r for r in runs if r.scenario is sc]
 
 
+#: short names of the properties that have no invariant id, for the matrices' cells (the
+#: legend under a matrix spells them out)
+SHORT_NAMES = {"use-after-free": "UAF", "NULL pointer dereference": "NULL", "data race": "race",
+               "mixed accesses": "mixed", "no rmap update lost": "lost update"}
+
+
 def short_property(prop: str) -> str:
     """A property's short name for tables: its invariant id (``I1``, ``R6``) when it starts with
-    one, else the whole name (``use-after-free``)."""
+    one, else its :data:`SHORT_NAMES` entry, else the whole name (``deadlock``)."""
     m = re.match(r"[A-Z]{1,3}\d+[a-z]?\b", prop)
-    return m.group(0) if m else prop
+    return m.group(0) if m else SHORT_NAMES.get(prop, prop)
 
 
 def cell_text(r: Run | None) -> str:

@@ -142,7 +142,8 @@ def matrix_lines(sc: Scenario, runs: Sequence[review.Run], models: Sequence[str]
     props = review.properties_of(sc, runs)
     named = [p for p in props if review.short_property(p) != p]
     if named:
-        out += wrap("; ".join(named), width, "  ")
+        out += wrap("; ".join(p if p[:1].isupper() and p[1:2].isdigit() else f"{review.short_property(p)} {p}"
+                              for p in named), width, "  ")
     for note in notes:
         out += wrap(note, width, "  ", "    ")
     return out
