@@ -161,7 +161,7 @@ def report_lines(questions: int) -> int:
     return INTRO_LINES + LINES_PER_QUESTION * questions
 
 #: a ``key`` trace shows at least this many steps, whatever the budget
-MIN_KEY_STEPS = 6
+MIN_KEY_STEPS = 5
 
 Block = list[str] | Callable[[int], list[str]]
 
