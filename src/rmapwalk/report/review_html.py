@@ -96,7 +96,9 @@ def _matrix(sc: Scenario, runs: Sequence[review.Run], models: Sequence[str]) -> 
     out.append("</tbody></table>")
     props = review.properties_of(sc, runs)
     if props:
-        out.append('<p class="props">' + "; ".join(_e(p) for p in props) + "</p>")
+        short = {p: review.short_property(p) for p in props}
+        out.append('<p class="props">' + "; ".join(
+            _e(p if short[p] == p or p.startswith(short[p]) else f"{short[p]}: {p}") for p in props) + "</p>")
     return out
 
 
