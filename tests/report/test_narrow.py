@@ -150,7 +150,7 @@ def test_narrow_on_every_kept_trace_of_a_review_subset() -> None:
 
 @pytest.mark.skipif(not os.environ.get("RMAPWALK_SLOW"), reason="set RMAPWALK_SLOW=1 to run the whole review")
 def test_narrow_on_every_trace_of_the_whole_review() -> None:
-    for r in review.run_review(review.select(), review.DEFAULT_MODELS):
+    for r in review.run_review(review.select(), review.DEFAULT_MODELS, jobs=2):
         built = review.violation_graph(r)
         if built is not None:
             same_events(built[0], r.model, built[1])
