@@ -14,8 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
-HOLDS = "holds"
-VIOLATED = "violated"
+from rmapwalk.engine.result import HOLDS, VIOLATED
 
 
 class RunLike(Protocol):

@@ -384,32 +384,13 @@ def _thin_air(needs: Mapping[int, list[int]], source: Mapping[int, int]) -> bool
     cycle could carry.  We enumerate read values from finite domains, so we would otherwise count
     such a cycle once per value of the domain that satisfies it (docs/litmus.md, "Out of thin
     air")."""
-    state: dict[int, int] = {}  # 1 on the DFS stack, 2 done
-
-    def succ(e: int) -> list[int]:
-        out = list(needs.get(e, ()))
-        w = source.get(e)
-        if w is not None:
-            out.append(w)
-        return out
-
-    for start in list(needs) + list(source):
-        if state.get(start):
-            continue
-        stack = [(start, iter(succ(start)))]
-        state[start] = 1
-        while stack:
-            node, it = stack[-1]
-            nxt = next(it, None)
-            if nxt is None:
-                state[node] = 2
-                stack.pop()
-            elif state.get(nxt) == 1:
-                return True
-            elif not state.get(nxt):
-                state[nxt] = 1
-                stack.append((nxt, iter(succ(nxt))))
-    return False
+    succ: dict[int, set[int]] = {}
+    for e in list(needs) + list(source):
+        out = succ.setdefault(e, set())
+        out.update(needs.get(e, ()))
+        if e in source:
+            out.add(source[e])
+    return _has_cycle(succ)
 
 
 def _coherence_orders(sk: _Skeleton, fw: Mapping[str, int]) -> Iterator[list[int]]:
@@ -487,7 +468,9 @@ def _cobase_acyclic(sk: _Skeleton, pairs: Mapping[str, list[tuple[int, int]]], s
 
 
 def _has_cycle(succ: Mapping[int, set[int]]) -> bool:
-    state: dict[int, int] = {}
+    """Whether the graph ``succ`` (node -> successors; a node with none may be left out) has a
+    cycle: an iterative depth-first search."""
+    state: dict[int, int] = {}  # 1 on the DFS stack, 2 done
     for root in succ:
         if root in state:
             continue

@@ -20,17 +20,13 @@ from __future__ import annotations
 
 from rmapwalk.engine import Program
 from rmapwalk.kernel.races import report_data_races
-from rmapwalk.kernel.rcu import init_rcu
-from rmapwalk.kernel.spinlock import spin_lock
 from rmapwalk.kvm.invariants import I5, migration_thread, require_no_dirty_page_lost
-from rmapwalk.kvm.mmu_checks import kvm_mmu_unlock
 from rmapwalk.kvm.mmu_page import KvmMmu
 from rmapwalk.kvm.rmap import gfn_to_rmap
 from rmapwalk.kvm.scenarios import HOLDS, Expect, Scenario, expect
-from rmapwalk.kvm.scenarios.zapping import prefault_path
+from rmapwalk.kvm.scenarios.zapping import sp_free
 from rmapwalk.kvm.switches import Switches
-from rmapwalk.kvm.vcpu import __direct_map, guest_write, kvm_create_vcpu, prefault_spte
-from rmapwalk.kvm.zap import kvm_mmu_zap_page
+from rmapwalk.kvm.vcpu import guest_write, kvm_create_vcpu, prefault_spte
 
 #: the models of the seed questions: x86 and the weaker hardware models, then the kernel's
 MODELS = ("sc", "tso", "pso", "lkmm", "lkmm-alpha")
@@ -100,31 +96,12 @@ RCU_ACCESSORS = Scenario(
 )
 
 def sp_rcu(sw: Switches) -> Program:
-    """A level-2 direct root, a level-1 table P under it and in P a writable spte for gfn 0
-    (dirty).  ``migrate`` harvests once (the lockless write-protect walks gfn 0's rmap inside
-    ``rcu_read_lock``: it loads the sptep, the spte and, for the leaf check, ``page_private`` of
-    the table's page and that shadow page's ``role.level``) and copies.  ``vcpu0``, under
-    mmu_lock, zaps P (freed as ``sp_free`` says) and write-faults gfn 0 back in
-    (``__direct_map``): a new level-1 table -- P again unless ``sp_free=call_rcu`` keeps it for
-    a grace period -- and its spte on the same rmap."""
-    p = Program(f"sp-rcu[{sw.describe()}]")
-    kvm = KvmMmu(p, sw, npages=1, max_level=1, sp_capacity=3, desc_capacity=1)
-    vcpu = kvm_create_vcpu(kvm, root_level=2)
-    _, sp = prefault_path(kvm, 0, 2)
-
-    def zap_and_refault() -> None:
-        spin_lock(kvm.mmu_lock)
-        kvm_mmu_zap_page(kvm, sp)
-        __direct_map(vcpu, 0, True)
-        kvm_mmu_unlock(kvm)
-
-    p.thread(zap_and_refault, name=vcpu.name)
-    p.thread(migration_thread(kvm, 1), name="migrate")
-    require_no_dirty_page_lost(kvm)
-    report_data_races(p)
-    if sw.sp_free == "call_rcu":
-        init_rcu(p, callbacks=1)
-    return p
+    """``sp-free`` with a refault (:func:`~rmapwalk.kvm.scenarios.zapping.sp_free`): ``vcpu0``,
+    under mmu_lock, zaps P (freed as ``sp_free`` says) and write-faults gfn 0 back in, while
+    ``migrate``'s lockless write-protect walks gfn 0's rmap inside ``rcu_read_lock``: it loads
+    the sptep, the spte and, for the leaf check, ``page_private`` of the table's page and that
+    shadow page's ``role.level``.  Data races are reported."""
+    return sp_free(sw, refault=True, races=True, name="sp-rcu")
 
 
 UAF = "use-after-free"

@@ -11,6 +11,7 @@ it reads alive.
 from __future__ import annotations
 
 from rmapwalk.engine import Program
+from rmapwalk.kernel.races import report_data_races
 from rmapwalk.kernel.rcu import init_rcu
 from rmapwalk.kernel.spinlock import spin_lock
 from rmapwalk.kvm.invariants import I5, I7, migration_thread, require_no_dirty_page_lost
@@ -89,29 +90,35 @@ SERIES = {"write_protect": "lockless", "mark_order": "after_rmap", "pte_list": "
           "spt_entries": 2}
 
 
-def sp_free(sw: Switches) -> Program:
+def sp_free(sw: Switches, *, refault: bool = False, races: bool = False, name: str = "sp-free") -> Program:
     """A level-2 direct root, a level-1 table P under it, and in P a writable spte for gfn 0
     (dirty).  ``migrate`` harvests once (the lockless write-protect walks gfn 0's rmap inside
     ``rcu_read_lock``) and copies; ``zap`` (an MMU-notifier-like kernel thread, no vCPU) zaps P
     under mmu_lock: the spte is dropped from the rmap, P unlinked from the root, remote TLBs
     flushed (no vCPU to wait for), P freed as ``sp_free`` says.  No guest write: I1 cannot fail
-    here (the only spte of gfn 0 is zapped); the question is I4.  (A vCPU writing gfn 0 after
-    the zap refaults it into a new table, and under PSO the walker then reads the new table's
-    ``page_private`` before its initialisation is visible -- no barrier orders it before the
-    single-entry rmap store -- which the model reports as a model error; left out, see the
-    report of issue #12.)"""
-    p = Program(f"sp-free[{sw.describe()}]")
-    kvm = KvmMmu(p, sw, npages=1, max_level=1, sp_capacity=2, desc_capacity=1)
+    here (the only spte of gfn 0 is zapped); the question is I4.
+
+    ``refault``: the zapping thread is ``vcpu0``, which then write-faults gfn 0 back in
+    (``__direct_map``, same mmu_lock section): a new level-1 table -- P again unless
+    ``sp_free=call_rcu`` keeps it for a grace period -- and its spte on the same rmap, which the
+    walker may find (scenario ``sp-rcu``); ``races``: LKMM's data races reported."""
+    p = Program(f"{name}[{sw.describe()}]")
+    kvm = KvmMmu(p, sw, npages=1, max_level=1, sp_capacity=3 if refault else 2, desc_capacity=1)
+    vcpu = kvm_create_vcpu(kvm, root_level=2) if refault else None
     _, sp = prefault_path(kvm, 0, 2)
 
     def zap() -> None:
         spin_lock(kvm.mmu_lock)
         kvm_mmu_zap_page(kvm, sp)
+        if vcpu is not None:
+            __direct_map(vcpu, 0, True)
         kvm_mmu_unlock(kvm)
 
-    p.thread(zap, name="zap")
+    p.thread(zap, name=vcpu.name if vcpu is not None else "zap")
     p.thread(migration_thread(kvm, 1), name="migrate")
     require_no_dirty_page_lost(kvm)
+    if races:
+        report_data_races(p)
     if sw.sp_free == "call_rcu":
         init_rcu(p, callbacks=1)
     return p
