@@ -339,3 +339,33 @@ def test_a_load_buffering_counterexample_replays() -> None:
     g = rebuild(lb("none"), v.replay)
     reads = {(e.tid, e.idx): e.rf.ref for evs in g.threads for e in evs if e.kind == 0}  # type: ignore[union-attr]
     assert reads == {(0, 0): (1, 2), (1, 0): (0, 2)}
+
+
+def test_a_load_buffering_cycle_through_an_rmw_replays() -> None:
+    """The reads in the reads-from cycle are RMWs (relaxed xchgs, each reading a po-later write
+    of the other thread): one takes its recorded value ahead, and its write half follows."""
+    from rmapwalk.engine.replay import rebuild
+    from rmapwalk.kernel import xchg_relaxed
+
+    def build() -> Program:
+        p = Program("LB+xchg")
+        x, y = p.var("x"), p.var("y")
+
+        @p.thread
+        def P0() -> None:
+            observe("r", xchg_relaxed(x, 1))
+            WRITE_ONCE(y, 1)
+
+        @p.thread
+        def P1() -> None:
+            observe("r", xchg_relaxed(y, 2))
+            WRITE_ONCE(x, 2)
+
+        p.forbid(lambda f: f["P0:r"] == 2 and f["P1:r"] == 1, "load buffering")
+        return p
+
+    res = explore(build(), "lkmm")
+    (v,) = res.violations
+    g = rebuild(build(), v.replay)
+    reads = {(e.tid, e.idx): e.rf.ref for evs in g.threads for e in evs if e.kind == 0}  # type: ignore[union-attr]
+    assert reads == {(0, 0): (1, 3), (1, 0): (0, 3)}

@@ -176,7 +176,8 @@ class Explorer:
             g.restrict(r.stamp)
             g.set_rf(r, w)
             r.added_max = False
-            if not model.read_ok(g, r) or not self._after_read(g, wl, r):
+            if (not model.read_ok(g, r) or (model.prune_choices and not model.prefix_consistent(g))
+                    or not self._after_read(g, wl, r)):
                 self.stats.inconsistent += 1
                 return
             self._visit(g, wl)
@@ -187,7 +188,7 @@ class Explorer:
             co.remove(w)
             co.insert(co.index(p) + 1, w)
             w.added_max = False
-            if not model.write_ok(g, w):
+            if not model.write_ok(g, w) or (model.prune_choices and not model.prefix_consistent(g)):
                 self.stats.inconsistent += 1
                 return
             self._calc_revisits(g, wl, w)

@@ -352,7 +352,15 @@ class Graph:
                 # in a branch, and the kept one is the same write after the join (it comes next)
                 ok = False
             if not ok:
-                if k in TERMINAL_KINDS or len(evs) >= self.beh[tid].limit or (e.kind == GW and e.rmw):
+                if k in TERMINAL_KINDS:
+                    # The thread ends (or waits, fails, hits its bound) before the kept event: this
+                    # graph is no execution, and none is lost.  The reads in the gap that led here
+                    # were added with their alternatives, which may lead to the kept event.
+                    self.broken = (f"thread {self.prog.threads[tid].name} ends before its kept event "
+                                   f"{e!r} once an earlier read changed")
+                    self.cursor[tid] = cur
+                    return
+                if len(evs) >= self.beh[tid].limit or (e.kind == GW and e.rmw):
                     self.broken = (f"thread {self.prog.threads[tid].name} no longer makes its event "
                                    f"{e!r} once an earlier read changed")
                     self.cursor[tid] = cur

@@ -36,9 +36,13 @@ when it starts at an ``rcu_dereference()`` (mode ``consume``) or an acquire.  De
 writes still order them (no CPU speculates stores).
 
 The check runs on whole graphs.  The explorer prunes partial graphs by per-location coherence
-(:meth:`read_ok`/:meth:`write_ok`, exact for that axiom) and asks :meth:`consistent` of each
-finished execution; every axiom is monotone in the graph, so a graph found inconsistent would
-stay so however it is extended, and nothing is lost by asking late.
+(:meth:`read_ok`/:meth:`write_ok`, exact for that axiom), asks the other axioms but
+plain-coherence (:meth:`prefix_consistent`) each time a read or a write takes another than its
+first choice, and asks :meth:`consistent` of each finished execution.  Those axioms are
+monotone in the graph: a graph found inconsistent stays so however it is extended, so dropping
+it early loses nothing, and it saves running the threads to their ends for each of the many
+choices that make an hb or pb cycle at once (the full ``baseline-locked`` KVM scenario: 3
+executions in 60 s before, all 4,520 in 48 s after).
 """
 
 from __future__ import annotations
@@ -1305,6 +1309,9 @@ class LKMM(MemoryModel):
     load_buffering = True
     #: the full check runs on finished executions (see the module docstring)
     check_when_complete = True
+    #: (most reads-from choices of a KVM model make an hb or pb cycle: pruned at once instead
+    #: of after the threads have run to their ends)
+    prune_choices = True
 
     def read_ok(self, g: Graph, r: Ev) -> bool:
         return loc_coherent(g, r.loc)

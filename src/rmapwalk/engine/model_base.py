@@ -27,9 +27,15 @@ class MemoryModel:
     tracks_deps = False
     #: whether a read may take its value from a po-later write it does not depend on (the
     #: explorer then revisits by dependency prefixes: :meth:`Graph.dep_masks`)
-    load_buffering = False    #: whether :meth:`consistent` must also be asked of every finished execution (the model
+    load_buffering = False
+    #: whether :meth:`consistent` must also be asked of every finished execution (the model
     #: prunes partial graphs by a weaker, exact-for-its-part check)
     check_when_complete = False
+    #: whether the explorer asks :meth:`prefix_consistent` of a graph each time a read or write
+    #: takes another than its first choice (a forward revisit), dropping the graph and all its
+    #: extensions when it fails; sound when that check is monotone (no extension of an
+    #: inconsistent graph is consistent), worth it when most such graphs are inconsistent
+    prune_choices = False
 
     # -- ppo -----------------------------------------------------------------------------------
     def ordered_after(self, a: Ev, evs: list[Ev]) -> list[Ev]:

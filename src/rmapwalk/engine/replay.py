@@ -29,7 +29,7 @@ def _read_ahead(g: Graph, prog: Program, lengths: list[int], rfs: list[list[tupl
         if len(evs) >= lengths[t] or vals is None:
             continue
         node = g.cursor[t]
-        if node.kind != READ:  # (an RMW's write half needs the value's write: not ahead)
+        if node.kind != READ and node.kind != RMW:
             continue
         ref = rfs[t][rpos[t]]
         val = decode_value(vals[rpos[t]])
@@ -37,6 +37,12 @@ def _read_ahead(g: Graph, prog: Program, lengths: list[int], rfs: list[list[tupl
         init = g.co_list(node.loc)[0]
         r = g.add_read(t, node, init)  # (its real write is linked once rebuilt)
         ahead.append((r, ref, val))
+        if node.kind == RMW:
+            # the write half is what the RMW makes of the recorded value; its place in co is
+            # set with every other write's from the recorded coherence order
+            wval = node.op(val)  # type: ignore[misc]
+            if wval is not NO_WRITE:
+                g.add_rmw_write(r, wval)
         g.cursor[t] = g.beh[t].child(node, val)
         return True
     return False
