@@ -34,7 +34,7 @@ tour: $(RUN_STAMP)
 	$(BIN)/python -m rmapwalk.demo
 
 docs: $(RUN_STAMP)
-	$(BIN)/rmapwalk review --mutations --jobs --markdown > docs/review.md
+	$(BIN)/rmapwalk review --full --mutations --jobs --markdown > docs/review.md
 	$(BIN)/rmapwalk switches --markdown > docs/switches.md
 
 lint: $(STAMP)

@@ -43,7 +43,7 @@ KEEP_VIOLATIONS = 64
 DEFAULT_MAX_EVENTS = 1000
 
 #: the review command that regenerates docs/review.md
-DOCS_COMMAND = "rmapwalk review --mutations --jobs --markdown > docs/review.md"
+DOCS_COMMAND = "rmapwalk review --full --mutations --jobs --markdown > docs/review.md"
 
 
 # -- running ------------------------------------------------------------------------------------
@@ -179,21 +179,25 @@ def select(names: Iterable[str] | None = None) -> list[Scenario]:
 MODEL_ORDER = ("sc", "tso", "pso", "weak", "lkmm", "lkmm-alpha")
 
 
-def scenario_models(sc: Scenario, settings: Mapping[str, Any] | None = None) -> list[str]:
+def scenario_models(sc: Scenario, settings: Mapping[str, Any] | None = None, full: bool = True) -> list[str]:
     """The memory models named in ``sc``'s expected table, for ``settings`` (every setting when
-    ``None``): what the review runs it under when no models are given.  SC, TSO and PSO for the
-    2013 questions, LKMM (and LKMM-alpha where asked) too for the 2025 ones; a row the table
-    leaves out (a model out of reach for that setting) is not run."""
+    ``None``): what the review runs it under when no models are given.  Without ``full``, only
+    those of them in the scenario's ``quick_models`` (the default review: SC, TSO and PSO for
+    most 2013 questions, whose LKMM rows take 30-50 s each).  A row the table leaves out (a model
+    out of reach for that setting) is not run."""
     named = {e.model for e in sc.expected if settings is None or dict(e.settings) == dict(settings)}
+    if not full and sc.quick_models is not None:
+        named &= set(sc.quick_models)
     return [m for m in MODEL_ORDER if m in named] + sorted(named - set(MODEL_ORDER)) or list(DEFAULT_MODELS)
 
 
-def plan(scenarios: Sequence[Scenario], models: Sequence[str] | None) -> list[tuple[Scenario, dict[str, Any], str]]:
+def plan(scenarios: Sequence[Scenario], models: Sequence[str] | None,
+         full: bool = False) -> list[tuple[Scenario, dict[str, Any], str]]:
     """The runs a review makes, in order: each scenario's settings, each under every model of
     ``models``, or, when ``models`` is ``None``, under the models its own table names for that
-    setting (:func:`scenario_models`)."""
+    setting (:func:`scenario_models`; ``full``: all of them, else its quick ones)."""
     return [(sc, settings, m) for sc in scenarios for settings in settings_of(sc)
-            for m in (models if models is not None else scenario_models(sc, settings))]
+            for m in (models if models is not None else scenario_models(sc, settings, full))]
 
 
 def planned_models(planned: Sequence[tuple[Scenario, dict[str, Any], str]]) -> list[str]:
@@ -211,13 +215,13 @@ def columns(sc: Scenario, runs: Sequence[Run], models: Sequence[str]) -> list[st
 def run_review(scenarios: Sequence[Scenario], models: Sequence[str] | None, *, max_executions: int | None = None,
                timeout: float | None = None, progress: Callable[[Run], None] | None = None,
                starting: Callable[[Scenario, Mapping[str, Any], str], None] | None = None,
-               jobs: int = 1) -> list[Run]:
+               jobs: int = 1, full: bool = False) -> list[Run]:
     """Every run of :func:`plan`, in the plan's order; ``starting`` is called before each run,
     ``progress`` after it.  With ``jobs > 1`` the runs are shared out among that many worker
     processes (each run is one exhaustive exploration, independent of the others, so the
     verdicts, counts and kept traces are those of a single process); ``progress`` is then called
     as runs finish, ``starting`` as they are handed out."""
-    planned = plan(scenarios, models)
+    planned = plan(scenarios, models, full)
     if jobs > 1 and len(planned) > 1:
         return _run_parallel(planned, jobs, max_executions, timeout, progress, starting)
     runs = []
@@ -311,6 +315,30 @@ def answer(sc: Scenario, runs: Sequence[Run]) -> str:
             text_ += " " + note
     return text_
 
+
+#: what the LKMM rows of a 2013 question add to its answer (``review --full``), printed after it
+#: only when the scenario's LKMM rows were run and every run gave its expected verdict
+LKMM_ANSWERS: dict[str, str] = {
+    "remove-move":
+        "Under LKMM (the portable answer) the bottom-up walk misses the moved entry too, with either "
+        "pte-list algorithm (I5): nothing orders the walker's loads of two slots, so it can read the "
+        "old slot after the clear and the new one before the move, whatever the mover's smp_wmb(). "
+        "x86 keeps loads in order; a weakly ordered CPU needs an smp_rmb() after each slot load "
+        "(walk_rmb=on, not in the series), which holds.",
+    "add-position":
+        "Under LKMM the head add at PTE_LIST_EXT 1 also needs the walker's slot loads ordered "
+        "(walk_rmb=on): the series' head refill moves an entry from the head desc into the emptied "
+        "slot, the move of question remove-move.",
+    "sp-free":
+        "Under LKMM call_rcu is a use-after-free as well: the walker's plain loads of the table are "
+        "not ordered before the faulting vCPU's reuse of the page after the callback freed it "
+        "(LKMM bounds a plain access of a read-side section only through the grace period's own "
+        "thread; question sp-rcu). The type-stable table holds.",
+    "spt-reuse":
+        "Under LKMM the call_rcu row races as well (data race, mixed accesses): the walker's plain "
+        "header loads are not ordered before the reuse of the freed page (question sp-rcu); the "
+        "value check with spt_init=once still holds.",
+}
 
 #: the answer to each question, printed only when every run of the scenario gave its expected
 #: verdict (so the text never claims more than the runs show)
@@ -469,13 +497,18 @@ ANSWERS: dict[str, str] = {
 
 def answer_text(sc: Scenario, runs: Sequence[Run] = ()) -> str | None:
     """The answer of ``sc``: written from its ``runs`` for the seed questions
-    (:mod:`rmapwalk.review_seed`), else the fixed text (:data:`ANSWERS`, or the 2025 section's)."""
+    (:mod:`rmapwalk.review_seed`), else the fixed text (:data:`ANSWERS`, or the 2025 section's),
+    followed by what LKMM adds (:data:`LKMM_ANSWERS`) when ``runs`` include LKMM runs of ``sc``."""
     from rmapwalk import review_seed
 
     write = review_seed.ANSWERS.get(sc.name)
     if write is not None:
         return write(runs_of(sc, runs))
-    return ANSWERS.get(sc.name) or _section_2025().ANSWERS.get(sc.name)
+    text_ = ANSWERS.get(sc.name) or _section_2025().ANSWERS.get(sc.name)
+    extra = LKMM_ANSWERS.get(sc.name)
+    if text_ and extra and any(r.model.startswith("lkmm") for r in runs_of(sc, runs)):
+        text_ += " " + extra
+    return text_
 
 
 def _section_2025() -> Any:
@@ -700,6 +733,9 @@ def markdown_questions(scenarios: Sequence[Scenario], runs: Sequence[Run], headi
     for sc in scenarios:
         races = f" ({', '.join(sc.races)})" if sc.races else ""
         out += ["", f"{heading} `{sc.name}`{races}", "", f"**Question.** {sc.question}", "", answer(sc, runs)]
+        out += ["", *markdown_matrix(sc, runs)]
+        if sc.size:
+            out += ["", f"**Size.** {sc.size}"]
         for r, same in _violation_runs(runs):
             if r.scenario is not sc:
                 continue
@@ -713,6 +749,23 @@ def markdown_questions(scenarios: Sequence[Scenario], runs: Sequence[Run], headi
                 continue
             out += ["", title + ":", "", "```",
                     text.violation_block(v.kind, v.message, r.trace, v.thread, v.where, False), "```"]
+    return out
+
+
+def markdown_matrix(sc: Scenario, runs: Sequence[Run]) -> list[str]:
+    """The question's settings x models table (a column per model it was run under; a cell
+    that differs from the expected table is marked ``!``)."""
+    models = [m for m in MODEL_ORDER if any(r.model == m for r in runs_of(sc, runs))]
+    models += sorted({r.model for r in runs_of(sc, runs)} - set(models))
+    out = ["| setting | " + " | ".join(m.upper() for m in models) + " |",
+           "|---|" + "---|" * len(models)]
+    for settings, row in matrix(sc, runs, models):
+        cells = [cell_text(r) + (" !" if r is not None and r.as_expected is False else "") for r in row]
+        out.append(f"| `{describe_settings(settings)}` | " + " | ".join(cells) + " |")
+    props = properties_of(sc, runs)
+    named = [p for p in props if short_property(p) != p]
+    if named:
+        out += ["", "; ".join(f"{short_property(p)}: {p}" for p in named) + "."]
     return out
 
 

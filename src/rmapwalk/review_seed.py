@@ -92,7 +92,8 @@ def rcu_accessors(runs: Sequence[RunLike]) -> str:
         low = minimal.get("lkmm-alpha")
         if low is not None and low.verdict == HOLDS:
             alpha += (", for the pointers to descs only: the slot loads, address-dependent on them, "
-                      "need no smp_rmb()")
+                      "need no smp_rmb() against a concurrent add (against an entry moved by a removal "
+                      "they do: question remove-move, walk_rmb)")
         elif low is not None and low.verdict == VIOLATED:
             alpha += (", for the slot loads too: with it on the desc pointers only, the sptep read from a "
                       f"slot by READ_ONCE() may be followed by a stale spte ({_short(sorted(low.properties))})")

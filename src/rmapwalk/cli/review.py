@@ -49,13 +49,17 @@ from rmapwalk.report import narrow, progress, review_html, review_text
 @click.option("--full-trace", is_flag=True, help="Print long traces in full (text output).")
 @click.option("--verbose", "-v", is_flag=True, help="Print one line per finished run on stderr.")
 @click.option("--progress", "verbose_compat", is_flag=True, hidden=True, help="Same as --verbose.")
+@click.option("--full", is_flag=True,
+              help="Run every row of each scenario's expected table (also the LKMM rows of the older questions, "
+                   "30-50 s each, which the default review leaves to docs/review.md).")
 @click.option("--mutations", is_flag=True,
               help="Add the mutation table (`rmapwalk mutate kvm` under these models and LKMM).")
 @click.option("--jobs", "-j", type=click.IntRange(min=0), is_flag=False, flag_value=0, default=None, metavar="N",
               help="Worker processes for the runs and --mutations (--jobs alone or 0: one per core).")
 def review_cmd(markdown: bool, html_file: str | None, models_text: str | None, scenario_names: tuple[str, ...],
                max_executions: int | None, timeout: float | None, traces: str, layout: str, width: int | None,
-               full_trace: bool, verbose: bool, verbose_compat: bool, mutations: bool, jobs: int | None) -> None:
+               full_trace: bool, verbose: bool, verbose_compat: bool, full: bool, mutations: bool,
+               jobs: int | None) -> None:
     """Answer the 2013 review's questions (and, in a section "2025: lockless aging", those of the
     2025 series): run every scenario's proposal and broken alternatives.
 
@@ -77,7 +81,7 @@ def review_cmd(markdown: bool, html_file: str | None, models_text: str | None, s
         except ValueError as e:
             raise Fail(str(e)) from None
         t0 = time.perf_counter()
-        plan = review.plan(chosen, asked)
+        plan = review.plan(chosen, asked, full)
         models = asked if asked is not None else review.planned_models(plan)
         with progress.RunsProgress(len(plan), enabled=progress.wanted()) as bar:
             def show(r: review.Run) -> None:
@@ -88,7 +92,7 @@ def review_cmd(markdown: bool, html_file: str | None, models_text: str | None, s
             runs = review.run_review(chosen, asked, max_executions=max_executions, timeout=timeout,
                                      progress=show, starting=lambda sc, st, m: bar.start(
                                          f"{sc.name} [{review.describe_settings(st)}] @{m}"),
-                                     jobs=worker_count(jobs) if jobs is not None else 1)
+                                     jobs=worker_count(jobs) if jobs is not None else 1, full=full)
         total = time.perf_counter() - t0
         mut = None
         if mutations:

@@ -40,7 +40,7 @@ from rmapwalk.engine.graph import GR, GW, Ev, Graph
 from rmapwalk.engine.models import MemoryModel, co_succ, get_model
 from rmapwalk.engine.program import Final, Program
 from rmapwalk.engine.result import DEFAULT_MAX_OUTCOMES, HOLDS, INCOMPLETE, VIOLATED, Result, Stats, Violation
-from rmapwalk.engine.runtime import ModelError, ThreadBehaviour
+from rmapwalk.engine.runtime import MODEL_ERROR, ModelError, ThreadBehaviour
 
 _RF, _CO, _BREV = 0, 1, 2
 #: a work item: (kind, event, write, tainted) -- see Explorer._explore.  Items hold the events
@@ -92,7 +92,8 @@ class Explorer:
         #: revisits keep the dependency prefix of the write, not its (po | rf)-prefix: reads may
         #: take values from po-later writes they do not depend on (load buffering)
         self.lb = self.model.load_buffering
-        self.beh = [ThreadBehaviour(td, i, self.opt.max_events, prog, deps) for i, td in enumerate(prog.threads)]
+        self.beh = [ThreadBehaviour(td, i, self.opt.max_events, prog, deps, self.model.check_when_complete)
+                    for i, td in enumerate(prog.threads)]
         self.stats = Stats()
         self.result = Result(prog.name, self.model.name, HOLDS, stats=self.stats, max_outcomes=self.opt.max_outcomes)
         for c in prog.conditions:
@@ -577,6 +578,9 @@ class Explorer:
             stats.inconsistent += 1
             self._check_bounds()
             return
+        for end in g.cursor:  # the model's own error, in an execution that is one
+            if end.kind == ERROR and end.label == MODEL_ERROR:
+                raise end.value
         # A thread that failed an assertion (or ran past the event bound) stopped there; the
         # others ran on, so that their later writes could still revisit earlier reads.
         for t, end in enumerate(g.cursor):
@@ -601,10 +605,15 @@ class Explorer:
         if blocked:
             stats.blocked += 1
             if self._deadlocked(g):
-                waits = ", ".join(
-                    f"{self.prog.threads[t].name} in {c.label}" for t, c in enumerate(g.cursor) if c.kind == BLOCK
-                )
-                self._violation(g, "deadlock", f"every running thread waits forever: {waits}", None, None)
+                blocked_at = [(t, c) for t, c in enumerate(g.cursor) if c.kind == BLOCK]
+                waits = ", ".join(f"{self.prog.threads[t].name} in {c.label}" for t, c in blocked_at)
+                if all(c.value == "spin" for _, c in blocked_at):
+                    # a spin (assume(..., kind="spin")) that nothing left can end: a livelock, named
+                    # by what the spin waited for
+                    self._violation(g, str(blocked_at[0][1].label), f"spins forever on values no thread will change "
+                                    f"again: {waits}", blocked_at[0][0], blocked_at[0][1])
+                else:
+                    self._violation(g, "deadlock", f"every running thread waits forever: {waits}", None, None)
             if opt.on_execution:
                 opt.on_execution(g, "blocked")
         else:
@@ -629,17 +638,27 @@ class Explorer:
 
     @staticmethod
     def _deadlocked(g: Graph) -> bool:
-        """Every thread that has not ended waits for a lock, and nothing left in this execution
-        can free it: each waiter's last read took the latest write of its location."""
+        """Every thread that has not ended waits for a lock or spins, and nothing left in this
+        execution can end the wait: a lock waiter's last read took the latest write of its
+        location; a spinner's reads since its last write or fence (the pass it would repeat)
+        all did."""
         waiting = False
         for t, c in enumerate(g.cursor):
             if c.kind == END:
                 continue
-            if c.kind != BLOCK or c.value != "lock":
+            if c.kind != BLOCK or c.value not in ("lock", "spin"):
                 return False
-            last = next((e for e in reversed(g.threads[t]) if e.kind == GR), None)
-            if last is None or g.co[last.loc][-1] is not last.rf:
-                return False
+            evs = [e for e in g.threads[t] if e is not None]
+            if c.value == "lock":
+                last = next((e for e in reversed(evs) if e.kind == GR), None)
+                if last is None or g.co[last.loc][-1] is not last.rf:
+                    return False
+            else:
+                for e in reversed(evs):
+                    if e.kind != GR:
+                        break
+                    if g.co[e.loc][-1] is not e.rf:
+                        return False
             waiting = True
         return waiting
 

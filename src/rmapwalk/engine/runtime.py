@@ -154,6 +154,8 @@ class Violated(AssertionError):
 #: the property of an execution in which thread code raised an exception (other than an
 #: AssertionError, a failed assertion, or a ModelError, a broken model)
 EXCEPTION = "exception"
+#: the label of the ERROR node of a deferred ModelError (see ThreadBehaviour.defer_model_errors)
+MODEL_ERROR = "model error"
 
 
 def exception_message(e: BaseException) -> str:
@@ -320,14 +322,22 @@ def current() -> _Recorder:
 class ThreadBehaviour:
     """The memoized behaviour trie of one thread of a program."""
 
-    __slots__ = ("tdef", "tid", "limit", "root", "runs", "prog", "memo", "memo_limit", "track_deps")
+    __slots__ = ("tdef", "tid", "limit", "root", "runs", "prog", "memo", "memo_limit", "track_deps",
+                 "defer_model_errors")
 
     #: how many memoized runs a thread keeps before forgetting them (bounds memory on long
     #: searches: forgotten behaviour is recomputed by re-running the thread when needed again)
     MEMO_LIMIT = 5000
 
-    def __init__(self, tdef: ThreadDef, tid: int, limit: int, prog: Any = None, track_deps: bool = False) -> None:
+    def __init__(self, tdef: ThreadDef, tid: int, limit: int, prog: Any = None, track_deps: bool = False,
+                 defer_model_errors: bool = False) -> None:
         self.track_deps = track_deps
+        #: a ModelError raised by thread code ends the thread in an ERROR node labelled
+        #: MODEL_ERROR (the exception its value) instead of propagating: under a model that
+        #: judges executions only when complete (LKMM), thread code also runs on values of
+        #: graphs that turn out inconsistent, where a model's own sanity check can fail; the
+        #: explorer raises the error only if the execution is consistent
+        self.defer_model_errors = defer_model_errors
         self.tdef = tdef
         self.prog = prog
         self.memo: list[Node] = []
@@ -376,7 +386,11 @@ class ThreadBehaviour:
         except ModelError as e:
             if e.src is None:
                 e.src = _tb_src(e.__traceback__)
-            raise
+            if not self.defer_model_errors or rec.done:
+                raise
+            _terminal(rec, ERROR, e, e.src)
+            assert rec.tail is not None
+            rec.tail.label = MODEL_ERROR
         except Exception as e:  # thread code raised: the execution stops there, a violation
             if not rec.done:
                 _terminal(rec, ERROR, exception_message(e), _tb_src(e.__traceback__))

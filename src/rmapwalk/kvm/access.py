@@ -26,6 +26,7 @@ Kinds of access:
                ``rcu_dereference``
 ``walker_read_entry`` the lockless walker's loads of a desc slot (an sptep): the same, but
                ``READ_ONCE`` with ``lockless_deref=desc_pointers``
+``walker_slot_barrier`` after each such slot load: ``smp_rmb()`` with ``walk_rmb=on``, else nothing
 ``kernel_read``, plain C accesses to other fields (shadow-page header, ``page_private``,
 ``kernel_write`` spt entries initialised by ``init_shadow_page_table``)
 ``cache_alloc``, ``kmem_cache_alloc`` (0 when the cache is exhausted) / ``kmem_cache_free``
@@ -46,7 +47,7 @@ from typing import TYPE_CHECKING, Any
 
 from rmapwalk.engine.runtime import ModelError
 from rmapwalk.kernel.atomic import cmpxchg, xchg
-from rmapwalk.kernel.barriers import smp_wmb
+from rmapwalk.kernel.barriers import smp_rmb, smp_wmb
 from rmapwalk.kernel.once import READ_ONCE, WRITE_ONCE, plain_read, plain_write
 from rmapwalk.kernel.rcu import rcu_assign_pointer, rcu_dereference
 from rmapwalk.kernel.slab import KmemCache, kmem_cache_alloc, kmem_cache_free
@@ -71,6 +72,7 @@ class MmuOps:
     move_barrier: Callable[[], None]
     walker_read: Callable[[int], Any]
     walker_read_entry: Callable[[int], Any]
+    walker_slot_barrier: Callable[[], None]
     kernel_read: Callable[[int], Any]
     kernel_write: Callable[[int, Any], None]
     cache_alloc: Callable[[KmemCache], int]
@@ -93,6 +95,7 @@ def runtime_ops(sw: Switches) -> MmuOps:
         move_barrier=_nothing if sw.publish == "none" else smp_wmb,
         walker_read=READ_ONCE if sw.lockless_deref == "once" else rcu_dereference,
         walker_read_entry=rcu_dereference if sw.lockless_deref == "rcu_dereference" else READ_ONCE,
+        walker_slot_barrier=smp_rmb if sw.walk_rmb == "on" else _nothing,
         kernel_read=plain_read,
         kernel_write=plain_write,
         cache_alloc=kmem_cache_alloc,
@@ -140,7 +143,7 @@ def build_ops(prog: Program) -> MmuOps:
             write(addr, new)
         return cur
 
-    return MmuOps(read, write, write, _nothing, _nothing, walker_read, walker_read, read, write, cache_alloc,
+    return MmuOps(read, write, write, _nothing, _nothing, walker_read, walker_read, _nothing, read, write, cache_alloc,
                   cache_free, read, write, spte_xchg, spte_cmpxchg)
 
 

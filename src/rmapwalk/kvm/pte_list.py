@@ -28,7 +28,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Protocol
 
+from rmapwalk.engine.deps import plain
 from rmapwalk.engine.mutation import mutation_point
+from rmapwalk.engine.ops import assume
 from rmapwalk.engine.runtime import ModelError, Violated
 from rmapwalk.kernel.nulls import NULLS_MARKER
 from rmapwalk.kernel.rcu import rcu_read_lock, rcu_read_unlock
@@ -399,7 +401,10 @@ def pte_list_walk_lockless(kvm: PteListVm, head: int, fn: Callable[[int], Any]) 
     Restarts are bounded by ``kvm.max_walk_restarts`` (default: twice the number of descs and
     rmap heads the program can change, a restart needing a concurrent change of one of them):
     one more raises ``Violated("I6 lockless walk terminates")`` (invariant I6), instead of
-    running into the engine's event bound.
+    running into the engine's event bound.  A restarted pass that reads exactly what the one
+    before it read blocks the walker (a spin on values no writer changed since: not a livelock
+    where stores propagate; without this, LKMM, which has no fairness, lets every restart read
+    the same stale chain).
     """
     if kvm.sw.pte_list == "6.15":
         raise ModelError("the 2013 lockless walker has no 6.15 form (6.15 walks rmaps locklessly only for "
@@ -412,6 +417,7 @@ def pte_list_walk_lockless(kvm: PteListVm, head: int, fn: Callable[[int], Any]) 
     own = pte_list_end(kvm, head)
     order = list(reversed(range(kvm.ext))) if kvm.sw.walk_order == "bottom_up" else list(range(kvm.ext))
     restarts = 0
+    last_pass: list[Any] | None = None
     rcu_read_lock()
     while True:
         v = kvm.ops.walker_read(head)
@@ -421,17 +427,29 @@ def pte_list_walk_lockless(kvm: PteListVm, head: int, fn: Callable[[int], Any]) 
             fn(v)
             break
         desc = v & ~1
+        this_pass = [plain(v)]
         while True:
             for i in order:
                 p = kvm.ops.walker_read_entry(_slot(kvm, desc, i))
+                kvm.ops.walker_slot_barrier()
+                this_pass.append(plain(p))
                 if p:
                     fn(p)
             m = kvm.ops.walker_read(_more(kvm, desc))
+            this_pass.append(plain(m))
             if not is_desc_ptr(m):
                 break
             desc = m
         if not nulls or mutation_point("lockless walk: nulls check", m == own) or m == 0:
             break
+        # A pass that read exactly what the previous one read made no progress: the walker
+        # would spin on values no writer has changed since.  Real stores propagate, so that
+        # execution is a blocked spin (as a spin loop's, GenMC's rule), not an I6 violation;
+        # the memory models here, LKMM first, have no such fairness and would let every read of
+        # the restart return the same stale value forever.  Only if every other thread has
+        # ended and the pass read the latest values is it a livelock: I6 (Explorer._deadlocked).
+        assume(this_pass != last_pass, I6, kind="spin")
+        last_pass = this_pass
         restarts += 1  # a foreign nulls marker: restart from the head
         if restarts > max_walk_restarts(kvm):
             raise Violated(I6, f"the lockless walk of rmap {int(head):#x} restarted {restarts} times "

@@ -88,6 +88,11 @@ _TABLE: list[Switch] = [
            "Gleb asked in the review (seed mail), or rcu_dereference() only for the desc pointers "
            "(the head word and `more`) with READ_ONCE for the sptep slots, the minimum if only "
            "pointers to descs needed dependency ordering (seed question 1)"),
+    Switch("walk_rmb", ("off", "on"), "off",
+           "smp_rmb() after each slot load of the lockless walker, so that the next slot and `more` "
+           "are read after it: the read side of the smp_wmb() between storing a moved entry and "
+           "clearing its old slot (not in the series; x86 keeps loads in order, LKMM does not: R7 "
+           "under lkmm)"),
     Switch("walk_order", ("bottom_up", "ascending"), "bottom_up",
            "slot order of the lockless walker inside a desc: from the highest slot down (series) or "
            "from slot 0 up (the 3.11 iterator's order); §3.9, R7"),
@@ -255,6 +260,7 @@ class Switches:
     publish: str
     rmap_access: str
     lockless_deref: str
+    walk_rmb: str
     walk_order: str
     spt_cache: str
     write_protect: str

@@ -57,6 +57,13 @@ class Scenario:
     #: the review the question belongs to: ``"2013"`` (Xiao's lockless write-protect) or
     #: ``"2025"`` (the per-rmap lock and lockless aging); ``rmapwalk review`` gives each its section
     review: str = "2013"
+    #: what the scenario cuts from the kernel's sizes (``PTE_LIST_EXT``, entries per table, the
+    #: number of vCPUs and rounds) and why; the review prints it under the question
+    size: str = ""
+    #: the models the default review runs each setting under (``None``: every model of the
+    #: expected table); ``rmapwalk review --full`` runs the table's other rows too (the LKMM
+    #: rows of the older questions, 30-50 s each: docs/review.md has them)
+    quick_models: tuple[str, ...] | None = None
 
     def switches(self, preset: Switches | None = None, **settings: Any) -> Switches:
         """The scenario's base values over ``preset`` (default: the 3.11 defaults), then

@@ -98,6 +98,10 @@ ADD_POSITION = Scenario(
              "walker's own nulls marker, so that the walk ends early without a restart (series patch 7: "
              "insert at the head)?",
     races=("R7",),
+    size=(
+        "PTE_LIST_EXT=1 and 3 (both rows): three descs, the fewest for the walker to stand on a middle "
+        "one; 3 * PTE_LIST_EXT roots."
+    ),
     base=LOCKLESS,
     build_fn=add_position,
     expected=(
@@ -108,7 +112,17 @@ ADD_POSITION = Scenario(
         + expect({"pte_list": "head", "add_position": "tail", "pte_list_ext": 1}, _I5)
         + expect({"pte_list": "3.11", "pte_list_ext": 3}, _I5)
         + expect({"pte_list": "head", "pte_list_ext": 3}, ALL_HOLD)
+        + expect({"pte_list": "head", "pte_list_ext": 1, "walk_rmb": "on"}, ALL_HOLD)
+        # LKMM (review --full)
+        + expect({"pte_list": "3.11", "pte_list_ext": 1}, {"lkmm": frozenset({I5})})
+        + expect({"pte_list": "head", "pte_list_ext": 1}, {"lkmm": frozenset({I5})})
+        + expect({"pte_list": "3.11", "add_position": "head", "pte_list_ext": 1}, {"lkmm": HOLDS})
+        + expect({"pte_list": "head", "add_position": "tail", "pte_list_ext": 1}, {"lkmm": frozenset({I5})})
+        + expect({"pte_list": "3.11", "pte_list_ext": 3}, {"lkmm": frozenset({I5})})
+        + expect({"pte_list": "head", "pte_list_ext": 3}, {"lkmm": HOLDS})
+        + expect({"pte_list": "head", "pte_list_ext": 1, "walk_rmb": "on"}, {"lkmm": HOLDS})
     ),
+    quick_models=("sc", "tso", "pso"),
 )
 
 
@@ -143,13 +157,19 @@ PUBLISH_LINK = Scenario(
              "(smp_wmb() or rcu_assign_pointer(), Gleb's rcu question in the seed mail), for a "
              "lockless walker reading the rmap while it turns from one entry into a chain?",
     races=(),
+    size='PTE_LIST_EXT=3 as in the kernel. Two sptes (two roots), one fault, one harvest.',
     base={**LOCKLESS, "pte_list": "head", "pte_list_ext": 3},
     build_fn=publish_link,
     expected=(
         expect({"publish": "wmb"}, ALL_HOLD)
         + expect({"publish": "rcu_assign_pointer"}, ALL_HOLD)
         + expect({"publish": "none"}, {"sc": HOLDS, "tso": HOLDS, "pso": frozenset({I5})})
+        # LKMM (review --full)
+        + expect({"publish": "wmb"}, {"lkmm": HOLDS})
+        + expect({"publish": "rcu_assign_pointer"}, {"lkmm": HOLDS})
+        + expect({"publish": "none"}, {"lkmm": frozenset({I5})})
     ),
+    quick_models=("sc", "tso", "pso"),
 )
 
 
@@ -187,13 +207,22 @@ ZAP_VCPU_WALK = Scenario(
              "that a concurrent zap frees, and does it need both the smp_mb() of "
              "walk_shadow_page_lockless_begin and the flush before kvm_mmu_commit_zap_page frees?",
     races=(),
+    size=(
+        "PTE_LIST_EXT=3 as in the kernel. Tables of 2 entries, two levels, one fast-path fault against "
+        "one zap."
+    ),
     base={"spt_entries": 2, "pte_list_ext": 3},
     build_fn=zap_vcpu_walk,
     expected=(
         expect({}, ALL_HOLD)
         + expect({"walk_begin_mb": "off"}, {"sc": HOLDS, "tso": frozenset({UAF}), "pso": frozenset({UAF})})
         + expect({"zap_flush": "none"}, _all(UAF))
+        # LKMM (review --full)
+        + expect({}, {"lkmm": HOLDS})
+        + expect({"walk_begin_mb": "off"}, {"lkmm": frozenset({UAF})})
+        + expect({"zap_flush": "none"}, {"lkmm": frozenset({UAF})})
     ),
+    quick_models=("sc", "tso", "pso"),
 )
 
 
@@ -232,9 +261,16 @@ DROP_ORDER = Scenario(
     question="With the lockless write-protect, must drop_spte clear the spte before it removes it "
              "from the rmap (3.11's order), so that the walker never misses a present spte?",
     races=(),
+    size='PTE_LIST_EXT=3 as in the kernel. One spte, one zap, one guest write, one harvest.',
     base={**LOCKLESS, "pte_list": "head", "pte_list_ext": 3},
     build_fn=drop_order,
-    expected=expect({"drop_order": "clear_first"}, ALL_HOLD) + expect({"drop_order": "remove_first"}, _all(I1)),
+    expected=(
+        expect({"drop_order": "clear_first"}, ALL_HOLD) + expect({"drop_order": "remove_first"}, _all(I1))
+        # LKMM (review --full)
+        + expect({"drop_order": "clear_first"}, {"lkmm": HOLDS})
+        + expect({"drop_order": "remove_first"}, {"lkmm": frozenset({I1})})
+    ),
+    quick_models=("sc", "tso", "pso"),
 )
 
 SCENARIOS = (ADD_POSITION, PUBLISH_LINK, ZAP_VCPU_WALK, DROP_ORDER)
