@@ -787,10 +787,15 @@ def markdown_report(runs: Sequence[Run], scenarios: Sequence[Scenario], total_se
     if new_scs:
         body += "\n" + _section_2025().markdown_section(new_runs, new_scs)
     if mutations is not None:
-        from rmapwalk import mutate as mm
-
-        body += "\n" + mm.markdown_report(mutations).rstrip("\n") + "\n"
+        body += markdown_mutations(mutations)
     return body
+
+
+def markdown_mutations(mutations: Any) -> str:
+    """The mutation table's part of docs/review.md (what :func:`markdown_report` appends)."""
+    from rmapwalk import mutate as mm
+
+    return "\n" + mm.markdown_report(mutations).rstrip("\n") + "\n"
 
 
 def _markdown_2013(runs: Sequence[Run], scenarios: Sequence[Scenario], total_seconds: float,
@@ -840,6 +845,7 @@ __all__ = [
     "cell_text",
     "columns",
     "counterexamples",
+    "markdown_mutations",
     "markdown_report",
     "matrix",
     "plan",

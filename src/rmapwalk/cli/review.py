@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import time
 
 import click
@@ -94,13 +95,19 @@ def review_cmd(markdown: bool, html_file: str | None, models_text: str | None, s
                                          f"{sc.name} [{review.describe_settings(st)}] @{m}"),
                                      jobs=worker_count(jobs) if jobs is not None else 1, full=full)
         total = time.perf_counter() - t0
+        if markdown:
+            # the review first, the mutation table after it: the answers are written (and kept)
+            # before the longer mutation run starts
+            click.echo(review.markdown_report(runs, chosen, total, asked), nl=False)
+            sys.stdout.flush()
         mut = None
         if mutations:
             mut = review.run_mutations(chosen, asked or list(review.DEFAULT_MODELS), jobs=worker_count(jobs), progress=(
                 (lambda line: click.echo(f"rmapwalk: review: mutate: {line}", err=True))
                 if verbose or verbose_compat else None))
         if markdown:
-            click.echo(review.markdown_report(runs, chosen, total, asked, mut), nl=False)
+            if mut is not None:
+                click.echo(review.markdown_mutations(mut), nl=False)
         else:
             w = width or min(narrow.terminal_width(), review_text.DEFAULT_WIDTH)
             click.echo(review_text.render(runs, chosen, total, models, width=w, traces=traces, layout=layout,
