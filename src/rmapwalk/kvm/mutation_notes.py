@@ -21,17 +21,32 @@ from rmapwalk.engine.mutation import Site
 
 _PKG = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 
-#: what separates a fully ordered RMW from a relaxed one lies beyond every model the KVM scenarios
-#: hold under
+#: what separates a fully ordered RMW from a relaxed one, where no holding run needs it
 _RELAXED = (
-    "Under PSO, the weakest model under which the scenarios hold, a relaxed RMW still acts on memory: "
-    "its read bypasses the store buffer and its write is ordered before everything after it; what the "
-    "full ordering adds (earlier stores visible before the RMW, later loads not hoisted above its read) "
-    "is visible under LKMM and on Arm/Power, and no KVM scenario holds under LKMM unmutated yet (see the "
-    "runs not used above). Needed beyond the modelled memory models")
+    "Under PSO a relaxed RMW still acts on memory: its read bypasses the store buffer and its write is "
+    "ordered before everything after it. What the full ordering adds (earlier stores visible before the "
+    "RMW, later loads not hoisted above its read) shows only under LKMM, and the LKMM runs that hold and "
+    "reach this RMW get the order they rely on from elsewhere (the lock around it, a later barrier or "
+    "release). Needed for orderings the scenarios do not exercise")
+
+#: a marked access (READ_ONCE/WRITE_ONCE) made plain
+_PLAIN = (
+    "The model's plain accesses are single-copy atomic and never torn, fused, repeated or invented: "
+    "what READ_ONCE()/WRITE_ONCE() forbid the compiler is not simulated, so a plain access differs "
+    "from a marked one only to LKMM's data-race check, and the holding runs that reach this access "
+    "with races reported see no concurrent conflicting access there (the lock holders' accesses are "
+    "serialized by mmu_lock; rcu-accessors' rmap_access=plain row shows the race where the walker "
+    "meets them). Needed against the compiler, outside the modelled scope")
+
+#: an rcu_dereference() made READ_ONCE()
+_DEREF = (
+    "Since Linux 4.15 READ_ONCE() orders the loads that depend on it as rcu_dereference() does, so "
+    "under LKMM the two are equivalent; LKMM-alpha (before 4.15), where they differ, is not among the "
+    "mutation table's models: the rcu-accessors rows show the difference (the series' READ_ONCE() "
+    "walker loses an entry under LKMM-alpha). Needed on the 2013 kernel")
 
 #: weakening -> the note of every surviving site of that weakening without a note of its own
-GENERAL: dict[str, str] = {mut.TO_RELAXED: _RELAXED}
+GENERAL: dict[str, str] = {mut.TO_RELAXED: _RELAXED, mut.TO_PLAIN: _PLAIN}
 
 _ONLY_LOCK_TAKER = (
     "In the scenarios that reach it this thread is the only one taking mmu_lock: the harvester is the "
@@ -96,7 +111,10 @@ def note_key(site: Site, weakening: str) -> tuple[str, str, str, str]:
 
 def explain(site: Site, weakening: str) -> str | None:
     """Why the mutant ``weakening`` of ``site`` survives, or ``None`` when nothing says."""
-    return NOTES.get(note_key(site, weakening)) or GENERAL.get(weakening)
+    note = NOTES.get(note_key(site, weakening))
+    if note is None and weakening == mut.TO_ONCE and "rcu_dereference" in note_key(site, weakening)[2]:
+        note = _DEREF
+    return note or GENERAL.get(weakening)
 
 
 __all__ = ["GENERAL", "NOTES", "explain", "note_key"]
