@@ -755,8 +755,7 @@ def markdown_questions(scenarios: Sequence[Scenario], runs: Sequence[Run], headi
 def markdown_matrix(sc: Scenario, runs: Sequence[Run]) -> list[str]:
     """The question's settings x models table (a column per model it was run under; a cell
     that differs from the expected table is marked ``!``)."""
-    models = [m for m in MODEL_ORDER if any(r.model == m for r in runs_of(sc, runs))]
-    models += sorted({r.model for r in runs_of(sc, runs)} - set(models))
+    models = planned_models([(sc, r.settings, r.model) for r in runs_of(sc, runs)])
     out = ["| setting | " + " | ".join(m.upper() for m in models) + " |",
            "|---|" + "---|" * len(models)]
     for settings, row in matrix(sc, runs, models):

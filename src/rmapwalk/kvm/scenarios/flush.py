@@ -11,7 +11,7 @@ from rmapwalk.kvm.dirty_log import kvm_mmu_slot_remove_write_access, rmap_write_
 from rmapwalk.kvm.invariants import I9, check_write_protected, migration_thread, require_no_dirty_page_lost
 from rmapwalk.kvm.mmu_checks import kvm_mmu_unlock
 from rmapwalk.kvm.mmu_page import KvmMmu
-from rmapwalk.kvm.scenarios import HOLDS, Scenario, expect
+from rmapwalk.kvm.scenarios import HOLDS, Scenario, expect, ext_unchanged
 from rmapwalk.kvm.switches import Switches
 from rmapwalk.kvm.vcpu import guest_write, kvm_create_vcpu, kvm_flush_remote_tlbs, prefault_spte
 
@@ -56,9 +56,8 @@ FLUSH_RULE = Scenario(
              "mmu_spte_update flush when the old spte was MMU-writable rather than only when it "
              "was writable (series patch 4)?",
     races=("R3",),
-    size=(
-        "PTE_LIST_EXT=3 as in the kernel: no rmap here holds more than one spte, so the value does not "
-        "change what runs (checked: the same verdicts and execution counts at 1 and 3). One gfn, one "
+    size=ext_unchanged("one spte") + (
+        "One gfn, one "
         "guest write, one harvest against one kvm_mmu_get_page."
     ),
     base={"write_protect": "lockless", "mark_order": "after_rmap", "pte_list": "head",
@@ -120,9 +119,8 @@ FLUSH_OUTSIDE_LOCK = Scenario(
              "(198c74f43f0f), and what makes that safe for a write-protector that finds W "
              "already clear?",
     races=("R8",),
-    size=(
-        "PTE_LIST_EXT=3 as in the kernel: no rmap here holds more than one spte, so the value does not "
-        "change what runs (checked: the same verdicts and execution counts at 1 and 3). One gfn, one "
+    size=ext_unchanged("one spte") + (
+        "One gfn, one "
         "guest write; one memslot update against one kvm_mmu_get_page."
     ),
     base={"spt_entries": 2, "pte_list_ext": 3},
@@ -178,9 +176,8 @@ FLUSH_SLOTS_LOCK = Scenario(
              "dropping mmu_lock (198c74f43f0f), must they be serialized by slots_lock, because a "
              "second protector that finds W already clear does not flush?",
     races=("R8",),
-    size=(
-        "PTE_LIST_EXT=3 as in the kernel: no rmap here holds more than one spte, so the value does not "
-        "change what runs (checked: the same verdicts and execution counts at 1 and 3). One gfn, one "
+    size=ext_unchanged("one spte") + (
+        "One gfn, one "
         "guest write; one harvest against one memslot update."
     ),
     base={"spt_entries": 2, "pte_list_ext": 3, "flush_rule": "mmu_writable"},

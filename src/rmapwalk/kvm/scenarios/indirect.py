@@ -41,7 +41,7 @@ from rmapwalk.kvm.mmu_checks import kvm_mmu_unlock
 from rmapwalk.kvm.mmu_page import KvmMmu
 from rmapwalk.kvm.pte_list import rmap_walk
 from rmapwalk.kvm.rmap import gfn_to_rmap, rmap_add
-from rmapwalk.kvm.scenarios import HOLDS, Scenario, expect
+from rmapwalk.kvm.scenarios import HOLDS, Scenario, expect, ext_unchanged
 from rmapwalk.kvm.spte import ACC_ALL, is_shadow_present_pte, is_writable_pte, spte_to_pfn
 from rmapwalk.kvm.spte_ops import drop_spte
 from rmapwalk.kvm.switches import Switches
@@ -244,9 +244,8 @@ FAST_PF_INDIRECT = Scenario(
              "can the gfn behind an spte change between the fast path's read and its cmpxchg "
              "(swap-out, page reuse, guest pte change) so that it marks the wrong gfn dirty?",
     races=("R1",),
-    size=(
-        "PTE_LIST_EXT=3 as in the kernel: no rmap here holds more than one spte, so the value does not "
-        "change what runs (checked: the same verdicts and execution counts at 1 and 3). One shadowed "
+    size=ext_unchanged("one spte") + (
+        "One shadowed "
         "guest page table of 2 entries, two vCPUs, one swap-out, one harvest. No LKMM rows: with four "
         "threads the forbid row makes 1 execution in 300 s under the engine's LKMM (the allow row finds "
         "its I1 violation only after 300 s)."

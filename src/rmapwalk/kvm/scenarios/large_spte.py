@@ -13,7 +13,7 @@ from __future__ import annotations
 from rmapwalk.engine import Program
 from rmapwalk.kvm.invariants import I1, migration_thread, require_no_dirty_page_lost
 from rmapwalk.kvm.mmu_page import KvmMmu
-from rmapwalk.kvm.scenarios import HOLDS, Scenario, expect
+from rmapwalk.kvm.scenarios import HOLDS, Scenario, expect, ext_unchanged
 from rmapwalk.kvm.switches import Switches
 from rmapwalk.kvm.vcpu import guest_write, kvm_create_vcpu, prefault_spte
 
@@ -43,9 +43,8 @@ LARGE_SPTE = Scenario(
     question="If enabling dirty logging makes large sptes read-only instead of zapping them, must "
              "fast_page_fault refuse to make them writable again (c126d94f2c90)?",
     races=("R4",),
-    size=(
-        "PTE_LIST_EXT=3 as in the kernel: no rmap here holds more than one spte, so the value does not "
-        "change what runs (checked: the same verdicts and execution counts at 1 and 3). One large page of"
+    size=ext_unchanged("one spte") + (
+        "One large page of"
         " 4 gfns (512 in the kernel), one harvest, one guest write."
     ),
     base={"pte_list_ext": 3},

@@ -12,7 +12,7 @@ from rmapwalk.kvm.invariants import I1, I2, I5, migration_thread, require_no_dir
 from rmapwalk.kvm.mmu_checks import kvm_mmu_unlock
 from rmapwalk.kvm.mmu_page import KvmMmu
 from rmapwalk.kvm.rmap import gfn_to_rmap
-from rmapwalk.kvm.scenarios import HOLDS, Scenario, expect
+from rmapwalk.kvm.scenarios import HOLDS, Scenario, expect, ext_unchanged
 from rmapwalk.kvm.spte_ops import drop_spte
 from rmapwalk.kvm.switches import Switches
 from rmapwalk.kvm.vcpu import __direct_map, guest_write, kvm_create_vcpu, kvm_flush_remote_tlbs, prefault_spte
@@ -70,9 +70,8 @@ MARK_ORDER = Scenario(
     question="Once get_dirty_log write-protects without mmu_lock, must the slow path mark the page "
              "dirty only after the spte is writable and on its rmap, with smp_wmb() (series patch 6)?",
     races=("R6",),
-    size=(
-        "PTE_LIST_EXT=3 as in the kernel: no rmap here holds more than one spte, so the value does not "
-        "change what runs (checked: the same verdicts and execution counts at 1 and 3). One vCPU, one gfn"
+    size=ext_unchanged("one spte") + (
+        "One vCPU, one gfn"
         " written twice, two harvests."
     ),
     base={"write_protect": "lockless", **SERIES_RMAP},

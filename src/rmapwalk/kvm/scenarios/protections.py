@@ -157,7 +157,7 @@ PUBLISH_LINK = Scenario(
              "(smp_wmb() or rcu_assign_pointer(), Gleb's rcu question in the seed mail), for a "
              "lockless walker reading the rmap while it turns from one entry into a chain?",
     races=(),
-    size='PTE_LIST_EXT=3 as in the kernel. Two sptes (two roots), one fault, one harvest.',
+    size="PTE_LIST_EXT=3 as in the kernel. Two sptes (two roots), one fault, one harvest.",
     base={**LOCKLESS, "pte_list": "head", "pte_list_ext": 3},
     build_fn=publish_link,
     expected=(
@@ -261,7 +261,7 @@ DROP_ORDER = Scenario(
     question="With the lockless write-protect, must drop_spte clear the spte before it removes it "
              "from the rmap (3.11's order), so that the walker never misses a present spte?",
     races=(),
-    size='PTE_LIST_EXT=3 as in the kernel. One spte, one zap, one guest write, one harvest.',
+    size="PTE_LIST_EXT=3 as in the kernel. One spte, one zap, one guest write, one harvest.",
     base={**LOCKLESS, "pte_list": "head", "pte_list_ext": 3},
     build_fn=drop_order,
     expected=(

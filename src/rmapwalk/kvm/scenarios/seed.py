@@ -23,7 +23,7 @@ from rmapwalk.kernel.races import report_data_races
 from rmapwalk.kvm.invariants import I5, migration_thread, require_no_dirty_page_lost
 from rmapwalk.kvm.mmu_page import KvmMmu
 from rmapwalk.kvm.rmap import gfn_to_rmap
-from rmapwalk.kvm.scenarios import HOLDS, Expect, Scenario, expect
+from rmapwalk.kvm.scenarios import HOLDS, Expect, Scenario, expect, ext_unchanged
 from rmapwalk.kvm.scenarios.zapping import sp_free
 from rmapwalk.kvm.switches import Switches
 from rmapwalk.kvm.vcpu import guest_write, kvm_create_vcpu, prefault_spte
@@ -118,9 +118,8 @@ SP_RCU = Scenario(
              "page_private() and sp->role.level it reads plainly for the leaf check, and their "
              "initialisation when a new table is published on the rmap?",
     races=("R10",),
-    size=(
-        "PTE_LIST_EXT=3 as in the kernel: no rmap here holds more than two sptes, so the value does not "
-        "change what runs (checked: the same verdicts and execution counts at 1 and 3). Tables of 2 "
+    size=ext_unchanged("two sptes") + (
+        "Tables of 2 "
         "entries, two levels, one zap and refault, one harvest."
     ),
     base={**SERIES, "spt_entries": 2, "spt_init": "once", "publish": "wmb"},

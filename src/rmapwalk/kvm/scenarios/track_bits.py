@@ -8,7 +8,7 @@ from rmapwalk.kernel.spinlock import spin_lock
 from rmapwalk.kvm.invariants import I10, require_no_lost_dirty_bit
 from rmapwalk.kvm.mmu_checks import kvm_mmu_unlock
 from rmapwalk.kvm.mmu_page import KvmMmu
-from rmapwalk.kvm.scenarios import HOLDS, Scenario, expect
+from rmapwalk.kvm.scenarios import HOLDS, Scenario, expect, ext_unchanged
 from rmapwalk.kvm.spte_ops import drop_spte
 from rmapwalk.kvm.switches import Switches
 from rmapwalk.kvm.vcpu import guest_write, kvm_create_vcpu, kvm_flush_remote_tlbs, prefault_spte
@@ -50,9 +50,8 @@ CLEAR_TRACK_BITS = Scenario(
              "because the fast path may make it writable and the CPU set D between its read and "
              "its store?",
     races=("R2",),
-    size=(
-        "PTE_LIST_EXT=3 as in the kernel: no rmap here holds more than one spte, so the value does not "
-        "change what runs (checked: the same verdicts and execution counts at 1 and 3). One gfn, one "
+    size=ext_unchanged("one spte") + (
+        "One gfn, one "
         "guest write against one zap."
     ),
     base={"pte_list_ext": 3, "spt_entries": 2},

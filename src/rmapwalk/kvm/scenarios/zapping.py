@@ -18,7 +18,7 @@ from rmapwalk.kvm.invariants import I5, I7, migration_thread, require_no_dirty_p
 from rmapwalk.kvm.mmu_checks import kvm_mmu_unlock
 from rmapwalk.kvm.mmu_page import KvmMmu, kvm_mmu_alloc_page
 from rmapwalk.kvm.rmap import gfn_to_rmap, rmap_add
-from rmapwalk.kvm.scenarios import HOLDS, Scenario, expect
+from rmapwalk.kvm.scenarios import HOLDS, Scenario, expect, ext_unchanged
 from rmapwalk.kvm.spte import is_shadow_present_pte, make_nonleaf_spte, spte_to_pfn
 from rmapwalk.kvm.spte_ops import drop_spte, mmu_spte_set
 from rmapwalk.kvm.switches import Switches
@@ -135,9 +135,8 @@ SP_FREE = Scenario(
              "only after an RCU grace period (call_rcu) or from a type-stable cache, instead of at "
              "once after the TLB flush as in 3.11?",
     races=("R10",),
-    size=(
-        "PTE_LIST_EXT=3 as in the kernel: no rmap here holds more than one spte, so the value does not "
-        "change what runs (checked: the same verdicts and execution counts at 1 and 3). Tables of 2 "
+    size=ext_unchanged("one spte") + (
+        "Tables of 2 "
         "entries, two levels, one zap, one guest write, one harvest."
     ),
     # (the guest write maps gfn 0 again while the walker may be on its rmap: the series'
@@ -194,9 +193,8 @@ SPT_REUSE = Scenario(
              "clear W of an entry whose table was reused at another level, unless leaf-ness is "
              "read from the spte value itself (Gleb's question, series v2)?",
     races=("R10",),
-    size=(
-        "PTE_LIST_EXT=3 as in the kernel: no rmap here holds more than one spte, so the value does not "
-        "change what runs (checked: the same verdicts and execution counts at 1 and 3). Tables of 2 "
+    size=ext_unchanged("one spte") + (
+        "Tables of 2 "
         "entries instead of 512 (entry 0 is reused, which is all the race needs), three levels, one "
         "harvest."
     ),
@@ -280,9 +278,8 @@ SPT_REUSE_ABA = Scenario(
              "the spte load (with smp_rmb) enough for the lockless write-protect's leaf test, or must "
              "the level be encoded in the spte (Xiao's answer to Gleb in the seed mail)?",
     races=("R10",),
-    size=(
-        "PTE_LIST_EXT=3 as in the kernel: no rmap here holds more than one spte, so the value does not "
-        "change what runs (checked: the same verdicts and execution counts at 1 and 3). Tables of 2 "
+    size=ext_unchanged("one spte") + (
+        "Tables of 2 "
         "entries, three levels, the table reused three times (the fewest that fool the re-read), one "
         "harvest. LKMM: by_level_reread is left out (it finds its I7 violation after about 300 s and "
         "does not finish in 5 minutes; by_level takes about 4 minutes)."
@@ -336,9 +333,8 @@ REMOVE_MOVE = Scenario(
              "within a desc, unless it walks against the direction of the refill (series: head "
              "refill, bottom-up walk)?",
     races=("R7",),
-    size=(
-        "PTE_LIST_EXT=3 as in the kernel: no rmap here holds more than two sptes, so the value does not "
-        "change what runs (checked: the same verdicts and execution counts at 1 and 3). Two roots, one "
+    size=ext_unchanged("two sptes") + (
+        "Two roots, one "
         "desc, one zap, one harvest."
     ),
     base={"write_protect": "lockless", "mark_order": "after_rmap", "desc_cache": "typesafe_by_rcu",
