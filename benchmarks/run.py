@@ -8,7 +8,8 @@ time to run the same thread code once, sequentially, on a plain dict (measured i
 Then (unless ``--no-kvm`` or benchmark names are given) the KVM scenario tables of
 ``benchmarks/kvm_scenarios.py``: every configuration of ``rmapwalk review``, exhaustively under SC
 and PSO, with executions and seconds; then each under LKMM (a budget of 60 s a row), with its
-ratio to PSO.
+ratio to PSO.  Then ``benchmarks/waiting.py``: await-aware exploration on and off, on waiting
+programs and (unless ``--no-kvm``) on the KVM scenarios' blocked counts.
 
 ``python benchmarks/run.py [--quick] [--no-kvm] [NAME ...]``
 """
@@ -119,6 +120,12 @@ def main(argv: list[str] | None = None) -> int:
 
         print()
         kvm_scenarios.main([])
+    if not args.names:
+        # await-aware exploration on and off: waiting programs, and the KVM scenarios' blocked counts
+        from benchmarks import waiting
+
+        print()
+        waiting.main([] if args.no_kvm else ["--kvm"])
     return 0
 
 

@@ -83,6 +83,9 @@ class BFResult:
 
     outcomes: set[Outcome] = field(default_factory=set)
     blocked: bool = False
+    #: in some blocked execution, every waiting thread would still wait if it read its location
+    #: again at the end (the wait can never end there): what the engine must still report
+    stuck: bool = False
     violations: set[str] = field(default_factory=set)
     states: int = 0
 
@@ -218,12 +221,35 @@ class _Machine:
             return with_node(node.next)
         raise AssertionError(f"step on node kind {k}")  # pragma: no cover
 
+    def _reread(self, t: int, block: Node, mem: tuple[Any, ...]) -> Node | None:
+        """Where thread ``t``, blocked at ``block`` after its last read, would get if that read
+        returned the final memory's value (None: it read nothing)."""
+        beh = self.beh[t]
+        node, last = beh.root, None
+        for v in block.path:
+            while node.kind not in (READ, RMW):
+                node = node.next
+            last = node
+            node = beh.child(node, v)
+        if last is None:
+            return None
+        return beh.child(last, mem[self._idx(last.loc)])
+
     # -- the search ------------------------------------------------------------------------------
     def final(self, st: State) -> None:
         nodes, mem, _bufs, _epochs, obs = st
         res = self.result
         if any(n.kind == BLOCK for n in nodes):
             res.blocked = True
+            # what each blocked thread would do if it read again now (no thread can go on)
+            again = [self._reread(t, n, mem) for t, n in enumerate(nodes) if n.kind == BLOCK]
+            if all(a is None or a.kind == BLOCK for a in again):
+                res.stuck = True
+                # every thread left waits for a lock or spins: a deadlock, or a spin no thread ends
+                # (named by what it waits for)
+                waits = [a for a in again if a is not None and a.kind == BLOCK]
+                if len(waits) == len(again) and all(a.value in ("lock", "spin") for a in waits):
+                    res.violations.add(waits[0].label if all(a.value == "spin" for a in waits) else "deadlock")
             return
         d: dict[str, Any] = {}
         for t, tobs in enumerate(obs):

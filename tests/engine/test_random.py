@@ -43,12 +43,16 @@ def test_samples_are_consistent_executions_of_the_exhaustive_set(prog: Program, 
     full: set[Any] = set()
     mm = get_model(model)
 
+    # (blocked and moot executions are compared apart: the exhaustive search leaves out the moot ones,
+    # where a thread waits on a read a later write supersedes, which random runs still sample)
     def seen(g: Graph, kind: str) -> None:
         assert mm.consistent(g)
-        keys.add(g.key())
+        if kind not in ("blocked", "moot"):
+            keys.add(g.key())
 
     def seen_full(g: Graph, kind: str) -> None:
-        full.add(g.key())
+        if kind not in ("blocked", "moot"):
+            full.add(g.key())
 
     ex = explore(prog, model, on_execution=seen_full, keep_violations=1000)
     rnd = RandomExplorer(prog, model, Options(on_execution=seen, keep_violations=1000), seed=7, executions=400,

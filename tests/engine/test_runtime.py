@@ -172,8 +172,28 @@ def test_blocked_executions_are_counted_apart() -> None:
 
     res = explore(p, "sc")
     assert res.stats.complete == 1
-    assert res.stats.blocked == 1
+    # the waiter reading 0 after the setter's store is moot (await-aware: it would read 1 again)
+    assert (res.stats.blocked, res.stats.moot) == (0, 1)
     assert res.verdict == "holds"
+    assert res.outcome_set() == {(("flag", 1), ("waiter:done", 1))}
+
+
+def test_a_wait_no_write_can_end_is_a_blocked_execution() -> None:
+    p = Program("await-never")
+    flag = p.var("flag")
+
+    @p.thread
+    def setter() -> None:
+        store(flag, 2)
+
+    @p.thread
+    def waiter() -> None:
+        assume(load(flag) == 1, "waiting for flag")
+
+    res = explore(p, "sc")
+    # the waiter reads the latest write, 2, and blocks for good: a blocked execution; reading the
+    # init 0 that the store supersedes is moot
+    assert (res.stats.complete, res.stats.blocked, res.stats.moot) == (0, 1, 1)
 
 
 def test_nondeterministic_thread_code_is_reported() -> None:

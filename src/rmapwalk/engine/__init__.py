@@ -14,6 +14,7 @@ from rmapwalk.engine.ops import (
     free,
     load,
     observe,
+    relax,
     rmw,
     special,
     store,
@@ -27,5 +28,5 @@ __all__ = [
     "ACQUIRE", "HOLDS", "INCOMPLETE", "MB", "MODELS", "NO_WRITE", "ONCE", "PLAIN", "RELAXED",
     "RELEASE", "VIOLATED", "Explorer", "Final", "Loc", "ModelError", "Options", "Program", "Result",
     "Violation", "alloc", "assume", "await_value", "cmpxchg", "explore", "fence", "fetch_add", "free",
-    "get_model", "load", "observe", "rmw", "special", "store", "xchg",
+    "get_model", "load", "observe", "relax", "rmw", "special", "store", "xchg",
 ]

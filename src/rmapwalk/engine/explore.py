@@ -69,6 +69,10 @@ class Options:
     #: table at most this many distinct final outcomes (None: all; memory then grows with them);
     #: conditions and checks still see every execution's outcome (``Result.count_outcome``)
     max_outcomes: int | None = DEFAULT_MAX_OUTCOMES
+    #: await-aware exploration (see ``Explorer._moot``): a failed wait on a value a later write
+    #: supersedes is no blocked execution (moot); off, every failed wait is explored to its end
+    #: and counted as a blocked execution (for comparisons)
+    await_aware: bool = True
 
 
 class _Stop(Exception):
@@ -92,6 +96,7 @@ class Explorer:
         #: revisits keep the dependency prefix of the write, not its (po | rf)-prefix: reads may
         #: take values from po-later writes they do not depend on (load buffering)
         self.lb = self.model.load_buffering
+        self.await_aware = self.opt.await_aware
         self.beh = [ThreadBehaviour(td, i, self.opt.max_events, prog, deps, self.model.check_when_complete)
                     for i, td in enumerate(prog.threads)]
         self.stats = Stats()
@@ -181,6 +186,8 @@ class Explorer:
                     or not self._after_read(g, wl, r)):
                 self.stats.inconsistent += 1
                 return
+            if self.await_aware and g.cursor[r.tid].kind == BLOCK and self._moot(g, r.tid):
+                return
             self._visit(g, wl)
         elif kind == _CO:
             w, p = e1, e2
@@ -244,6 +251,8 @@ class Explorer:
                 if wl2:  # revisits pushed before an atomicity conflict was found
                     execs.append((g2, wl2))
                 return
+            if self.await_aware and g2.cursor[r2.tid].kind == BLOCK and self._moot(g2, r2.tid):
+                return  # (a read that blocks gives no RMW write: nothing was pushed on wl2)
             execs.append((g2, wl2))
             self._visit(g2, wl2)
 
@@ -510,6 +519,60 @@ class Explorer:
                     g.advance(tid)
                 else:
                     cursor[tid] = node.next  # type: ignore[assignment]
+                # (after a read or a write the thread's last access is one added maximally: a
+                # block there is never moot; after other events it may follow a revisited read)
+                if self.await_aware and cursor[tid].kind == BLOCK and self._moot(g, tid):
+                    return
+
+    # -- await-aware exploration -------------------------------------------------------------
+    # A thread that blocks (a failed ``assume``, a lock found taken, a spin pass that changed
+    # nothing) waits on what its last read returned.  Two rules keep failed waits from becoming
+    # blocked executions (GenMC's await-aware exploration: Kokologiannakis, Marmanis, Vafeiadis,
+    # "Unblocking Dynamic Partial Order Reduction", CAV 2023):
+    #
+    # * at the block (:meth:`_moot`): a read that was not added reading the co-latest write (a
+    #   forward revisit gave it an older one), or that no write may revisit any more, makes the
+    #   graph *moot*; it is dropped with its whole subtree.  The graph in which the read takes the
+    #   later write is explored anyway, so no complete execution is lost, and a wait that never
+    #   ends is still reached where the read took the latest write.
+    # * at the end (:meth:`_stale_wait`): an execution in which a waiting read's write was
+    #   superseded by a later one (added after the thread blocked) is no execution in which the
+    #   wait never ends: it is counted as moot, not blocked.  Its subtree is still explored: a
+    #   later write's revisits of other reads are pushed from such graphs, and the executions they
+    #   lead to may be reached from there only (the differential test finds such programs).
+    #
+    # So every blocked execution left is one where the wait can never end: a deadlock, a spin no
+    # thread ends (both reported as violations) or an ``assume`` that never holds.
+
+    def _moot(self, g: Graph, tid: int) -> bool:
+        """Thread ``tid`` has just blocked: is its last access a read that was not added reading
+        the co-latest write, or that no write may revisit any more?  (Counted in ``stats.moot``.)"""
+        for e in reversed(g.threads[tid]):
+            if e is None:
+                continue
+            if e.kind == GW:
+                return False
+            if e.kind == GR:
+                if e.added_max and (e.revisitable or (self.lb and e.lb_revisitable)):
+                    return False
+                self.stats.moot += 1
+                return True
+        return False
+
+    @staticmethod
+    def _stale_wait(g: Graph) -> bool:
+        """Is some blocked thread's last access a read whose write is no longer the co-latest?"""
+        for t, c in enumerate(g.cursor):
+            if c.kind != BLOCK:
+                continue
+            for e in reversed(g.threads[t]):
+                if e is None:
+                    continue
+                if e.kind == GR and g.co[e.loc][-1] is not e.rf:
+                    return True
+                if e.kind == GR or e.kind == GW:
+                    break
+        return False
 
     def _final(self, g: Graph) -> Final:
         d: dict[str, Any] = {}
@@ -602,7 +665,14 @@ class Explorer:
         for check in self.prog.checks:
             for found in check(g, self.model):
                 self._violation(g, found[0], found[1], None, None, order=found[2] if len(found) > 2 else None)
-        if blocked:
+        if blocked and self.await_aware and self._stale_wait(g):
+            # a thread waits on a value that a later write superseded: it would read again, so
+            # this is no execution in which the wait never ends (the one where it reads the
+            # later write is explored through that write's revisit)
+            stats.moot += 1
+            if opt.on_execution:
+                opt.on_execution(g, "moot")
+        elif blocked:
             stats.blocked += 1
             if self._deadlocked(g):
                 blocked_at = [(t, c) for t, c in enumerate(g.cursor) if c.kind == BLOCK]

@@ -159,6 +159,14 @@ def assume(cond: object, why: str = "assume", kind: str = "assume") -> None:
     _rt.current().assume(bool(cond), why, kind)
 
 
+def relax(why: str = "spin loop") -> None:
+    """The pause in a busy-wait loop (the kernel's ``cpu_relax()``): written in every pass, it
+    lets the engine end a pass that changed nothing -- the thread then blocks as a spin (see
+    ``_Recorder.relax``) instead of unrolling the loop until the event bound.  ``why`` names the
+    wait in a report of a spin that never ends."""
+    _rt.current().relax(why)
+
+
 def await_value(
     loc: int, pred: Callable[[Any], bool], mode: str = "once", label: str = "await"
 ) -> Any:

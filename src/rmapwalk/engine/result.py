@@ -54,6 +54,9 @@ class Stats:
     lb_dropped: int = 0
     #: executions a load-buffering revisit made again and that were not counted twice
     lb_duplicates: int = 0
+    #: graphs dropped because a thread blocked on a read that a later write supersedes (see
+    #: ``Explorer._moot``): neither complete nor blocked executions
+    moot: int = 0
     events: int = 0
     thread_runs: int = 0
     seconds: float = 0.0
@@ -146,6 +149,7 @@ class Result:
             "redundant": self.stats.redundant,
             "lb_dropped": self.stats.lb_dropped,
             "lb_duplicates": self.stats.lb_duplicates,
+            "moot": self.stats.moot,
             "events": self.stats.events,
             "seconds": round(self.stats.seconds, 6),
             "incomplete_reason": self.incomplete_reason,

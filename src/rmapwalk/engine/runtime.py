@@ -31,6 +31,7 @@ from rmapwalk.engine.events import (
     FENCE,
     FREE,
     LIMIT,
+    NO_WRITE,
     OBSERVE,
     READ,
     RMW,
@@ -72,6 +73,38 @@ def _caller_src() -> Src | None:
     if f is None:
         return None
     return Src(f.f_code.co_filename, f.f_lineno, f.f_code.co_name)
+
+
+def _freeze(v: Any) -> Any:
+    """A comparable snapshot of a local variable's value (containers copied, tracked values
+    plain); raises TypeError for values that cannot be compared safely."""
+    if isinstance(v, (int, str, float, bool, bytes, type(None))):
+        return plain(v)
+    if isinstance(v, (list, tuple)):
+        return (type(v).__name__, tuple(_freeze(x) for x in v))
+    if isinstance(v, (set, frozenset)):
+        return ("set", frozenset(_freeze(x) for x in v))
+    if isinstance(v, dict):
+        return ("dict", tuple((_freeze(k), _freeze(x)) for k, x in v.items()))
+    if callable(v) or isinstance(v, type):
+        return ("id", id(v))
+    raise TypeError(type(v).__name__)
+
+
+def _model_frames() -> Any:
+    """The model's frames of the running thread (outside the engine and the kernel library),
+    innermost first, as (code, line, frozen locals); None when a local cannot be frozen."""
+    out = []
+    f: Any = sys._getframe(2)
+    while f is not None and f.f_code is not _RUN_CODE:
+        if not f.f_code.co_filename.startswith(INTERNAL_DIRS):
+            try:
+                loc = tuple((k, _freeze(x)) for k, x in f.f_locals.items())
+            except TypeError:
+                return None
+            out.append((f.f_code, f.f_lineno, loc))
+        f = f.f_back
+    return tuple(out)
 
 
 def _tb_src(tb: Any) -> Src | None:
@@ -176,7 +209,7 @@ class _Recorder:
     """Answers the operations of one re-run of one thread."""
 
     __slots__ = ("tid", "path", "npath", "pos", "depth", "head", "tail", "done", "allocs", "limit", "tls", "prog",
-                 "track_deps", "ctrl_scopes", "ctrl_always")
+                 "track_deps", "ctrl_scopes", "ctrl_always", "effects", "relaxed")
 
     def __init__(self, tid: int, path: tuple[Any, ...], limit: int, prog: Any = None,
                  track_deps: bool = False) -> None:
@@ -201,6 +234,11 @@ class _Recorder:
         self.done = False
         self.allocs = 0
         self.limit = limit
+        #: events so far that change shared state or the outcome (writes, RMWs that wrote,
+        #: allocations, frees, observations), counted in replay too (see :meth:`relax`)
+        self.effects = 0
+        #: the thread's state at its last ``relax()``: (effects, frames) (see :meth:`relax`)
+        self.relaxed: tuple[int, Any] | None = None
 
     @property
     def live(self) -> bool:
@@ -236,6 +274,8 @@ class _Recorder:
             self.pos += 1
             d = self.depth
             self.depth += 1
+            if kind == RMW and op is not None and op(plain(v)) is not NO_WRITE:
+                self.effects += 1
             return tag(v, d) if self.track_deps else v
         if self.track_deps:
             # the value written is computed from the operands (by default: what ``op`` captured)
@@ -255,6 +295,8 @@ class _Recorder:
         raise _Suspend
 
     def plain_op(self, kind: int, loc: int, value: Any, mode: str, label: str) -> None:
+        if kind != FENCE:
+            self.effects += 1
         if self.pos < self.npath:
             self.depth += 1
             return
@@ -267,6 +309,7 @@ class _Recorder:
             self._new(kind, loc=loc, value=value, mode=mode, label=label)
 
     def observe(self, name: str, value: Any) -> None:
+        self.effects += 1
         if self.pos < self.npath:
             self.depth += 1
             return
@@ -290,11 +333,28 @@ class _Recorder:
             self.done = True
             raise _Stop
 
+    def relax(self, why: str) -> None:
+        """A spin loop's ``cpu_relax()``: block the thread (a wait of kind ``"spin"``) when the
+        pass since its last ``relax()`` changed nothing -- no write, successful RMW, allocation,
+        free or observation, and every model frame (code position and local variables) as it was.
+        The thread would then run the same pass again, reading values no older than before, so
+        every continuation of a later pass is a continuation of this one: blocking loses no
+        behaviour, and replaces the unbounded unrolling of the loop.  Whether the wait can ever
+        end is then the explorer's business (await-aware: see ``Explorer._moot``).
+
+        Local state that Python cannot compare (objects without ``==``) counts as changed, so
+        the loop is unrolled on to the event bound rather than cut wrongly."""
+        state = (self.effects, _model_frames())
+        prev, self.relaxed = self.relaxed, state
+        if prev is not None and state[1] is not None and prev == state:
+            self.assume(False, why, "spin")
+
     def alloc(self, nfields: int, label: str) -> int:
         if nfields > DYN_OBJ_STRIDE:
             raise ModelError(f"allocation of {nfields} fields is larger than {DYN_OBJ_STRIDE}")
         addr = DYN_BASE + self.tid * DYN_THREAD_STRIDE + self.allocs * DYN_OBJ_STRIDE
         self.allocs += 1
+        self.effects += 1
         if self.pos < self.npath:
             self.depth += 1
             return addr

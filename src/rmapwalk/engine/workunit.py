@@ -319,7 +319,8 @@ class UnitOutcome:
     seconds: float = 0.0
 
 
-COUNTERS = ("complete", "blocked", "errors", "bounded", "redundant", "inconsistent", "events", "thread_runs")
+COUNTERS = ("complete", "blocked", "errors", "bounded", "redundant", "inconsistent", "moot", "events",
+            "thread_runs")
 
 
 class UnitRunner:

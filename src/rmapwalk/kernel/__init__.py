@@ -134,6 +134,7 @@ from rmapwalk.kernel.slab import (
     kmem_cache_free,
 )
 from rmapwalk.kernel.spinlock import spin_is_locked, spin_lock, spin_trylock, spin_unlock
+from rmapwalk.kernel.wait import cpu_relax, smp_cond_load_acquire, smp_cond_load_relaxed
 
 __all__ = [
     # once
@@ -141,6 +142,8 @@ __all__ = [
     # barriers
     "barrier", "smp_mb", "smp_mb__after_atomic", "smp_mb__after_spinlock", "smp_mb__after_unlock_lock",
     "smp_mb__before_atomic", "smp_rmb", "smp_wmb",
+    # wait
+    "cpu_relax", "smp_cond_load_acquire", "smp_cond_load_relaxed",
     # atomic
     "cmpxchg", "cmpxchg_acquire", "cmpxchg_relaxed", "cmpxchg_release",
     "xchg", "xchg_acquire", "xchg_relaxed", "xchg_release",
