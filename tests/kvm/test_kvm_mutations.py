@@ -321,6 +321,9 @@ def test_the_whole_table() -> None:
             got[(*k, m.mutation.weakening)] = (m.verdict, tuple(m.killing_models))
             if m.verdict == SURVIVES:
                 assert m.reason, k
+    out = os.environ.get("RMAPWALK_TABLE_OUT")
+    if out:  # (the table this run found, to review and paste when the scenarios change)
+        Path(out).write_text("".join(f"{k!r}: {v!r},\n" for k, v in sorted(got.items())), encoding="utf-8")
     assert got == EXPECTED
 
 

@@ -51,7 +51,12 @@ def test_json_has_blocked_where_the_engine_runs(tmp_path: Path) -> None:
     f.write_text(SPIN)
     code, out, _ = run("--model", "sc", "--json", str(f))
     rec = json.loads(out)
-    assert code == 0 and rec["blocked"] == 1 and rec["executions"] >= 1  # the loop cut after 2 turns
+    # the loop cut after 2 turns while x is still 0 is moot (P1's store supersedes what it read)
+    assert code == 0 and rec["blocked"] == 0 and rec["executions"] >= 1
+    f.write_text(SPIN.replace("== 0", "!= 2"))  # waiting for a value no thread writes
+    code, out, _ = run("--model", "sc", "--json", str(f))
+    rec = json.loads(out)
+    assert code == 0 and rec["blocked"] >= 1 and rec["executions"] == 0
     assert list(rec).index("blocked") == list(rec).index("executions") + 1
     code, out, _ = run("--cat", str(Path(__file__).parent / "models" / "sc.cat"), "--json", str(f))
     assert code == 0 and "blocked" not in json.loads(out)  # candidate executions: no such count
