@@ -53,6 +53,9 @@ class RandomExplorer(Explorer):
         # the sample budget is the execution bound of the underlying explorer's bookkeeping
         opt.max_executions = executions if opt.max_executions is None else min(opt.max_executions, executions)
         super().__init__(prog, model, opt)
+        # a sample is one execution: a wait on a value a later write superseded is still a blocked
+        # sample (nothing revisits it here), and counting it keeps the sample budget finite
+        self.await_aware = False
         self.seed = seed
         self.samples = executions
         self.scheduler = scheduler
