@@ -58,25 +58,11 @@ _ONLY_LOCK_TAKER = (
 
 #: (file under rmapwalk/, function, primitive or check, weakening) -> why it survives
 NOTES: dict[tuple[str, str, str, str], str] = {
-    ("kvm/memslot.py", "mark_page_dirty_in_slot", "set_bit", mut.NON_ATOMIC):
-        "set_bit is atomic so that CPUs marking gfns of one bitmap word at once lose no bit. In the "
-        "scenarios every slow-path mark is made under mmu_lock, and the only lockless marker "
-        "(fast_page_fault) runs where no other thread marks pages; a non-atomic set racing with the "
-        "harvest's xchg only re-sets bits already harvested (a page reported twice, none lost). Needed "
-        "for two concurrent lockless markers, outside the modelled scope",
     ("kvm/vcpu.py", "kvm_flush_remote_tlbs", "set_bit", mut.NON_ATOMIC):
         "The model has one request bit (KVM_REQ_TLB_FLUSH): a non-atomic set still leaves it set when "
         "it returns (racing with the vCPU's test_and_clear_bit it can only revive a cleared one: an extra "
         "flush). The atomic set_bit protects the other bits of vcpu->requests (KVM_REQ_MMU_RELOAD, ...), "
         "which the model does not have: needed outside the modelled scope",
-    ("kvm/vcpu.py", "kvm_flush_remote_tlbs", "smp_load_acquire", mut.TO_ONCE):
-        "The wait for the IPI's acknowledgement (csd_lock_wait, an acquire) orders what the flusher reads "
-        "after the flush (get_dirty_log's caller copying the pages) after the vCPU's exit from guest mode "
-        "(load->load). SC, TSO and PSO never reorder two loads, so no run under them can need it; under weak "
-        "and LKMM baseline-locked loses a page with a READ_ONCE wait (tests/kvm/test_kvm_models.py, "
-        "found before the acquire), but the exhaustive LKMM runs of the scenarios that reach it are "
-        "incomplete (the engine's load-buffering revisits), so none holds there unmutated: needed beyond "
-        "the models the review runs to completion",
     ("kvm/vcpu.py", "walk_shadow_page_lockless_begin", "rcu_read_lock", mut.REMOVED):
         "The vCPU's RCU-protected lockless walk (c2a2ac2b563c, used by fast-pf-indirect only) keeps the "
         "shadow pages it reads from being freed under it. In fast-pf-indirect the MMU notifier drops an "
@@ -91,6 +77,8 @@ NOTES: dict[tuple[str, str, str, str], str] = {
         "Orders the read of mmu_notifier_seq before gfn_to_pfn's read of the host pte (load->load). SC, "
         "TSO and PSO never reorder two loads, and fast-pf-indirect does not hold unmutated under the models "
         "that do (weak: I1; LKMM), so no run here can need it: needed beyond the modelled memory models",
+    # the walker's rcu_dereference() of the rmap head, the descs' slots and their more links
+    ("kvm/pte_list.py", "pte_list_walk_lockless", "rcu_dereference", mut.TO_ONCE): _DEREF,
     ("kvm/scenarios/lost_dirty.py", "zap_and_fault", "spin_lock", mut.REMOVED): _ONLY_LOCK_TAKER,
     ("kvm/scenarios/zapping.py", "zap", "spin_lock", mut.REMOVED): _ONLY_LOCK_TAKER,
     ("kvm/scenarios/zapping.py", "zap_and_map", "spin_lock", mut.REMOVED): _ONLY_LOCK_TAKER,
@@ -111,10 +99,7 @@ def note_key(site: Site, weakening: str) -> tuple[str, str, str, str]:
 
 def explain(site: Site, weakening: str) -> str | None:
     """Why the mutant ``weakening`` of ``site`` survives, or ``None`` when nothing says."""
-    note = NOTES.get(note_key(site, weakening))
-    if note is None and weakening == mut.TO_ONCE and "rcu_dereference" in note_key(site, weakening)[2]:
-        note = _DEREF
-    return note or GENERAL.get(weakening)
+    return NOTES.get(note_key(site, weakening)) or GENERAL.get(weakening)
 
 
 __all__ = ["GENERAL", "NOTES", "explain", "note_key"]
