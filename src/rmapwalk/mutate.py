@@ -61,9 +61,15 @@ KEEP = 8
 #: a mutant run stops (incomplete) after BOUND_FACTOR x the target's unmutated executions + BOUND_MIN
 BOUND_FACTOR = 20
 BOUND_MIN = 2000
-#: an unmutated run that does not finish within this many seconds is not used (it is reported as
-#: incomplete): LKMM explores the KVM scenarios two orders of magnitude slower than PSO
-BASELINE_TIMEOUT = 30.0
+#: an unmutated LKMM (or LKMM-alpha) run that explores more than this many events (over all the
+#: graphs it builds, a deterministic measure of its work) is not used (it is reported as
+#: incomplete): LKMM explores the KVM scenarios two orders of magnitude slower than PSO.  A count,
+#: not seconds, so that the same input gives the same table on any machine and under any load
+BASELINE_BUDGET = 30_000
+#: the other models' budget is this many times LKMM's (their runs are that much cheaper per event)
+NON_LKMM_BUDGET_FACTOR = 100
+#: an optional wall-clock bound on unmutated runs (``--baseline-timeout``; not reproducible)
+BASELINE_TIMEOUT: float | None = None
 DEFAULT_MAX_EVENTS = 1000
 
 KILLED = "killed"
@@ -154,10 +160,12 @@ def _reports_races(prog: Program) -> bool:
 
 def run_target(t: Target, mutation: Mutation | None = None, *, record: bool = False, keep: int = KEEP,
                max_executions: int | None = None, max_events: int = DEFAULT_MAX_EVENTS,
-               timeout: float | None = None) -> RunResult:
+               timeout: float | None = None, budget: int | None = None) -> RunResult:
     """Explore ``t`` with ``mutation`` applied (``None``: unmutated).  Stops after ``keep``
     violations (then the shortest trace among them is rendered), at ``max_executions``
-    (incomplete) or after ``timeout`` seconds (incomplete).  ``record``: collect the sites."""
+    (incomplete), once it has explored more than ``budget`` events (incomplete; checked after
+    each execution, so the point is the same on every run) or after ``timeout`` seconds
+    (incomplete).  ``record``: collect the sites."""
     prog = _program(t)
     races = _reports_races(prog)
     t0 = time.perf_counter()
@@ -168,8 +176,11 @@ def run_target(t: Target, mutation: Mutation | None = None, *, record: bool = Fa
             deadline = t0 + timeout if timeout else 0.0
             res = ex.result
 
+            stats = ex.stats
+
             def pause() -> bool:
-                return res.violation_count >= keep or bool(deadline and time.perf_counter() > deadline)
+                return (res.violation_count >= keep or bool(budget is not None and stats.events > budget)
+                        or bool(deadline and time.perf_counter() > deadline))
 
             done = ex.run_slice(pause)
         except ModelError as e:
@@ -178,7 +189,8 @@ def run_target(t: Target, mutation: Mutation | None = None, *, record: bool = Fa
                              incomplete_reason=f"the model raised: {e}{src}",
                              sites=rec.as_json() if isinstance(rec, Recording) else None)
         if not done and res.violation_count < keep:
-            res.incomplete_reason = f"stopped after {timeout} s"
+            res.incomplete_reason = (f"stopped after {budget:,} events" if budget is not None and stats.events > budget
+                                     else f"stopped after {timeout} s")
         verdict = _verdict(ex.result, ex.stats.bounded)
         out = RunResult(t, verdict, ex.stats.executions, time.perf_counter() - t0,
                         properties=sorted(res.property_counts), incomplete_reason=res.incomplete_reason,
@@ -336,8 +348,10 @@ Plan = list[tuple[str, list[tuple[Target, int]]]]
 """Per model, the targets to try a mutant on, each with its executions unmutated."""
 
 
-def _baseline_task(t: Target, max_events: int, timeout: float | None) -> RunResult:
-    return run_target(t, None, record=True, keep=1, max_events=max_events, timeout=timeout)
+def _baseline_task(t: Target, max_events: int, timeout: float | None, budget: int | None) -> RunResult:
+    if budget is not None and not t.model.startswith("lkmm"):
+        budget *= NON_LKMM_BUDGET_FACTOR
+    return run_target(t, None, record=True, keep=1, max_events=max_events, timeout=timeout, budget=budget)
 
 
 #: memory models ordered by inclusion: every execution of one is an execution of the next, and
@@ -424,13 +438,14 @@ class _Pool:
 def mutate(targets: Sequence[Target], subject: str, *, jobs: int = 1, keep: int = KEEP,
            bound_factor: int = BOUND_FACTOR, max_events: int = DEFAULT_MAX_EVENTS, timeout: float | None = None,
            baseline_timeout: float | None = BASELINE_TIMEOUT,
+           baseline_budget: int | None = BASELINE_BUDGET,
            sites: Callable[[Site], bool] | None = None,
            explain: Callable[[Site, str], str | None] | None = None,
            progress: Callable[[str], None] | None = None) -> MutationReport:
     """Run the targets unmutated (collecting sites), then every mutant of every site reached by a
     target that holds.  ``sites``: which sites to mutate (default all); ``explain``: the
     explanation of a surviving mutant (a project's notes).  ``timeout`` bounds each mutated run,
-    ``baseline_timeout`` each unmutated one (in seconds)."""
+    ``baseline_budget`` (events explored) and ``baseline_timeout`` (seconds) each unmutated one."""
     t0 = time.perf_counter()
     models = list(dict.fromkeys(t.model for t in targets))
     pool = _Pool(jobs)
@@ -440,8 +455,8 @@ def mutate(targets: Sequence[Target], subject: str, *, jobs: int = 1, keep: int 
                 progress(f"baseline {r.target.name} @{r.target.model}: {r.verdict} "
                          f"({r.executions} executions, {r.seconds:.2f} s)")
 
-        baselines: list[RunResult] = pool.map(_baseline_task, [(t, max_events, baseline_timeout) for t in targets],
-                                                 base_done)
+        baselines: list[RunResult] = pool.map(
+            _baseline_task, [(t, max_events, baseline_timeout, baseline_budget) for t in targets], base_done)
         site_reports = _site_reports(baselines, sites)
         tasks: list[tuple[MutantReport, Plan]] = []
         for sr in site_reports:
