@@ -330,7 +330,7 @@ KILLS: list[tuple[str, str, str, str, str, dict[str, Any], str, str]] = [
     ("kvm/rmap_lock.py", "kvm_rmap_unlock", "atomic_long_set_release", mut.TO_ONCE,
      "age-vs-add", {"rmap_lock": "locked"}, "pso", "I10 aging never reports an accessed spte old"),
     ("kvm/rmap_lock.py", "kvm_rmap_unlock_readonly", "atomic_long_set_release", mut.TO_ONCE,
-     "age-vs-remove", {"rmap_lock": "locked"}, "lkmm", "I10 aging never reports an accessed spte old"),
+     "age-vs-remove", {"rmap_lock": "locked"}, "lkmm", "use-after-free"),
     ("kvm/scenarios/aging.py", "_fault", "spin_lock", mut.REMOVED,
      "age-empty-rmap", {"empty_rmap": "skip", "readonly_unlock": "restore_locked_value"}, "sc", "lock misuse"),
     ("kvm/scenarios/aging.py", "fault_and_zap", "spin_lock", mut.REMOVED,
