@@ -31,32 +31,9 @@ sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.join(ROOT, "src"))
 
 
-def waiting_loop(nvals: int, waiters: int, target: int | None = None) -> Any:
-    """``waiters`` threads run ``while READ_ONCE(x) != target: cpu_relax()`` while one writer
-    stores 1 .. ``nvals`` (``target`` defaults to the last one)."""
-    from rmapwalk.engine import Program
-    from rmapwalk.kernel import READ_ONCE, WRITE_ONCE, cpu_relax
-
-    goal = nvals if target is None else target
-    p = Program(f"waitloop-{nvals}x{waiters}" + ("" if target is None else f"-for-{target}"))
-    x = p.var("x")
-
-    def waiter() -> None:
-        while READ_ONCE(x) != goal:
-            cpu_relax()
-
-    def writer() -> None:
-        for i in range(1, nvals + 1):
-            WRITE_ONCE(x, i)
-
-    for i in range(waiters):
-        p.thread(waiter, name=f"waiter{i}")
-    p.thread(writer, name="writer")
-    return p
-
-
 def await_programs() -> list[tuple[str, Callable[[], Any]]]:
     from rmapwalk.examples import spinlock
+    from rmapwalk.examples.waitloop import make as waiting_loop
 
     return [
         ("waitloop 3x1", lambda: waiting_loop(3, 1)),

@@ -12,29 +12,10 @@ import pytest
 
 from rmapwalk.engine import Program, assume, explore, load, observe, relax, store
 from rmapwalk.examples import spinlock
+from rmapwalk.examples.waitloop import make as waiting_loop
 from rmapwalk.kernel import READ_ONCE, WRITE_ONCE, cpu_relax, smp_cond_load_acquire, smp_store_release
 
 MODELS = ("sc", "tso", "pso", "lkmm")
-
-
-def waiting_loop(nvals: int, waiters: int, target: int) -> Program:
-    """``waiters`` threads spin on ``while READ_ONCE(x) != target: cpu_relax()`` while a writer
-    stores 1, 2, ..., ``nvals`` in turn."""
-    p = Program(f"wait-{nvals}x{waiters}-for-{target}")
-    x = p.var("x")
-
-    def waiter() -> None:
-        while READ_ONCE(x) != target:
-            cpu_relax()
-
-    def writer() -> None:
-        for i in range(1, nvals + 1):
-            WRITE_ONCE(x, i)
-
-    for i in range(waiters):
-        p.thread(waiter, name=f"waiter{i}")
-    p.thread(writer, name="writer")
-    return p
 
 
 def _both(prog: Callable[[], Program], model: str) -> tuple[object, object]:
