@@ -113,6 +113,8 @@ def stats_lines(result: Result) -> list[str]:
         ("blocked executions", str(s.blocked)),
         ("violations", str(result.violation_count)),
     ]
+    if s.moot:  # (waits a later write would end: not explored on, or not counted as blocked)
+        rows.insert(2, ("waits superseded (moot)", str(s.moot)))
     for prop, n in sorted(result.property_counts.items()):
         rows.append((f"  {prop}", str(n)))
     if s.bounded:
