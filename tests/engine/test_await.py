@@ -146,3 +146,35 @@ def test_smp_cond_load_acquire_orders_what_follows(model: str) -> None:
     assert res.verdict == "holds"
     assert {dict(o)["consumer:data"] for o in res.outcomes} == {1}
     assert res.stats.blocked == 0
+
+
+def test_a_cmpxchg_spin_is_cut_where_it_fails_and_not_where_it_writes() -> None:
+    from rmapwalk.engine import cmpxchg, fetch_add
+
+    p = Program("cas-spin")
+    lock = p.var("lock")
+
+    def taker() -> None:
+        while cmpxchg(lock, 0, 1, "acquire") != 0:  # a failed cmpxchg writes nothing: a pass to cut
+            relax()
+
+    def holder() -> None:
+        store(lock, 1)
+        store(lock, 0)
+
+    p.thread(taker)
+    p.thread(holder)
+    res = explore(p, "sc")
+    assert (res.verdict, res.stats.blocked) == ("holds", 0)
+    assert res.stats.complete == explore(p, "sc", await_aware=False).stats.complete
+
+    q = Program("fadd-spin")
+    c = q.var("c")
+
+    def counter() -> None:
+        while fetch_add(c, 1) < 3:  # every pass writes: never cut
+            relax()
+
+    q.thread(counter)
+    r = explore(q, "sc")
+    assert r.verdict == "holds" and r.outcome_set() == {(("c", 4),)}

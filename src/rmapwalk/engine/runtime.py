@@ -234,8 +234,9 @@ class _Recorder:
         self.done = False
         self.allocs = 0
         self.limit = limit
-        #: events so far that change shared state or the outcome (writes, RMWs that wrote,
-        #: allocations, frees, observations), counted in replay too (see :meth:`relax`)
+        #: events so far that change shared state or the outcome (writes, allocations, frees,
+        #: observations, and RMWs that wrote once the thread has relaxed), counted in replay too
+        #: (see :meth:`relax`)
         self.effects = 0
         #: the thread's state at its last ``relax()``: (effects, frames) (see :meth:`relax`)
         self.relaxed: tuple[int, Any] | None = None
@@ -274,7 +275,9 @@ class _Recorder:
             self.pos += 1
             d = self.depth
             self.depth += 1
-            if kind == RMW and op is not None and op(plain(v)) is not NO_WRITE:
+            # (only relax() compares effects, between two of its calls: an RMW's outcome is worked
+            # out only once the thread has relaxed, not on every replay of every thread)
+            if kind == RMW and self.relaxed is not None and op is not None and op(plain(v)) is not NO_WRITE:
                 self.effects += 1
             return tag(v, d) if self.track_deps else v
         if self.track_deps:
