@@ -56,6 +56,7 @@ test: $(STAMP) lint sysdeps
 bench: $(RUN_STAMP)
 	$(BIN)/python benchmarks/run.py
 	$(BIN)/python benchmarks/litmus.py
+	$(BIN)/python benchmarks/rcu_chains.py
 	$(BIN)/python benchmarks/memory.py
 	$(BIN)/python benchmarks/parallel.py
 	$(BIN)/python benchmarks/mutate.py

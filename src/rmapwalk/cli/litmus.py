@@ -14,7 +14,7 @@ import sys
 
 import click
 
-from rmapwalk.litmus.candidates import LitmusResult
+from rmapwalk.litmus.candidates import SPEEDCHECK_MODES, LitmusResult
 from rmapwalk.litmus.herdout import herd_lines, json_record
 from rmapwalk.litmus.parser import LitmusError
 from rmapwalk.litmus.runner import (
@@ -32,10 +32,10 @@ EXIT_ERROR = 2
 TRACE_MAX_EVENTS = 1000
 
 
-def _one(args: tuple[str, ModelSpec, str | None]) -> tuple[LitmusResult, str | None] | str:
-    path, spec, trace_dir = args
+def _one(args: tuple[str, ModelSpec, str | None, str]) -> tuple[LitmusResult, str | None] | str:
+    path, spec, trace_dir, speedcheck = args
     try:
-        res = run_test(path, spec)
+        res = run_test(path, spec, speedcheck=speedcheck)
         return res, (_witness(path, spec, trace_dir) if trace_dir is not None else None)
     except LitmusInputError as e:
         return " ".join(str(e).split())
@@ -86,9 +86,14 @@ def _witness(path: str, spec: ModelSpec, replay_dir: str) -> str | None:
                    "(exists) or breaking it (~exists, forall), saved for `rmapwalk replay`.")
 @click.option("--replay-dir", type=click.Path(file_okay=False), default="rmapwalk-replays", show_default=True,
               help="Where --trace saves replay files.")
+@click.option("--speedcheck", type=click.Choice(SPEEDCHECK_MODES), default="auto", show_default=True,
+              help="As herd7's -speedcheck: 'true' builds and counts only the executions that decide the "
+                   "condition (exact verdict; Always/Never cannot be told from Sometimes), 'fast' stops "
+                   "at the first, 'false' runs every execution; 'auto' is 'false' unless a cat model's test has "
+                   "more than 20,000 candidate executions (engine models explore every execution).")
 @click.argument("paths", nargs=-1, required=True)
 def litmus(memory_model: str | None, conf: str | None, cat_file: str | None, as_json: bool, jobs: int,
-           no_time: bool, trace: bool, replay_dir: str, paths: tuple[str, ...]) -> None:
+           no_time: bool, trace: bool, replay_dir: str, speedcheck: str, paths: tuple[str, ...]) -> None:
     """Run C litmus tests (files or directories of *.litmus) and print herd7's output."""
     chosen = [o for o in (memory_model, conf, cat_file) if o]
     if len(chosen) > 1:
@@ -106,20 +111,20 @@ def litmus(memory_model: str | None, conf: str | None, cat_file: str | None, as_
     if trace and not spec.engine:
         click.echo("rmapwalk: --trace needs one of the engine's models (--model sc|tso|pso|weak)", err=True)
         raise SystemExit(EXIT_ERROR)
-    work = [(f, spec, replay_dir if trace else None) for f in files]
+    work = [(f, spec, replay_dir if trace else None, speedcheck) for f in files]
     failed = False
     if jobs > 1 and len(files) > 1:
         from concurrent.futures import ProcessPoolExecutor
 
         with ProcessPoolExecutor(max_workers=min(jobs, len(files), os.cpu_count() or 1)) as pool:
             results = pool.map(_one, work)
-            failed = _emit(results, as_json, no_time)
+            failed = _emit(results, as_json, no_time, speedcheck == "auto")
     else:
-        failed = _emit(map(_one, work), as_json, no_time)
+        failed = _emit(map(_one, work), as_json, no_time, speedcheck == "auto")
     raise SystemExit(EXIT_ERROR if failed else EXIT_OK)
 
 
-def _emit(results: object, as_json: bool, no_time: bool) -> bool:
+def _emit(results: object, as_json: bool, no_time: bool, auto: bool) -> bool:
     failed = False
     for r in results:  # type: ignore[attr-defined]
         if isinstance(r, str):
@@ -128,6 +133,11 @@ def _emit(results: object, as_json: bool, no_time: bool) -> bool:
             click.echo(f"rmapwalk: {r}", err=True)
             continue
         res, witness = r
+        if auto and res.speedcheck != "false":
+            sys.stdout.flush()
+            click.echo(f"rmapwalk: {res.test.file or res.test.name}: too many executions to list; only those "
+                       "that decide the condition were run (as herd7 -speedcheck true; --speedcheck false "
+                       "runs them all)", err=True)
         if as_json:
             record = json_record(res)
             if witness is not None:

@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from rmapwalk.litmus.ast import (
+    And,
+    Atom,
     Call,
     If,
     Int,
@@ -31,12 +33,14 @@ from rmapwalk.litmus.ast import (
     Loc,
     LocMem,
     LocReg,
+    Or,
+    Prop,
     Stmt,
     Store,
     Var,
     While,
 )
-from rmapwalk.litmus.condition import eval_prop, loc_sort_key, prop_locations, value_sort_key
+from rmapwalk.litmus.condition import eval_prop, format_loc, loc_sort_key, prop_locations, value_sort_key
 from rmapwalk.litmus.threads import (
     FENCE,
     LF,
@@ -83,6 +87,9 @@ class LitmusResult:
     #: engine runs only: executions in which some thread waits forever (cut loops, lock waits)
     blocked: int | None = None
     seconds: float = 0.0
+    #: herd7's ``-speedcheck``: ``"false"`` (every execution), ``"true"`` (only executions that
+    #: decide the condition: the counts and states are of those) or ``"fast"`` (stop at the first)
+    speedcheck: str = "false"
 
 
 # ----------------------------------------------------------------------------- locations
@@ -252,6 +259,76 @@ def value_domains(test: LitmusTest, locs: Mapping[str, Value],
 
 def _entry_key(e: Entry) -> tuple[tuple[int, int, str], str]:
     return value_sort_key(e.value), repr(sorted(map(repr, e.sites)))
+
+
+# ------------------------------------------------------------------------------- speedcheck
+
+SPEEDCHECK_MODES = ("false", "true", "fast", "auto")
+
+#: ``speedcheck="auto"`` decides the condition only (as ``"true"``) when the candidate executions
+#: are estimated (:func:`candidate_estimate`) above this; a count, so the choice never depends
+#: on the machine or its load
+AUTO_SPEEDCHECK_CANDIDATES = 20_000
+
+
+def wanted_final_values(test: LitmusTest, *, speedcheck: bool) -> dict[Loc, Value]:
+    """The final values herd7 requires before it builds a candidate (``Mem.wanted_final_value``).
+
+    The ``filter``'s top-level conjunction of ``loc=v`` atoms always (a candidate that breaks it is
+    filtered out anyway), and with ``speedcheck`` the ``exists`` proposition's: an execution that
+    breaks it cannot be a witness, which is all speedcheck looks for.  Two different values for one
+    location are herd's "Incompatible constraint" error.
+    """
+    wanted: dict[Loc, Value] = {}
+
+    def add(p: Prop) -> None:
+        if isinstance(p, Atom):
+            old = wanted.setdefault(p.loc, p.value)
+            if old != p.value and (isinstance(old, str) or isinstance(p.value, str) or int(old) != int(p.value)):
+                raise LitmusSemanticsError(
+                    p.pos or test.condition.pos,
+                    f"Incompatible constraint on location {format_loc(p.loc, brackets=False)} ({old} vs. {p.value})")
+        elif isinstance(p, And):
+            for q in p.props:
+                add(q)
+        elif isinstance(p, Or) and len(p.props) == 1:
+            add(p.props[0])
+
+    if speedcheck and test.condition.quantifier == "exists":
+        add(test.condition.prop)
+    if test.filter is not None:
+        add(test.filter)
+    return wanted
+
+
+def _same_value(a: Value, b: Value) -> bool:
+    if isinstance(a, str) or isinstance(b, str):
+        return a == b
+    return int(a) == int(b)
+
+
+def relevant(test: LitmusTest, ok: bool) -> bool:
+    """Whether an execution whose proposition is ``ok`` decides the condition (herd7's
+    ``final_is_relevant``): a witness of ``exists``/``~exists`` satisfies it, one of ``forall``
+    breaks it."""
+    return ok if test.condition.quantifier != "forall" else not ok
+
+
+def candidate_estimate(paths: Sequence[Sequence[Path]], observed_mem: Sequence[str]) -> int:
+    """An upper bound of the candidates: path combinations times final-write choices.
+
+    Each observed location's final write is one of the initial write and the most writes to it any
+    path of each thread makes (reads-from choices among equal values are left out: rare in tests).
+    """
+    n = 1
+    for ps in paths:
+        n *= max(1, len(ps))
+    for loc in observed_mem:
+        writers = 1
+        for ps in paths:
+            writers += max((sum(1 for e in p.events if e.kind == WRITE and e.loc == loc) for p in ps), default=0)
+        n *= writers
+    return n
 
 
 # ------------------------------------------------------------------------------- enumeration
@@ -490,8 +567,15 @@ def _has_cycle(succ: Mapping[int, set[int]]) -> bool:
     return False
 
 
-def run_cat(test: LitmusTest, model: CatModel, model_name: str, *, prune: bool = True) -> LitmusResult:
+def run_cat(test: LitmusTest, model: CatModel, model_name: str, *, prune: bool = True,
+            speedcheck: str = "false") -> LitmusResult:
     """Every candidate execution of ``test`` checked by ``model``; herd's counts and states.
+
+    ``speedcheck`` is herd7's ``-speedcheck``: with ``"true"`` only the candidates that can decide
+    the condition are built (an ``exists`` conjunction's ``loc=v`` atoms fix those reads' and final
+    writes' values) and only the executions that decide it are counted, so the verdict is exact
+    and the counts are of those executions; ``"fast"`` also stops at the first; ``"auto"`` is
+    ``"false"`` unless :func:`candidate_estimate` is above :data:`AUTO_SPEEDCHECK_CANDIDATES`.
 
     With ``prune`` (and a model that runs cos-opt.cat's ``ConsCo`` check, as LKMM
     does through lock.cat), candidates whose reads-from already makes coherence
@@ -528,8 +612,27 @@ def run_cat(test: LitmusTest, model: CatModel, model_name: str, *, prune: bool =
             else:
                 ps.append(p)
         all_paths.append(ps)
+    if speedcheck not in SPEEDCHECK_MODES:
+        raise ValueError(f"speedcheck must be one of {SPEEDCHECK_MODES}, not {speedcheck!r}")
+    if speedcheck == "auto":
+        big = candidate_estimate(all_paths, observed_mem) > AUTO_SPEEDCHECK_CANDIDATES
+        speedcheck = "true" if big else "false"
+    res.speedcheck = speedcheck
+    wanted = wanted_final_values(test, speedcheck=speedcheck != "false")
+    if wanted:
+        # a path whose final register breaks a wanted value is never relevant: drop it before the
+        # product (for the kernel's RCU chains this is what takes 2^19 candidates down to one)
+        for t, ps in zip(test.threads, all_paths, strict=True):
+            want = {loc.reg: v for loc, v in wanted.items() if isinstance(loc, LocReg) and loc.thread == t.index}
+            if want:
+                init = regs.get(t.index, {})
+                ps[:] = [p for p in ps
+                         if all(_same_value(p.regs.get(r, init.get(r, 0)), v) for r, v in want.items())]
     cond = test.condition.prop
+    stop = False
     for combo in itertools.product(*all_paths):
+        if stop:
+            break
         sk = _skeleton(locs, combo)
         reg_values: dict[Loc, Value] = {}
         for p in combo:
@@ -542,7 +645,9 @@ def run_cat(test: LitmusTest, model: CatModel, model_name: str, *, prune: bool =
         for r in sk.reads:
             e = sk.events[r]
             rf_choices.append([w for w in sk.writes_by_loc.get(e.loc or "", []) if sk.events[w].val == e.val])
-        fw_choices = [sk.writes_by_loc.get(loc, []) for loc in observed_mem]
+        fw_choices = [[w for w in sk.writes_by_loc.get(loc, [])
+                       if LocMem(loc) not in wanted or _same_value(sk.events[w].val or 0, wanted[LocMem(loc)])]
+                      for loc in observed_mem]
         pairs = _po_loc_pairs(sk) if prune else {}
         needs = _value_needs(sk)
         for rf_pick in itertools.product(*rf_choices):
@@ -568,8 +673,10 @@ def run_cat(test: LitmusTest, model: CatModel, model_name: str, *, prune: bool =
                         final[loc] = fv if fv is not None else locs.get(loc.name, 0)
                 if test.filter is not None and not eval_prop(test.filter, final):
                     continue
-                state: State = tuple((loc, final[loc]) for loc in shown)
                 ok = eval_prop(cond, final)
+                if speedcheck != "false" and not relevant(test, ok):
+                    continue
+                state: State = tuple((loc, final[loc]) for loc in shown)
                 fw_mask = 0
                 for w in fw.values():
                     fw_mask |= 1 << w
@@ -595,5 +702,14 @@ def run_cat(test: LitmusTest, model: CatModel, model_name: str, *, prune: bool =
                         else:
                             res.negative += 1
                         res.flags |= outcome.flags
+                        if speedcheck == "fast":
+                            stop = True
+                            break
+                    if stop:
+                        break
+                if stop:
+                    break
+            if stop:
+                break
     res.seconds = time.perf_counter() - started
     return res

@@ -905,7 +905,8 @@ def run_engine(test: LitmusTest, model: str, *, table: MacroTable | None = None,
     return out
 
 
-def run_engine_result(test: LitmusTest, model: str, *, unroll: int | None = 2, **options: Any) -> Any:
+def run_engine_result(test: LitmusTest, model: str, *, unroll: int | None = 2, speedcheck: str = "false",
+                      **options: Any) -> Any:
     """:func:`run_engine` as a :class:`rmapwalk.litmus.candidates.LitmusResult` (what the litmus
     runner prints as herd's output); loops are unrolled twice by default, as herd does.
 
@@ -913,14 +914,35 @@ def run_engine_result(test: LitmusTest, model: str, *, unroll: int | None = 2, *
     of a lock or RCU) leave no final state; each kind of such problem raises a herd-style flag
     (``Flag deadlock``, ``Flag lock-misuse`` ...).  A test that cannot be run or is not explored
     completely raises :class:`rmapwalk.litmus.threads.LitmusSemanticsError` (one line, as the
-    runner expects)."""
+    runner expects).
+
+    ``speedcheck`` (herd7's): exploration builds every execution either way (a read that must
+    take a wanted value may only get it from a write its own thread's later events lead to, so
+    no read can be cut), ``"true"`` counts only the executions that decide the condition,
+    ``"fast"`` stops at the first; ``"auto"`` is ``"false"`` here."""
+    from rmapwalk.litmus.candidates import relevant
     from rmapwalk.litmus.threads import LitmusSemanticsError
 
+    mode = "false" if speedcheck == "auto" else speedcheck
+    if mode == "fast":
+        options = {**options, "stop_on_first": True}
     try:
-        r = run_engine(test, model, unroll=unroll, **options)
+        r = run_engine(test, model, unroll=unroll, witness=mode == "fast", **options)
     except LitmusError as e:
         raise LitmusSemanticsError(e.pos, e.message) from None
-    if not r.complete:
+    if not r.complete and not (mode == "fast" and r.result.violations):
         raise LitmusSemanticsError(None, f"{test.name}: under {r.model}, the exploration is incomplete: "
                                    f"{r.result.incomplete_reason or 'a thread exceeded the per-thread event bound'}")
-    return r.as_litmus_result()
+    out = r.as_litmus_result()
+    out.speedcheck = mode
+    if mode != "false":
+        cond = r.test.condition.prop
+        keep = {st: n for st, n in out.states.items() if relevant(r.test, eval_prop(cond, dict(st)))}
+        if mode == "fast":
+            keep = dict(list(keep.items())[:1])
+            for st in keep:
+                keep[st] = 1
+        out.states = keep
+        ok_count = sum(n for st, n in keep.items() if eval_prop(cond, dict(st)))
+        out.positive, out.negative = ok_count, sum(keep.values()) - ok_count
+    return out

@@ -49,7 +49,15 @@ def condition_holds(res: Counts) -> bool:
 
 
 def observation(res: Counts) -> str:
-    """herd's ``Never``/``Sometimes``/``Always`` of the condition's proposition."""
+    """herd's ``Never``/``Sometimes``/``Always`` of the condition's proposition.
+
+    Under speedcheck only the executions that decide the condition were counted, so (as herd7
+    says) ``Always`` cannot be told from ``Sometimes`` for ``exists``, nor ``Never`` for ``forall``.
+    """
+    if getattr(res, "speedcheck", "false") != "false":
+        if res.test.condition.quantifier == "forall":
+            return "Always" if res.negative == 0 else "Sometimes"
+        return "Never" if res.positive == 0 else "Sometimes"
     if res.positive == 0:
         return "Never"
     if res.negative == 0:
@@ -97,6 +105,8 @@ def json_record(res: LitmusResult) -> dict[str, Any]:
         "flags": sorted(res.flags),
         "executions": res.candidates,
     }
+    if res.speedcheck != "false":
+        rec["speedcheck"] = res.speedcheck
     if res.blocked is not None:
         rec["blocked"] = res.blocked
     rec["seconds"] = round(res.seconds, 4)

@@ -82,15 +82,16 @@ def load_test(path: str, spec: ModelSpec) -> LitmusTest:
         raise LitmusInputError(f"{path}: {e.strerror}") from e
 
 
-def run_test(path: str, spec: ModelSpec) -> LitmusResult:
+def run_test(path: str, spec: ModelSpec, *, speedcheck: str = "false") -> LitmusResult:
+    """Run one test; ``speedcheck`` as herd7's (see :func:`rmapwalk.litmus.candidates.run_cat`)."""
     test = load_test(path, spec)
     try:
         if spec.engine:
             from rmapwalk.litmus.engine_bridge import run_engine_result
 
-            return run_engine_result(test, spec.engine)
+            return run_engine_result(test, spec.engine, speedcheck=speedcheck)
         model, _ = _cat_setup(spec.conf, spec.cat)
-        return run_cat(test, model, spec.name)
+        return run_cat(test, model, spec.name, speedcheck=speedcheck)
     except LitmusSemanticsError as e:
         raise LitmusInputError(str(e) if e.pos is not None else f"{path}: {e}") from e
     except CatError as e:  # the model fails on this test (an unbound name, a type error)
