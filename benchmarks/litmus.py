@@ -10,8 +10,9 @@ Prints a per-test table (the slowest first) and the folder totals.
 Then the start-up row: the kernel's scripts run one process per test, so the folder is also run
 that way (``rmapwalk litmus --conf linux-kernel.cfg TEST`` and ``--model lkmm``, one process per
 test), with an empty cache (the first process compiles the model, every test is parsed) and with
-the warm cache a second pass finds, against the one-process totals above; and the ten slowest
-tests one process each.  herd7 is timed the same way when it is on the PATH.
+the warm cache a second pass finds, and with ``rmapwalk serve`` answering them (the client only
+starts Python and forwards its arguments), against the one-process totals above; and the ten
+slowest tests one process each.  herd7 is timed the same way when it is on the PATH.
 
 Skips with a message when ``../shared/lkmm`` is absent.  Run by ``make bench``; ``--quick`` runs
 only ten tests.
@@ -133,6 +134,7 @@ def per_process(tests: list[Path], cfg: Path, one_cat: float, one_eng: float, he
                 if back == "cat" and temp == "warm":  # the cold lkmm pass starts from no parsed tests too
                     for entry in Path(cache_dir).glob("litmus-test-*"):
                         entry.unlink()
+        served = _served(tests, cfg, cmd, env, cache_dir)
     n = len(tests)
     print(f"one process per test ({' '.join(cmd[-1:])} litmus ... TEST, {n} processes; cold: empty cache, warm: "
           "model and tests cached; wall seconds, and CPU seconds, which a loaded machine does not inflate):")
@@ -141,12 +143,45 @@ def per_process(tests: list[Path], cfg: Path, one_cat: float, one_eng: float, he
         (cold, cold_cpu), (warm, warm_cpu) = totals[back, "cold"], totals[back, "warm"]
         print(f"  {label:12} cold {cold:6.2f} s ({cold / n:.3f} s/test, CPU {cold_cpu / n:.3f}), "
               f"warm {warm:6.2f} s ({warm / n:.3f} s/test, CPU {warm_cpu / n:.3f}); one process {one:.2f} s")
+    for back, (wall, cpu) in served.items():
+        label = "LKMM (cat)" if back == "cat" else "engine LKMM"
+        warm = totals[back, "warm"][0]
+        print(f"  {label:12} served by `rmapwalk serve`: {wall:6.2f} s ({wall / n:.3f} s/test, client CPU "
+              f"{cpu / n:.3f}); {warm / wall:.1f}x faster than warm")
     if herd_s is not None:
         print(f"  herd7        {herd_s:6.2f} s ({herd_s / n:.3f} s/test); "
-              f"rmapwalk warm cat/herd7 = {totals['cat', 'warm'][0] / herd_s:.2f}x")
+              f"rmapwalk warm cat/herd7 = {totals['cat', 'warm'][0] / herd_s:.2f}x, "
+              f"served cat/herd7 = {served['cat'][0] / herd_s:.2f}x")
     warm_cat.sort(reverse=True)
     print("  slowest ten (LKMM cat, warm, one process each; wall/CPU s): "
           + ", ".join(f"{name} {dt:.3f}/{cpu:.3f}" for dt, cpu, name in warm_cat[:10]))
+
+
+def _served(tests: list[Path], cfg: Path, cmd: list[str], env: dict[str, str],
+            tmp: str) -> dict[str, tuple[float, float]]:
+    """The same processes with ``$RMAPWALK_SERVER`` naming a running ``rmapwalk serve`` (started
+    first, its start-up not counted: it is paid once for any number of tests)."""
+    sock = os.path.join(tmp, "serve.sock")
+    proc = subprocess.Popen([*cmd, "serve", "--socket", sock], env=env, stderr=subprocess.PIPE, text=True)
+    assert proc.stderr is not None
+    proc.stderr.readline()  # the server says where it listens once it does
+    out: dict[str, tuple[float, float]] = {}
+    try:
+        senv = {**env, "RMAPWALK_SERVER": sock}
+        for back, args in (("cat", ["--conf", str(cfg)]), ("lkmm", ["--model", "lkmm"])):
+            subprocess.run([*cmd, "litmus", *args, str(tests[0])], capture_output=True, env=senv, check=False)
+            total = cpu_total = 0.0
+            for path in tests:
+                c, t = _children_cpu(), time.perf_counter()
+                r = subprocess.run([*cmd, "litmus", *args, str(path)], capture_output=True, env=senv, check=False)
+                total += time.perf_counter() - t
+                cpu_total += _children_cpu() - c
+                assert b"Observation" in r.stdout, r.stderr
+            out[back] = (total, cpu_total)
+    finally:
+        proc.terminate()
+        proc.wait()
+    return out
 
 
 def _children_cpu() -> float:

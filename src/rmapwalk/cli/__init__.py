@@ -35,6 +35,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "review": ("review", "review_cmd"),
     "run": ("run", "run"),
     "scenarios": ("scenarios", "scenarios_cmd"),
+    "serve": ("serve", "serve_cmd"),
     "switches": ("switches", "switches_cmd"),
 }
 

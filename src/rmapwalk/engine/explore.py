@@ -244,8 +244,14 @@ class Explorer:
             r2.added_max = g2.co[a2.loc][-1] is a2
             wl2: list[_Item] = []
             # A revisit computed in a graph that broke RMW atomicity (see _after_read) starts
-            # from a graph not known to be consistent: check all of it.
-            ok = model.prefix_consistent(g2) if tainted else model.read_ok(g2, r2)
+            # from a graph not known to be consistent: check all of it under load buffering,
+            # else what the unchecked RMW write adds (MemoryModel.raced_revisit_ok).
+            if not tainted:
+                ok = model.read_ok(g2, r2)
+            elif self.lb:
+                ok = model.prefix_consistent(g2)
+            else:
+                ok = model.raced_revisit_ok(g2, a2, r2)
             if not ok or not self._after_read(g2, wl2, r2):
                 self.stats.inconsistent += 1
                 if wl2:  # revisits pushed before an atomicity conflict was found

@@ -47,8 +47,21 @@ class ModelSpec:
         return Path(self.conf or self.cat or "").name
 
 
-@lru_cache(maxsize=8)
 def _cat_setup(conf: str | None, cat: str | None) -> tuple[CatModel, MacroTable]:
+    """The cat model and macro table of a ``--conf``/``--cat`` file, loaded once per process for
+    as long as the files of its directory (the cfg, the cat and bell files it names, the .def
+    table) are unchanged: a long-lived process (``rmapwalk serve``) sees a model edited on disk."""
+    main = Path(conf if conf is not None else cat or "").resolve()
+    try:
+        with os.scandir(main.parent) as it:
+            stamp = tuple(sorted((e.name, e.stat().st_mtime_ns, e.stat().st_size) for e in it if e.is_file()))
+    except OSError:
+        stamp = ()
+    return _cat_setup_at(conf, cat, (str(main), stamp))
+
+
+@lru_cache(maxsize=8)
+def _cat_setup_at(conf: str | None, cat: str | None, _key: tuple[object, ...]) -> tuple[CatModel, MacroTable]:
     from rmapwalk.cat import load_config, load_model
 
     if conf is not None:
