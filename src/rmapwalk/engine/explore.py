@@ -97,7 +97,8 @@ class Explorer:
         #: take values from po-later writes they do not depend on (load buffering)
         self.lb = self.model.load_buffering
         self.await_aware = self.opt.await_aware
-        self.beh = [ThreadBehaviour(td, i, self.opt.max_events, prog, deps, self.model.check_when_complete)
+        self.beh = [ThreadBehaviour(td, i, self.opt.max_events, prog, deps, self.model.check_when_complete,
+                                    self.model.lkmm_events)
                     for i, td in enumerate(prog.threads)]
         self.stats = Stats()
         self.result = Result(prog.name, self.model.name, HOLDS, stats=self.stats, max_outcomes=self.opt.max_outcomes)

@@ -1306,6 +1306,7 @@ class LKMM(MemoryModel):
     alpha = False
     #: the explorer asks for dependencies and the kernel layer emits LKMM's own events
     tracks_deps = True
+    lkmm_events = True
     load_buffering = True
     #: the full check runs on finished executions (see the module docstring)
     check_when_complete = True

@@ -22,9 +22,11 @@ class MemoryModel:
     store_forwarding = True
     #: whether per-location coherence needs its own check (SC's main check implies it)
     check_loc = True
-    #: whether threads return tracked values and record dependencies (rmapwalk.engine.deps), and
-    #: the kernel layer emits LKMM's own events (RCU, lock-related fences)
+    #: whether threads return tracked values and record dependencies (rmapwalk.engine.deps)
     tracks_deps = False
+    #: whether the kernel layer emits LKMM's own events (RCU read-side sections and grace
+    #: periods, the lock-related fences) instead of their portable stand-ins (full barriers)
+    lkmm_events = False
     #: whether a read may take its value from a po-later write it does not depend on (the
     #: explorer then revisits by dependency prefixes: :meth:`Graph.dep_masks`)
     load_buffering = False

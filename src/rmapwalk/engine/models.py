@@ -24,7 +24,7 @@ is the full check, used by replay and by the tests.
 
 from __future__ import annotations
 
-from rmapwalk.engine.events import ACQUIRE, CONSUME, F_ACQUIRE, F_MB, F_RELEASE, F_RMB, F_WMB, MB, RELEASE
+from rmapwalk.engine.events import ACQUIRE, F_ACQUIRE, F_MB, F_RELEASE, F_RMB, F_WMB, MB, RELEASE
 from rmapwalk.engine.graph import GF, GR, GW, Ev
 from rmapwalk.engine.lkmm import LKMM, LKMMAlpha
 from rmapwalk.engine.model_base import MemoryModel, co_succ
@@ -187,24 +187,40 @@ def _rr_fence(e: Ev) -> bool:
     return e.kind == GF and e.mode in (F_RMB, F_ACQUIRE)
 
 
+def _addr_dep(a: Ev, b: Ev) -> bool:
+    """Does ``b``'s address depend on the value ``a`` read?  (Both of one thread; the behaviour
+    node of ``b`` lists the reads its address came from by their depth in the thread.)"""
+    na, nb = a.node, b.node
+    if na is None or nb is None or nb.deps is None:
+        return False
+    return na.depth in nb.deps[0]
+
+
 class Weak(PSO):
     """A weaker, multi-copy-atomic CPU: PSO, and loads may also be performed out of order with
-    each other (as on Arm or Power) -- except that a load is never reordered after a later store
-    (no load buffering: executions stay (po | rf)-acyclic, which the explorer relies on).
+    each other (as on Arm) -- except that a load is never reordered after a later store (no load
+    buffering: executions stay (po | rf)-acyclic, which the explorer relies on).
 
-    Loads are ordered by ``smp_rmb``, ``smp_mb``, an acquire load or RMW, and ``rcu_dereference``
-    (which stands for the address dependency of what is loaded through the pointer: every CPU but
-    Alpha keeps it; dependencies are not tracked, so all later loads are ordered after it)."""
+    A load is ordered before a later load by ``smp_rmb``, ``smp_mb``, being an acquire load or
+    RMW, the same location, or an *address dependency*: the later load's address computed from
+    the earlier one's value (dependencies are tracked, :mod:`rmapwalk.engine.deps`), which every
+    CPU but Alpha keeps whatever the load's primitive.  So ``rcu_dereference`` orders exactly what
+    is loaded through the pointer it returns, like ``READ_ONCE`` (a consume orders only what
+    depends on it), and an independent later load needs ``smp_rmb()``.  A control dependency
+    does not order loads (CPUs speculate past branches).  RCU and locks keep their portable
+    stand-ins here (full barriers); Alpha's missing dependency ordering is ``lkmm-alpha``."""
 
     name = "weak"
+    tracks_deps = True
 
     @staticmethod
     def _ordw(a: Ev, b: Ev, full: bool, ss: bool, rr: bool) -> bool:
         if a.kind == GR:
             if b.kind == GW:
                 return True
-            return (full or rr or a.loc == b.loc or a.mode in (ACQUIRE, CONSUME)
-                    or (a.rmw and a.mode in (ACQUIRE, MB) and a.wr is not None) or _pso_full_before(b))
+            return (full or rr or a.loc == b.loc or a.mode == ACQUIRE
+                    or (a.rmw and a.mode in (ACQUIRE, MB) and a.wr is not None) or _pso_full_before(b)
+                    or _addr_dep(a, b))
         return PSO._ord(a, b, full, ss)
 
     def _scan(self, e: Ev, evs: list[Ev], forward: bool) -> list[Ev]:

@@ -199,11 +199,17 @@ def free(addr: int, label: str = "free") -> None:
     rec.plain_op(FREE, _check_loc(addr), None, "", label)
 
 
+def tracks_deps() -> bool:
+    """Whether the running thread's values carry their dependencies (``lkmm``, ``lkmm-alpha``,
+    ``weak``): interpreters then need not mark dependent loads themselves."""
+    return _rt.current().track_deps
+
+
 def lkmm_events() -> bool:
     """Whether the running thread is explored under a model with LKMM's own kernel events
     (``lkmm``, ``lkmm-alpha``): RCU read-side sections and grace periods, the lock-related
     barriers.  Library code emits those instead of its portable stand-ins."""
-    return _rt.current().track_deps
+    return _rt.current().lkmm_events
 
 
 def thread_local() -> dict[str, Any]:
@@ -251,5 +257,6 @@ __all__ = [
     "store",
     "thread_id",
     "thread_local",
+    "tracks_deps",
     "xchg",
 ]

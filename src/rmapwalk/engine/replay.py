@@ -86,7 +86,8 @@ def rebuild(prog: Program, data: dict[str, Any], max_events: int = 100000) -> Gr
     if len(threads) != len(prog.threads):
         raise ReplayError(f"replay has {len(threads)} threads, program {prog.name!r} has {len(prog.threads)}")
     model = get_model(data["model"])
-    beh = [ThreadBehaviour(td, i, max_events, prog, model.tracks_deps) for i, td in enumerate(prog.threads)]
+    beh = [ThreadBehaviour(td, i, max_events, prog, model.tracks_deps, lkmm_events=model.lkmm_events)
+           for i, td in enumerate(prog.threads)]
     g = Graph(prog, beh)
     lengths = [int(t["events"]) for t in threads]
     rfs = [[tuple(x) for x in t["rf"]] for t in threads]

@@ -209,12 +209,14 @@ class _Recorder:
     """Answers the operations of one re-run of one thread."""
 
     __slots__ = ("tid", "path", "npath", "pos", "depth", "head", "tail", "done", "allocs", "limit", "tls", "prog",
-                 "track_deps", "ctrl_scopes", "ctrl_always", "effects", "relaxed")
+                 "track_deps", "lkmm_events", "ctrl_scopes", "ctrl_always", "effects", "relaxed")
 
     def __init__(self, tid: int, path: tuple[Any, ...], limit: int, prog: Any = None,
-                 track_deps: bool = False) -> None:
-        #: return read values as DInt and record each memory event's dependencies (lkmm)
+                 track_deps: bool = False, lkmm_events: bool = False) -> None:
+        #: return read values as DInt and record each memory event's dependencies (lkmm, weak)
         self.track_deps = track_deps
+        #: library code emits LKMM's own kernel events (see MemoryModel.lkmm_events)
+        self.lkmm_events = lkmm_events
         #: branches taken on tracked values: (frame, lo, hi, reads) (see rmapwalk.engine.deps)
         self.ctrl_scopes: list[Any] = []
         #: reads every later event depends on (assume() on a tracked value)
@@ -386,15 +388,17 @@ class ThreadBehaviour:
     """The memoized behaviour trie of one thread of a program."""
 
     __slots__ = ("tdef", "tid", "limit", "root", "runs", "prog", "memo", "memo_limit", "track_deps",
-                 "defer_model_errors")
+                 "lkmm_events", "defer_model_errors")
 
     #: how many memoized runs a thread keeps before forgetting them (bounds memory on long
     #: searches: forgotten behaviour is recomputed by re-running the thread when needed again)
     MEMO_LIMIT = 5000
 
     def __init__(self, tdef: ThreadDef, tid: int, limit: int, prog: Any = None, track_deps: bool = False,
-                 defer_model_errors: bool = False) -> None:
+                 defer_model_errors: bool = False, lkmm_events: bool | None = None) -> None:
         self.track_deps = track_deps
+        #: (by default: with dependencies, as only the LKMM models tracked them once did)
+        self.lkmm_events = track_deps if lkmm_events is None else lkmm_events
         #: a ModelError raised by thread code ends the thread in an ERROR node labelled
         #: MODEL_ERROR (the exception its value) instead of propagating: under a model that
         #: judges executions only when complete (LKMM), thread code also runs on values of
@@ -429,7 +433,7 @@ class ThreadBehaviour:
     def _run(self, path: tuple[Any, ...]) -> Node:
         global _current
         self.runs += 1
-        rec = _Recorder(self.tid, path, self.limit, self.prog, self.track_deps)
+        rec = _Recorder(self.tid, path, self.limit, self.prog, self.track_deps, self.lkmm_events)
         prev = _current
         _current = rec
         try:

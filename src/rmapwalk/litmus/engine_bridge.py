@@ -63,7 +63,7 @@ from rmapwalk.engine import ONCE, Program, Result, Violation, explore
 from rmapwalk.engine.deps import ctrl_region, register_library_dir, with_deps
 from rmapwalk.engine.events import ACQUIRE, CONSUME, MB, NO_WRITE, PLAIN, RELAXED, RELEASE
 from rmapwalk.engine.models import get_model
-from rmapwalk.engine.ops import assume, fence, lkmm_events, load, observe, program, rmw, store, thread_local
+from rmapwalk.engine.ops import assume, fence, load, observe, program, rmw, store, thread_local, tracks_deps
 from rmapwalk.engine.program import Final, Loc
 from rmapwalk.engine.runtime import EXCEPTION, ModelError, Violated
 from rmapwalk.kernel import rcu as _rcu
@@ -448,7 +448,7 @@ class _Interp:
 
     def _assigned_value(self, reg: str, e: Expr) -> Any:
         # a READ_ONCE whose value flows into an address: an address dependency (consume)
-        if reg not in self.consume or lkmm_events():  # (LKMM tracks real dependencies)
+        if reg not in self.consume or tracks_deps():  # (the model tracks real dependencies)
             return self.ev(e)
         self.consuming = True
         try:
@@ -871,7 +871,7 @@ def run_engine(test: LitmusTest, model: str, *, table: MacroTable | None = None,
     if model.lower() not in ENGINE_MODELS:
         raise LitmusError(f"unknown memory model '{model}' (choose from {', '.join(ENGINE_MODELS)})")
     prog = to_program(test, table=table, witness=witness, unroll=unroll)
-    if get_model(model.lower()).tracks_deps:  # herd7 flags data races under LKMM
+    if get_model(model.lower()).lkmm_events:  # herd7 flags data races under LKMM
         report_data_races(prog)
     world: _World = prog.lib["litmus_world"]
     try:
