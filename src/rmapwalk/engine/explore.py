@@ -360,7 +360,9 @@ class Explorer:
         porf: list[int] | None = None
         succ = None if a.rmw else co_succ(g, a)
         for r in reads:
-            if not r.revisitable or r.rf is a:
+            # a read of a's own thread is po-before it (a is po-maximal): in its prefix, and
+            # so is an RMW write's own read half, the first candidate of every RMW
+            if not r.revisitable or r.rf is a or r.tid == a.tid:
                 continue
             if porf is None:
                 porf = g.porf_view(a)
