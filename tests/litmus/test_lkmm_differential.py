@@ -178,14 +178,31 @@ FIXED = [
     _prog("\tr0 = READ_ONCE(*x);", "\tWRITE_ONCE(*x, 1);\n\tWRITE_ONCE(*x, 1);", "\tatomic_inc(x);", locs="0:r0; x"),
     # a deleted read po-before the revisiting write, with its thread's kept later RMW
     _prog("", "\tatomic_inc(y);", "\tr0 = READ_ONCE(*y);\n\tatomic_inc(y);", locs="2:r0; y"),
+    # a three-thread LB cycle through a failed cmpxchg: the revisit of P1's cmpxchg by P0's
+    # write deletes P1's write of x and P2's read of it, but keeps P2's later write of x, which
+    # coherence put co-after the deleted write only because the deleted read read it; the
+    # deleted write counts as added maximally all the same, and P2's read, made again in its
+    # gap, reads P1's write again (cat: 2 executions with every r0 = 1, engine 1)
+    _prog("\tr0 = READ_ONCE(*x); if (r0 == 1) WRITE_ONCE(*z, 1);", "\tr0 = cmpxchg(z, 0, 1);\n\tWRITE_ONCE(*x, 1);",
+          "\tr0 = READ_ONCE(*x);\n\tWRITE_ONCE(*x, 1);", locs="0:r0; 1:r0; 2:r0; x"),
+    # an RMW whose read makes the graph inconsistent (P2's atomic_inc reads P1's z, which P0's
+    # successful, fully ordered cmpxchg also read: an hb cycle) still pushes its write's
+    # revisits: the one of P0's cmpxchg, in that write's (po | rf)-prefix through the cycle,
+    # makes it fail, and the execution is consistent (cat: 6 executions, engine 5)
+    _prog("\tr0 = cmpxchg(z, 2, 2);\n\tr1 = xchg_relaxed(x, 2);",
+          "\tr0 = READ_ONCE(*x); if (r0 == 2) WRITE_ONCE(*z, 2);", "\tatomic_inc(z);",
+          locs="0:r0; 0:r1; 1:r0; x; z"),
 ]
 
 #: programs the engine still gets wrong (known: see docs/design.md on load buffering)
 KNOWN = [
-    # a three-thread LB cycle through a failed cmpxchg: P2's read, deleted by the revisit of
-    # P1's cmpxchg, must read P1's write again (cat: 2 executions with every r0 = 1, engine 1)
-    _prog("\tr0 = READ_ONCE(*x); if (r0 == 1) WRITE_ONCE(*z, 1);", "\tr0 = cmpxchg(z, 0, 1);\n\tWRITE_ONCE(*x, 1);",
-          "\tr0 = READ_ONCE(*x);\n\tWRITE_ONCE(*x, 1);", locs="0:r0; 1:r0; 2:r0; x"),
+    # two reads of one write in an LB cycle: P0's read of z and P1's failed cmpxchg both read
+    # P2's z, which depends on P2's xchg reading P1's xchg, po-after the cmpxchg; the revisit
+    # of either read keeps the other (in the write's (po | rf)-prefix) with its old value and
+    # nothing revisits it again (cat: 8 executions, engine 7)
+    _prog("\tr1 = READ_ONCE(*z); if (r1) { WRITE_ONCE(*x, 1); } else { r1 = READ_ONCE(*x); }",
+          "\tr1 = cmpxchg(z, 2, 2);\n\tr2 = xchg_relaxed(y, 1);", "\tr1 = xchg(y, 2);\n\tWRITE_ONCE(*z, r1);",
+          locs="0:r1; 1:r1; 1:r2; 2:r1; x; y"),
 ]
 
 

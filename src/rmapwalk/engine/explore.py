@@ -183,8 +183,12 @@ class Explorer:
             g.restrict(r.stamp)
             g.set_rf(r, w)
             r.added_max = False
-            if (not model.read_ok(g, r) or (model.prune_choices and not model.prefix_consistent(g))
-                    or not self._after_read(g, wl, r)):
+            if not model.read_ok(g, r) or (model.prune_choices and not model.prefix_consistent(g)):
+                if self.lb and r.rmw:
+                    self._lb_rmw_revisits(g, wl, r)
+                self.stats.inconsistent += 1
+                return
+            if not self._after_read(g, wl, r):
                 self.stats.inconsistent += 1
                 return
             if self.await_aware and g.cursor[r.tid].kind == BLOCK and self._moot(g, r.tid):
@@ -293,6 +297,20 @@ class Explorer:
         g.advance(r.tid)
         return True
 
+    def _lb_rmw_revisits(self, g: Graph, wl: list[_Item], r: Ev) -> None:
+        """RMW read ``r`` was just given a write that makes ``g`` inconsistent: still push the
+        backward revisits of the write it makes (from a graph not known to be consistent, so
+        checked in full).  Under load buffering such a revisit can change what an earlier read
+        in its (po | rf)-prefix reads, and with it what made ``g`` inconsistent (an earlier RMW
+        that now fails, and so no longer orders its thread): the consistent executions it leads
+        to are reached only that way."""
+        val = g.rmw_value(r)
+        if val is NO_WRITE:
+            return
+        w = g.add_rmw_write(r, val)
+        g.advance(r.tid)
+        self._calc_revisits(g, wl, w, tainted=True)
+
     def _rf_allowed(self, g: Graph, r: Ev, c: Ev) -> bool:
         """May RMW read ``r`` (which would succeed reading ``c``) read from ``c``?  Not when an
         RMW that already read ``c`` successfully is settled: it can never be revisited, or it
@@ -305,16 +323,19 @@ class Explorer:
         other = g.threads[s.tid][s.idx - 1]
         if other.rf is not c:
             return True
-        if not other.revisitable:
-            return False
         if other.tid == r.tid:
             return False
-        if r.idx == 0:
-            return True
-        # r's prefix without r's own (tentative) reads-from edge
-        if other.idx > g.porf_view(g.threads[r.tid][r.idx - 1])[other.tid]:
-            return True
-        if not self.lb:
+        # r's write's (po | rf)-prefix with r reading c: r's thread before r, and (under load
+        # buffering, where rf may close a cycle through ``other``) c's own prefix
+        bound = g.porf_view(g.threads[r.tid][r.idx - 1])[other.tid] if r.idx else -1
+        if self.lb and c.tid >= 0:
+            bound = max(bound, g.porf_view(c)[other.tid])
+        if other.idx > bound:
+            return other.revisitable  # r's write may revisit it as usual
+        # In that prefix, only a load-buffering revisit can change what ``other`` reads: it may
+        # no longer be revisited as usual (an earlier revisit put it in a write's prefix) and
+        # still be revisitable so (it is not in that write's dependency prefix).
+        if not self.lb or not other.lb_revisitable:
             return False
         # Under load buffering the write of r can also revisit ``other`` in its
         # (po | rf)-prefix, unless ``other`` is in that write's dependency prefix (see _lb_view):
@@ -386,8 +407,8 @@ class Explorer:
         depends on ``r``, which would be a value out of thin air."""
         porf = g.porf_view(a)
         prefix = [(1 << (v + 1)) - 1 for v in porf]
-        view = [x | y for x, y in zip(g.stamp_masks(r.stamp), prefix, strict=True)]
         if r.idx > porf[r.tid]:
+            view = [x | y for x, y in zip(g.stamp_masks(r.stamp), prefix, strict=True)]
             return view, prefix
         if r.tid == a.tid:
             return None  # r would read a po-later write of its own thread: never coherent
@@ -442,8 +463,24 @@ class Explorer:
             # (a kept write po-after e in e's own thread does not count: only a load-buffering
             # revisit keeps such writes, and e could never have read them)
             co = g.co[w.loc]
-            for s in co[co.index(w) + 1 :]:
+            i = co.index(w)
+            for s in co[i + 1 :]:
                 if s is not a and in_view(s) and not (s.tid == e.tid and s.idx > e.idx):
+                    if e is w and forced_before(co, i, s):
+                        continue
+                    return True
+            return False
+
+        def forced_before(co: list[Ev], i: int, s: Ev) -> bool:
+            # A deleted write co-before a kept one only because a deleted read po-before that
+            # write (in its thread, which only a load-buffering revisit keeps past a gap) reads
+            # it or a later write: coherence put it there, and once that read is gone the write,
+            # made again, is added after the kept one.  No graph has it after the kept write
+            # with that read, so this is the graph the revisit must come from.
+            loc = co[i].loc
+            for x in g.threads[s.tid][: s.idx]:
+                if (x is not None and x.kind == GR and x.loc == loc and not in_view(x)
+                        and x.rf is not None and co.index(x.rf) >= i):
                     return True
             return False
 
