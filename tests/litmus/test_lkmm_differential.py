@@ -192,17 +192,27 @@ FIXED = [
     _prog("\tr0 = cmpxchg(z, 2, 2);\n\tr1 = xchg_relaxed(x, 2);",
           "\tr0 = READ_ONCE(*x); if (r0 == 2) WRITE_ONCE(*z, 2);", "\tatomic_inc(z);",
           locs="0:r0; 0:r1; 1:r0; x; z"),
+    # two reads of one write in an LB cycle: P0's read of z and P1's failed cmpxchg both read
+    # P2's z, which depends on P2's xchg reading P1's xchg, po-after the cmpxchg; the revisit of
+    # either read keeps the other (in the write's (po | rf)-prefix, outside its dependency
+    # prefix) with its old value, so the new graph pushes the write's revisits of the reads
+    # kept so (cat: 8 executions, engine 7)
+    _prog("\tr1 = READ_ONCE(*z); if (r1) { WRITE_ONCE(*x, 1); } else { r1 = READ_ONCE(*x); }",
+          "\tr1 = cmpxchg(z, 2, 2);\n\tr2 = xchg_relaxed(y, 1);", "\tr1 = xchg(y, 2);\n\tWRITE_ONCE(*z, r1);",
+          locs="0:r1; 1:r1; 1:r2; 2:r1; x; y"),
 ]
 
 #: programs the engine still gets wrong (known: see docs/design.md on load buffering)
 KNOWN = [
-    # two reads of one write in an LB cycle: P0's read of z and P1's failed cmpxchg both read
-    # P2's z, which depends on P2's xchg reading P1's xchg, po-after the cmpxchg; the revisit
-    # of either read keeps the other (in the write's (po | rf)-prefix) with its old value and
-    # nothing revisits it again (cat: 8 executions, engine 7)
-    _prog("\tr1 = READ_ONCE(*z); if (r1) { WRITE_ONCE(*x, 1); } else { r1 = READ_ONCE(*x); }",
-          "\tr1 = cmpxchg(z, 2, 2);\n\tr2 = xchg_relaxed(y, 1);", "\tr1 = xchg(y, 2);\n\tWRITE_ONCE(*z, r1);",
-          locs="0:r1; 1:r1; 1:r2; 2:r1; x; y"),
+    # a deleted write whose coherence place is not its latest: P2's write of z, put before P1's
+    # by a forward revisit so that P2's read of z can read P1's; the revisit of P1's read of x
+    # by P2's write of x (which depends on that read) deletes P2's write of z and keeps the read,
+    # and a write not added last in coherence makes the revisit look like one made elsewhere
+    # (cat: 9 executions, engine 7)
+    _prog("", "\tr1 = READ_ONCE(*x); if (r1) { WRITE_ONCE(*x, 1); } else { r1 = READ_ONCE(*x); }\n"
+              "\tWRITE_ONCE(*z, 1);",
+          "\tWRITE_ONCE(*z, 2);\n\tr1 = READ_ONCE(*z); if (r1) { WRITE_ONCE(*x, 1); } else { r1 = READ_ONCE(*x); }",
+          locs="1:r1; 2:r1; x; y"),
 ]
 
 

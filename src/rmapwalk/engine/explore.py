@@ -264,6 +264,13 @@ class Explorer:
                 return
             if self.await_aware and g2.cursor[r2.tid].kind == BLOCK and self._moot(g2, r2.tid):
                 return  # (a read that blocks gives no RMW write: nothing was pushed on wl2)
+            if self.lb:
+                # Reads of a's location added after r and kept (in a's (po | rf)-prefix, outside
+                # its dependency prefix) keep what they read; they may read a too, in an LB cycle
+                # through r, and no later write would revisit them: push those revisits here.
+                later = [x for x in g2.loc_reads.get(a2.loc, ()) if x is not r2 and x.stamp > r2.stamp]
+                if later:
+                    self._calc_revisits_lb(g2, wl2, a2, later, True)
             execs.append((g2, wl2))
             self._visit(g2, wl2)
 
