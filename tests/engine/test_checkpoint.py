@@ -141,9 +141,15 @@ def _rmapwalk(*args: str, **kw: Any) -> subprocess.CompletedProcess[str]:
     return subprocess.run([SCRIPT, *args], capture_output=True, text=True, env=_env(), timeout=HANG_GUARD, **kw)
 
 
+def _default_sigint() -> None:
+    # A shell starts background jobs with SIGINT ignored, and Python keeps an ignored SIGINT
+    # ignored: a suite run that way would send its Ctrl-C into the void and hang.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _start(*args: str, cwd: Path, block_at: int) -> subprocess.Popen[str]:
     return subprocess.Popen([SCRIPT, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=_env(block_at), cwd=cwd)
+                            env=_env(block_at), cwd=cwd, preexec_fn=_default_sigint)
 
 
 def _wait_until_blocked(p: subprocess.Popen[str]) -> str:
