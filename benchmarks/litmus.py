@@ -121,16 +121,10 @@ def per_process(tests: list[Path], cfg: Path, one_cat: float, one_eng: float, he
         warm_cat: list[tuple[float, float, str]] = []
         for back, args in (("cat", ["--conf", str(cfg)]), ("lkmm", ["--model", "lkmm"])):
             for temp in ("cold", "warm"):
-                total = cpu_total = 0.0
-                for path in tests:
-                    c, t = _children_cpu(), time.perf_counter()
-                    subprocess.run([*cmd, "litmus", *args, str(path)], capture_output=True, env=env, check=False)
-                    dt, cpu = time.perf_counter() - t, _children_cpu() - c
-                    total += dt
-                    cpu_total += cpu
-                    if back == "cat" and temp == "warm":
-                        warm_cat.append((dt, cpu, path.stem))
-                totals[back, temp] = (total, cpu_total)
+                runs = _one_process_each(cmd, args, tests, env)
+                totals[back, temp] = (sum(r[0] for r in runs), sum(r[1] for r in runs))
+                if back == "cat" and temp == "warm":
+                    warm_cat.extend((dt, cpu, path.stem) for dt, cpu, path, _ in runs)
                 if back == "cat" and temp == "warm":  # the cold lkmm pass starts from no parsed tests too
                     for entry in Path(cache_dir).glob("litmus-test-*"):
                         entry.unlink()
@@ -170,17 +164,24 @@ def _served(tests: list[Path], cfg: Path, cmd: list[str], env: dict[str, str],
         senv = {**env, "RMAPWALK_SERVER": sock}
         for back, args in (("cat", ["--conf", str(cfg)]), ("lkmm", ["--model", "lkmm"])):
             subprocess.run([*cmd, "litmus", *args, str(tests[0])], capture_output=True, env=senv, check=False)
-            total = cpu_total = 0.0
-            for path in tests:
-                c, t = _children_cpu(), time.perf_counter()
-                r = subprocess.run([*cmd, "litmus", *args, str(path)], capture_output=True, env=senv, check=False)
-                total += time.perf_counter() - t
-                cpu_total += _children_cpu() - c
-                assert b"Observation" in r.stdout, r.stderr
-            out[back] = (total, cpu_total)
+            runs = _one_process_each(cmd, args, tests, senv)
+            for _, _, path, r in runs:
+                assert b"Observation" in r.stdout, (path, r.stderr)
+            out[back] = (sum(r[0] for r in runs), sum(r[1] for r in runs))
     finally:
         proc.terminate()
         proc.wait()
+    return out
+
+
+def _one_process_each(cmd: list[str], args: list[str], tests: list[Path], env: dict[str, str]
+                      ) -> list[tuple[float, float, Path, subprocess.CompletedProcess[bytes]]]:
+    """``rmapwalk litmus ARGS TEST`` once per test: (wall s, CPU s, test, the process) each."""
+    out = []
+    for path in tests:
+        c, t = _children_cpu(), time.perf_counter()
+        r = subprocess.run([*cmd, "litmus", *args, str(path)], capture_output=True, env=env, check=False)
+        out.append((time.perf_counter() - t, _children_cpu() - c, path, r))
     return out
 
 

@@ -40,7 +40,14 @@ from rmapwalk.litmus.ast import (
     Var,
     While,
 )
-from rmapwalk.litmus.condition import eval_prop, format_loc, loc_sort_key, prop_locations, value_sort_key
+from rmapwalk.litmus.condition import (
+    eval_prop,
+    format_loc,
+    loc_sort_key,
+    prop_locations,
+    same_value,
+    value_sort_key,
+)
 from rmapwalk.litmus.threads import (
     FENCE,
     LF,
@@ -284,7 +291,7 @@ def wanted_final_values(test: LitmusTest, *, speedcheck: bool) -> dict[Loc, Valu
     def add(p: Prop) -> None:
         if isinstance(p, Atom):
             old = wanted.setdefault(p.loc, p.value)
-            if old != p.value and (isinstance(old, str) or isinstance(p.value, str) or int(old) != int(p.value)):
+            if not same_value(old, p.value):
                 raise LitmusSemanticsError(
                     p.pos or test.condition.pos,
                     f"Incompatible constraint on location {format_loc(p.loc, brackets=False)} ({old} vs. {p.value})")
@@ -299,12 +306,6 @@ def wanted_final_values(test: LitmusTest, *, speedcheck: bool) -> dict[Loc, Valu
     if test.filter is not None:
         add(test.filter)
     return wanted
-
-
-def _same_value(a: Value, b: Value) -> bool:
-    if isinstance(a, str) or isinstance(b, str):
-        return a == b
-    return int(a) == int(b)
 
 
 def relevant(test: LitmusTest, ok: bool) -> bool:
@@ -627,7 +628,7 @@ def run_cat(test: LitmusTest, model: CatModel, model_name: str, *, prune: bool =
             if want:
                 init = regs.get(t.index, {})
                 ps[:] = [p for p in ps
-                         if all(_same_value(p.regs.get(r, init.get(r, 0)), v) for r, v in want.items())]
+                         if all(same_value(p.regs.get(r, init.get(r, 0)), v) for r, v in want.items())]
     cond = test.condition.prop
     stop = False
     for combo in itertools.product(*all_paths):
@@ -646,7 +647,7 @@ def run_cat(test: LitmusTest, model: CatModel, model_name: str, *, prune: bool =
             e = sk.events[r]
             rf_choices.append([w for w in sk.writes_by_loc.get(e.loc or "", []) if sk.events[w].val == e.val])
         fw_choices = [[w for w in sk.writes_by_loc.get(loc, [])
-                       if LocMem(loc) not in wanted or _same_value(sk.events[w].val or 0, wanted[LocMem(loc)])]
+                       if LocMem(loc) not in wanted or same_value(sk.events[w].val or 0, wanted[LocMem(loc)])]
                       for loc in observed_mem]
         pairs = _po_loc_pairs(sk) if prune else {}
         needs = _value_needs(sk)

@@ -28,6 +28,7 @@ __all__ = [
     "format_value",
     "loc_sort_key",
     "prop_locations",
+    "same_value",
     "sort_locs",
     "sort_states",
     "state_sort_key",
@@ -99,9 +100,9 @@ def format_condition(cond: Condition) -> str:
 def eval_prop(prop: Prop, state: Mapping[Loc, Value]) -> bool:
     """Whether ``prop`` holds in ``state`` (which must give a value to every location it names)."""
     if isinstance(prop, Atom):
-        return _same(_get(state, prop.loc), prop.value)
+        return same_value(_get(state, prop.loc), prop.value)
     if isinstance(prop, LocEq):
-        return _same(_get(state, prop.left), _get(state, prop.right))
+        return same_value(_get(state, prop.left), _get(state, prop.right))
     if isinstance(prop, Const):
         return prop.value
     if isinstance(prop, Not):
@@ -115,7 +116,8 @@ def eval_prop(prop: Prop, state: Mapping[Loc, Value]) -> bool:
     raise TypeError(f"not a proposition: {prop!r}")
 
 
-def _same(a: Value, b: Value) -> bool:
+def same_value(a: Value, b: Value) -> bool:
+    """Whether two final-state values are equal as herd compares them."""
     if isinstance(a, str) or isinstance(b, str):
         return a == b  # an address never equals an integer
     return int(a) == int(b)

@@ -938,10 +938,8 @@ def run_engine_result(test: LitmusTest, model: str, *, unroll: int | None = 2, s
     if mode != "false":
         cond = r.test.condition.prop
         keep = {st: n for st, n in out.states.items() if relevant(r.test, eval_prop(cond, dict(st)))}
-        if mode == "fast":
-            keep = dict(list(keep.items())[:1])
-            for st in keep:
-                keep[st] = 1
+        if mode == "fast":  # (the first witness only)
+            keep = {st: 1 for st in list(keep)[:1]}
         out.states = keep
         ok_count = sum(n for st, n in keep.items() if eval_prop(cond, dict(st)))
         out.positive, out.negative = ok_count, sum(keep.values()) - ok_count

@@ -54,7 +54,8 @@ def _cat_setup(conf: str | None, cat: str | None) -> tuple[CatModel, MacroTable]
     main = Path(conf if conf is not None else cat or "").resolve()
     try:
         with os.scandir(main.parent) as it:
-            stamp = tuple(sorted((e.name, e.stat().st_mtime_ns, e.stat().st_size) for e in it if e.is_file()))
+            stamp = tuple(sorted((e.name, st.st_mtime_ns, st.st_size) for e in it if e.is_file()
+                                 for st in (e.stat(),)))
     except OSError:
         stamp = ()
     return _cat_setup_at(conf, cat, (str(main), stamp))
