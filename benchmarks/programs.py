@@ -275,3 +275,12 @@ LARGER_COUNTS: dict[tuple[str, int], int] = {
     ("binc", 4): 576,
     ("indexer", 15): 4096,
 }
+
+
+def litmus(path: str, unroll: int = 2) -> Program:
+    """A litmus test as an engine program (loops unrolled ``unroll`` times, as herd does): a
+    factory that worker processes can call by name (``ProgramSource``)."""
+    from rmapwalk.litmus.engine_bridge import to_program
+    from rmapwalk.litmus.runner import ModelSpec, load_test
+
+    return to_program(load_test(path, ModelSpec(engine="lkmm")), unroll=unroll)

@@ -290,3 +290,28 @@ def test_dask_dead_worker_s_unit_is_rerun(tmp_path: Path) -> None:
         par = ps.run()
     assert marker.exists()
     assert totals(par) == totals(seq)
+
+
+def _lkmm_programs() -> list[str]:
+    from tests.litmus.test_lkmm_differential import FIXED, KNOWN
+
+    return [*FIXED, *KNOWN]
+
+
+LB_PROGRAMS = _lkmm_programs()
+
+
+@pytest.mark.parametrize("text", LB_PROGRAMS, ids=[f"lb{i}" for i in range(len(LB_PROGRAMS))])
+def test_lkmm_split_search_counts_each_execution_once(text: str, tmp_path: Path) -> None:
+    """Under LKMM two load-buffering revisits can make one execution; the units of a split
+    search that make it in two worker processes count it once (the search merges the hashes of
+    the executions' names), so the totals are those of one process.  (Graphs a load-buffering
+    revisit made are not sent to other workers: see ``UnitRunner.run``.)"""
+    f = tmp_path / "t.litmus"
+    f.write_text(text)
+    src = ProgramSource(module="benchmarks.programs", function="litmus", args=(str(f),))
+    prog = src.load()
+    seq = explore(prog, "lkmm", max_outcomes=None)
+    ps = ParallelSearch(SearchConfig(src, "lkmm"), prog, jobs=2, slice_executions=1)
+    par = ps.run()
+    assert (par.stats.complete, par.outcomes) == (seq.stats.complete, seq.outcomes)

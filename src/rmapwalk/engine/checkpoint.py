@@ -138,6 +138,9 @@ def load_checkpoint(path: str) -> dict[str, Any]:
     seconds = d.get("seconds")
     if not isinstance(seconds, (int, float)) or seconds < 0:
         raise _fail(path, "bad checkpoint: 'seconds' should be a number")
+    lb_seen = d.get("lb_seen", [])
+    if not isinstance(lb_seen, list) or not all(isinstance(h, int) and not isinstance(h, bool) for h in lb_seen):
+        raise _fail(path, "bad checkpoint: 'lb_seen' should be a list of integers")
     finished = d.get("finished", False)
     if not isinstance(finished, bool):
         raise _fail(path, "bad checkpoint: 'finished' should be true or false")
@@ -156,6 +159,7 @@ def load_checkpoint(path: str) -> dict[str, Any]:
         "seconds": float(seconds),
         "units_done": _int(d, "units_done", path),
         "finished": finished,
+        "lb_seen": lb_seen,
     }
 
 
@@ -212,4 +216,5 @@ def resume_search(state: dict[str, Any], prog: Program, **kw: Any) -> ParallelSe
         search.pending.extend(state["units"])
     search.seconds_before = state["seconds"]
     search.units_done = state["units_done"]
+    search.lb_seen = set(state.get("lb_seen", ()))
     return search

@@ -108,6 +108,9 @@ class Explorer:
         self._seen: set[Any] = set()
         #: finished executions made by load-buffering revisits (see _finish)
         self._lb_seen: set[Any] = set()
+        #: when a list: (hash of its name, outcome) of every complete execution counted under
+        #: load buffering, for a search split into units to count each once (ParallelSearch)
+        self.lb_counted: list[tuple[int, Any]] | None = None
         self._deadline = 0.0
         #: the exploration state: a stack of levels (graph, work list); a paused exploration
         #: (see :meth:`run_slice`) continues from it
@@ -210,6 +213,7 @@ class Explorer:
             r, a = e1, e2
             g.restrict(a.stamp)
             if self.lb:
+                self._restore_rmw_writes(g, r, a)
                 view, prefix = self._lb_view(g, r, a)  # type: ignore[misc]
                 deps = g.dep_masks(a)
                 g2, copies = g.copy_masks(view)
@@ -270,9 +274,27 @@ class Explorer:
                 # through r, and no later write would revisit them: push those revisits here.
                 later = [x for x in g2.loc_reads.get(a2.loc, ()) if x is not r2 and x.stamp > r2.stamp]
                 if later:
-                    self._calc_revisits_lb(g2, wl2, a2, later, True)
+                    self._calc_revisits_lb(g2, wl2, a2, later, True, kept=True)
             execs.append((g2, wl2))
             self._visit(g2, wl2)
+
+    @staticmethod
+    def _restore_rmw_writes(g: Graph, r: Ev, a: Ev) -> None:
+        """After ``g.restrict(a.stamp)`` for a revisit pushed from a graph a backward revisit made
+        (the kept later reads' revisits, see :meth:`_step1`): an RMW read that revisit gave
+        ``a`` was added before ``a`` but its write after, so the restriction dropped the write
+        and kept the read.  Add the write again (same value: the read keeps ``a``)."""
+        for x in list(a.readers or ()):
+            if x is r or not x.rmw or x.stamp > a.stamp:
+                continue
+            evs = g.threads[x.tid]
+            nxt = evs[x.idx + 1] if x.idx + 1 < len(evs) else None
+            if nxt is not None and nxt.kind == GW and nxt.rmw:
+                continue
+            val = g.rmw_value(x)
+            if val is not NO_WRITE:
+                g.add_rmw_write(x, val)
+                g.advance(x.tid)
 
     # ---------------------------------------------------------------------------------------
     @staticmethod
@@ -439,9 +461,21 @@ class Explorer:
         # changes (a branch taken now writes before a kept read of its location).
         need = g.dep_masks(a)
         stamp = g.stamp_masks(r.stamp)
-        return [(x | y) & ~d for x, y, d in zip(stamp, need, dep, strict=True)], prefix
+        view = [(x | y) & ~d for x, y, d in zip(stamp, need, dep, strict=True)]
+        for t, evs in enumerate(g.threads):
+            m = view[t]
+            for i in range(1, len(evs)):
+                # an RMW read kept with its value keeps its write (added later, when a revisit
+                # gave the read a new write): the thread would not make it again
+                w = evs[i]
+                if (w is not None and w.kind == GW and w.rmw and not m >> i & 1 and m >> (i - 1) & 1
+                        and evs[i - 1] is not r):
+                    m |= 1 << i
+            view[t] = m
+        return view, prefix
 
-    def _calc_revisits_lb(self, g: Graph, wl: list[_Item], a: Ev, reads: list[Ev], tainted: bool) -> None:
+    def _calc_revisits_lb(self, g: Graph, wl: list[_Item], a: Ev, reads: list[Ev], tainted: bool,
+                          kept: bool = False) -> None:
         """As :meth:`_calc_revisits`, also for reads in ``a``'s (po | rf)-prefix (load buffering:
         see :meth:`_lb_view`)."""
         succ = None if a.rmw else co_succ(g, a)
@@ -456,7 +490,7 @@ class Explorer:
                 continue
             if succ is not None and not view[succ.tid] >> succ.idx & 1:
                 continue  # the write's co-successor would be deleted
-            if self._maximal_masks(g, r, a, view):
+            if (kept and prefix[r.tid] >> r.idx & 1) or self._maximal_masks(g, r, a, view):
                 wl.append((_BREV, r, a, tainted))
 
     @staticmethod
@@ -483,12 +517,25 @@ class Explorer:
             # revisit keeps such writes, and e could never have read them)
             co = g.co[w.loc]
             i = co.index(w)
-            for s in co[i + 1 :]:
+            limit = forced_limit(w) if e is w else len(co)
+            for j in range(i + 1, min(limit, len(co))):
+                s = co[j]
                 if s is not a and in_view(s) and not (s.tid == e.tid and s.idx > e.idx):
                     if e is w and forced_before(co, i, s):
                         continue
                     return True
             return False
+
+        def forced_limit(w: Ev) -> int:
+            # A deleted write po-before a kept read of its location that reads another write
+            # must, made again, come co-before what that read reads: its latest place is there.
+            co = g.co[w.loc]
+            limit = len(co)
+            for x in g.threads[w.tid][w.idx + 1 :]:
+                if (x is not None and x.kind == GR and x.loc == w.loc and in_view(x)
+                        and x.rf is not None and x.rf is not w and x.rf.tid >= 0 and in_view(x.rf)):
+                    limit = min(limit, co.index(x.rf))
+            return limit
 
         def forced_before(co: list[Ev], i: int, s: Ev) -> bool:
             # A deleted write co-before a kept one only because a deleted read po-before that
@@ -513,7 +560,7 @@ class Explorer:
                     return False
                 return not co_before_kept(w, e)
             if e.kind == GW:
-                if not e.added_max:
+                if not e.added_max and forced_limit(e) == len(g.co[e.loc]):
                     return False
                 return not co_before_kept(e, e)
             return True
@@ -656,18 +703,29 @@ class Explorer:
         return Final(d)
 
     @staticmethod
-    def _lb_duplicate(g: Graph) -> bool:
-        """Did a load-buffering revisit end in an execution without the cycle it was made for?
-        (Once the events that depended on the revisited read were made again, they may have
-        taken values that break the cycle: that execution is reached by the ordinary revisits.)"""
-        for evs in g.threads:
-            for e in evs:
-                if e.lb:
-                    w = e.rf
-                    assert w is not None
-                    if w.tid < 0 or e.idx > g.porf_view(w)[e.tid]:
-                        return True
-        return False
+    def _porf_cyclic(g: Graph) -> bool:
+        """Does some read read a write that comes after it in (po | rf)?  (A load-buffering
+        execution: only a load-buffering revisit makes one.)"""
+        threads = g.threads
+        pos = [0] * len(threads)
+        left = sum(len(evs) for evs in threads)
+        moved = True
+        while left and moved:
+            moved = False
+            for t, evs in enumerate(threads):
+                i = pos[t]
+                while i < len(evs):
+                    e = evs[i]
+                    if e is not None and e.kind == GR:
+                        w = e.rf
+                        if w is not None and w.tid >= 0 and w.idx >= pos[w.tid]:
+                            break  # (its write is not placed yet)
+                    i += 1
+                if i != pos[t]:
+                    left -= i - pos[t]
+                    pos[t] = i
+                    moved = True
+        return left > 0
 
     def _drop(self, g: Graph) -> None:
         """A load-buffering graph that is no execution: a thread did not make again an event the
@@ -688,20 +746,29 @@ class Explorer:
                 g.broken = "a thread ended before the gap left by a revisit was filled"
             self._drop(g)
             return
-        if g.lb and self._lb_duplicate(g):
-            self.stats.lb_dropped += 1
-            self._check_bounds()
-            return
-        if g.lb and any(e.lb for evs in g.threads for e in evs):
+        lb_key: int | None = None
+        if g.lb:
+            cyclic = self._porf_cyclic(g)
+            if not cyclic and any(e is not None and e.lb for evs in g.threads for e in evs):
+                # A load-buffering revisit ended in an execution with no load-buffering cycle
+                # left: once the events that depended on the revisited read were made again,
+                # they took values that break the cycle, and the ordinary revisits reach that
+                # execution.  (A cycle through another read keeps it: only load-buffering
+                # revisits make those.)
+                self.stats.lb_dropped += 1
+                self._check_bounds()
+                return
             # Load-buffering revisits are not yet optimal: two of them can rebuild the same
             # execution (the maximality rule of TruSt does not single out one parent once a
-            # revisit keeps events po-after the revisited read).  Count each execution once.
-            key = g.key()
-            if key in self._lb_seen:
+            # revisit keeps events po-after the revisited read), and one of them can rebuild an
+            # execution the ordinary revisits make.  Count each execution once (by the hash of
+            # its name: one machine word per execution).
+            lb_key = hash(g.key())
+            if lb_key in self._lb_seen:
                 stats.lb_duplicates += 1
                 self._check_bounds()
                 return
-            self._lb_seen.add(key)
+            self._lb_seen.add(lb_key)
         if self.model.check_when_complete and not self.model.consistent(g):
             stats.inconsistent += 1
             self._check_bounds()
@@ -757,6 +824,8 @@ class Explorer:
             okey = final.key()
             res = self.result
             res.count_outcome(okey)
+            if self.lb_counted is not None and lb_key is not None:
+                self.lb_counted.append((lb_key, okey))
             for c in self.prog.conditions:
                 sat = bool(c.pred(final))
                 if c.kind == "exists":

@@ -305,6 +305,8 @@ class ParallelSearch:
         self._running: Unit | None = None
         self._t0 = 0.0
         self.finished = False
+        #: hashes of the names of the load-buffering executions counted so far (lkmm)
+        self.lb_seen: set[int] = set()
 
     # -- totals --------------------------------------------------------------------------------
     def _merge(self, out: UnitOutcome) -> None:
@@ -314,6 +316,13 @@ class ParallelSearch:
         res = self.result
         for key, n in out.outcomes:
             res.count_outcome(key, n)
+        seen = self.lb_seen
+        for h, key in out.lb_counted:
+            if h in seen:  # (another unit counted it: load-buffering revisits are not optimal)
+                st.complete -= 1
+                res.uncount_outcome(key)
+            else:
+                seen.add(h)
         res.violation_count += out.violation_count
         for k, n in out.property_counts.items():
             res.property_counts[k] = res.property_counts.get(k, 0) + n
@@ -366,6 +375,7 @@ class ParallelSearch:
             "finished": self.finished,
             "seconds": self.elapsed(),
             "units_done": self.units_done,
+            "lb_seen": sorted(self.lb_seen),
         }
 
     # -- running -------------------------------------------------------------------------------

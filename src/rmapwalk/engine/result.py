@@ -103,6 +103,17 @@ class Result:
     def outcome_set(self) -> set[tuple[tuple[str, Any], ...]]:
         return set(self.outcomes)
 
+    def uncount_outcome(self, key: tuple[tuple[str, Any], ...]) -> None:
+        """Take back one complete execution counted with outcome ``key`` (counted twice by two
+        parts of a split search)."""
+        table = self.outcomes
+        if key in table:
+            table[key] -= 1
+            if not table[key]:
+                del table[key]
+        else:
+            self.untabled -= 1
+
     def count_outcome(self, key: tuple[tuple[str, Any], ...], n: int = 1) -> None:
         """Count ``n`` complete executions ending in outcome ``key``.
 

@@ -56,6 +56,10 @@ Unit = list[Level]
 _REVISITABLE = 4
 _ADDED_MAX = 8
 _RMW = 16
+#: load-buffering state (lkmm): no longer revisitable by a load-buffering revisit; a read a
+#: load-buffering revisit gave its write (see ``Ev``)
+_NOT_LB_REVISITABLE = 32
+_LB = 64
 
 
 class UnitError(Exception):
@@ -163,7 +167,7 @@ def graph_to_data(g: Graph) -> dict[str, Any]:
         rows: list[list[int]] = []
         for e in evs:
             flags = e.kind | (_REVISITABLE if e.revisitable else 0) | (_ADDED_MAX if e.added_max else 0) | (
-                _RMW if e.rmw else 0)
+                _RMW if e.rmw else 0) | (0 if e.lb_revisitable else _NOT_LB_REVISITABLE) | (_LB if e.lb else 0)
             if e.kind == GR:
                 w = e.rf
                 assert w is not None
@@ -251,6 +255,8 @@ def _graph_from_data(prog: Program, beh: list[Any], data: Any) -> Graph:
                         e = Ev(t, len(evs), kind, node.loc, node.value, node.mode, node, stamp)
                 e.revisitable = bool(flags & _REVISITABLE)
                 e.added_max = bool(flags & _ADDED_MAX)
+                e.lb_revisitable = not flags & _NOT_LB_REVISITABLE
+                e.lb = bool(flags & _LB)
                 evs.append(e)
                 g.advance(t)
                 progress = True
@@ -317,6 +323,9 @@ class UnitOutcome:
     #: raised), "load" (the model file could not be loaded) or "internal"
     error: tuple[str, str, str | None, int | None] | None = None
     seconds: float = 0.0
+    #: under load buffering, (hash of its name, outcome) of each complete execution counted: two
+    #: units may both make one execution (see ``Explorer._finish``), which the search counts once
+    lb_counted: list[tuple[int, Any]] = field(default_factory=list)
 
 
 COUNTERS = ("complete", "blocked", "errors", "bounded", "redundant", "inconsistent", "moot", "events",
@@ -347,11 +356,16 @@ class UnitRunner:
                 ex.result.exists[c.name] = False
         runs0 = sum(b.runs for b in ex.beh)
         ex._execs = [level_from_data(self.prog, ex.beh, lv) for lv in unit]
+        for g, _ in ex._execs:
+            g.lb = ex.lb  # (rebuilt without load buffering, which its threads in order need not)
         t0 = time.perf_counter()
         end = t0 + slice_seconds if slice_seconds is not None else None
         execs = ex._execs
 
         def pause() -> bool:
+            return wants_pause() and shippable()
+
+        def wants_pause() -> bool:
             if max_executions is not None and stats.executions >= max_executions:
                 return True
             now = time.perf_counter()
@@ -365,7 +379,18 @@ class UnitRunner:
                         return True
             return False
 
+        def shippable() -> bool:
+            # A graph a load-buffering revisit made (a read of a write po-after it in
+            # (po | rf), or a gap a thread has yet to fill) cannot be rebuilt from plain data by
+            # running the threads in order: the unit goes on until no such graph has work left.
+            return not ex.lb or not any(wl and (g.holes or ex._porf_cyclic(g)) for g, wl in execs)
+
         out = UnitOutcome()
+        if ex.lb:
+            # (this runner serves every search of its configuration in this process: the
+            # executions counted are the search's to merge, see ParallelSearch._merge)
+            ex._lb_seen = set()
+            ex.lb_counted = out.lb_counted
         try:
             done = ex.run_slice(pause)
         except ModelError as e:
