@@ -211,9 +211,8 @@ class Explorer:
             self._visit(g, wl)
         else:
             r, a = e1, e2
-            g.restrict(a.stamp)
+            g.restrict(self._revisit_stamp(g, r, a) if self.lb else a.stamp)
             if self.lb:
-                self._restore_rmw_writes(g, r, a)
                 view, prefix = self._lb_view(g, r, a)  # type: ignore[misc]
                 deps = g.dep_masks(a)
                 g2, copies = g.copy_masks(view)
@@ -261,7 +260,7 @@ class Explorer:
                 ok = model.prefix_consistent(g2)
             else:
                 ok = model.raced_revisit_ok(g2, a2, r2)
-            if not ok or not self._after_read(g2, wl2, r2):
+            if not ok or not self._after_read(g2, wl2, r2, kept_after=r2.stamp if self.lb else None):
                 self.stats.inconsistent += 1
                 if wl2:  # revisits pushed before an atomicity conflict was found
                     execs.append((g2, wl2))
@@ -274,27 +273,26 @@ class Explorer:
                 # through r, and no later write would revisit them: push those revisits here.
                 later = [x for x in g2.loc_reads.get(a2.loc, ()) if x is not r2 and x.stamp > r2.stamp]
                 if later:
-                    self._calc_revisits_lb(g2, wl2, a2, later, True, kept=True)
+                    self._calc_revisits_lb(g2, wl2, a2, later, True, kept_after=r2.stamp)
             execs.append((g2, wl2))
             self._visit(g2, wl2)
 
     @staticmethod
-    def _restore_rmw_writes(g: Graph, r: Ev, a: Ev) -> None:
-        """After ``g.restrict(a.stamp)`` for a revisit pushed from a graph a backward revisit made
-        (the kept later reads' revisits, see :meth:`_step1`): an RMW read that revisit gave
-        ``a`` was added before ``a`` but its write after, so the restriction dropped the write
-        and kept the read.  Add the write again (same value: the read keeps ``a``)."""
-        for x in list(a.readers or ()):
+    def _revisit_stamp(g: Graph, r: Ev, a: Ev) -> int:
+        """What a revisit of ``r`` by ``a`` restricts the graph to: what was added up to ``a``,
+        and the write half of an RMW read a backward revisit gave ``a`` (the revisits pushed
+        from the graph that revisit made, see :meth:`_step1`, come from that graph: the read
+        was added before ``a``, its write after).  Restricting to ``a`` alone would keep such a
+        read without its write."""
+        stamp = a.stamp
+        for x in a.readers or ():
             if x is r or not x.rmw or x.stamp > a.stamp:
                 continue
             evs = g.threads[x.tid]
-            nxt = evs[x.idx + 1] if x.idx + 1 < len(evs) else None
-            if nxt is not None and nxt.kind == GW and nxt.rmw:
-                continue
-            val = g.rmw_value(x)
-            if val is not NO_WRITE:
-                g.add_rmw_write(x, val)
-                g.advance(x.tid)
+            w = evs[x.idx + 1] if x.idx + 1 < len(evs) else None
+            if w is not None and w.kind == GW and w.rmw and w.stamp > stamp:
+                stamp = w.stamp
+        return stamp
 
     # ---------------------------------------------------------------------------------------
     @staticmethod
@@ -303,7 +301,7 @@ class Explorer:
         s = co_succ(g, w)
         return s is not None and s.rmw and g.threads[s.tid][s.idx - 1].rf is w
 
-    def _after_read(self, g: Graph, wl: list[_Item], r: Ev) -> bool:
+    def _after_read(self, g: Graph, wl: list[_Item], r: Ev, kept_after: int | None = None) -> bool:
         """Finish adding read ``r`` whose rf was just (re)chosen: the RMW write half, the cursor.
 
         Returns False when the graph cannot go on: inconsistent, or the RMW's write conflicts
@@ -318,11 +316,11 @@ class Explorer:
                 w = g.add_rmw_write(r, val)
                 if taken:
                     g.advance(r.tid)
-                    self._calc_revisits(g, wl, w, tainted=True)
+                    self._calc_revisits(g, wl, w, tainted=True, kept_after=kept_after)
                     return False
                 if co_succ(g, w) is not None and not self.model.write_ok(g, w):
                     return False
-                self._calc_revisits(g, wl, w)
+                self._calc_revisits(g, wl, w, kept_after=kept_after)
         g.advance(r.tid)
         return True
 
@@ -412,12 +410,13 @@ class Explorer:
                         low = i
         return low
 
-    def _calc_revisits(self, g: Graph, wl: list[_Item], a: Ev, tainted: bool = False) -> None:
+    def _calc_revisits(self, g: Graph, wl: list[_Item], a: Ev, tainted: bool = False,
+                       kept_after: int | None = None) -> None:
         reads = g.loc_reads.get(a.loc)
         if not reads:
             return
         if self.lb:
-            self._calc_revisits_lb(g, wl, a, reads, tainted)
+            self._calc_revisits_lb(g, wl, a, reads, tainted, kept_after)
             return
         porf: list[int] | None = None
         succ = None if a.rmw else co_succ(g, a)
@@ -475,7 +474,7 @@ class Explorer:
         return view, prefix
 
     def _calc_revisits_lb(self, g: Graph, wl: list[_Item], a: Ev, reads: list[Ev], tainted: bool,
-                          kept: bool = False) -> None:
+                          kept_after: int | None = None) -> None:
         """As :meth:`_calc_revisits`, also for reads in ``a``'s (po | rf)-prefix (load buffering:
         see :meth:`_lb_view`)."""
         succ = None if a.rmw else co_succ(g, a)
@@ -490,7 +489,8 @@ class Explorer:
                 continue
             if succ is not None and not view[succ.tid] >> succ.idx & 1:
                 continue  # the write's co-successor would be deleted
-            if (kept and prefix[r.tid] >> r.idx & 1) or self._maximal_masks(g, r, a, view):
+            if ((kept_after is not None and r.stamp > kept_after and prefix[r.tid] >> r.idx & 1)
+                    or self._maximal_masks(g, r, a, view)):
                 wl.append((_BREV, r, a, tainted))
 
     @staticmethod
