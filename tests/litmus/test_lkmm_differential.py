@@ -273,6 +273,15 @@ FIXED = [
           "\tsmp_store_release(x, 2);\n\tr1 = READ_ONCE(*p); r1 = READ_ONCE(*r1);\n\tatomic_inc(y);",
           "\tr0 = READ_ONCE(*y); if (r0) { WRITE_ONCE(*x, 1); } else { r0 = READ_ONCE(*x); }",
           locs="0:r0; 1:r1; 2:r0; x; y"),
+    # the read a load-buffering revisit changes may itself have been revisited by a write the
+    # revisit deletes: P0's xchg reads P2's x (which needs P1's inc of y, po-after P1's read of
+    # x), then P1's read reads P0's later write of x with P1's write of x between P0's two
+    # (cat 3 executions with 0:r0=1 1:r1=1 x=1, engine 2): reached only by revisiting P0's
+    # xchg, which read P1's write of x by a revisit, so that P1's write is made again last
+    _prog("\tr0 = xchg_relaxed(x, 2);\n\tif (r0) WRITE_ONCE(*x, 1);",
+          "\tsmp_store_release(x, 2);\n\tr1 = READ_ONCE(*p); r1 = READ_ONCE(*r1);\n\tatomic_inc(y);",
+          "\tr0 = READ_ONCE(*y); if (r0) { WRITE_ONCE(*x, 1); } else { r0 = READ_ONCE(*x); }",
+          locs="0:r0; 1:r1; 2:r0; x; y"),
 ]
 
 #: programs the engine still gets wrong (known: see docs/design.md on load buffering); each

@@ -108,6 +108,7 @@ class Explorer:
         self._seen: set[Any] = set()
         #: finished executions made by load-buffering revisits (see _finish)
         self._lb_seen: set[Any] = set()
+        self._lb_revisited: set[int] = set()
         #: when a list: (hash of its name, outcome) of every complete execution counted under
         #: load buffering, for a search split into units to count each once (ParallelSearch)
         self.lb_counted: list[tuple[int, Any]] | None = None
@@ -250,6 +251,18 @@ class Explorer:
                 r2.lb = True
                 tainted = True
             r2.added_max = g2.co[a2.loc][-1] is a2
+            if r2.lb:
+                # A load-buffering revisit whose read a deleted write had revisited is made
+                # without TruSt's check that no other graph makes it (see _maximal_in), so two
+                # such revisits can undo each other for ever: each graph they make is explored
+                # once (the graph and every flag the exploration reads: the same subtree).
+                state = hash((g2.key(), tainted, tuple(
+                    (e.revisitable, e.lb_revisitable, e.added_max, e.lb) if e is not None else None
+                    for evs in g2.threads for e in evs)))
+                if state in self._lb_revisited:
+                    self.stats.lb_duplicates += 1
+                    return
+                self._lb_revisited.add(state)
             wl2: list[_Item] = []
             # A revisit computed in a graph that broke RMW atomicity (see _after_read) starts
             # from a graph not known to be consistent: check all of it under load buffering,
@@ -489,16 +502,19 @@ class Explorer:
                 continue
             if succ is not None and not view[succ.tid] >> succ.idx & 1:
                 continue  # the write's co-successor would be deleted
-            if ((kept_after is not None and r.stamp > kept_after and prefix[r.tid] >> r.idx & 1)
-                    or self._maximal_masks(g, r, a, view)):
+            lb_rev = bool(prefix[r.tid] >> r.idx & 1)
+            if ((kept_after is not None and r.stamp > kept_after and lb_rev)
+                    or self._maximal_masks(g, r, a, view, lb_rev)):
                 wl.append((_BREV, r, a, tainted))
 
     @staticmethod
-    def _maximal_masks(g: Graph, r: Ev, a: Ev, view: list[int]) -> bool:
-        """:meth:`_maximal` for kept sets given as bitmasks (load buffering)."""
+    def _maximal_masks(g: Graph, r: Ev, a: Ev, view: list[int], lb_rev: bool = False) -> bool:
+        """:meth:`_maximal` for kept sets given as bitmasks (load buffering); ``lb_rev``: ``r`` is
+        in ``a``'s (po | rf)-prefix (a load-buffering revisit)."""
         return Explorer._maximal_in(
             g, r, a, lambda x: x.tid < 0 or bool(view[x.tid] >> x.idx & 1),
-            (e for t, evs in enumerate(g.threads) for e in evs if e is not None and not view[t] >> e.idx & 1))
+            (e for t, evs in enumerate(g.threads) for e in evs if e is not None and not view[t] >> e.idx & 1),
+            lb_rev)
 
     @staticmethod
     def _maximal(g: Graph, r: Ev, a: Ev, view: list[int]) -> bool:
@@ -508,7 +524,8 @@ class Explorer:
             (evs[i] for t, evs in enumerate(g.threads) for i in range(view[t] + 1, len(evs))))
 
     @staticmethod
-    def _maximal_in(g: Graph, r: Ev, a: Ev, in_view: Callable[[Ev], bool], deleted: Iterable[Ev]) -> bool:
+    def _maximal_in(g: Graph, r: Ev, a: Ev, in_view: Callable[[Ev], bool], deleted: Iterable[Ev],
+                    lb_rev: bool = False) -> bool:
         """Were ``r`` and every event in ``deleted`` added maximally, given what the revisit keeps
         (``in_view``)?"""
 
@@ -556,7 +573,12 @@ class Explorer:
                     return False
                 w = e.rf
                 assert w is not None
-                if not in_view(w) and w.stamp > e.stamp:
+                if not in_view(w) and w.stamp > e.stamp and not (e is r and lb_rev):
+                    # (a read that a deleted write revisited: the graph came from that revisit,
+                    # and TruSt makes this one from the graph before it.  Not so for the read a
+                    # load-buffering revisit changes: the graph before it may read values that
+                    # make the revisit an ordinary one, which keeps more, so the execution is
+                    # reached from no graph; the duplicates this allows are counted once)
                     return False
                 return not co_before_kept(w, e)
             if e.kind == GW:
