@@ -106,8 +106,9 @@ class Explorer:
             if c.kind == "exists":
                 self.result.exists[c.name] = False
         self._seen: set[Any] = set()
-        #: finished executions made by load-buffering revisits (see _finish)
+        #: under load buffering, hashes of the names of the executions counted (see _finish)
         self._lb_seen: set[Any] = set()
+        #: hashes of the graphs load-buffering revisits made (see _step1)
         self._lb_revisited: set[int] = set()
         #: when a list: (hash of its name, outcome) of every complete execution counted under
         #: load buffering, for a search split into units to count each once (ParallelSearch)

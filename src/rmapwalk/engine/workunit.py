@@ -390,6 +390,7 @@ class UnitRunner:
             # (this runner serves every search of its configuration in this process: the
             # executions counted are the search's to merge, see ParallelSearch._merge)
             ex._lb_seen = set()
+            ex._lb_revisited = set()
             ex.lb_counted = out.lb_counted
         try:
             done = ex.run_slice(pause)
