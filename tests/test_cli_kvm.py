@@ -275,6 +275,37 @@ def test_review_incomplete_is_no_answer() -> None:
     assert "INCOMPLETE" in res.stdout and "Answer:" not in res.stdout
 
 
+def test_review_run_whose_model_fails_is_incomplete_and_the_review_goes_on() -> None:
+    """A model error in one execution of one run (here: a value the model does not handle) makes
+    that run INCOMPLETE with the error and its place; the review's other runs keep their verdicts."""
+    from rmapwalk.engine import ACQUIRE, RELEASE, ModelError, Program, load, store
+    from rmapwalk.kvm.scenarios import HOLDS, Expect, Scenario
+
+    def build(sw: object) -> Program:
+        p = Program("fails")
+        x = p.var("x")
+
+        def writer() -> None:
+            store(x, 1, RELEASE)
+
+        def reader() -> None:
+            if load(x, ACQUIRE) == 1:
+                raise ModelError("the reader cannot handle 1")
+
+        p.thread(writer, name="writer")
+        p.thread(reader, name="reader")
+        return p
+
+    bad = Scenario("fails", "?", (), {}, build, (Expect({}, "sc", HOLDS),), checks=())
+    runs = review.run_review([bad, SCENARIOS[FAST]], ["sc"])
+    failed = [r for r in runs if r.scenario is bad]
+    assert [r.verdict for r in failed] == ["incomplete"]
+    assert "the model failed: the reader cannot handle 1" in failed[0].verdict_text
+    assert "test_cli_kvm.py:" in failed[0].verdict_text
+    assert failed[0].as_expected is False
+    assert all(r.verdict != "incomplete" for r in runs if r.scenario is not bad)
+
+
 # -- switches ----------------------------------------------------------------------------------
 def test_switches_command() -> None:
     res = cli("switches")

@@ -152,8 +152,15 @@ def run_one(sc: Scenario, settings: Mapping[str, Any], model: str, *, max_execut
     sw = sc.switches(**dict(settings))
     prog = sc.build(sw)
     t0 = time.perf_counter()
-    result = Explorer(prog, model, Options(max_executions=max_executions, timeout=timeout,
-                                           keep_violations=KEEP_VIOLATIONS)).run()
+    try:
+        result = Explorer(prog, model, Options(max_executions=max_executions, timeout=timeout,
+                                               keep_violations=KEEP_VIOLATIONS)).run()
+    except ModelError as e:
+        # The model broke in some execution of this run (a cache too small for it, a function
+        # used outside its contract): the run has no verdict, the others still do.  It shows
+        # as INCOMPLETE with the error, which no expected row accepts.
+        where = f" ({e.src.file}:{e.src.line})" if e.src is not None else ""
+        result = Result(prog.name, model, INCOMPLETE, incomplete_reason=f"the model failed: {e}{where}")
     seconds = time.perf_counter() - t0
     run = Run(sc, dict(settings), model, sw, result, expected_row(sc, settings, model), seconds,
               properties=sorted(result.property_counts))
