@@ -226,42 +226,15 @@ FIXED = [
     # revisits make too, with no load-buffering cycle in it; every execution under load
     # buffering is counted once by the table of _finish, not only those with a cycle (cat 47
     # executions, engine 52 when the table held only cyclic ones)
-    ('C random\n'
-     '\n'
-     '{\n'
-     '\tint *p=x;\n'
-     '}\n'
-     '\n'
-     'P0(int *x, int *y, int *z, int *p, spinlock_t *l)\n'
-     '{\n'
-     '\tint r0;\n'
-     '\tint r1;\n'
-     '\tint r2;\n'
-     '\tsmp_rmb();\n'
-     '\tsmp_wmb();\n'
-     '\trcu_read_lock(); r2 = rcu_dereference(*p); r2 = READ_ONCE(*r2); rcu_read_unlock();\n'
-     '}\n'
-     '\n'
-     'P1(int *x, int *y, int *z, int *p, spinlock_t *l)\n'
-     '{\n'
-     '\tint r0;\n'
-     '\tint r1;\n'
-     '\tint r2;\n'
-     '\tr0 = xchg(x, 1);\n'
-     '\tsmp_store_release(x, 2);\n'
-     '\tr2 = cmpxchg(x, 2, 1);\n'
-     '}\n'
-     '\n'
-     'P2(int *x, int *y, int *z, int *p, spinlock_t *l)\n'
-     '{\n'
-     '\tint r0;\n'
-     '\tint r1;\n'
-     '\tr0 = READ_ONCE(*p); r0 = READ_ONCE(*r0);\n'
-     '\tatomic_inc(x);\n'
-     '}\n'
-     '\n'
-     'locations [0:r2; 1:r0; 1:r2; 2:r0; x; y]\n'
-     'exists (0:r2=0 /\\ 1:r0=0 /\\ 1:r2=2)\n'),
+    _prog("\tsmp_rmb();\n"
+          "\tsmp_wmb();\n"
+          "\trcu_read_lock(); r2 = rcu_dereference(*p); r2 = READ_ONCE(*r2); rcu_read_unlock();",
+          "\tr0 = xchg(x, 1);\n"
+          "\tsmp_store_release(x, 2);\n"
+          "\tr2 = cmpxchg(x, 2, 1);",
+          "\tr0 = READ_ONCE(*p); r0 = READ_ONCE(*r0);\n"
+          "\tatomic_inc(x);",
+          locs="0:r2; 1:r0; 1:r2; 2:r0; x; y"),
     # an LB cycle through an RMW's write: P1's read of x reads P0's atomic_inc, which reads P2's
     # write of x, which depends on P1's inc of y po-after the read.  P1's read is kept (with
     # the value of P1's own write, a forward choice) by the revisit of P0's atomic_inc by P2's
@@ -297,107 +270,27 @@ KNOWN = [
     # needs: the engine takes the xchg's write to depend on the value it read (true of an inc,
     # not of an exchange), so the revisit of the xchg by that cycle looks out of thin air
     # (cat 1 execution with 0:r0=1 0:r1=2, engine 0)
-    ('C random\n'
-     '\n'
-     '{\n'
-     '\tint *p=x;\n'
-     '}\n'
-     '\n'
-     'P0(int *x, int *y, int *z, int *p, spinlock_t *l)\n'
-     '{\n'
-     '\tint r0;\n'
-     '\tint r1;\n'
-     '\tr0 = xchg_relaxed(y, 2);\n'
-     '\tr1 = READ_ONCE(*y); if (r1) { WRITE_ONCE(*z, 1); } else { r1 = READ_ONCE(*z); }\n'
-     '}\n'
-     '\n'
-     'P1(int *x, int *y, int *z, int *p, spinlock_t *l)\n'
-     '{\n'
-     '\tint r0;\n'
-     '\tint r1;\n'
-     '\tr0 = READ_ONCE(*z); if (r0) { WRITE_ONCE(*y, 1); } else { r0 = READ_ONCE(*y); }\n'
-     '}\n'
-     '\n'
-     'P2(int *x, int *y, int *z, int *p, spinlock_t *l)\n'
-     '{\n'
-     '\tint r0;\n'
-     '}\n'
-     '\n'
-     'locations [0:r0; 0:r1; 1:r0; 1:r1; x; y]\n'
-     'exists (0:r0=0 /\\ 0:r1=1 /\\ 1:r0=1)\n'
-     '\n'),
+    _prog("\tr0 = xchg_relaxed(y, 2);\n"
+          "\tr1 = READ_ONCE(*y); if (r1) { WRITE_ONCE(*z, 1); } else { r1 = READ_ONCE(*z); }",
+          "\tr0 = READ_ONCE(*z); if (r0) { WRITE_ONCE(*y, 1); } else { r0 = READ_ONCE(*y); }",
+          "",
+          locs="0:r0; 0:r1; 1:r0; 1:r1; x; y"),
     # atomic_inc, a release and two lock-protected writes (cat 2 executions with 1:r0=1
     # y=3, engine 1)
-    ('C random\n'
-     '\n'
-     '{\n'
-     '\tint *p=x;\n'
-     '}\n'
-     '\n'
-     'P0(int *x, int *y, int *z, int *p, spinlock_t *l)\n'
-     '{\n'
-     '\tint r0;\n'
-     '\tint r1;\n'
-     '\tint r2;\n'
-     '\tatomic_inc(y);\n'
-     '\tsmp_store_release(z, 1);\n'
-     '}\n'
-     '\n'
-     'P1(int *x, int *y, int *z, int *p, spinlock_t *l)\n'
-     '{\n'
-     '\tint r0;\n'
-     '\tint r1;\n'
-     '\tint r2;\n'
-     '\tr0 = READ_ONCE(*z);\n'
-     '\tspin_lock(l); WRITE_ONCE(*y, 2); spin_unlock(l);\n'
-     '}\n'
-     '\n'
-     'P2(int *x, int *y, int *z, int *p, spinlock_t *l)\n'
-     '{\n'
-     '\tint r0;\n'
-     '\tint r1;\n'
-     '\tspin_lock(l); WRITE_ONCE(*x, 2); spin_unlock(l);\n'
-     '}\n'
-     '\n'
-     'locations [1:r0; 1:r1; 2:r1; x; y]\n'
-     'exists (1:r0=0 /\\ 1:r1=0 /\\ 2:r1=1)\n'
-     '\n'),
+    _prog("\tatomic_inc(y);\n"
+          "\tsmp_store_release(z, 1);",
+          "\tr0 = READ_ONCE(*z);\n"
+          "\tspin_lock(l); WRITE_ONCE(*y, 2); spin_unlock(l);",
+          "\tspin_lock(l); WRITE_ONCE(*x, 2); spin_unlock(l);",
+          locs="1:r0; 1:r1; 2:r1; x; y"),
     # plain accesses in an LB cycle (cat 3 executions with 2:r2=1 x=2, engine 0)
-    ('C random\n'
-     '\n'
-     '{\n'
-     '\tint *p=x;\n'
-     '}\n'
-     '\n'
-     'P0(int *x, int *y, int *z, int *p, spinlock_t *l)\n'
-     '{\n'
-     '\tint r0;\n'
-     '\tint r1;\n'
-     '\tr0 = READ_ONCE(*z);\n'
-     '\t*x = 2;\n'
-     '}\n'
-     '\n'
-     'P1(int *x, int *y, int *z, int *p, spinlock_t *l)\n'
-     '{\n'
-     '\tint r0;\n'
-     '\tint r1;\n'
-     '\tint r2;\n'
-     '\tr1 = READ_ONCE(*x); if (r1) { WRITE_ONCE(*x, 1); } else { r1 = READ_ONCE(*x); }\n'
-     '\t*x = 2;\n'
-     '}\n'
-     '\n'
-     'P2(int *x, int *y, int *z, int *p, spinlock_t *l)\n'
-     '{\n'
-     '\tint r0;\n'
-     '\tint r1;\n'
-     '\tint r2;\n'
-     '\tr1 = READ_ONCE(*x);\n'
-     '\tr2 = READ_ONCE(*x); if (r2 == 1) WRITE_ONCE(*z, 1);\n'
-     '}\n'
-     '\n'
-     'locations [0:r0; 1:r1; 2:r0; 2:r1; 2:r2; x; y]\n'
-     'exists (0:r0=1 /\\ 1:r1=2 /\\ 2:r0=1)\n'
-     '\n'),
+    _prog("\tr0 = READ_ONCE(*z);\n"
+          "\t*x = 2;",
+          "\tr1 = READ_ONCE(*x); if (r1) { WRITE_ONCE(*x, 1); } else { r1 = READ_ONCE(*x); }\n"
+          "\t*x = 2;",
+          "\tr1 = READ_ONCE(*x);\n"
+          "\tr2 = READ_ONCE(*x); if (r2 == 1) WRITE_ONCE(*z, 1);",
+          locs="0:r0; 1:r1; 2:r0; 2:r1; 2:r2; x; y"),
 ]
 
 
