@@ -253,9 +253,9 @@ class Explorer:
                 tainted = True
             r2.added_max = g2.co[a2.loc][-1] is a2
             if r2.lb:
-                # A load-buffering revisit whose read a deleted write had revisited is made
-                # without TruSt's check that no other graph makes it (see _maximal_in), so two
-                # such revisits can undo each other for ever: each graph they make is explored
+                # Some load-buffering revisits are made without TruSt's check that no other
+                # graph makes them (see _maximal_in and kept_after), so two of them can undo
+                # each other for ever: each graph a load-buffering revisit makes is explored
                 # once (the graph and every flag the exploration reads: the same subtree).
                 state = hash((g2.key(), tainted, tuple(
                     (e.revisitable, e.lb_revisitable, e.added_max, e.lb) if e is not None else None
@@ -530,12 +530,13 @@ class Explorer:
         """Were ``r`` and every event in ``deleted`` added maximally, given what the revisit keeps
         (``in_view``)?"""
 
-        def co_before_kept(w: Ev, e: Ev) -> bool:
+        def co_before_kept(w: Ev, e: Ev, limit: int | None = None) -> bool:
             # (a kept write po-after e in e's own thread does not count: only a load-buffering
             # revisit keeps such writes, and e could never have read them)
             co = g.co[w.loc]
             i = co.index(w)
-            limit = forced_limit(w) if e is w else len(co)
+            if limit is None:
+                limit = len(co)
             for j in range(i + 1, min(limit, len(co))):
                 s = co[j]
                 if s is not a and in_view(s) and not (s.tid == e.tid and s.idx > e.idx):
@@ -583,9 +584,10 @@ class Explorer:
                     return False
                 return not co_before_kept(w, e)
             if e.kind == GW:
-                if not e.added_max and forced_limit(e) == len(g.co[e.loc]):
+                limit = forced_limit(e)
+                if not e.added_max and limit == len(g.co[e.loc]):
                     return False
-                return not co_before_kept(e, e)
+                return not co_before_kept(e, e, limit)
             return True
 
         return check(r) and all(check(e) for e in deleted)
