@@ -255,6 +255,71 @@ FIXED = [
           "\tsmp_store_release(x, 2);\n\tr1 = READ_ONCE(*p); r1 = READ_ONCE(*r1);\n\tatomic_inc(y);",
           "\tr0 = READ_ONCE(*y); if (r0) { WRITE_ONCE(*x, 1); } else { r0 = READ_ONCE(*x); }",
           locs="0:r0; 1:r1; 2:r0; x; y"),
+    # from a fresh campaign (3,390 programs, 15 missed): an xchg whose write half its own
+    # thread reads back (rfi), then a control dependency to a write another thread's LB cycle
+    # needs.  An exchange writes what it writes whatever it read (an inc does not): the
+    # revisit of the xchg by that cycle keeps its write half and is no value out of thin air
+    # (cat 1 execution with 0:r0=1 0:r1=2, engine 0 while every RMW's write depended on its read)
+    _prog("\tr0 = xchg_relaxed(y, 2);\n"
+          "\tr1 = READ_ONCE(*y); if (r1) { WRITE_ONCE(*z, 1); } else { r1 = READ_ONCE(*z); }",
+          "\tr0 = READ_ONCE(*z); if (r0) { WRITE_ONCE(*y, 1); } else { r0 = READ_ONCE(*y); }",
+          "",
+          locs="0:r0; 0:r1; 1:r0; 1:r1; x; y"),
+    # ... but only the write half of the read the revisit changes stays: P2's xchg reads P0's
+    # inc, which the revisit of P0's inc deletes and makes again, so P2's xchg goes with it (an
+    # exchange whose write stayed without its read crashed the exploration)
+    _prog("\tatomic_inc(y);\n"
+          "\tr1 = READ_ONCE(*y); if (r1) { WRITE_ONCE(*z, 1); } else { r1 = READ_ONCE(*z); }",
+          "\t*z = 1;\n\tr1 = READ_ONCE(*x);",
+          "\tr0 = xchg_relaxed(y, 1);",
+          locs="0:r1; 1:r1; 2:r0; x; y"),
+    # LB through two unordered po pairs and a control dependency, marked accesses only: P0's
+    # read of x reads P2's write, which needs P2 to read P1's z=2, written after P1 read P0's
+    # z=1, written after P0's read of x.  The revisit keeps P1's write of z=2 and deletes the
+    # read before it that put P0's z=1 co-before it; P0's deleted read of z (init) is then
+    # maximal: a kept write placed by coherence through a deleted read does not count against
+    # it (cat 12 executions, engine 11)
+    _prog("\tr0 = READ_ONCE(*x);\n\tr1 = READ_ONCE(*z);\n\tWRITE_ONCE(*z, 1);",
+          "\tr0 = READ_ONCE(*z);\n\tWRITE_ONCE(*z, 2);",
+          "\tr0 = READ_ONCE(*z);\n\tif (r0 == 2) { WRITE_ONCE(*x, 2); }",
+          locs="0:r0; 0:r1; 1:r0; 2:r0"),
+    # the same with P1's pair an xchg (kept whole): P0's deleted read of z, made again before
+    # P0's kept write of z, can read nothing co-after that write, so kept writes there do not
+    # make its old choice (init) non-maximal (cat 12 executions, engine 11)
+    _prog("\tr0 = READ_ONCE(*x);\n\tr1 = READ_ONCE(*z);\n\tWRITE_ONCE(*z, 1);",
+          "\tr0 = xchg_relaxed(z, 2);",
+          "\tr0 = smp_load_acquire(z);\n\tif (r0 == 2) { WRITE_ONCE(*x, 2); }",
+          locs="0:r0; 0:r1; 1:r0; 2:r0"),
+    # plain accesses in an LB cycle: P2's first read of x, deleted by the revisit of P0's read
+    # of z, read a write co-before what its kept second read reads, not the latest; made again
+    # its first choice is the latest write below that bound, so it counts as maximal (cat 3
+    # executions with 2:r2=1 x=2, engine 0)
+    _prog("\tr0 = READ_ONCE(*z);\n"
+          "\t*x = 2;",
+          "\tr1 = READ_ONCE(*x); if (r1) { WRITE_ONCE(*x, 1); } else { r1 = READ_ONCE(*x); }\n"
+          "\t*x = 2;",
+          "\tr1 = READ_ONCE(*x);\n"
+          "\tr2 = READ_ONCE(*x); if (r2 == 1) WRITE_ONCE(*z, 1);",
+          locs="0:r0; 1:r1; 2:r0; 2:r1; 2:r2; x; y"),
+    # two increments racing in an LB cycle: P1's inc reads P2's z, P0's inc reads P1's, and P2
+    # read P0's y, written after P0's inc (cat 6 executions with 2:r1=2, engine 5).  Made by
+    # P1's write half revisiting P0's inc, from the graph where P0's inc read the initial z:
+    # P2's z, between, is read by P1's kept inc (atomicity: P0's could never read it), and P0's
+    # deleted write half sat where atomicity put it, right after what P0's inc read
+    _prog("\tatomic_inc(z);\n\tWRITE_ONCE(*y, 2);",
+          "\tatomic_inc(z);",
+          "\tr1 = READ_ONCE(*y);\n\tWRITE_ONCE(*z, 1);",
+          locs="2:r1; y; z"),
+    # no RMW, no lock: P1's read of z, revisited by P2's write of z (po-after P2's read of P1's
+    # release), changes P1's branch from a read of x to a write of x before the kept release.
+    # P0's read of x was in P2's (po | rf)-prefix only through P1's deleted read of x: it stays
+    # revisitable, and P1's new write of x revisits it (cat 36 executions, 6 reaching the
+    # condition; engine 32, 4 while the whole old prefix was made non-revisitable)
+    _prog("\tr0 = READ_ONCE(*x);\n\tsmp_store_release(x, 1);",
+          "\tr0 = READ_ONCE(*z); if (r0) { WRITE_ONCE(*x, 1); } else { r0 = READ_ONCE(*x); }\n"
+          "\tsmp_store_release(x, 2);",
+          "\tr0 = READ_ONCE(*x);\n\tWRITE_ONCE(*z, 2);",
+          locs="0:r0; 1:r0; 2:r0; x"),
 ]
 
 #: programs the engine still gets wrong (known: see docs/design.md on load buffering); each
@@ -265,16 +330,6 @@ KNOWN = [
     _prog("\tatomic_inc(x);\n\tr1 = READ_ONCE(*y); if (r1) { WRITE_ONCE(*z, 1); } else { r1 = READ_ONCE(*z); }",
           "\tr1 = xchg(z, 1);\n\tspin_lock(l); WRITE_ONCE(*x, 2); spin_unlock(l);", "\tatomic_inc(y);",
           locs="0:r1; 1:r1; x; y"),
-    # from a fresh campaign (3,390 programs, 15 missed): an xchg whose write half its own
-    # thread reads back (rfi), then a control dependency to a write another thread's LB cycle
-    # needs: the engine takes the xchg's write to depend on the value it read (true of an inc,
-    # not of an exchange), so the revisit of the xchg by that cycle looks out of thin air
-    # (cat 1 execution with 0:r0=1 0:r1=2, engine 0)
-    _prog("\tr0 = xchg_relaxed(y, 2);\n"
-          "\tr1 = READ_ONCE(*y); if (r1) { WRITE_ONCE(*z, 1); } else { r1 = READ_ONCE(*z); }",
-          "\tr0 = READ_ONCE(*z); if (r0) { WRITE_ONCE(*y, 1); } else { r0 = READ_ONCE(*y); }",
-          "",
-          locs="0:r0; 0:r1; 1:r0; 1:r1; x; y"),
     # atomic_inc, a release and two lock-protected writes (cat 2 executions with 1:r0=1
     # y=3, engine 1)
     _prog("\tatomic_inc(y);\n"
@@ -283,14 +338,6 @@ KNOWN = [
           "\tspin_lock(l); WRITE_ONCE(*y, 2); spin_unlock(l);",
           "\tspin_lock(l); WRITE_ONCE(*x, 2); spin_unlock(l);",
           locs="1:r0; 1:r1; 2:r1; x; y"),
-    # plain accesses in an LB cycle (cat 3 executions with 2:r2=1 x=2, engine 0)
-    _prog("\tr0 = READ_ONCE(*z);\n"
-          "\t*x = 2;",
-          "\tr1 = READ_ONCE(*x); if (r1) { WRITE_ONCE(*x, 1); } else { r1 = READ_ONCE(*x); }\n"
-          "\t*x = 2;",
-          "\tr1 = READ_ONCE(*x);\n"
-          "\tr2 = READ_ONCE(*x); if (r2 == 1) WRITE_ONCE(*z, 1);",
-          locs="0:r0; 1:r1; 2:r0; 2:r1; 2:r2; x; y"),
 ]
 
 

@@ -219,6 +219,9 @@ class Explorer:
                 deps = g.dep_masks(a)
                 g2, copies = g.copy_masks(view)
                 r2, a2 = copies[id(r)], copies[id(a)]
+                # (what stays in a's (po | rf)-prefix once the revisit has deleted what it
+                # deletes: events that were in it only through deleted ones may be revisited)
+                prefix = [m & ((1 << (v + 1)) - 1) for m, v in zip(prefix, g2.porf_view(a2), strict=True)]
                 for t, m in enumerate(prefix):
                     evs = g.threads[t]
                     m &= view[t]
@@ -264,6 +267,9 @@ class Explorer:
                     self.stats.lb_duplicates += 1
                     return
                 self._lb_revisited.add(state)
+            if self.lb and r2.rmw and not self._move_kept_write(g2, r2, a2):
+                self.stats.inconsistent += 1
+                return
             wl2: list[_Item] = []
             # A revisit computed in a graph that broke RMW atomicity (see _after_read) starts
             # from a graph not known to be consistent: check all of it under load buffering,
@@ -308,6 +314,27 @@ class Explorer:
                 stamp = w.stamp
         return stamp
 
+    @staticmethod
+    def _kept_write(g: Graph, r: Ev) -> Ev | None:
+        """The write half of RMW read ``r`` if the graph still has it (a load-buffering revisit
+        of ``r`` keeps an exchange's write, which does not depend on the value read)."""
+        evs = g.threads[r.tid]
+        w = evs[r.idx + 1] if r.idx + 1 < len(evs) else None
+        return w if w is not None and w.kind == GW and w.rmw else None
+
+    def _move_kept_write(self, g: Graph, r: Ev, a: Ev) -> bool:
+        """``r`` now reads ``a``: its kept write half goes right after ``a`` in coherence
+        (False: another RMW already read ``a``; the revisit's checks judge the rest)."""
+        w = self._kept_write(g, r)
+        if w is None:
+            return True
+        if self._rmw_taken(g, a):
+            return False
+        co = g.co[a.loc]
+        co.remove(w)
+        co.insert(co.index(a) + 1, w)
+        return True
+
     # ---------------------------------------------------------------------------------------
     @staticmethod
     def _rmw_taken(g: Graph, w: Ev) -> bool:
@@ -323,7 +350,10 @@ class Explorer:
         backward revisits of the new RMW write are still pushed first: they are how the
         execution where this RMW wins the race is reached.
         """
-        if r.rmw:
+        kept = self._kept_write(g, r) if self.lb and r.rmw else None
+        if kept is not None:  # (an exchange's write half, kept by a load-buffering revisit)
+            self._calc_revisits(g, wl, kept, kept_after=kept_after)
+        elif r.rmw:
             val = g.rmw_value(r)
             if val is not NO_WRITE:
                 taken = self._rmw_taken(g, r.rf)  # type: ignore[arg-type]
@@ -424,6 +454,24 @@ class Explorer:
                         low = i
         return low
 
+    @staticmethod
+    def _co_upper_bound(g: Graph, tid: int, loc: int, co: list[Ev], high: int, e: Ev | None = None) -> int:
+        """Index in ``co`` of the co-latest write that a new access of ``loc`` by thread ``tid``,
+        made in a gap of a load-buffering graph, may read or follow: coherence bounds it by the
+        kept events after the gap (a read no later than what a kept read reads, and before a
+        kept write; a write before both)."""
+        evs = g.threads[tid]
+        pos = g.fill_pos(tid) if e is None else e.idx
+        for x in evs[pos + 1:]:
+            if x is None or x.loc != loc:
+                continue
+            if x.kind == GW:
+                high = min(high, co.index(x) - 1)
+            elif x.kind == GR and x.rf is not None:
+                i = co.index(x.rf)
+                high = min(high, i if e is None else i - 1)
+        return high
+
     def _calc_revisits(self, g: Graph, wl: list[_Item], a: Ev, tainted: bool = False,
                        kept_after: int | None = None) -> None:
         reads = g.loc_reads.get(a.loc)
@@ -515,7 +563,7 @@ class Explorer:
         return Explorer._maximal_in(
             g, r, a, lambda x: x.tid < 0 or bool(view[x.tid] >> x.idx & 1),
             (e for t, evs in enumerate(g.threads) for e in evs if e is not None and not view[t] >> e.idx & 1),
-            lb_rev)
+            lb_rev, True)
 
     @staticmethod
     def _maximal(g: Graph, r: Ev, a: Ev, view: list[int]) -> bool:
@@ -526,9 +574,11 @@ class Explorer:
 
     @staticmethod
     def _maximal_in(g: Graph, r: Ev, a: Ev, in_view: Callable[[Ev], bool], deleted: Iterable[Ev],
-                    lb_rev: bool = False) -> bool:
+                    lb_rev: bool = False, lb: bool = False) -> bool:
         """Were ``r`` and every event in ``deleted`` added maximally, given what the revisit keeps
-        (``in_view``)?"""
+        (``in_view``)?  ``lb``: a load-buffering graph, whose executions are counted once by
+        hash, so rules that may let two graphs make one revisit are allowed (the atomicity rule
+        below); without load buffering TruSt's rules alone apply."""
 
         def co_before_kept(w: Ev, e: Ev, limit: int | None = None) -> bool:
             # (a kept write po-after e in e's own thread does not count: only a load-buffering
@@ -540,10 +590,16 @@ class Explorer:
             for j in range(i + 1, min(limit, len(co))):
                 s = co[j]
                 if s is not a and in_view(s) and not (s.tid == e.tid and s.idx > e.idx):
-                    if e is w and forced_before(co, i, s):
+                    # (both need a kept event after a deleted one in a thread: load buffering)
+                    if lb and (forced_before(co, i, s) or (e.kind == GR and e.rmw and taken(s, e))):
                         continue
                     return True
             return False
+
+        def taken(s: Ev, e: Ev) -> bool:
+            # (an RMW read could never read a write a kept successful RMW reads: atomicity)
+            return any(x is not e and x.rmw and x.wr is not None and in_view(x) and in_view(x.wr)
+                       for x in s.readers)  # type: ignore[union-attr]
 
         def forced_limit(w: Ev) -> int:
             # A deleted write po-before a kept read of its location that reads another write
@@ -554,6 +610,21 @@ class Explorer:
                 if (x is not None and x.kind == GR and x.loc == w.loc and in_view(x)
                         and x.rf is not None and x.rf is not w and x.rf.tid >= 0 and in_view(x.rf)):
                     limit = min(limit, co.index(x.rf))
+            return limit
+
+        def read_limit(e: Ev) -> int:
+            # A deleted read po-before a kept access of its location in its thread, made again,
+            # must read co-before that write (or no later than what that read reads): writes
+            # from there on were never its to read.
+            co = g.co[e.loc]
+            limit = len(co)
+            for x in g.threads[e.tid][e.idx + 1 :]:
+                if x is None or x.loc != e.loc or not in_view(x):
+                    continue
+                if x.kind == GW:
+                    limit = min(limit, co.index(x))
+                elif x.kind == GR and x.rf is not None and x.rf.tid >= 0 and in_view(x.rf):
+                    limit = min(limit, co.index(x.rf) + 1)
             return limit
 
         def forced_before(co: list[Ev], i: int, s: Ev) -> bool:
@@ -571,7 +642,13 @@ class Explorer:
 
         def check(e: Ev) -> bool:
             if e.kind == GR:
-                if not e.added_max:
+                # (without load buffering no kept event follows a deleted one in its thread:
+                # no bound, and no scan for one)
+                limit = read_limit(e) if lb else len(g.co[e.loc])
+                if not e.added_max and (e is r or limit == len(g.co[e.loc])):
+                    # (a deleted read whose choices a kept later access of its thread bounds
+                    # counts as maximal if it read the last write below that bound, checked
+                    # next: made again after the revisit, that is its first choice)
                     return False
                 w = e.rf
                 assert w is not None
@@ -582,9 +659,13 @@ class Explorer:
                     # make the revisit an ordinary one, which keeps more, so the execution is
                     # reached from no graph; the duplicates this allows are counted once)
                     return False
-                return not co_before_kept(w, e)
+                return not co_before_kept(w, e, limit)
             if e.kind == GW:
-                limit = forced_limit(e)
+                if e.rmw and lb_rev and g.threads[e.tid][e.idx - 1] is r:
+                    # (the write half of the read a load-buffering revisit changes: atomicity put
+                    # it right after what r read, no choice of its own)
+                    return True
+                limit = forced_limit(e) if lb else len(g.co[e.loc])
                 if not e.added_max and limit == len(g.co[e.loc]):
                     return False
                 return not co_before_kept(e, e, limit)
@@ -619,9 +700,17 @@ class Explorer:
             if k == READ or k == RMW:
                 co = g.co_list(node.loc)
                 low = self._co_lower_bound(g, None, tid, node.loc, co)
-                w = co[-1]
-                r = g.add_read(tid, node, w)
                 last = len(co) - 1
+                if g.holes and k == READ:
+                    # A read made in a gap, before kept events of its location: writes past what
+                    # they allow (coherence) were never its to read, so its first choice is the
+                    # latest write below them (a subtree under a later one is all incoherent).
+                    last = self._co_upper_bound(g, tid, node.loc, co, last)
+                    if last < low:
+                        stats.inconsistent += 1
+                        return
+                w = co[last]
+                r = g.add_read(tid, node, w)
                 if low < last:
                     for i in range(low, last):
                         c = co[i]
@@ -638,9 +727,18 @@ class Explorer:
                 w = g.add_plain(tid, node)
                 co = g.co_list(node.loc)
                 low = self._co_lower_bound(g, w, tid, node.loc, co)
-                co.append(w)
-                last = len(co) - 2
-                for i in range(low, last):
+                m = len(co) - 1  # w goes right after co[m]
+                if g.holes:
+                    # (likewise a write made in a gap goes co-before the kept accesses after it)
+                    m = self._co_upper_bound(g, tid, node.loc, co, m, w)
+                    while m >= low and m + 1 < len(co) and self._rmw_taken(g, co[m]):
+                        m -= 1
+                    if m < low:
+                        co.append(w)  # (the graph stays whole: the work items pushed from it restrict it)
+                        stats.inconsistent += 1
+                        return
+                co.insert(m + 1, w)
+                for i in range(low, m):
                     p = co[i]
                     if self._rmw_taken(g, p):
                         continue

@@ -321,6 +321,8 @@ class Graph:
         s = p
         while s > 0 and evs[s - 1].unverified:
             s -= 1
+        if 0 < s < p and evs[s] is not None and evs[s].kind == GW and evs[s].rmw:
+            s -= 1  # (a kept write half whose read changed: check it from its read)
         cur = self._after(evs, s - 1) if s > 0 else self.beh[tid].root
         i = s
         while i < p:
@@ -637,7 +639,11 @@ class Graph:
                     if e.kind == GR:
                         dep = e.rf is not None and id(e.rf) in dset
                     elif e.kind == GW and e.rmw:
-                        dep = id(evs[e.idx - 1]) in dset
+                        # An exchange writes what it writes whatever it read: the write half
+                        # of r itself stays (r is kept, with another value); any other read in
+                        # the set is deleted and made again, its write half with it.
+                        rd = evs[e.idx - 1]
+                        dep = id(rd) in dset and (rd is not r or getattr(e.node.op, "reads_old", True))  # type: ignore[union-attr]
                     node = e.node
                     if not dep and node is not None and node.deps is not None:
                         reads = by_depth[t]

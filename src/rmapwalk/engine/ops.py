@@ -122,10 +122,20 @@ def cmpxchg(loc: int, old: Any, new: Any, mode: str = MB, label: str = "cmpxchg"
     return rmw(loc, lambda cur: n if cur == o else NO_WRITE, mode, label, (new,))
 
 
+def constant(new: Any) -> Callable[[Any], Any]:
+    """The operation of an exchange: it writes ``new`` whatever it read.  Its write half then
+    does not depend on the value read (under load buffering a revisit of the read keeps it)."""
+
+    def op(_cur: Any) -> Any:
+        return new
+
+    op.reads_old = False  # type: ignore[attr-defined]
+    return op
+
+
 def xchg(loc: int, new: Any, mode: str = MB, label: str = "xchg") -> Any:
     """Atomically replace the value of ``loc`` with ``new``; return the old value."""
-    n = plain(new)
-    return rmw(loc, lambda cur: n, mode, label, (new,))
+    return rmw(loc, constant(plain(new)), mode, label, (new,))
 
 
 def fetch_add(loc: int, delta: int, mode: str = MB, label: str = "fetch_add") -> Any:

@@ -370,7 +370,12 @@ class _Recorder:
 
 
 def _plain_result(op: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    return lambda cur: plain(op(cur))
+    def plain_op(cur: Any) -> Any:
+        return plain(op(cur))
+
+    if getattr(op, "reads_old", True) is False:  # (an exchange: see ops.constant)
+        plain_op.reads_old = False  # type: ignore[attr-defined]
+    return plain_op
 
 
 _current: _Recorder | None = None

@@ -17,7 +17,7 @@ from typing import Any
 from rmapwalk.engine import mutation as _mut
 from rmapwalk.engine.deps import with_deps
 from rmapwalk.engine.events import ACQUIRE, MB, NO_WRITE, ONCE, RELAXED, RELEASE
-from rmapwalk.engine.ops import load, rmw, store
+from rmapwalk.engine.ops import constant, load, rmw, store
 from rmapwalk.kernel.once import marked_mode
 
 
@@ -61,19 +61,19 @@ def cmpxchg_release(p: int, old: Any, new: Any) -> Any:
 
 def xchg(p: int, new: Any) -> Any:
     """Atomically replace ``*p`` with ``new``; return the old value.  Fully ordered."""
-    return kernel_rmw(p, lambda cur: new, MB, "xchg")
+    return kernel_rmw(p, constant(new), MB, "xchg")
 
 
 def xchg_relaxed(p: int, new: Any) -> Any:
-    return kernel_rmw(p, lambda cur: new, RELAXED, "xchg_relaxed")
+    return kernel_rmw(p, constant(new), RELAXED, "xchg_relaxed")
 
 
 def xchg_acquire(p: int, new: Any) -> Any:
-    return kernel_rmw(p, lambda cur: new, ACQUIRE, "xchg_acquire")
+    return kernel_rmw(p, constant(new), ACQUIRE, "xchg_acquire")
 
 
 def xchg_release(p: int, new: Any) -> Any:
-    return kernel_rmw(p, lambda cur: new, RELEASE, "xchg_release")
+    return kernel_rmw(p, constant(new), RELEASE, "xchg_release")
 
 
 def atomic_read(v: int) -> Any:
@@ -149,7 +149,7 @@ def _variant(base: str, suffix: str, mode: str) -> Any:
         return _add(v, -1, mode, name)
 
     def a_xchg(v: int, new: Any) -> Any:
-        return kernel_rmw(v, lambda cur: new, mode, name)
+        return kernel_rmw(v, constant(new), mode, name)
 
     def a_cmpxchg(v: int, old: Any, new: Any) -> Any:
         return _cmpxchg(v, old, new, mode, name)

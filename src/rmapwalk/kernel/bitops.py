@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from rmapwalk.engine import mutation as _mut
 from rmapwalk.engine.events import MB, ONCE, PLAIN, RELAXED
-from rmapwalk.engine.ops import load, store
+from rmapwalk.engine.ops import constant, load, store
 from rmapwalk.kernel.atomic import kernel_rmw
 from rmapwalk.kernel.once import marked_mode
 
@@ -58,7 +58,7 @@ def __clear_bit(nr: int, addr: int) -> None:  # noqa: N807 - the kernel's name
 
 def xchg_word(addr: int, new: int = 0) -> int:
     """``xchg`` of a whole bitmap word (how dirty-log harvesting takes a word of dirty bits)."""
-    return int(kernel_rmw(addr, lambda cur: new, MB, "xchg"))
+    return int(kernel_rmw(addr, constant(new), MB, "xchg"))
 
 
 # pytest collects module-level functions named ``test_*`` from a test file that imports them: these

@@ -63,7 +63,7 @@ from rmapwalk.engine import ONCE, Program, Result, Violation, explore
 from rmapwalk.engine.deps import ctrl_region, register_library_dir, with_deps
 from rmapwalk.engine.events import ACQUIRE, CONSUME, MB, NO_WRITE, PLAIN, RELAXED, RELEASE
 from rmapwalk.engine.models import get_model
-from rmapwalk.engine.ops import assume, fence, load, observe, program, rmw, store, thread_local, tracks_deps
+from rmapwalk.engine.ops import assume, constant, fence, load, observe, program, rmw, store, thread_local, tracks_deps
 from rmapwalk.engine.program import Final, Loc
 from rmapwalk.engine.runtime import EXCEPTION, ModelError, Violated
 from rmapwalk.kernel import rcu as _rcu
@@ -386,7 +386,7 @@ class _Interp:
         label = {"MB": "", "relaxed": "_relaxed", "acquire": "_acquire", "release": "_release"}.get(mode, "")
         if name == "__xchg":
             new = self.ev(args[1])
-            return at(rmw, loc, lambda cur: new, mode, f"xchg{label}", (new,))
+            return at(rmw, loc, constant(new), mode, f"xchg{label}", (new,))
         if name == "__cmpxchg":
             old, new = self.ev(args[1]), self.ev(args[2])
             return at(rmw, loc, lambda cur: new if cur == old and isinstance(cur, Loc) == isinstance(old, Loc)
