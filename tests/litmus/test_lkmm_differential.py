@@ -320,6 +320,16 @@ FIXED = [
           "\tsmp_store_release(x, 2);",
           "\tr0 = READ_ONCE(*x);\n\tWRITE_ONCE(*z, 2);",
           locs="0:r0; 1:r0; 2:r0; x"),
+    # atomic_inc, a release and two lock-protected writes (cat 2 executions with 1:r0=1
+    # y=3, engine 1): the work item that gives P2's spin_lock the initial lock restricted the
+    # graph first, and the restriction judged P2 by its old value (the lock held: P2 waits
+    # before its kept unlock), marking the graph broken; the mark outlived the new value
+    _prog("\tatomic_inc(y);\n"
+          "\tsmp_store_release(z, 1);",
+          "\tr0 = READ_ONCE(*z);\n"
+          "\tspin_lock(l); WRITE_ONCE(*y, 2); spin_unlock(l);",
+          "\tspin_lock(l); WRITE_ONCE(*x, 2); spin_unlock(l);",
+          locs="1:r0; 1:r1; 2:r1; x; y"),
 ]
 
 #: programs the engine still gets wrong (known: see docs/design.md on load buffering); each
@@ -330,14 +340,15 @@ KNOWN = [
     _prog("\tatomic_inc(x);\n\tr1 = READ_ONCE(*y); if (r1) { WRITE_ONCE(*z, 1); } else { r1 = READ_ONCE(*z); }",
           "\tr1 = xchg(z, 1);\n\tspin_lock(l); WRITE_ONCE(*x, 2); spin_unlock(l);", "\tatomic_inc(y);",
           locs="0:r1; 1:r1; x; y"),
-    # atomic_inc, a release and two lock-protected writes (cat 2 executions with 1:r0=1
-    # y=3, engine 1)
-    _prog("\tatomic_inc(y);\n"
-          "\tsmp_store_release(z, 1);",
-          "\tr0 = READ_ONCE(*z);\n"
-          "\tspin_lock(l); WRITE_ONCE(*y, 2); spin_unlock(l);",
-          "\tspin_lock(l); WRITE_ONCE(*x, 2); spin_unlock(l);",
-          locs="1:r0; 1:r1; 2:r1; x; y"),
+    # a lock, an inc and a control dependency in an LB cycle (cat 18 executions, engine 16:
+    # two of the co orders of x with 0:r0=1 2:r2=1)
+    _prog("\tr0 = READ_ONCE(*y); if (r0) { WRITE_ONCE(*z, 1); } else { r0 = READ_ONCE(*z); }\n"
+          "\tatomic_inc(x);",
+          "\tWRITE_ONCE(*x, 2);",
+          "\tspin_lock(l); WRITE_ONCE(*y, 1); spin_unlock(l);\n"
+          "\tatomic_inc(x);\n"
+          "\tr2 = READ_ONCE(*y); if (r2) { WRITE_ONCE(*y, 1); } else { r2 = READ_ONCE(*y); }",
+          locs="0:r0; 0:r2; 1:r1; 2:r2; x; y"),
 ]
 
 

@@ -188,6 +188,13 @@ class Explorer:
             g.restrict(r.stamp)
             g.set_rf(r, w)
             r.added_max = False
+            if g.broken:
+                # (restrict judged r's thread by what r read before: with r's new value it may
+                # make its kept events after all; _after_read checks it again)
+                g.broken = None
+                for t in range(g.nthreads):
+                    if t != r.tid:
+                        g.advance(t)
             if not model.read_ok(g, r) or (model.prune_choices and not model.prefix_consistent(g)):
                 if self.lb and r.rmw:
                     self._lb_race_revisit(g, wl, r)
@@ -563,7 +570,7 @@ class Explorer:
         return Explorer._maximal_in(
             g, r, a, lambda x: x.tid < 0 or bool(view[x.tid] >> x.idx & 1),
             (e for t, evs in enumerate(g.threads) for e in evs if e is not None and not view[t] >> e.idx & 1),
-            lb_rev, True)
+            lb_rev, view)
 
     @staticmethod
     def _maximal(g: Graph, r: Ev, a: Ev, view: list[int]) -> bool:
@@ -574,11 +581,17 @@ class Explorer:
 
     @staticmethod
     def _maximal_in(g: Graph, r: Ev, a: Ev, in_view: Callable[[Ev], bool], deleted: Iterable[Ev],
-                    lb_rev: bool = False, lb: bool = False) -> bool:
+                    lb_rev: bool = False, lb_view: list[int] | None = None) -> bool:
         """Were ``r`` and every event in ``deleted`` added maximally, given what the revisit keeps
-        (``in_view``)?  ``lb``: a load-buffering graph, whose executions are counted once by
-        hash, so rules that may let two graphs make one revisit are allowed (the atomicity rule
-        below); without load buffering TruSt's rules alone apply."""
+        (``in_view``)?  ``lb_view``: the kept events as bitmasks, in a load-buffering graph, whose
+        executions are counted once by hash, so rules that may let two graphs make one revisit
+        are allowed (the atomicity rule below); without load buffering TruSt's rules alone
+        apply."""
+        lb = lb_view is not None
+
+        def kept_after(e: Ev) -> bool:
+            # (only a load-buffering revisit keeps events after deleted ones in a thread)
+            return lb_view is not None and bool(lb_view[e.tid] >> (e.idx + 1))
 
         def co_before_kept(w: Ev, e: Ev, limit: int | None = None) -> bool:
             # (a kept write po-after e in e's own thread does not count: only a load-buffering
@@ -606,6 +619,8 @@ class Explorer:
             # must, made again, come co-before what that read reads: its latest place is there.
             co = g.co[w.loc]
             limit = len(co)
+            if not kept_after(w):
+                return limit
             for x in g.threads[w.tid][w.idx + 1 :]:
                 if (x is not None and x.kind == GR and x.loc == w.loc and in_view(x)
                         and x.rf is not None and x.rf is not w and x.rf.tid >= 0 and in_view(x.rf)):
@@ -618,6 +633,8 @@ class Explorer:
             # from there on were never its to read.
             co = g.co[e.loc]
             limit = len(co)
+            if not kept_after(e):
+                return limit
             for x in g.threads[e.tid][e.idx + 1 :]:
                 if x is None or x.loc != e.loc or not in_view(x):
                     continue

@@ -1370,18 +1370,33 @@ class LKMM(MemoryModel):
         marked = rel.Marked_mask
         xbs = opt(rel.xb_rcu_plus())
         fence2, addr = rel.fence2, rel.addr
-        pre = inv(union(fence2, addr))
         index = rel.index
+        # A slab check asks many pairs of one graph: what an event reaches, and which marked
+        # events bound an event, are computed once each, when first asked (inverting
+        # fence2 | addr whole cost more than all the questions of a KVM execution).
+        reaches: dict[int, int] = {}
+        bounded: dict[int, int] = {}
 
         def before(a: Ev, b: Ev) -> bool:
             i, j = index.get(id(a)), index.get(id(b))
             if i is None or j is None:
                 return False
-            post = (fence2[i] & marked) | ((1 << i) & marked)
-            reach = 0
-            for x in _bits(post):
-                reach |= xbs[x]
-            bounds = (pre[j] & marked) | ((1 << j) & marked)
+            reach = reaches.get(i)
+            if reach is None:
+                reach = 0
+                for x in _bits((fence2[i] | (1 << i)) & marked):
+                    reach |= xbs[x]
+                reaches[i] = reach
+            bounds = bounded.get(j)
+            if bounds is None:
+                bounds = (1 << j) & marked
+                m = marked
+                while m:
+                    low = m & -m
+                    if (fence2[low.bit_length() - 1] | addr[low.bit_length() - 1]) >> j & 1:
+                        bounds |= low
+                    m ^= low
+                bounded[j] = bounds
             return bool(reach & bounds)
 
         return before
