@@ -330,18 +330,18 @@ FIXED = [
           "\tspin_lock(l); WRITE_ONCE(*y, 2); spin_unlock(l);",
           "\tspin_lock(l); WRITE_ONCE(*x, 2); spin_unlock(l);",
           locs="1:r0; 1:r1; 2:r1; x; y"),
-]
 
-#: programs the engine still gets wrong (known: see docs/design.md on load buffering); each
-#: misses executions, none counts one too many
-KNOWN = [
     # P0's atomic_inc reads P1's x written in its lock, P1's xchg reads P0's z written under a
-    # control dependency on P0's read of P2's y (cat 1 execution, engine 0)
+    # control dependency on P0's read of P2's y (cat 1 execution, engine 0).  P0's inc, given
+    # P1's write by a backward revisit, kept its place in the order of addition (before P1's
+    # events), so a later revisit of P1's xchg kept the inc and deleted the write it read, and
+    # found that write not maximal; a revisited read now counts as added at its revisit (TruSt)
     _prog("\tatomic_inc(x);\n\tr1 = READ_ONCE(*y); if (r1) { WRITE_ONCE(*z, 1); } else { r1 = READ_ONCE(*z); }",
           "\tr1 = xchg(z, 1);\n\tspin_lock(l); WRITE_ONCE(*x, 2); spin_unlock(l);", "\tatomic_inc(y);",
           locs="0:r1; 1:r1; x; y"),
     # a lock, an inc and a control dependency in an LB cycle (cat 18 executions, engine 16:
-    # two of the co orders of x with 0:r0=1 2:r2=1)
+    # two of the co orders of x with 0:r0=1 2:r2=1 before revisited reads counted as added at
+    # their revisit)
     _prog("\tr0 = READ_ONCE(*y); if (r0) { WRITE_ONCE(*z, 1); } else { r0 = READ_ONCE(*z); }\n"
           "\tatomic_inc(x);",
           "\tWRITE_ONCE(*x, 2);",
@@ -349,6 +349,45 @@ KNOWN = [
           "\tatomic_inc(x);\n"
           "\tr2 = READ_ONCE(*y); if (r2) { WRITE_ONCE(*y, 1); } else { r2 = READ_ONCE(*y); }",
           locs="0:r0; 0:r2; 1:r1; 2:r2; x; y"),
+    # a dependent load through a pointer P0 publishes: the second read of P2 reads x or y
+    # depending on the first.  An execution's name listed the coherence order of every location
+    # any branch had touched, empty ones included, so one execution had two names and was
+    # counted twice once revisited reads were restamped (cat 15 executions, engine 19)
+    _prog("\trcu_assign_pointer(*p, y);\n\tr1 = READ_ONCE(*p); r1 = READ_ONCE(*r1);",
+          "\tr0 = READ_ONCE(*z);\n\tWRITE_ONCE(*y, 1);\n\tsmp_wmb();",
+          "\trcu_read_lock(); r0 = rcu_dereference(*p); r0 = READ_ONCE(*r0); rcu_read_unlock();\n"
+          "\tsmp_store_release(y, 2);",
+          locs="0:r1; 1:r0; 2:r0; x; y"),
+    # from a third fresh campaign: P0 reads P1's plain x, written after P1 read P0's y (an LB
+    # cycle through a release).  Every graph that could make the revisit of P0's read deleted a
+    # write of y that TruSt keeps (in the revisiting write's prefix, outside its dependency
+    # prefix) and found it non-maximal (cat 6 executions, engine 5)
+    _prog("\tr1 = READ_ONCE(*x);\n\tsmp_store_release(y, 2);",
+          "\tsmp_store_release(y, 2);\n\trcu_read_lock(); r1 = READ_ONCE(*y); rcu_read_unlock();\n\t*x = 1;",
+          locs="0:r0; 0:r1; 1:r1; x; y"),
+    # from a fourth fresh campaign, the only program where the engine found an execution cat
+    # forbids: P2's atomic_inc reads P1's cmpxchg, P2 reads its own increment back and writes x
+    # under that value, and P1's atomic_inc of x, before its fully ordered cmpxchg, reads that
+    # write.  herd's C front end makes the write of an RMW that computes its new value from the
+    # old (atomic_inc, not cmpxchg or xchg) data-dependent on its read, so (data ; rfi) ; ctrl
+    # orders P2's inc before its write of x: an hb cycle (cat 3 executions, engine 4)
+    _prog("",
+          "\tatomic_inc(x);\n\tr2 = cmpxchg(y, 0, 2);",
+          "\tatomic_inc(y);\n\tr2 = READ_ONCE(*y); if (r2) { WRITE_ONCE(*x, 1); } else { r2 = READ_ONCE(*x); }",
+          locs="0:r0; 1:r0; 1:r2; 2:r2; x; y"),
+]
+
+#: programs the engine still gets wrong (known: see docs/design.md on load buffering); each
+#: misses executions, none counts one too many
+KNOWN = [
+    # two exchanges of y in an LB cycle through a control dependency: P2's xchg reads P1's y,
+    # written under P1's read of P2's z (written after the xchg), and P0's xchg reads P2's
+    # (cat 8 executions, engine 7).  One of 4 misses in a fourth fresh campaign of 3,328
+    _prog("\tr1 = xchg_relaxed(y, 1);",
+          "\tr0 = READ_ONCE(*z); if (r0 == 1) WRITE_ONCE(*z, 1);\n"
+          "\tif (r0 == 2) { WRITE_ONCE(*y, 2); } WRITE_ONCE(*x, 2);",
+          "\tr0 = xchg_relaxed(y, 1);\n\t*z = 2;",
+          locs="0:r1; 1:r0; 2:r0; 2:r2; x; y"),
 ]
 
 

@@ -188,6 +188,7 @@ class Explorer:
             g.restrict(r.stamp)
             g.set_rf(r, w)
             r.added_max = False
+            r.revisited = False
             if g.broken:
                 # (restrict judged r's thread by what r read before: with r's new value it may
                 # make its kept events after all; _after_read checks it again)
@@ -256,6 +257,11 @@ class Explorer:
                 r2 = g2.ev(r.ref)
                 a2 = g2.ev(a.ref)
             g2.set_rf(r2, a2)
+            r_stamp = r2.stamp
+            if self.lb and not r.idx <= g.porf_view(a)[r.tid]:
+                r2.stamp = g2.next_stamp
+                g2.next_stamp += 1
+                r2.revisited = True
             if self.lb and r.idx <= g.porf_view(a)[r.tid]:
                 # A load-buffering revisit keeps events after r: a happens-before cycle through
                 # them shows now, not after the threads have run on (check the whole graph).
@@ -287,7 +293,7 @@ class Explorer:
                 ok = model.prefix_consistent(g2)
             else:
                 ok = model.raced_revisit_ok(g2, a2, r2)
-            if not ok or not self._after_read(g2, wl2, r2, kept_after=r2.stamp if self.lb else None):
+            if not ok or not self._after_read(g2, wl2, r2, kept_after=r_stamp if self.lb else None):
                 self.stats.inconsistent += 1
                 if wl2:  # revisits pushed before an atomicity conflict was found
                     execs.append((g2, wl2))
@@ -298,9 +304,9 @@ class Explorer:
                 # Reads of a's location added after r and kept (in a's (po | rf)-prefix, outside
                 # its dependency prefix) keep what they read; they may read a too, in an LB cycle
                 # through r, and no later write would revisit them: push those revisits here.
-                later = [x for x in g2.loc_reads.get(a2.loc, ()) if x is not r2 and x.stamp > r2.stamp]
+                later = [x for x in g2.loc_reads.get(a2.loc, ()) if x is not r2 and x.stamp > r_stamp]
                 if later:
-                    self._calc_revisits_lb(g2, wl2, a2, later, True, kept_after=r2.stamp)
+                    self._calc_revisits_lb(g2, wl2, a2, later, True, kept_after=r_stamp)
             execs.append((g2, wl2))
             self._visit(g2, wl2)
 
@@ -313,7 +319,13 @@ class Explorer:
         read without its write."""
         stamp = a.stamp
         for x in a.readers or ():
-            if x is r or not x.rmw or x.stamp > a.stamp:
+            if x is r:
+                continue
+            if x.stamp > stamp and x.revisited:
+                # (a read a's backward revisit gave a: it counts as added at that revisit, after
+                # a, and the revisits pushed from the graph that revisit made keep it)
+                stamp = x.stamp
+            if not x.rmw:
                 continue
             evs = g.threads[x.tid]
             w = evs[x.idx + 1] if x.idx + 1 < len(evs) else None
@@ -560,16 +572,20 @@ class Explorer:
                 continue  # the write's co-successor would be deleted
             lb_rev = bool(prefix[r.tid] >> r.idx & 1)
             if ((kept_after is not None and r.stamp > kept_after and lb_rev)
-                    or self._maximal_masks(g, r, a, view, lb_rev)):
+                    or self._maximal_masks(g, r, a, view, lb_rev, prefix if lb_rev else None)):
                 wl.append((_BREV, r, a, tainted))
 
     @staticmethod
-    def _maximal_masks(g: Graph, r: Ev, a: Ev, view: list[int], lb_rev: bool = False) -> bool:
+    def _maximal_masks(g: Graph, r: Ev, a: Ev, view: list[int], lb_rev: bool = False,
+                       prefix: list[int] | None = None) -> bool:
         """:meth:`_maximal` for kept sets given as bitmasks (load buffering); ``lb_rev``: ``r`` is
-        in ``a``'s (po | rf)-prefix (a load-buffering revisit)."""
+        in ``a``'s (po | rf)-prefix (a load-buffering revisit), ``prefix`` that prefix: the events
+        of it that the revisit deletes (outside ``a``'s dependency prefix) are not checked --
+        TruSt keeps them, so never asks whether they were added maximally."""
+        keep = view if prefix is None else [v | p for v, p in zip(view, prefix, strict=True)]
         return Explorer._maximal_in(
             g, r, a, lambda x: x.tid < 0 or bool(view[x.tid] >> x.idx & 1),
-            (e for t, evs in enumerate(g.threads) for e in evs if e is not None and not view[t] >> e.idx & 1),
+            (e for t, evs in enumerate(g.threads) for e in evs if e is not None and not keep[t] >> e.idx & 1),
             lb_rev, view)
 
     @staticmethod

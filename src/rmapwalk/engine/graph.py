@@ -49,6 +49,7 @@ class Ev:
         "node",
         "rf",
         "stamp",
+        "revisited",
         "readers",
         "rmw",
         "revisitable",
@@ -70,6 +71,8 @@ class Ev:
         self.node = node
         self.rf: Ev | None = None
         self.stamp = stamp
+        #: a read whose stamp a load-buffering graph's backward revisit moved to that revisit
+        self.revisited = False
         self.readers: list[Ev] | None = [] if kind == GW else None
         self.rmw = rmw
         self.revisitable = True
@@ -479,6 +482,7 @@ class Graph:
             nl: list[Ev] = []
             for e in evs[: view[tid] + 1]:
                 ne = Ev(e.tid, e.idx, e.kind, e.loc, e.val, e.mode, e.node, e.stamp, e.rmw)
+                ne.revisited = e.revisited
                 ne.revisitable = e.revisitable
                 ne.added_max = e.added_max
                 ne.rf = e.rf  # the old write: remapped below
@@ -533,6 +537,7 @@ class Graph:
                     nl.append(None)
                     continue
                 ne = Ev(e.tid, e.idx, e.kind, e.loc, e.val, e.mode, e.node, e.stamp, e.rmw)
+                ne.revisited = e.revisited
                 copies[id(e)] = ne
                 ne.revisitable = e.revisitable
                 ne.added_max = e.added_max
@@ -718,7 +723,10 @@ class Graph:
             for e in evs
             if e is not None and e.kind == GR
         )
-        co = tuple(sorted((loc, tuple((w.tid, w.idx) for w in ws[1:])) for loc, ws in self.co.items()))
+        # (a location's list exists once any branch touched it: one with no write is no part
+        # of the name, or one execution would have two)
+        co = tuple(sorted((loc, tuple((w.tid, w.idx) for w in ws[1:])) for loc, ws in self.co.items()
+                          if len(ws) > 1))
         shape = tuple(len(evs) for evs in self.threads)
         return (shape, rf, co)
 

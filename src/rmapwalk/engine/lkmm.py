@@ -399,6 +399,11 @@ class _Thread:
                 by_depth[e.node.depth] = i
         for i, e in enumerate(evs):
             node = e.node
+            if (node is not None and e.kind == GR and e.rmw and e.wr is not None and i + 1 < k
+                    and evs[i + 1] is e.wr and getattr(node.op, "data_from_old", True)):
+                # an RMW that computes its new value from the old (atomic_inc, not cmpxchg or
+                # xchg: ops.conditional, ops.constant): herd's data dependency inside it
+                data[i] |= 1 << (i + 1)
             if node is None or e.kind > GW or node.deps is None:
                 continue
             a_d, d_d, c_d = node.deps

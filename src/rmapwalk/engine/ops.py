@@ -119,7 +119,7 @@ def cmpxchg(loc: int, old: Any, new: Any, mode: str = MB, label: str = "cmpxchg"
     A failed cmpxchg is only a read (and, as in the kernel, orders nothing).
     """
     o, n = plain(old), plain(new)
-    return rmw(loc, lambda cur: n if cur == o else NO_WRITE, mode, label, (new,))
+    return rmw(loc, conditional(lambda cur: n if cur == o else NO_WRITE), mode, label, (new,))
 
 
 def constant(new: Any) -> Callable[[Any], Any]:
@@ -130,6 +130,17 @@ def constant(new: Any) -> Callable[[Any], Any]:
         return new
 
     op.reads_old = False  # type: ignore[attr-defined]
+    op.data_from_old = False  # type: ignore[attr-defined]
+    return op
+
+
+def conditional(op: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """Mark an RMW operation that writes a value given in advance when the old value allows it
+    (a compare-and-exchange, a lock): whether it writes depends on the value read, what it
+    writes does not.  Other operations compute the new value from the old one (an increment),
+    which LKMM counts as a data dependency from the read half to the write half (as herd's C
+    front end does for ``atomic_inc`` and the like, and not for ``cmpxchg`` or ``xchg``)."""
+    op.data_from_old = False  # type: ignore[attr-defined]
     return op
 
 

@@ -375,6 +375,8 @@ def _plain_result(op: Callable[[Any], Any]) -> Callable[[Any], Any]:
 
     if getattr(op, "reads_old", True) is False:  # (an exchange: see ops.constant)
         plain_op.reads_old = False  # type: ignore[attr-defined]
+    if getattr(op, "data_from_old", True) is False:  # (see ops.conditional)
+        plain_op.data_from_old = False  # type: ignore[attr-defined]
     return plain_op
 
 

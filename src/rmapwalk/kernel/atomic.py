@@ -17,7 +17,7 @@ from typing import Any
 from rmapwalk.engine import mutation as _mut
 from rmapwalk.engine.deps import with_deps
 from rmapwalk.engine.events import ACQUIRE, MB, NO_WRITE, ONCE, RELAXED, RELEASE
-from rmapwalk.engine.ops import constant, load, rmw, store
+from rmapwalk.engine.ops import conditional, constant, load, rmw, store
 from rmapwalk.kernel.once import marked_mode
 
 
@@ -39,7 +39,7 @@ def kernel_rmw(p: int, op: Callable[[Any], Any], mode: str, label: str, operands
 
 
 def _cmpxchg(p: int, old: Any, new: Any, mode: str, label: str) -> Any:
-    return kernel_rmw(p, lambda cur: new if cur == old else NO_WRITE, mode, label, (new,))
+    return kernel_rmw(p, conditional(lambda cur: new if cur == old else NO_WRITE), mode, label, (new,))
 
 
 def cmpxchg(p: int, old: Any, new: Any) -> Any:

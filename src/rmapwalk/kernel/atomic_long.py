@@ -23,7 +23,7 @@ from typing import Any
 from rmapwalk.engine import mutation as _mut
 from rmapwalk.engine.deps import plain
 from rmapwalk.engine.events import ACQUIRE, MB, NO_WRITE, ONCE, RELAXED, RELEASE
-from rmapwalk.engine.ops import load, store
+from rmapwalk.engine.ops import conditional, load, store
 from rmapwalk.kernel.atomic import kernel_rmw
 from rmapwalk.kernel.once import marked_mode
 
@@ -46,7 +46,7 @@ def atomic_long_set_release(v: int, i: Any) -> None:
 
 def _try_cmpxchg(v: int, old: Any, new: Any, mode: str, label: str) -> tuple[bool, Any]:
     o, n = plain(old), plain(new)
-    cur = kernel_rmw(v, lambda c: n if c == o else NO_WRITE, mode, label, (new,))
+    cur = kernel_rmw(v, conditional(lambda c: n if c == o else NO_WRITE), mode, label, (new,))
     return cur == o, cur
 
 
@@ -70,7 +70,7 @@ def cmpxchg64(p: int, old: Any, new: Any) -> Any:
     """``cmpxchg64(p, old, new)``: if ``*p == old`` write ``new``; return the value read.  Fully
     ordered when it succeeds; a failure is only a load."""
     o, n = plain(old), plain(new)
-    return kernel_rmw(p, lambda c: n if c == o else NO_WRITE, MB, "cmpxchg64", (new,))
+    return kernel_rmw(p, conditional(lambda c: n if c == o else NO_WRITE), MB, "cmpxchg64", (new,))
 
 
 __all__ = [

@@ -16,7 +16,7 @@ from typing import Any
 
 from rmapwalk.engine import mutation as _mut
 from rmapwalk.engine.events import ACQUIRE, F_MB, NO_WRITE, ONCE, RELEASE
-from rmapwalk.engine.ops import assume, fence, lkmm_events, load, rmw, store, thread_id, thread_local
+from rmapwalk.engine.ops import assume, conditional, fence, lkmm_events, load, rmw, store, thread_id, thread_local
 from rmapwalk.engine.runtime import Violated
 from rmapwalk.kernel.once import marked_mode
 
@@ -54,7 +54,7 @@ def spin_lock(lock: int) -> None:
         return  # mutation: this critical section takes no lock
     _after_unlock()
     me = thread_id() + 1
-    old = rmw(lock, lambda cur: me if cur == 0 else NO_WRITE, ACQUIRE, "spin_lock")
+    old = rmw(lock, conditional(lambda cur: me if cur == 0 else NO_WRITE), ACQUIRE, "spin_lock")
     assume(old == 0, f"spin_lock({_name(lock)})", kind="lock")
     held[lock] = "held"
 
@@ -68,7 +68,7 @@ def spin_trylock(lock: int) -> bool:
         return True  # mutation: this critical section takes no lock
     _after_unlock()
     me = thread_id() + 1
-    old = rmw(lock, lambda cur: me if cur == 0 else NO_WRITE, ACQUIRE, "spin_trylock")
+    old = rmw(lock, conditional(lambda cur: me if cur == 0 else NO_WRITE), ACQUIRE, "spin_trylock")
     if old == 0:
         held[lock] = "held"
         return True

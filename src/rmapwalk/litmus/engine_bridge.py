@@ -63,7 +63,19 @@ from rmapwalk.engine import ONCE, Program, Result, Violation, explore
 from rmapwalk.engine.deps import ctrl_region, register_library_dir, with_deps
 from rmapwalk.engine.events import ACQUIRE, CONSUME, MB, NO_WRITE, PLAIN, RELAXED, RELEASE
 from rmapwalk.engine.models import get_model
-from rmapwalk.engine.ops import assume, constant, fence, load, observe, program, rmw, store, thread_local, tracks_deps
+from rmapwalk.engine.ops import (
+    assume,
+    conditional,
+    constant,
+    fence,
+    load,
+    observe,
+    program,
+    rmw,
+    store,
+    thread_local,
+    tracks_deps,
+)
 from rmapwalk.engine.program import Final, Loc
 from rmapwalk.engine.runtime import EXCEPTION, ModelError, Violated
 from rmapwalk.kernel import rcu as _rcu
@@ -389,8 +401,9 @@ class _Interp:
             return at(rmw, loc, constant(new), mode, f"xchg{label}", (new,))
         if name == "__cmpxchg":
             old, new = self.ev(args[1]), self.ev(args[2])
-            return at(rmw, loc, lambda cur: new if cur == old and isinstance(cur, Loc) == isinstance(old, Loc)
-                      else NO_WRITE, mode, f"cmpxchg{label}", (new,))
+            op = conditional(lambda cur: new if cur == old and isinstance(cur, Loc) == isinstance(old, Loc)
+                             else NO_WRITE)
+            return at(rmw, loc, op, mode, f"cmpxchg{label}", (new,))
         if name == "__atomic_add_unless":
             a, u = self.ev(args[1]), self.ev(args[2])
             old = at(rmw, loc, lambda cur: NO_WRITE if cur == u else cur + a, mode, "atomic_add_unless", (a,))
