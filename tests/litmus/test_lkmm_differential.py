@@ -382,7 +382,7 @@ FIXED = [
 KNOWN = [
     # two exchanges of y in an LB cycle through a control dependency: P2's xchg reads P1's y,
     # written under P1's read of P2's z (written after the xchg), and P0's xchg reads P2's
-    # (cat 8 executions, engine 7).  One of 4 misses in a fourth fresh campaign of 3,328
+    # (cat 8 executions, engine 7).  One of 9 misses in a fourth fresh campaign of 3,328
     _prog("\tr1 = xchg_relaxed(y, 1);",
           "\tr0 = READ_ONCE(*z); if (r0 == 1) WRITE_ONCE(*z, 1);\n"
           "\tif (r0 == 2) { WRITE_ONCE(*y, 2); } WRITE_ONCE(*x, 2);",
