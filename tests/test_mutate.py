@@ -22,6 +22,7 @@ from rmapwalk.mutate import (
     equivalent_under,
     file_targets,
     mutate,
+    verdict_text,
 )
 
 HERE = Path(__file__).parent
@@ -163,3 +164,19 @@ def test_cli_text(tmp_path: Path) -> None:
     assert "== examples/mp.py:23 writer smp_wmb removed: killed under PSO" in res.output
     bad = CliRunner().invoke(main, ["mutate", str(EXAMPLES / "mp.py"), "--scenario", "x"])
     assert bad.exit_code == 2
+
+
+def test_a_survivor_names_the_runs_it_was_not_tried_on() -> None:
+    # LKMM's unmutated MP stops at its event budget (PSO's is 100 times larger and finishes): the
+    # reader's smp_rmb, needed only under LKMM, then survives PSO -- said with the LKMM run that
+    # reaches it and was not tried, never as a plain "survives"
+    report = run(str(EXAMPLES / "mp.py"), ["mp"], ["pso", "lkmm"], baseline_budget=1)
+    (m,) = [m for s, m in report.mutants() if s.site.func == "reader" and s.site.primitive == "smp_rmb"]
+    assert m.verdict == SURVIVES
+    assert [t.model for t in m.untried] == ["lkmm"]
+    assert "not tried on 1 LKMM run reaching it" in verdict_text(m)
+    (w,) = [m for s, m in report.mutants() if s.site.func == "writer" and s.site.primitive == "smp_wmb"]
+    assert w.verdict == KILLED and "not tried" not in verdict_text(w)  # (a kill needs no qualifier)
+    # with the budget large enough the LKMM run is used, and kills it
+    full = table(run(str(EXAMPLES / "mp.py"), ["mp"], ["pso", "lkmm"]))
+    assert full[("reader", "smp_rmb", mut.REMOVED)] == (KILLED, ["lkmm"])

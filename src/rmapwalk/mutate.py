@@ -238,6 +238,7 @@ EQ_TSO = "equivalent under TSO"
 COMPILER = "compiler barrier"
 NO_RACE_CHECK = "no race check"
 UNREACHED = "no holding run reaches it"
+UNFINISHED = "unmutated, they did not finish"
 LEGEND: dict[str, str] = {
     EQ_SC: "SC orders every access whatever its mode and has no use for fences, so removing a barrier, "
            "weakening an acquire/release access to ONCE or an RMW to relaxed changes no SC run",
@@ -251,6 +252,9 @@ LEGEND: dict[str, str] = {
     NO_RACE_CHECK: "a plain access differs from a marked one only to the data-race check "
                    "(report_data_races), which no run reaching the site turns on",
     UNREACHED: "the site is reached only by runs that are violated (or incomplete) unmutated",
+    UNFINISHED: "a survivor is not tried on the runs that reach its site but stopped at their bound "
+                "unmutated (under LKMM, the event budget of --baseline-budget): it may be killed there, "
+                "so under those models 'survives' speaks only for the runs tried",
 }
 
 
@@ -288,6 +292,9 @@ class MutantReport:
     #: not run: why; survives: the explanation given for it (``explain``), if any
     reason: str = ""
     seconds: float = 0.0
+    #: the targets that reach the site but were not tried: their unmutated run did not finish
+    #: (over its budget), so a survivor is qualified by them (it may be killed there)
+    untried: list[Target] = field(default_factory=list)
 
     @property
     def killers(self) -> list[RunResult]:
@@ -323,6 +330,8 @@ class SiteReport:
     #: the targets (holding unmutated) that reach it
     reached_by: list[Target]
     mutants: list[MutantReport] = field(default_factory=list)
+    #: the targets that reach it whose unmutated run did not finish (not used)
+    unfinished: list[Target] = field(default_factory=list)
 
 
 @dataclass
@@ -502,6 +511,8 @@ def _site_reports(baselines: Sequence[RunResult], wanted: Callable[[Site], bool]
                 sr = found[key] = SiteReport(site, [], [])
             if b.verdict == HOLDS:
                 sr.reached_by.append(b.target)
+            elif b.verdict == INCOMPLETE:
+                sr.unfinished.append(b.target)
             for c in sorted(rec.closers.get(key, ())):
                 if c not in sr.closers:
                     sr.closers.append(c)
@@ -527,6 +538,10 @@ def _plan(sr: SiteReport, mr: MutantReport, baselines: Sequence[RunResult]) -> P
     if not reach:
         mr.reason = UNREACHED
         return []
+    skip_models = {m for m, _ in mr.skipped}
+    mr.untried = [t for t in sr.unfinished if equivalent_under(site, w, t.model) is None
+                  and t.model not in skip_models
+                  and (w != mut.TO_PLAIN or races.get((t.name, t.model), False))]
     plan: list[tuple[str, list[tuple[Target, int]]]] = []
     models = list(dict.fromkeys(b.target.model for b in baselines))
     for m in models:
@@ -674,6 +689,13 @@ def verdict_text(mr: MutantReport) -> str:
             parts.append(f"holds {_models_upper(ran)}")
     elif mr.verdict == SURVIVES:
         parts.append(f"survives {_models_upper(ran)} ({sum(1 for r in mr.runs if not r.implied)} runs)")
+        if mr.untried:
+            by: dict[str, int] = {}
+            for t in mr.untried:
+                by[t.model] = by.get(t.model, 0) + 1
+            parts.append("not tried on " + ", ".join(f"{n} {m.upper()} run{'s' if n != 1 else ''}"
+                                                     for m, n in by.items())
+                         + f" reaching it ({UNFINISHED})")
     elif mr.verdict == UNKNOWN:
         parts.append(f"unknown: {mr.reason}")
     else:
@@ -823,6 +845,7 @@ def json_report(report: MutationReport, replay_files: dict[int, str] | None = No
                                 "killed_by": [run_json(r) for r in m.killers],
                                 "runs": [r.as_json(with_trace=False) for r in m.runs],
                                 "skipped": [{"model": mm, "reason": why} for mm, why in m.skipped],
+                                "untried": [t.as_json() for t in m.untried],
                                 "reason": m.reason, "seconds": round(m.seconds, 3)} for m in s.mutants]}
                   for s in report.sites],
         "summary": {**report.counts(), "sites": len(report.sites)},

@@ -49,6 +49,7 @@ from rmapwalk.mutate import (
 
 PKG = Path(__file__).parents[2] / "src" / "rmapwalk"
 ALL = ("sc", "tso", "pso", "lkmm")
+NOT_LKMM = ("sc", "tso", "pso")
 
 Key = tuple[str, str, str, str]
 
@@ -56,16 +57,19 @@ EXPECTED: dict[Key, tuple[str, tuple[str, ...]]] = {
     # from `RMAPWALK_SLOW=1 RMAPWALK_TABLE_OUT=FILE pytest tests/kvm/test_kvm_mutations.py -k whole_table`,
     # read through (every kill names a scenario and a trace in docs/review.md's table; every survivor
     # has a note in rmapwalk/kvm/mutation_notes.py)
+    # LKMM kills come only from settings whose unmutated LKMM run fits the table's event budget
+    # (mutate.BASELINE_BUDGET): the flush scenarios' LKMM runs no longer do since the load-buffering
+    # rules of issue 11 (they explore 2-4x the events, see OVER_BUDGET), so their rows are NOT_LKMM
     # kvm/aging.py
     ("kvm/aging.py", "_age_clear", "clear_bit", mut.NON_ATOMIC): (KILLED, ALL),
     ("kvm/aging.py", "_age_clear", "cmpxchg64", mut.NON_ATOMIC): (KILLED, ALL),
     ("kvm/aging.py", "_age_clear", "cmpxchg64", mut.TO_RELAXED): (SURVIVES, ()),
     # kvm/dirty_log.py
-    ("kvm/dirty_log.py", "kvm_mmu_slot_remove_write_access", "spin_lock", mut.REMOVED): (KILLED, ALL),
-    ("kvm/dirty_log.py", "kvm_mmu_slot_remove_write_access", "spin_lock#2", mut.REMOVED): (KILLED, ALL),
+    ("kvm/dirty_log.py", "kvm_mmu_slot_remove_write_access", "spin_lock", mut.REMOVED): (KILLED, NOT_LKMM),
+    ("kvm/dirty_log.py", "kvm_mmu_slot_remove_write_access", "spin_lock#2", mut.REMOVED): (KILLED, NOT_LKMM),
     ("kvm/dirty_log.py", "kvm_vm_ioctl_get_dirty_log", "READ_ONCE", mut.TO_PLAIN): (KILLED, ALL),
-    ("kvm/dirty_log.py", "kvm_vm_ioctl_get_dirty_log", "spin_lock", mut.REMOVED): (KILLED, ALL),
-    ("kvm/dirty_log.py", "kvm_vm_ioctl_get_dirty_log", "spin_lock#2", mut.REMOVED): (KILLED, ALL),
+    ("kvm/dirty_log.py", "kvm_vm_ioctl_get_dirty_log", "spin_lock", mut.REMOVED): (KILLED, NOT_LKMM),
+    ("kvm/dirty_log.py", "kvm_vm_ioctl_get_dirty_log", "spin_lock#2", mut.REMOVED): (KILLED, NOT_LKMM),
     ("kvm/dirty_log.py", "kvm_vm_ioctl_get_dirty_log", "xchg", mut.NON_ATOMIC): (KILLED, ALL),
     ("kvm/dirty_log.py", "kvm_vm_ioctl_get_dirty_log", "xchg", mut.TO_RELAXED): (KILLED, ("lkmm",)),
     ("kvm/dirty_log.py", "migration_copy", "READ_ONCE", mut.TO_PLAIN): (KILLED, ALL),
@@ -117,8 +121,8 @@ EXPECTED: dict[Key, tuple[str, tuple[str, ...]]] = {
     ("kvm/scenarios/aging.py", "notifier", "spin_lock#2", mut.REMOVED): (KILLED, ALL),
     ("kvm/scenarios/aging.py", "zap", "spin_lock", mut.REMOVED): (KILLED, ALL),
     # kvm/scenarios/flush.py
-    ("kvm/scenarios/flush.py", "protect", "spin_lock", mut.REMOVED): (KILLED, ALL),
-    ("kvm/scenarios/flush.py", "protect", "spin_lock#2", mut.REMOVED): (KILLED, ALL),
+    ("kvm/scenarios/flush.py", "protect", "spin_lock", mut.REMOVED): (KILLED, NOT_LKMM),
+    ("kvm/scenarios/flush.py", "protect", "spin_lock#2", mut.REMOVED): (KILLED, NOT_LKMM),
     # kvm/scenarios/indirect.py
     ("kvm/scenarios/indirect.py", "fname_page_fault", "smp_rmb", mut.REMOVED): (SURVIVES, ()),
     ("kvm/scenarios/indirect.py", "fname_page_fault", "spin_lock", mut.REMOVED): (KILLED, ("sc", "tso", "pso")),
@@ -154,11 +158,11 @@ EXPECTED: dict[Key, tuple[str, tuple[str, ...]]] = {
     ("kvm/spte_ops.py", "mmu_spte_get_lockless", "READ_ONCE", mut.TO_PLAIN): (KILLED, ALL),
     ("kvm/spte_ops.py", "mmu_spte_set", "WRITE_ONCE", mut.TO_PLAIN): (KILLED, ALL),
     ("kvm/spte_ops.py", "mmu_spte_update", "READ_ONCE", mut.TO_PLAIN): (KILLED, ("lkmm",)),
-    ("kvm/spte_ops.py", "mmu_spte_update", "mmu_spte_update: no TLB flush needed", mut.ALWAYS_PASS): (KILLED, ALL),
+    ("kvm/spte_ops.py", "mmu_spte_update", "mmu_spte_update: no TLB flush needed", mut.ALWAYS_PASS): (KILLED, NOT_LKMM),
     ("kvm/spte_ops.py", "mmu_spte_update", "mmu_spte_update: no volatile bits (plain store)", mut.ALWAYS_PASS):
-        (KILLED, ALL),
-    ("kvm/spte_ops.py", "mmu_spte_update", "xchg", mut.NON_ATOMIC): (KILLED, ALL),
-    ("kvm/spte_ops.py", "mmu_spte_update", "xchg", mut.TO_RELAXED): (KILLED, ("lkmm",)),
+        (KILLED, NOT_LKMM),
+    ("kvm/spte_ops.py", "mmu_spte_update", "xchg", mut.NON_ATOMIC): (KILLED, NOT_LKMM),
+    ("kvm/spte_ops.py", "mmu_spte_update", "xchg", mut.TO_RELAXED): (SURVIVES, ()),
     # kvm/vcpu.py
     ("kvm/vcpu.py", "__direct_map", "READ_ONCE", mut.TO_PLAIN): (SURVIVES, ()),
     ("kvm/vcpu.py", "_mark_after_rmap", "smp_wmb", mut.REMOVED): (KILLED, ("pso", "lkmm")),
@@ -168,9 +172,9 @@ EXPECTED: dict[Key, tuple[str, tuple[str, ...]]] = {
     ("kvm/vcpu.py", "fast_page_fault", "fast_page_fault: level-1 table only", mut.ALWAYS_PASS):
         (KILLED, ("sc", "tso", "pso")),
     ("kvm/vcpu.py", "fast_page_fault", "fast_page_fault: spte_is_locklessly_modifiable", mut.ALWAYS_PASS):
-        (KILLED, ALL),
+        (KILLED, NOT_LKMM),
     ("kvm/vcpu.py", "fast_pf_fix_direct_spte", "cmpxchg", mut.NON_ATOMIC): (KILLED, ALL),
-    ("kvm/vcpu.py", "fast_pf_fix_direct_spte", "cmpxchg", mut.TO_RELAXED): (KILLED, ("lkmm",)),
+    ("kvm/vcpu.py", "fast_pf_fix_direct_spte", "cmpxchg", mut.TO_RELAXED): (SURVIVES, ()),
     ("kvm/vcpu.py", "guest_access", "WRITE_ONCE", mut.TO_PLAIN): (KILLED, ALL),
     ("kvm/vcpu.py", "kvm_flush_remote_tlbs", "kvm_flush_remote_tlbs: wait for the IPI", mut.ALWAYS_PASS): (KILLED, ALL),
     ("kvm/vcpu.py", "kvm_flush_remote_tlbs", "set_bit", mut.NON_ATOMIC): (SURVIVES, ()),
@@ -419,9 +423,23 @@ def test_kill(kill: tuple[str, str, str, str, str, dict[str, Any], str, str]) ->
         assert r.verdict == VIOLATED and r.properties == [prop], (r.verdict, r.properties)
 
 
+#: mutants KILLS kills under LKMM on a setting whose unmutated LKMM run is over the table's budget:
+#: the table cannot try them there, so they survive it, qualified by the runs not tried
+OVER_BUDGET: dict[Key, tuple[str, dict[str, Any]]] = {
+    ("kvm/spte_ops.py", "mmu_spte_update", "xchg", mut.TO_RELAXED):
+        ("flush-outside-lock", {"flush_location": "under_lock", "flush_rule": "writable"}),
+    ("kvm/vcpu.py", "fast_pf_fix_direct_spte", "cmpxchg", mut.TO_RELAXED):
+        ("flush-slots-lock", {"flush_location": "after_unlock_serialized"}),
+}
+
+
 def test_every_killed_mutant_has_a_killing_run() -> None:
     killed = {k for k, (v, _) in EXPECTED.items() if v == KILLED}
-    covered = {(f, fn, p, w) for f, fn, p, w, *_ in KILLS}
+    covered = {(f, fn, p, w) for f, fn, p, w, *_ in KILLS} - set(OVER_BUDGET)
+    for k, (scenario, settings) in OVER_BUDGET.items():
+        assert EXPECTED[k] == (SURVIVES, ())
+        assert any((f, fn, p, w) == k and (sc, st, m) == (scenario, settings, "lkmm")
+                   for f, fn, p, w, sc, st, m, _ in KILLS), k
     # (KILLS numbers sites among those the killing run reaches: flush.py's two `protect` locks are
     # each the only one of their scenario)
     covered |= {("kvm/scenarios/flush.py", "protect", "spin_lock#2", mut.REMOVED)}
@@ -479,6 +497,10 @@ def test_the_whole_table() -> None:
                 assert m.reason in (NO_RACE_CHECK, UNREACHED, ", ".join([EQ_SC, EQ_TSO]), EQ_SC), (k, m.reason)
                 continue
             got[(*k, m.mutation.weakening)] = (m.verdict, tuple(m.killing_models))
+            if (*k, m.mutation.weakening) in OVER_BUDGET:
+                scenario, settings = OVER_BUDGET[(*k, m.mutation.weakening)]
+                assert any(t.scenario == scenario and dict(t.settings) == settings and t.model == "lkmm"
+                           for t in m.untried), k
             if m.verdict == SURVIVES:
                 assert m.reason, k
     out = os.environ.get("RMAPWALK_TABLE_OUT")
