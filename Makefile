@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 RUN_STAMP := $(VENV)/.installed-run
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench docs clean sysdeps tour
+.PHONY: demo test lint bench docs clean sysdeps tour campaign
 
 # Debian packages some tests use (headless Chromium renders the --html page, Graphviz the --dot
 # graph). Installed when apt-get can run (root); otherwise those tests skip and say why.
@@ -52,6 +52,12 @@ sysdeps:
 
 test: $(STAMP) lint sysdeps
 	$(BIN)/pytest
+
+# exactness, not speed: the engine under LKMM against linux-kernel.cat on random programs
+PROGRAMS ?= 500
+SEED ?= 4242
+campaign: $(STAMP)
+	$(BIN)/python benchmarks/lkmm_campaign.py --programs $(PROGRAMS) --seed $(SEED)
 
 bench: $(RUN_STAMP)
 	$(BIN)/python benchmarks/run.py
