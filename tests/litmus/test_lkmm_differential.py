@@ -388,6 +388,15 @@ KNOWN = [
           "\tif (r0 == 2) { WRITE_ONCE(*y, 2); } WRITE_ONCE(*x, 2);",
           "\tr0 = xchg_relaxed(y, 1);\n\t*z = 2;",
           locs="0:r1; 1:r0; 2:r0; 2:r2; x; y"),
+    # three increments of x in an LB cycle, marked accesses only: P1's inc comes first in x's
+    # coherence, P0's two follow, P2 reads P0's last and writes z, which P1 read before its inc
+    # (cat 48 executions, engine 46: the two with 1:r0=1 2:r0=3 and P1's inc first).  P0's read
+    # of z after its incs is needed for the miss.  Shrunk from one of 3 misses in a campaign of
+    # 3,000 programs (`make campaign PROGRAMS=3000 SEED=777`)
+    _prog("\tatomic_inc(x);\n\tatomic_inc(x);\n\tr2 = READ_ONCE(*z);",
+          "\tr0 = READ_ONCE(*z);\n\tatomic_inc(x);",
+          "\tr0 = READ_ONCE(*x);\n\tWRITE_ONCE(*z, 1);",
+          locs="0:r2; 1:r0; 2:r0; x"),
 ]
 
 
