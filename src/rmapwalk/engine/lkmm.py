@@ -1222,7 +1222,9 @@ class Relations:
             return []
         n, po, po_loc, M, Plain, Marked = self.n, self.po, self.po_loc, self.M, self.Plain, self.Marked
         Acq, Rel_, fences = self.Acq, self.Rel_, self.fences
-        barrier_ev = Acq | Rel_
+        # (the Mb set is also the accesses of fully ordered RMWs, which LKMM tags Mb: fencerel(Mb)
+        # puts them between two accesses like an smp_mb())
+        barrier_ev = Acq | Rel_ | self.Mb
         for k in ("Barrier", "Rmb", "Wmb", "Mb", "Sync-rcu", "Before-atomic", "After-atomic", "Rcu-lock",
                   "Rcu-unlock"):
             barrier_ev |= fences[k]
