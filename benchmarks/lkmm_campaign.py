@@ -40,12 +40,12 @@ def _test_module() -> ModuleType:
     return mod
 
 
-def draw(n: int, seed: int) -> list[str]:
-    """``n`` distinct programs drawn from ``seed`` (in the order first drawn)."""
+def draw(n: int, seed: int, mod: ModuleType) -> list[str]:
+    """``n`` distinct programs drawn from ``seed`` (in the order first drawn) with the strategy
+    of the test module ``mod``."""
     from hypothesis import HealthCheck, given, settings
     from hypothesis import seed as hseed
 
-    mod = _test_module()
     out: dict[str, None] = {}
 
     # (Hypothesis stops after max_examples draws, duplicates included: ask for more, keep n)
@@ -105,7 +105,7 @@ def main() -> int:
         print(f"{mod.CFG}: not found (the campaign needs ../shared/lkmm beside the clone)", file=sys.stderr)
         return 2
     t0 = time.perf_counter()
-    texts = draw(args.programs, args.seed)
+    texts = draw(args.programs, args.seed, mod)
     print(f"{len(texts)} distinct programs from seed {args.seed} ({time.perf_counter() - t0:.1f} s to draw)",
           flush=True)
     counts: dict[str, int] = {}

@@ -41,6 +41,7 @@ import multiprocessing as mp
 import os
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -538,9 +539,7 @@ def _plan(sr: SiteReport, mr: MutantReport, baselines: Sequence[RunResult]) -> P
     if not reach:
         mr.reason = UNREACHED
         return []
-    skip_models = {m for m, _ in mr.skipped}
     mr.untried = [t for t in sr.unfinished if equivalent_under(site, w, t.model) is None
-                  and t.model not in skip_models
                   and (w != mut.TO_PLAIN or races.get((t.name, t.model), False))]
     plan: list[tuple[str, list[tuple[Target, int]]]] = []
     models = list(dict.fromkeys(b.target.model for b in baselines))
@@ -690,9 +689,7 @@ def verdict_text(mr: MutantReport) -> str:
     elif mr.verdict == SURVIVES:
         parts.append(f"survives {_models_upper(ran)} ({sum(1 for r in mr.runs if not r.implied)} runs)")
         if mr.untried:
-            by: dict[str, int] = {}
-            for t in mr.untried:
-                by[t.model] = by.get(t.model, 0) + 1
+            by = Counter(t.model for t in mr.untried)
             parts.append("not tried on " + ", ".join(f"{n} {m.upper()} run{'s' if n != 1 else ''}"
                                                      for m, n in by.items())
                          + f" reaching it ({UNFINISHED})")

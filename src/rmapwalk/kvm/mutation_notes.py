@@ -56,6 +56,16 @@ _ONLY_LOCK_TAKER = (
     "large-spte, flush-*, clear-track-bits, fast-pf-indirect) removing their mmu_lock is killed. Needed "
     "outside the modelled scope")
 
+
+def _over_budget(killer: str, prop: str) -> str:
+    """The note of a mutant killed only where the table cannot look (an LKMM setting whose
+    unmutated run is over the table's budget)."""
+    return (f"Not redundant: killed under LKMM by {killer} ({prop}; the test suite runs that kill). The "
+            "table does not try it there because that setting's unmutated LKMM exploration is over the "
+            "table's event budget (--baseline-budget); the LKMM runs it was tried on do not need the full "
+            "ordering")
+
+
 #: (file under rmapwalk/, function, primitive or check, weakening) -> why it survives
 NOTES: dict[tuple[str, str, str, str], str] = {
     ("kvm/vcpu.py", "kvm_flush_remote_tlbs", "set_bit", mut.NON_ATOMIC):
@@ -87,16 +97,10 @@ NOTES: dict[tuple[str, str, str, str], str] = {
     ("kvm/scenarios/protections.py", "zap", "spin_lock", mut.REMOVED): _ONLY_LOCK_TAKER,
     ("kvm/scenarios/protections.py", "fault", "spin_lock", mut.REMOVED): _ONLY_LOCK_TAKER,
     # killed under LKMM where the table cannot look (tests/kvm/test_kvm_mutations.py's OVER_BUDGET)
-    ("kvm/spte_ops.py", "mmu_spte_update", "xchg", mut.TO_RELAXED): (
-        "Not redundant: killed under LKMM by flush-outside-lock [flush_location=under_lock "
-        "flush_rule=writable] (I9 flush obligations; the test suite runs that kill). The table does not try "
-        "it there because that setting's unmutated LKMM exploration is over the table's event budget "
-        "(--baseline-budget); the LKMM runs it was tried on do not need the full ordering"),
-    ("kvm/vcpu.py", "fast_pf_fix_direct_spte", "cmpxchg", mut.TO_RELAXED): (
-        "Not redundant: killed under LKMM by flush-slots-lock [flush_location=after_unlock_serialized] "
-        "(I1 no dirty page lost; the test suite runs that kill). The table does not try it there because "
-        "that setting's unmutated LKMM exploration is over the table's event budget (--baseline-budget); "
-        "the LKMM runs it was tried on do not need the full ordering"),
+    ("kvm/spte_ops.py", "mmu_spte_update", "xchg", mut.TO_RELAXED): _over_budget(
+        "flush-outside-lock [flush_location=under_lock flush_rule=writable]", "I9 flush obligations"),
+    ("kvm/vcpu.py", "fast_pf_fix_direct_spte", "cmpxchg", mut.TO_RELAXED): _over_budget(
+        "flush-slots-lock [flush_location=after_unlock_serialized]", "I1 no dirty page lost"),
 }
 
 
