@@ -158,7 +158,7 @@ class MemoryModel:
     # -- full check ----------------------------------------------------------------------------
     def prefix_consistent(self, g: Graph) -> bool:
         """Whether ``g`` can still grow into a consistent execution: the axioms that adding events
-        can only break (all of them, for the models here but LKMM)."""
+        can only break (all of them, for every model here; LKMM asks them in its own order)."""
         return self.consistent(g)
 
     def consistent(self, g: Graph) -> bool:
