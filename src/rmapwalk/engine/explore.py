@@ -547,7 +547,7 @@ class Explorer:
                 wl.append((_BREV, r, a, tainted))
 
     @staticmethod
-    def _lb_view(g: Graph, r: Ev, a: Ev) -> tuple[list[int], list[int]] | None:
+    def _lb_view(g: Graph, r: Ev, a: Ev, porf: list[int] | None = None) -> tuple[list[int], list[int]] | None:
         """What a revisit of ``r`` by ``a`` keeps, as bitmasks per thread, and ``a``'s
         (po | rf)-prefix; None if ``a`` cannot be read by ``r``.
 
@@ -555,8 +555,10 @@ class Explorer:
         load buffering ``r`` may itself be in that prefix (``a`` comes after something that
         comes after ``r``): then what depends on ``r``'s value (:meth:`Graph.dependents`) is
         dropped, leaving gaps that the threads fill again with ``r``'s new value -- unless ``a``
-        depends on ``r``, which would be a value out of thin air."""
-        porf = g.porf_view(a)
+        depends on ``r``, which would be a value out of thin air.  (``porf``: ``a``'s
+        (po | rf)-prefix as :meth:`Graph.porf_view` gives it, when already known.)"""
+        if porf is None:
+            porf = g.porf_view(a)
         prefix = [(1 << (v + 1)) - 1 for v in porf]
         if r.idx > porf[r.tid]:
             view = [x | y for x, y in zip(g.stamp_masks(r.stamp), prefix, strict=True)]
@@ -589,18 +591,20 @@ class Explorer:
         """As :meth:`_calc_revisits`, also for reads in ``a``'s (po | rf)-prefix (load buffering:
         see :meth:`_lb_view`)."""
         succ = None if a.rmw else co_succ(g, a)
+        porf = g.porf_view(a)
         for r in reads:
-            if r.rf is a or not (r.revisitable or r.lb_revisitable):
+            if r.rf is a:
                 continue
-            got = self._lb_view(g, r, a)
+            # (which flag may allow the revisit is known before the costlier view is built)
+            lb_rev = r.idx <= porf[r.tid]
+            if not (r.lb_revisitable if lb_rev else r.revisitable):
+                continue
+            got = self._lb_view(g, r, a, porf)
             if got is None:
                 continue
             view, prefix = got
-            if not (r.lb_revisitable if prefix[r.tid] >> r.idx & 1 else r.revisitable):
-                continue
             if succ is not None and not view[succ.tid] >> succ.idx & 1:
                 continue  # the write's co-successor would be deleted
-            lb_rev = bool(prefix[r.tid] >> r.idx & 1)
             if ((kept_after is not None and r.stamp > kept_after and lb_rev)
                     or self._maximal_masks(g, r, a, view, lb_rev, prefix if lb_rev else None)):
                 wl.append((_BREV, r, a, tainted))
