@@ -33,6 +33,7 @@ from rmapwalk.engine.events import (
     LIMIT,
     NO_WRITE,
     OBSERVE,
+    PLAIN,
     READ,
     RMW,
     WRITE,
@@ -98,6 +99,7 @@ class Explorer:
         #: take values from po-later writes they do not depend on (load buffering)
         self.lb = self.model.load_buffering
         self.await_aware = self.opt.await_aware
+        self.hb_ahead = getattr(self.model, "hb_ahead", None) if self.model.prune_choices else None
         self.beh = [ThreadBehaviour(td, i, self.opt.max_events, prog, deps, self.model.check_when_complete,
                                     self.model.lkmm_events)
                     for i, td in enumerate(prog.threads)]
@@ -783,9 +785,15 @@ class Explorer:
                 w = co[last]
                 r = g.add_read(tid, node, w)
                 if low < last:
+                    ahead = None
+                    if g.holes and k == READ and self.hb_ahead is not None and node.mode != PLAIN:
+                        ahead = self.hb_ahead(g, r)
                     for i in range(low, last):
                         c = co[i]
                         if k == RMW and node.op(c.val) is not NO_WRITE and not self._rf_allowed(g, r, c):  # type: ignore[misc]
+                            continue
+                        if ahead and id(c) in ahead and c.tid != tid:
+                            stats.inconsistent += 1
                             continue
                         wl.append((_RF, r, c, False))
                 if k == RMW:

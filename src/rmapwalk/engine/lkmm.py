@@ -1387,6 +1387,45 @@ class LKMM(MemoryModel):
     def consistent(self, g: Graph) -> bool:
         return self.relations(g).consistent
 
+    def hb_ahead(self, g: Graph, r: Ev) -> set[int]:
+        """Some of the marked events that marked read ``r`` happens before in ``g`` (by ``id``):
+        those reached from it by acq-po, po-rel, smp_mb() and rfe, parts of hb.  A write among
+        them is one ``r`` cannot read: its rfe edge would close an hb cycle.  (Cheap, and only
+        ever fewer than hb gives: the explorer uses it to reject such choices of a read made in
+        a load-buffering graph's gap, which has kept events after it, without building the
+        graph's relations.)"""
+        out: set[int] = set()
+        threads = g.threads
+        stack: list[Ev] = []
+
+        def reach(x: Ev) -> None:
+            # x is marked and reached: what hb's parts above add from it
+            evs = threads[x.tid]
+            all_after = x.kind == GR and x.mode == ACQUIRE and (not x.rmw or x.wr is not None)
+            for y in evs[x.idx + 1:]:
+                if y is None:
+                    continue
+                if y.kind == GF:
+                    if y.mode == "mb":
+                        all_after = True
+                    continue
+                if y.kind > GW or (y.mode == PLAIN and not y.rmw):
+                    continue
+                if all_after or (y.kind == GW and y.mode == RELEASE):
+                    if id(y) not in out:
+                        out.add(id(y))
+                        stack.append(y)
+            if x.kind == GW:
+                for rd in x.readers or ():
+                    if rd.tid != x.tid and (rd.mode != PLAIN or rd.rmw) and id(rd) not in out:
+                        out.add(id(rd))
+                        stack.append(rd)
+
+        reach(r)
+        while stack:
+            reach(stack.pop())
+        return out
+
     def prefix_consistent(self, g: Graph) -> bool:
         return self.relations(g).prefix_consistent()
 
