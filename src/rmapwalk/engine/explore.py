@@ -336,9 +336,9 @@ class Explorer:
         rank = {st: i for i, st in enumerate(stamps)}
         try:
             return hash(("exact", g.key(), tainted, bisect_left(stamps, kept_after), tuple(
-                (rank[e.stamp], id(e.node), e.val, e.revisitable, e.lb_revisitable, e.added_max, e.lb,
-                 e.revisited, e.unverified) if e is not None else None
-                for evs in g.threads for e in evs), tuple(id(c) for c in g.cursor)))
+                (rank[e.stamp], e.node.serial if e.node is not None else -1, e.val, e.revisitable,
+                 e.lb_revisitable, e.added_max, e.lb, e.revisited, e.unverified) if e is not None else None
+                for evs in g.threads for e in evs), tuple(c.serial for c in g.cursor)))
         except TypeError:
             return None
 

@@ -15,6 +15,7 @@ caching" idea: the cost of Python is paid once per distinct behaviour, not once 
 
 from __future__ import annotations
 
+import itertools
 import os
 import sys
 import traceback
@@ -115,6 +116,10 @@ def _tb_src(tb: Any) -> Src | None:
     return Src(fr.filename, fr.lineno or 0, fr.name)
 
 
+#: the serial numbers of nodes (Node.serial)
+_SERIALS = itertools.count()
+
+
 class Node:
     """One event of one thread, reached by the path of values returned before it."""
 
@@ -132,6 +137,7 @@ class Node:
         "depth",
         "tid",
         "deps",
+        "serial",
     )
 
     def __init__(
@@ -162,6 +168,9 @@ class Node:
         #: under a dependency-tracking model, for memory events: the depths of the earlier reads
         #: of this thread its (address, value, execution) depends on; else None
         self.deps: tuple[frozenset[int], frozenset[int], frozenset[int]] | None = None
+        #: a number no other node of this process gets, ever (an ``id`` can be reused once the
+        #: memo lets a node go): names the node in the explorer's hashes of graph states
+        self.serial = next(_SERIALS)
 
     def __repr__(self) -> str:
         return f"Node(kind={self.kind}, tid={self.tid}, depth={self.depth}, loc={self.loc}, label={self.label!r})"
