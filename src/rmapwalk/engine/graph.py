@@ -627,40 +627,44 @@ class Graph:
         ``r``'s value (not ``r`` itself): the events of its thread whose address, value or
         execution depends on it (recorded dependencies), the write half of its RMW, the reads
         of such writes, and so on."""
+        # (one pass lists each event's direct dependents, then a search from r follows them,
+        # each edge once; a fixpoint over every event cost a pass per link of the chain.  An
+        # edge is (event, whether it is the write half of the RMW read it leaves))
+        after: dict[int, list[tuple[Ev, bool]]] = {}
+        for evs in self.threads:
+            reads = {e.node.depth: e for e in evs if e is not None and e.kind == GR and e.node is not None}
+            for e in evs:
+                if e is None:
+                    continue
+                if e.kind == GR:
+                    if e.rf is not None:
+                        after.setdefault(id(e.rf), []).append((e, False))
+                elif e.kind == GW and e.rmw:
+                    rd = evs[e.idx - 1]
+                    if rd is not None:
+                        after.setdefault(id(rd), []).append((e, True))
+                node = e.node
+                if node is not None and node.deps is not None:
+                    for d in node.deps[0] | node.deps[1] | node.deps[2]:
+                        x = reads.get(d)
+                        if x is not None:
+                            after.setdefault(id(x), []).append((e, False))
         masks = [0] * self.nthreads
         dset = {id(r)}
-        by_depth: list[dict[int, Ev]] = [
-            {e.node.depth: e for e in evs if e is not None and e.kind == GR and e.node is not None}
-            for evs in self.threads
-        ]
-        changed = True
-        while changed:
-            changed = False
-            for t, evs in enumerate(self.threads):
-                for e in evs:
-                    if e is None or id(e) in dset:
-                        continue
-                    dep = False
-                    if e.kind == GR:
-                        dep = e.rf is not None and id(e.rf) in dset
-                    elif e.kind == GW and e.rmw:
-                        # An exchange writes what it writes whatever it read: the write half
-                        # of r itself stays (r is kept, with another value); any other read in
-                        # the set is deleted and made again, its write half with it.
-                        rd = evs[e.idx - 1]
-                        dep = id(rd) in dset and (rd is not r or getattr(e.node.op, "reads_old", True))  # type: ignore[union-attr]
-                    node = e.node
-                    if not dep and node is not None and node.deps is not None:
-                        reads = by_depth[t]
-                        for d in node.deps[0] | node.deps[1] | node.deps[2]:
-                            x = reads.get(d)
-                            if x is not None and id(x) in dset:
-                                dep = True
-                                break
-                    if dep:
-                        dset.add(id(e))
-                        masks[t] |= 1 << e.idx
-                        changed = True
+        stack = [r]
+        while stack:
+            x = stack.pop()
+            for e, half in after.get(id(x), ()):
+                if id(e) in dset:
+                    continue
+                if half and x is r and not getattr(e.node.op, "reads_old", True):  # type: ignore[union-attr]
+                    # An exchange writes what it writes whatever it read: the write half of r
+                    # itself stays (r is kept, with another value); any other read in the set is
+                    # deleted and made again, its write half with it.
+                    continue
+                dset.add(id(e))
+                masks[e.tid] |= 1 << e.idx
+                stack.append(e)
         return masks
 
     def stamp_masks(self, stamp: int) -> list[int]:
