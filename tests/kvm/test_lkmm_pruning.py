@@ -63,3 +63,30 @@ def test_the_same_exploration_without_hb_ahead(name: str, settings: dict[str, An
     keys = ("complete", "blocked", "events", "inconsistent", "lb_duplicates", "lb_dropped", "moot", "errors")
     assert {k: getattr(a.stats, k) for k in keys} == {k: getattr(b.stats, k) for k in keys}
     assert a.verdict == b.verdict and a.outcomes == b.outcomes
+
+
+PLAIN_RUNS = [("sp-rcu", {"sp_free": "call_rcu"}), ("large-spte", {"large_wp": "zap", "fast_pf_large": "allow"})]
+
+
+@pytest.mark.parametrize("name,settings", PLAIN_RUNS, ids=[r[0] for r in PLAIN_RUNS])
+def test_plain_coherence_at_each_choice_prunes_and_loses_nothing(name: str, settings: dict[str, Any],
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """Asking plain-coherence of growing graphs (always, never, or as LKMM.prefix_consistent
+    decides) changes how many graphs run to their ends, never the executions found."""
+    def run(mode: str) -> Any:
+        ex = Explorer(_program(name, settings), "lkmm")
+        model = ex.model
+        assert isinstance(model, LKMM)
+        if mode == "always":
+            model._plain_hits = 10**9
+        elif mode == "never":
+            monkeypatch.setattr(model, "prefix_consistent",
+                                lambda g: model.relations(g).prefix_consistent_but_plain())
+        return ex.run()
+
+    always, never, default = run("always"), run("never"), run("default")
+    assert always.stats.events < never.stats.events  # (it rejects graphs here)
+    for res in (always, default):
+        assert (res.verdict, res.stats.complete, res.stats.blocked, res.stats.errors) == \
+            (never.verdict, never.stats.complete, never.stats.blocked, never.stats.errors)
+        assert res.outcomes == never.outcomes and res.property_counts == never.property_counts
