@@ -1479,10 +1479,9 @@ class LKMM(MemoryModel):
         # time answering them one marked event at a time).
         reaches: dict[int, int] = {}
         bounded: dict[int, int] = {}
+        # (an event asked before has its entry in ``reaches`` or ``bounded``)
         downs: dict[int, int] = {}
         ups: dict[int, int] = {}
-        asked_a: set[int] = set()
-        asked_b: set[int] = set()
 
         def reach_of(i: int) -> int:
             reach = reaches.get(i)
@@ -1516,14 +1515,14 @@ class LKMM(MemoryModel):
             up = ups.get(j)
             if up is not None:
                 return bool((fence2[i] | (1 << i)) & up)
-            if i in asked_a:
+            if i in reaches:
                 # b is in down(a) iff some marked y that a reaches is b or bounds b
                 down = 0
                 for y in _bits(reach_of(i) & marked):
                     down |= (1 << y) | fence2[y] | addr[y]
                 downs[i] = down
                 return bool(down >> j & 1)
-            if j in asked_b:
+            if j in bounded:
                 # a bounded by some marked x in up(b) iff x reaches a marked bound of b
                 bounds = bounds_of(j)
                 up = 0
@@ -1535,8 +1534,6 @@ class LKMM(MemoryModel):
                     m ^= low
                 ups[j] = up
                 return bool((fence2[i] | (1 << i)) & up)
-            asked_a.add(i)
-            asked_b.add(j)
             return bool(reach_of(i) & bounds_of(j))
 
         return before
