@@ -66,6 +66,7 @@ bench: $(RUN_STAMP)
 	$(BIN)/python benchmarks/memory.py
 	$(BIN)/python benchmarks/parallel.py
 	$(BIN)/python benchmarks/mutate.py
+	$(BIN)/python benchmarks/vs_genmc.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info review.html

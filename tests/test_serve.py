@@ -11,7 +11,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -151,3 +151,52 @@ def test_without_a_server_the_command_runs_here(tmp_path: Path) -> None:
     away = _run(["litmus", "--no-time", "sb.litmus"], tmp_path, str(tmp_path / "no.sock"))
     assert here.returncode == away.returncode == 0
     assert here.stdout == away.stdout and b"Observation SB Never" in here.stdout  # SC by default
+
+
+def _wait_for(cond: Callable[[], bool], what: str, limit: float = 60.0) -> None:
+    """Poll ``cond`` until it holds (an event the test waits for, not a time it assumes); fail
+    after ``limit`` seconds."""
+    deadline = time.monotonic() + limit
+    while not cond():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
+def _answers(sock: Path) -> bool:
+    try:
+        _raw(str(sock), b"garbage")
+        return True
+    except OSError:
+        return False
+
+
+def test_auto_starts_a_server_that_serves_the_next_processes_and_exits_when_idle(tmp_path: Path) -> None:
+    (tmp_path / "sb.litmus").write_text(SB)
+    runtime = tmp_path / "run"
+    runtime.mkdir()
+    sock = runtime / f"rmapwalk-{os.getuid()}" / "server.sock"
+    env = {k: v for k, v in os.environ.items() if k not in ("RMAPWALK_SERVER", "RMAPWALK_DEBUG")}
+    env.update(XDG_RUNTIME_DIR=str(runtime), RMAPWALK_SERVER="auto", RMAPWALK_SERVER_IDLE="3", RMAPWALK_DEBUG="1")
+    args = [*CLIENT, "litmus", "--no-time", "sb.litmus"]
+    here = _run(args[1:], tmp_path, None)
+    first = subprocess.run(args, cwd=tmp_path, env=env, capture_output=True, check=False)
+    assert (first.returncode, first.stdout) == (here.returncode, here.stdout)
+    assert b"running here" in first.stderr  # nobody listened yet: it ran its command itself
+    _wait_for(lambda: _answers(sock), "the server the first client started")
+    second = subprocess.run(args, cwd=tmp_path, env=env, capture_output=True, check=False)
+    assert (second.returncode, second.stdout, second.stderr) == (here.returncode, here.stdout, here.stderr)
+    # idle for RMAPWALK_SERVER_IDLE seconds: it exits and removes its socket
+    _wait_for(lambda: not sock.exists(), "the idle server to exit")
+
+
+def test_an_auto_server_exits_when_code_it_does_not_run_asks(tmp_path: Path) -> None:
+    sock = tmp_path / "s.sock"
+    proc = subprocess.Popen([sys.executable, "-m", "rmapwalk.cli", "serve", "--auto", "--socket", str(sock)])
+    try:
+        _wait_for(lambda: _answers(sock), "the server to listen")
+        assert _raw(str(sock), encode_request("other code", str(tmp_path), ["litmus", "x"])).startswith(b"no ")
+        assert proc.wait(timeout=60) == 0
+        assert not sock.exists()
+    finally:
+        proc.kill()
+        proc.wait()

@@ -17,6 +17,12 @@ NOUT NERR`` and a newline, then the NOUT bytes of stdout and the NERR bytes of s
 Whenever the server cannot answer -- no such socket, not listening, a server started from
 other code (its :func:`code_fingerprint` differs), or any protocol error -- the command runs here
 as if ``$RMAPWALK_SERVER`` were unset.  Other commands always run here.
+
+``RMAPWALK_SERVER=auto`` needs no server started by hand: the socket is :func:`default_socket`,
+and a process that finds no server there starts one (``rmapwalk serve --auto``, detached) and
+runs its own command here; the processes after it are served.  Such a server exits after
+``$RMAPWALK_SERVER_IDLE`` seconds without a request (default 900), or at once when a client of
+other code asks (the sources changed: the next client starts a server of the new code).
 """
 
 from __future__ import annotations
@@ -30,6 +36,35 @@ import sys
 ENV = "RMAPWALK_SERVER"
 #: the commands a server runs (one test after another, output captured whole)
 SERVED = ("litmus",)
+#: ``$RMAPWALK_SERVER`` value asking for a server at the default socket, started when needed
+AUTO = "auto"
+#: seconds an automatically started server waits for a request before it exits
+IDLE_ENV = "RMAPWALK_SERVER_IDLE"
+IDLE_DEFAULT = 900
+
+
+def default_socket() -> str:
+    """The socket of ``rmapwalk serve`` when none is named: in a directory of this user's own
+    under ``$XDG_RUNTIME_DIR``, else under ``$TMPDIR`` or ``/tmp``."""
+    base = os.environ.get("XDG_RUNTIME_DIR") or os.environ.get("TMPDIR") or "/tmp"
+    return os.path.join(base, f"rmapwalk-{os.getuid()}", "server.sock")
+
+
+def start_server(path: str) -> None:
+    """Start ``rmapwalk serve --auto`` at ``path`` in its own session, detached from this
+    process's terminal and output, without waiting for it."""
+    idle = os.environ.get(IDLE_ENV, str(IDLE_DEFAULT))
+    devnull = os.devnull
+    try:
+        os.posix_spawn(sys.executable,
+                       [sys.executable, "-m", "rmapwalk.cli", "serve", "--auto", "--idle-exit", idle, "--socket", path],
+                       dict(os.environ),
+                       file_actions=[(os.POSIX_SPAWN_OPEN, 0, devnull, os.O_RDONLY, 0),
+                                     (os.POSIX_SPAWN_OPEN, 1, devnull, os.O_WRONLY, 0),
+                                     (os.POSIX_SPAWN_OPEN, 2, devnull, os.O_WRONLY, 0)],
+                       setsid=True)
+    except OSError:
+        pass  # (the command still runs here; so will the next one)
 
 
 def code_fingerprint() -> str:
@@ -98,12 +133,30 @@ def forward(path: str, argv: list[str]) -> tuple[int, bytes, bytes] | None:
         return None
 
 
+def _listening(path: str) -> bool:
+    """Does a server accept connections at ``path``?  (One that refused a request is there: it
+    exits by itself if it is of other code.)"""
+    s = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+    try:
+        s.connect(path)
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+
+
 def main() -> None:
     """The console entry point."""
     argv = sys.argv[1:]
     server = os.environ.get(ENV)
     if server and argv and argv[0] in SERVED:
+        auto = server == AUTO
+        if auto:
+            server = default_socket()
         answer = forward(server, argv)
+        if answer is None and auto and not _listening(server):
+            start_server(server)
         if answer is not None:
             status, out, err = answer
             sys.stdout.buffer.write(out)
@@ -118,4 +171,5 @@ def main() -> None:
     cli()
 
 
-__all__ = ["ENV", "SERVED", "code_fingerprint", "decode_request", "encode_reply", "encode_request", "forward", "main"]
+__all__ = ["AUTO", "ENV", "IDLE_DEFAULT", "IDLE_ENV", "SERVED", "code_fingerprint", "decode_request", "default_socket",
+           "encode_reply", "encode_request", "forward", "main", "start_server"]

@@ -15,24 +15,19 @@ directory only its user can enter; only the commands of :data:`rmapwalk.launch.S
 
 from __future__ import annotations
 
+import _socket
 import contextlib
 import io
 import os
 import signal
 import socketserver
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import click
 
-from rmapwalk.launch import ENV, SERVED, code_fingerprint, decode_request, encode_reply
-
-
-def default_socket() -> str:
-    base = os.environ.get("XDG_RUNTIME_DIR") or tempfile.gettempdir()
-    return str(Path(base) / f"rmapwalk-{os.getuid()}" / "server.sock")
+from rmapwalk.launch import AUTO, ENV, SERVED, code_fingerprint, decode_request, default_socket, encode_reply
 
 
 def run_command(argv: list[str], cwd: str) -> tuple[int, str, str]:
@@ -65,13 +60,30 @@ def run_command(argv: list[str], cwd: str) -> tuple[int, str, str]:
     return status, out.getvalue(), err.getvalue()
 
 
+class _Server(socketserver.UnixStreamServer):
+    """Serves until stopped; with ``idle`` set, also when that many seconds pass without a
+    request, and (``stale_exit``) once a client of other code asks."""
+
+    def __init__(self, path: str, idle: float | None, stale_exit: bool) -> None:
+        super().__init__(path, _Handler)
+        self.timeout = idle
+        self.stale_exit = stale_exit
+        self.done = False
+
+    def handle_timeout(self) -> None:
+        self.done = True
+
+
 class _Handler(socketserver.StreamRequestHandler):
     fingerprint = ""
+    server: _Server
 
     def handle(self) -> None:
         try:
             fingerprint, cwd, argv = decode_request(self.rfile.read())
             if fingerprint != self.fingerprint:
+                if self.server.stale_exit:
+                    self.server.done = True  # (the sources changed: the next client starts a new server)
                 raise ValueError("a client of other code")
             if not argv or argv[0] not in SERVED:
                 raise ValueError(f"not a served command: {argv[:1]}")
@@ -85,22 +97,41 @@ class _Handler(socketserver.StreamRequestHandler):
             self.wfile.write(data)
 
 
+def _answers(path: str) -> bool:
+    s = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+    try:
+        s.connect(path)
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+
+
 @click.command("serve")
 @click.option("--socket", "path", type=click.Path(dir_okay=False), default=None,
-              help="Where to listen (default: $XDG_RUNTIME_DIR/rmapwalk-UID/server.sock, else under the "
-                   "temporary directory).")
-def serve_cmd(path: str | None) -> None:
+              help="Where to listen (default: $XDG_RUNTIME_DIR/rmapwalk-UID/server.sock, else under $TMPDIR "
+                   "or /tmp).")
+@click.option("--idle-exit", type=click.FloatRange(min=0, min_open=True), default=None, metavar="SECONDS",
+              help="Exit after SECONDS without a request.")
+@click.option("--auto", is_flag=True,
+              help=f"As started by a client with {ENV}={AUTO}: silent, leaves a live server at the socket alone, "
+                   "and exits once a client of other code asks.")
+def serve_cmd(path: str | None, idle_exit: float | None, auto: bool) -> None:
     """Serve `rmapwalk litmus` to processes whose $RMAPWALK_SERVER names this socket.
 
     For scripts that start one process per litmus test, as the kernel's do with herd7: with the
     front end and the models loaded once here, such a process costs about a tenth as much.
     Output and exit status are the command's own; a client started from other rmapwalk code, or
     one that cannot reach the server, runs the command itself.  Stops on Ctrl-C or SIGTERM.
+    With RMAPWALK_SERVER=auto the clients start one themselves (see docs/litmus.md).
     """
     path = path or default_socket()
     sock = Path(path)
     sock.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     if sock.exists():
+        if auto and _answers(path):
+            return  # (another client started one first)
         sock.unlink()
     # what every command would import on its first request
     import rmapwalk.cli.litmus  # noqa: F401
@@ -109,7 +140,7 @@ def serve_cmd(path: str | None) -> None:
     _Handler.fingerprint = code_fingerprint()
     old_umask = os.umask(0o077)
     try:
-        server = socketserver.UnixStreamServer(path, _Handler)
+        server = _Server(path, idle_exit, auto)
     finally:
         os.umask(old_umask)
 
@@ -117,11 +148,13 @@ def serve_cmd(path: str | None) -> None:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, stop)
-    click.echo(f"rmapwalk: serving `rmapwalk litmus` at {path}; in the clients' shell: export {ENV}={path}",
-               err=True)
-    sys.stderr.flush()
+    if not auto:
+        click.echo(f"rmapwalk: serving `rmapwalk litmus` at {path}; in the clients' shell: export {ENV}={path}",
+                   err=True)
+        sys.stderr.flush()
     try:
-        server.serve_forever()
+        while not server.done:
+            server.handle_request()
     except KeyboardInterrupt:
         pass
     finally:
