@@ -93,6 +93,75 @@ def test_auto_keeps_small_tests_whole(tmp_path: Path) -> None:
     assert res.positive > 0 and res.negative > 0
 
 
+COUNTERS = r"""C counters
+{
+  atomic_t x = ATOMIC_INIT(0);
+  atomic_t y = ATOMIC_INIT(0);
+}
+
+P0(atomic_t *x, atomic_t *y) {
+  int r0;
+  atomic_inc(x);
+  r0 = atomic_read(y);
+}
+
+P1(atomic_t *x, atomic_t *y) {
+  int r1;
+  atomic_inc(y);
+  r1 = atomic_read(x);
+}
+
+P2(atomic_t *x, atomic_t *y) {
+  atomic_inc(y);
+  atomic_inc(x);
+}
+
+P3(atomic_t *x, atomic_t *y) {
+  int r2;
+  int r3;
+  r2 = atomic_read(x);
+  r3 = atomic_read(y);
+}
+
+locations [x; y]
+exists (0:r0=0 /\ 1:r1=0 /\ 3:r2=2 /\ 3:r3=0)
+"""
+
+
+@needs_lkmm
+def test_auto_lists_atomic_counters_in_full_as_herd7_does(tmp_path: Path) -> None:
+    # Every read of an atomic counter has a path per value it might read, so the path product
+    # is far above the bound, but few combinations have a write of each value read: the
+    # candidates are counted, few, and listed in full (herd7 lists them).
+    from rmapwalk.litmus.candidates import (
+        LocMem,
+        candidate_count,
+        candidate_estimate,
+        observed_locations,
+        register_inits,
+        shared_locations,
+        thread_paths,
+        value_domains,
+    )
+    from rmapwalk.litmus.runner import load_test
+
+    path = _write(tmp_path, COUNTERS)
+    spec = ModelSpec(conf=str(CFG))
+    test = load_test(path, spec)  # (macros expanded, as run_cat gets it)
+    locs, regs = shared_locations(test), register_inits(test)
+    domains = value_domains(test, locs, regs)
+    paths = [list(thread_paths(test, t, domains, regs.get(t.index, {}))) for t in test.threads]
+    mem = sorted(loc.name for loc in observed_locations(test) if isinstance(loc, LocMem))
+    assert candidate_estimate(paths, mem) > AUTO_SPEEDCHECK_CANDIDATES
+    count = candidate_count(paths, locs, mem, AUTO_SPEEDCHECK_CANDIDATES)
+    assert count is not None and count <= AUTO_SPEEDCHECK_CANDIDATES
+    auto = run_test(path, spec, speedcheck="auto")
+    full = run_test(path, spec, speedcheck="false")
+    assert auto.speedcheck == "false"
+    assert (auto.states, auto.positive, auto.negative) == (full.states, full.positive, full.negative)
+    assert auto.candidates == full.candidates <= count
+
+
 @needs_lkmm
 def test_memory_values_restrict_the_final_writes(tmp_path: Path) -> None:
     text = ("C W2\n\n{\n}\n\nP0(int *x, int *y)\n{\n\tWRITE_ONCE(*x, 2);\n\tsmp_mb();\n\tWRITE_ONCE(*y, 1);\n}\n\n"
