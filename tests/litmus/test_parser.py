@@ -100,6 +100,14 @@ def test_header_doc_and_comments() -> None:
     assert t.condition.prop == Atom(LocMem("x"), 2)
 
 
+def test_text_before_the_initial_state_is_skipped_as_herd7_does() -> None:
+    # (a second name line and prose, as in paulmckrcu/litmus's manual/kernel tests)
+    text = "C first\nC second\nsome words; and more\n{ x=1; }\nP0(int *x) { WRITE_ONCE(*x, 2); }\nexists (x=2)\n"
+    t = parse_litmus(text, "s.litmus")
+    assert t.name == "first"
+    assert t.init == (InitItem("x", Int(1)),)
+
+
 def test_a_litmus_suffix_is_not_part_of_the_name() -> None:
     body = "\n{}\nP0(int *x) { WRITE_ONCE(*x, 1); }\nexists (x=1)\n"
     assert parse_litmus("C MP+foo.litmus" + body, "t.litmus").name == "MP+foo"
@@ -231,7 +239,7 @@ BAD = [
     ("C t\n{ 3:r1 = 0; }\nP0(int *x) { }\nexists (x=1)", "t.litmus:2:3: initial value of 3:r1: there is no thread P3"),
     ("X86 t\n{}\n", "t.litmus:1:1: not a C litmus test: architecture 'X86'"),
     ("", "t.litmus:1:1: empty file: expected 'C NAME'"),
-    ("C t\ngarbage here\n{}\n", "t.litmus:2:1: unexpected 'garbage' before the initial state '{'"),
+    ("C t\ntext herd7 skips\n", "t.litmus:3:1: missing the initial state '{ ... }'"),
     ("C t\n", "t.litmus:2:1: missing the initial state '{ ... }'"),
     ("C t\n{ x = 1;\n", "t.litmus:2:1: unterminated initial state: missing '}'"),
     ("C t\n{}\nexists (x=1)", "t.litmus:3:1: no threads (expected 'P0(...) { ... }')"),

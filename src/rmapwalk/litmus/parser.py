@@ -170,7 +170,8 @@ def _split(t: _Text) -> _Parts:
     if m3:
         doc = m3.group(1)
         i = m3.end()
-    # up to the '{' of the initial state: comments and key=value lines only
+    # up to the '{' of the initial state: comments, key=value lines and, as herd7's splitter
+    # reads it, any other text, skipped to the end of its line (a second 'C NAME' line, prose)
     while True:
         while i < n and text[i] in " \t\r\n\f;":
             i += 1
@@ -188,9 +189,8 @@ def _split(t: _Text) -> _Parts:
         if kv:
             i = kv.end()
             continue
-        word = re.compile(r"\S+").match(text, i)
-        what = word.group(0) if word else text[i]
-        raise LitmusError(f"unexpected '{what[:30]}' before the initial state '{{'", t.pos(i))
+        while i < n and text[i] not in "\n{":
+            i += 1
     init_start = i + 1
     j = init_start
     while True:
