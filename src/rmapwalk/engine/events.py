@@ -75,10 +75,15 @@ F_AFTER_UNLOCK_LOCK: Final = "after-unlock-lock"
 F_RCU_LOCK: Final = "rcu-lock"
 F_RCU_UNLOCK: Final = "rcu-unlock"
 F_SYNC_RCU: Final = "sync-rcu"
+#: synchronize_srcu() under LKMM: a grace period of one srcu_struct (the fence's location)
+F_SYNC_SRCU: Final = "sync-srcu"
+#: smp_mb__after_srcu_read_unlock(): with the srcu_read_unlock() before it, a full barrier
+F_AFTER_SRCU_READ_UNLOCK: Final = "after-srcu-read-unlock"
 
 FENCE_KINDS: Final = frozenset({F_MB, F_WMB, F_RMB, F_ACQUIRE, F_RELEASE, F_COMPILER, F_BEFORE_ATOMIC,
                                 F_AFTER_ATOMIC, F_AFTER_SPINLOCK, F_AFTER_UNLOCK_LOCK, F_RCU_LOCK,
-                                F_RCU_UNLOCK, F_SYNC_RCU})
+                                F_RCU_UNLOCK, F_SYNC_RCU, F_SYNC_SRCU,
+                                F_AFTER_SRCU_READ_UNLOCK})
 
 
 class _NoWrite:

@@ -74,7 +74,13 @@ F_KINDS = {
     "rcu-lock": "Rcu-lock",
     "rcu-unlock": "Rcu-unlock",
     "sync-rcu": "Sync-rcu",
+    "sync-srcu": "Sync-srcu",
+    "after-srcu-read-unlock": "After-srcu-read-unlock",
 }
+#: the labels of SRCU's read-side events under this model (a marked read and write of the
+#: srcu_struct: herd's Srcu-lock and Srcu-unlock)
+SRCU_LOCK_LABEL = "srcu_read_lock"
+SRCU_UNLOCK_LABEL = "srcu_read_unlock"
 
 #: non-value-returning RMWs: their reads are Noreturn (smp_rmb does not order them)
 NORETURN_LABELS = frozenset({
@@ -345,7 +351,7 @@ class _Thread:
         k = self.k = len(evs)
         #: index in the thread (Ev.idx) -> local number
         self.pos = {e.idx: i for i, e in enumerate(evs)}
-        R = W = F = Plain = Acq = Rel_ = Mb = Noreturn = RMWs = LKR = LKW = UL = Consume = 0
+        R = W = F = Plain = Acq = Rel_ = Mb = Noreturn = RMWs = LKR = LKW = UL = Consume = SU = 0
         fences: dict[str, int] = {}
         loc_of: dict[int, int] = {}
         locs = [-1] * k
@@ -381,6 +387,8 @@ class _Thread:
                 if label in UNLOCK_LABELS and not e.rmw:
                     UL |= b
                     Rel_ |= b
+                if label == SRCU_UNLOCK_LABEL:
+                    SU |= b
             if e.rmw:
                 RMWs |= b
                 if ok_rmw and e.mode == MB:
@@ -441,6 +449,7 @@ class _Thread:
         f_ba = _fencerel_local(k, fences.get("Before-atomic", 0))
         f_aa = _fencerel_local(k, fences.get("After-atomic", 0))
         f_as = _fencerel_local(k, fences.get("After-spinlock", 0))
+        f_asu = _fencerel_local(k, fences.get("After-srcu-read-unlock", 0)) if SU else []
         MbR, MbW = Mb & R, Mb & W
         mb1 = [0] * k  # mb but the rows of fully ordered RMW writes and the pulp part
         mb_w = [0] * k  # [Mb & W] ; po ; [M]
@@ -465,9 +474,12 @@ class _Thread:
             x = (p | b) & LKW  # [M] ; po? ; [LKW] ; fencerel(After-spinlock) ; [M]
             if x:
                 row |= f_as[(x & -x).bit_length() - 1] & M
+            x = (p | b) & SU  # [M] ; po? ; [Srcu-unlock] ; fencerel(After-srcu-read-unlock) ; [M]
+            if x:
+                row |= f_asu[(x & -x).bit_length() - 1] & M
             mb1[i] = row
         self.mb1, self.mb_w = mb1, mb_w
-        sr = fences.get("Sync-rcu", 0)
+        sr = fences.get("Sync-rcu", 0) | fences.get("Sync-srcu", 0)  # gp = po ; [Sync-rcu | Sync-srcu] ; po?
         gp = [0] * k
         if sr:
             for i in range(k):
@@ -624,6 +636,7 @@ class Relations:
                 parts.append(None)
         self.evs = evs
         n = self.n = len(evs)
+        self._srcu: tuple[int, int] | None = None
         self._index: dict[int, int] | None = None
         if cache is not None:
             lkey = tuple(keys)
@@ -667,9 +680,11 @@ class Relations:
         self.rfe = [x & y for x, y in zip(rf, ext, strict=True)]
         rfi = self.rfi = [x & y for x, y in zip(rf, intm, strict=True)]
         if any(rfi):
-            # (data ; rfi)* ; dep: a value stored and read back by the same thread carries its
-            # dependencies
-            carry = plus(rfi_after(data, rfi))
+            # (data ; [~Srcu-unlock] ; rfi)* ; dep: a value stored and read back by the same
+            # thread carries its dependencies (not an SRCU index stored back by its unlock: the
+            # next section's lock reads it, and is no part of the section before)
+            su = self.srcu_events()[1]
+            carry = plus(rfi_after(rng(data, ~su) if su else data, rfi))
             addr = star_seq(carry, addr)
             ctrl = star_seq(carry, ctrl)
             data = star_seq(carry, data)
@@ -910,7 +925,8 @@ class Relations:
         """x ; strong.  Every part of strong has rows that shrink along po (on M for mb but the
         fully ordered RMW writes, on those for their own part, on every event for gp): in each
         thread only the first event of ``x`` in each part counts."""
-        M, MbW, mb1, mb_w, gp, sr = self.M, self.Mb & self.W, self._mb1, self._mb_w, self.gp, self.fences["Sync-rcu"]
+        M, MbW, mb1, mb_w, gp = self.M, self.Mb & self.W, self._mb1, self._mb_w, self.gp
+        sr = self.fences["Sync-rcu"] | self.fences["Sync-srcu"]
         out = 0
         for tm in self.tmasks:
             y = x & tm
@@ -975,7 +991,7 @@ class Relations:
         if got is None:
             if self._rcu is None:
                 self._build_rcu()
-            if not self.fences["Sync-rcu"] and self._hb:
+            if not self._grace_periods and self._hb:
                 # rb is empty: the paths between events of the layered hb and pb
                 n = self.n
                 mask = (1 << n) - 1
@@ -987,7 +1003,7 @@ class Relations:
 
     def xb_rcu_plus(self) -> Rel:
         """(hb | pb | rb | rcu-fence)+"""
-        if not self.fences["Sync-rcu"]:
+        if not self._grace_periods:
             return self.xb_plus()  # (no rcu-fence)
         return plus(union(self.xb, self.rcu_fence))
 
@@ -1000,12 +1016,56 @@ class Relations:
         return self._pb
 
     # -- RCU ----------------------------------------------------------------------------------
+    @property
+    def _grace_periods(self) -> int:
+        """The Sync-rcu and Sync-srcu events."""
+        return self.fences["Sync-rcu"] | self.fences["Sync-srcu"]
+
+    def srcu_events(self) -> tuple[int, int]:
+        """(Srcu-lock, Srcu-unlock): the marked reads and writes of srcu_structs that
+        ``srcu_read_lock`` and ``srcu_read_unlock`` make under this model."""
+        got = self._srcu
+        if got is None:
+            sl = su = 0
+            for i, e in enumerate(self.evs):
+                node = e.node
+                if node is None:
+                    continue
+                if e.kind == GR and node.label == SRCU_LOCK_LABEL:
+                    sl |= 1 << i
+                elif e.kind == GW and node.label == SRCU_UNLOCK_LABEL:
+                    su |= 1 << i
+            got = self._srcu = (sl, su)
+        return got
+
+    def _srcu_rscs(self) -> tuple[Rel, Rel]:
+        """srcu-rscs = ([Srcu-lock] ; carry-srcu-data ; data ; [Srcu-unlock]) & loc, where
+        carry-srcu-data = (data ; [~Srcu-unlock] ; rf)*: a section is a lock and the unlock that
+        stores the index it read, passed on through registers and memory (so sections of one
+        srcu_struct need not nest, and one may end on another CPU).  Also ``& loc`` on the SRCU
+        events: each one's row of the events of its own srcu_struct."""
+        n, evs = self.n, self.evs
+        sl, su = self.srcu_events()
+        sync = self.fences["Sync-srcu"]
+        sameloc = [0] * n
+        by_loc: dict[int, int] = {}
+        for i in _bits(sl | su | sync):
+            by_loc[evs[i].loc] = by_loc.get(evs[i].loc, 0) | 1 << i
+        for i in _bits(sl | su | sync):
+            sameloc[i] = by_loc[evs[i].loc]
+        if not sl or not su:
+            return [0] * n, sameloc
+        data = self.data
+        carry = star(seq(rng(data, ~su), self.rf))
+        rscs = seq(dom(sl, carry), rng(data, su))
+        return inter(rscs, sameloc), sameloc
+
     def _build_rcu(self) -> None:
         if self._pb is None:
             self._build_pb()
         n = self.n
-        sr = self.fences["Sync-rcu"]
-        if not sr:
+        sr, ss = self.fences["Sync-rcu"], self.fences["Sync-srcu"]
+        if not sr and not ss:
             # no grace period: no rcu-fence, and rb is empty
             rcu_fence = [0] * n
             self._rcu = True
@@ -1031,15 +1091,29 @@ class Relations:
             hb_star, pb = self.hb_star, self.pb
             pb_star = star(pb)
             link = seq(seq_trans(seq_trans(po_opt, hb_star), pb_star), seq(self.prop, po))
-            order = gp_id
-            if any(rscs):
-                base = union(gp_id, seqs(gp_id, link, rscsi), seqs(rscsi, link, gp_id))
+            # SRCU's terms are those of RCU with its own grace periods and sections, each pair
+            # of a grace period and a section of the same srcu_struct ("& loc")
+            srscs, sameloc = self._srcu_rscs() if ss else ([0] * n, [0] * n)
+            srscsi = inv(srscs)
+            sgp_id = ident(n, ss)
+            order = union(gp_id, sgp_id)
+            has_rcu, has_srcu = any(rscs) and sr, any(srscs) and ss
+            if has_rcu or has_srcu:
+                base = order
+                if has_rcu:
+                    base = union(base, seqs(gp_id, link, rscsi), seqs(rscsi, link, gp_id))
+                if has_srcu:
+                    base = union(base, inter(seqs(sgp_id, link, srscsi), sameloc),
+                                 inter(seqs(srscsi, link, sgp_id), sameloc))
                 order = base
                 while True:
-                    new = union(base,
-                                seqs(gp_id, link, order, link, rscsi),
-                                seqs(rscsi, link, order, link, gp_id),
-                                seqs(order, link, order))
+                    parts = [base, seqs(order, link, order)]
+                    if has_rcu:
+                        parts += [seqs(gp_id, link, order, link, rscsi), seqs(rscsi, link, order, link, gp_id)]
+                    if has_srcu:
+                        parts += [inter(seqs(sgp_id, link, order, link, srscsi), sameloc),
+                                  inter(seqs(srscsi, link, order, link, sgp_id), sameloc)]
+                    new = union(*parts)
                     if new == order:
                         break
                     order = new
@@ -1231,9 +1305,11 @@ class Relations:
         # (the Mb set is also the accesses of fully ordered RMWs, which LKMM tags Mb: fencerel(Mb)
         # puts them between two accesses like an smp_mb())
         barrier_ev = Acq | Rel_ | self.Mb
-        for k in ("Barrier", "Rmb", "Wmb", "Mb", "Sync-rcu", "Before-atomic", "After-atomic", "Rcu-lock",
-                  "Rcu-unlock"):
+        for k in ("Barrier", "Rmb", "Wmb", "Mb", "Sync-rcu", "Sync-srcu", "Before-atomic", "After-atomic",
+                  "Rcu-lock", "Rcu-unlock"):
             barrier_ev |= fences[k]
+        sl, su = self.srcu_events()
+        barrier_ev |= sl | su
         fb = self.fencerel(barrier_ev)
         PW = Plain & self.W
         out: list[tuple[int, int]] = []
@@ -1537,6 +1613,48 @@ class LKMM(MemoryModel):
             return bool(reach_of(i) & bounds_of(j))
 
         return before
+
+    def srcu_flags(self, g: Graph) -> list[str]:
+        """linux-kernel.bell's SRCU flags raised by ``g``: ``unmatched-srcu-lock``,
+        ``unmatched-srcu-unlock``, ``multiple-srcu-matches``, ``srcu-bad-value-match``, and
+        ``invalid-sleep`` (synchronize_srcu() inside an RCU read-side critical section)."""
+        rel = self.relations(g)
+        sl, su = rel.srcu_events()
+        sync = rel.fences["Sync-srcu"]
+        if not (sl or su or sync):
+            return []
+        out = []
+        rscs, _ = rel._srcu_rscs()
+        locks = unlocks = 0
+        for i, row in enumerate(rscs):
+            if row:
+                locks |= 1 << i
+                unlocks |= row
+        if sl & ~locks:
+            out.append("unmatched-srcu-lock")
+        if su & ~unlocks:
+            out.append("unmatched-srcu-unlock")
+        if any(row & (row - 1) for row in rscs):  # ((srcu-rscs^-1 ; srcu-rscs) \ id: a lock with two unlocks)
+            out.append("multiple-srcu-matches")
+        evs = rel.evs
+        if any(evs[i].rf is not None and evs[i].rf.val != evs[j].val  # type: ignore[union-attr]
+               for i, row in enumerate(rscs) for j in _bits(row)):
+            out.append("srcu-bad-value-match")
+        if sync:
+            depth_at, tid = 0, -2
+            for e in evs:  # (po ; [Sync-srcu] ; po) inside an RCU section
+                if e.tid != tid:
+                    depth_at, tid = 0, e.tid
+                if e.kind != GF:
+                    continue
+                if e.mode == "rcu-lock":
+                    depth_at += 1
+                elif e.mode == "rcu-unlock" and depth_at:
+                    depth_at -= 1
+                elif e.mode == "sync-srcu" and depth_at:
+                    out.append("invalid-sleep")
+                    break
+        return out
 
     def mixed_accesses(self, g: Graph) -> list[tuple[Ev, Ev]]:
         """Plain writes and marked accesses of one location in one thread with no barrier

@@ -155,8 +155,10 @@ def fetch_add(loc: int, delta: int, mode: str = MB, label: str = "fetch_add") ->
     return rmw(loc, lambda cur: cur + d, mode, label, (delta,))
 
 
-def fence(kind: str = "mb", label: str | None = None) -> None:
-    """A memory barrier of ``kind``: mb, wmb, rmb, acquire, release or compiler."""
+def fence(kind: str = "mb", label: str | None = None, loc: int = -1) -> None:
+    """A memory barrier of ``kind``: mb, wmb, rmb, acquire, release or compiler (or one of
+    LKMM's special events, :data:`FENCE_KINDS`).  ``loc``: the object a fence is about
+    (``synchronize_srcu``'s srcu_struct); -1 for a barrier of no location."""
     rec = _rt.current()
     label = label or f"fence({kind})"
     if _mut.armed and _mut.engine_op(_mut.BARRIER, kind, label) == _mut.REMOVED:
@@ -166,7 +168,7 @@ def fence(kind: str = "mb", label: str | None = None) -> None:
         return
     if kind not in FENCE_KINDS:
         raise ModelError(f"unknown fence kind {kind!r}")
-    rec.plain_op(FENCE, -1, None, kind, label)
+    rec.plain_op(FENCE, loc, None, kind, label)
 
 
 def assume(cond: object, why: str = "assume", kind: str = "assume") -> None:

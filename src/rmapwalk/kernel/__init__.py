@@ -84,6 +84,7 @@ from rmapwalk.kernel.barriers import (
     smp_mb,
     smp_mb__after_atomic,
     smp_mb__after_spinlock,
+    smp_mb__after_srcu_read_unlock,
     smp_mb__after_unlock_lock,
     smp_mb__before_atomic,
     smp_rmb,
@@ -140,7 +141,8 @@ __all__ = [
     # once
     "READ_ONCE", "WRITE_ONCE", "smp_load_acquire", "smp_store_release", "plain_read", "plain_write",
     # barriers
-    "barrier", "smp_mb", "smp_mb__after_atomic", "smp_mb__after_spinlock", "smp_mb__after_unlock_lock",
+    "barrier", "smp_mb", "smp_mb__after_atomic", "smp_mb__after_spinlock",
+    "smp_mb__after_srcu_read_unlock", "smp_mb__after_unlock_lock",
     "smp_mb__before_atomic", "smp_rmb", "smp_wmb",
     # wait
     "cpu_relax", "smp_cond_load_acquire", "smp_cond_load_relaxed",

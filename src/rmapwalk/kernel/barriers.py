@@ -7,7 +7,14 @@ orders stores against stores too.  ``barrier()`` constrains only the compiler.
 from __future__ import annotations
 
 from rmapwalk.engine import mutation as _mut
-from rmapwalk.engine.events import F_AFTER_ATOMIC, F_AFTER_SPINLOCK, F_AFTER_UNLOCK_LOCK, F_BEFORE_ATOMIC, F_MB
+from rmapwalk.engine.events import (
+    F_AFTER_ATOMIC,
+    F_AFTER_SPINLOCK,
+    F_AFTER_SRCU_READ_UNLOCK,
+    F_AFTER_UNLOCK_LOCK,
+    F_BEFORE_ATOMIC,
+    F_MB,
+)
 from rmapwalk.engine.ops import fence, lkmm_events
 
 
@@ -71,3 +78,9 @@ def smp_mb__after_spinlock() -> None:
 def smp_mb__after_unlock_lock() -> None:
     """Makes a preceding unlock+lock pair a full barrier (a full barrier outside LKMM)."""
     _lkmm_fence(F_AFTER_UNLOCK_LOCK, "smp_mb__after_unlock_lock")
+
+
+def smp_mb__after_srcu_read_unlock() -> None:
+    """Makes the preceding srcu_read_unlock() a full barrier; by itself it orders nothing under
+    LKMM (a full barrier outside LKMM)."""
+    _lkmm_fence(F_AFTER_SRCU_READ_UNLOCK, "smp_mb__after_srcu_read_unlock")

@@ -21,8 +21,8 @@ core operation                             engine / kernel operation
 ``{barrier}``                              ``barrier`` (compiler only)
 ``{before-atomic}``, ``{after-atomic}``,   a full fence (``smp_mb__before_atomic`` ...: in
 ``{after-spinlock}``,                      the kernel these are full barriers where they
-``{after-unlock-lock}``,                   are not no-ops)
-``{after-srcu-read-unlock}``
+``{after-unlock-lock}``,                   are not no-ops); under ``lkmm``, LKMM's own
+``{after-srcu-read-unlock}``               fence events, each with its narrower meaning
 ``{rcu-lock}``, ``{rcu-unlock}``,          ``rcu_read_lock``, ``rcu_read_unlock``,
 ``{sync-rcu}``                             ``synchronize_rcu`` (:mod:`rmapwalk.kernel.rcu`)
 ``__xchg{T}``, ``__cmpxchg{T}``            ``xchg``/``cmpxchg`` with mode ``mb`` (T=MB),
@@ -33,18 +33,21 @@ core operation                             engine / kernel operation
 ``__atomic_add_unless{T}``                 ``rmw`` that writes nothing when the value is U
 ``__lock``, ``__unlock``, ``__trylock``,   ``spin_lock``, ``spin_unlock``, ``spin_trylock``,
 ``__islocked``                             ``spin_is_locked`` (:mod:`rmapwalk.kernel.spinlock`)
-``__load{srcu-lock}``,                     SRCU, modelled like this project's RCU, with
-``__store{srcu-unlock}``,                  a count of the readers of each srcu_struct
-``__srcu{sync-srcu}``                      instead of a flag per thread: the count is
-                                           incremented (then a full fence)
-                                           by ``srcu_read_lock``/``srcu_down_read``, decremented
+``__load{srcu-lock}``,                     SRCU.  Under ``lkmm``/``lkmm-alpha``, LKMM's own
+``__store{srcu-unlock}``,                  events: a marked read of the srcu_struct (the
+``__srcu{sync-srcu}``                      index), a marked write of the index back, and a
+                                           grace-period event of that struct; the model pairs
+                                           sections by the index's data dependency and
+                                           orders them against grace periods of the same
+                                           struct (``srcu-rscs``, ``rcu-order``).  Under the
+                                           other models, a count of the readers of each
+                                           srcu_struct: incremented (then a full fence) by
+                                           ``srcu_read_lock``/``srcu_down_read``, decremented
                                            by a release RMW in ``srcu_read_unlock``/
                                            ``srcu_up_read`` (which may run on another thread);
                                            ``synchronize_srcu(s)`` is a full fence, a wait until
-                                           the count of ``s`` is 0, and a full fence: the
-                                           closest sound approximation (a grace period waits
-                                           for the read-side sections of that struct only;
-                                           ``srcu_read_lock`` returns index 0)
+                                           the count of ``s`` is 0, and a full fence
+                                           (``srcu_read_lock`` returns index 0)
 =========================================  =================================================
 
 The final state of a complete execution holds the registers and memory locations the
@@ -59,15 +62,17 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from rmapwalk.engine import ONCE, Program, Result, Violation, explore
+from rmapwalk.engine import ONCE, Program, Result, Violation
 from rmapwalk.engine.deps import ctrl_region, register_library_dir, with_deps
-from rmapwalk.engine.events import ACQUIRE, CONSUME, MB, NO_WRITE, PLAIN, RELAXED, RELEASE
+from rmapwalk.engine.events import ACQUIRE, CONSUME, F_SYNC_SRCU, MB, NO_WRITE, PLAIN, RELAXED, RELEASE
+from rmapwalk.engine.explore import Explorer, Options
 from rmapwalk.engine.models import get_model
 from rmapwalk.engine.ops import (
     assume,
     conditional,
     constant,
     fence,
+    lkmm_events,
     load,
     observe,
     program,
@@ -85,6 +90,7 @@ from rmapwalk.kernel.barriers import (
     smp_mb,
     smp_mb__after_atomic,
     smp_mb__after_spinlock,
+    smp_mb__after_srcu_read_unlock,
     smp_mb__after_unlock_lock,
     smp_mb__before_atomic,
     smp_rmb,
@@ -137,8 +143,7 @@ State = tuple[tuple[LLoc, Value], ...]
 
 _RMW_MODES = {"MB": MB, "ONCE": RELAXED, "RELAXED": RELAXED, "ACQUIRE": ACQUIRE, "RELEASE": RELEASE,
               "NORETURN": RELAXED}
-_FULL_FENCE_TAGS = {"before-atomic", "after-atomic", "after-spinlock", "after-unlock-lock",
-                    "after-srcu-read-unlock"}
+_FULL_FENCE_TAGS = {"before-atomic", "after-atomic", "after-spinlock", "after-unlock-lock"}
 _ATOMIC_OPS: dict[str, Callable[[Any, Any], Any]] = {
     "+": operator.add, "-": operator.sub, "&": operator.and_, "|": operator.or_, "^": operator.xor,
     "&~": lambda a, b: a & ~b,
@@ -177,10 +182,17 @@ def _srcu_readers(lock: Loc) -> Loc:
     return program().named(f"srcu_readers[{lock.name}]")
 
 
-def srcu_read_lock(lock: Loc) -> int:
-    """Enter an SRCU read-side critical section of ``lock`` (``srcu_read_lock``/``srcu_down_read``)."""
+def srcu_read_lock(lock: Loc) -> Any:
+    """Enter an SRCU read-side critical section of ``lock`` (``srcu_read_lock``/``srcu_down_read``).
+
+    Under a model with LKMM's own events, as herd's ``__load{srcu-lock}``: a marked read of the
+    srcu_struct, whose value (the index) the matching unlock stores back, which is how LKMM
+    pairs them (``srcu-rscs``: the unlock's data depends on the lock, through registers and
+    memory), so sections of one struct need not nest.  Elsewhere, a count of the readers."""
     nest: dict[int, int] = thread_local().setdefault("srcu_nesting", {})
     nest[int(lock)] = nest.get(int(lock), 0) + 1
+    if lkmm_events():
+        return load(lock, ONCE, "srcu_read_lock")
     rmw(_srcu_readers(lock), lambda n: n + 1, RELAXED, "srcu_read_lock")
     fence("mb", "(srcu_read_lock: quiescent-state barrier)")
     return 0
@@ -190,6 +202,9 @@ def srcu_read_unlock(lock: Loc, idx: Any) -> None:
     """Leave it (``srcu_up_read`` may run on another thread than its ``srcu_down_read``)."""
     nest: dict[int, int] = thread_local().setdefault("srcu_nesting", {})
     nest[int(lock)] = max(0, nest.get(int(lock), 0) - 1)
+    if lkmm_events():  # (herd's __store{srcu-unlock}: the index goes back to the srcu_struct)
+        store(lock, idx, ONCE, "srcu_read_unlock")
+        return
     rmw(_srcu_readers(lock), lambda n: n - 1, RELEASE, "srcu_read_unlock")
 
 
@@ -197,6 +212,9 @@ def synchronize_srcu(lock: Loc) -> None:
     """Wait until no SRCU read-side critical section of ``lock`` is running."""
     if thread_local().setdefault("srcu_nesting", {}).get(int(lock), 0):
         raise Violated("srcu misuse", f"synchronize_srcu({lock.name}) inside its own SRCU read-side critical section")
+    if lkmm_events():  # LKMM's SRCU grace period: ordered against the sections of its struct
+        fence(F_SYNC_SRCU, "synchronize_srcu", int(lock))
+        return
     fence("mb", "(synchronize_srcu: grace period starts)")
     n = load(_srcu_readers(lock), ONCE, "synchronize_srcu")
     assume(n == 0, f"synchronize_srcu: {lock.name} has readers", kind="rcu")
@@ -473,6 +491,7 @@ class _Interp:
 _LKMM_FENCES: dict[str, Callable[[], None]] = {
     "before-atomic": smp_mb__before_atomic, "after-atomic": smp_mb__after_atomic,
     "after-spinlock": smp_mb__after_spinlock, "after-unlock-lock": smp_mb__after_unlock_lock,
+    "after-srcu-read-unlock": smp_mb__after_srcu_read_unlock,
 }
 _OPNAMES = {"+": "add", "-": "sub", "&": "and", "|": "or", "^": "xor", "&~": "andnot"}
 
@@ -874,6 +893,19 @@ class EngineLitmusResult:
         return out
 
 
+def _srcu_check(flags: Callable[[Any], list[str]], world: _World) -> Callable[[Any, Final], list[tuple[str, str]]]:
+    """linux-kernel.bell's SRCU flags (``multiple-srcu-matches`` ...) of each complete execution
+    the test's ``filter`` keeps (herd flags no other), as properties named by the flag."""
+    filt = world.test.filter
+
+    def check(g: Any, final: Final) -> list[tuple[str, str]]:
+        if filt is not None and not eval_prop(filt, _final_state(world, dict(final.key()), world.observed)):
+            return []
+        return [(f.replace("-", " "), f"{f} (linux-kernel.bell)") for f in flags(g)]
+
+    return check
+
+
 def run_engine(test: LitmusTest, model: str, *, table: MacroTable | None = None, witness: bool = False,
                unroll: int | None = None, **options: Any) -> EngineLitmusResult:
     """Explore every execution of ``test`` under ``model`` (``sc``, ``tso``, ``pso``, ``weak``).
@@ -884,12 +916,17 @@ def run_engine(test: LitmusTest, model: str, *, table: MacroTable | None = None,
     if model.lower() not in ENGINE_MODELS:
         raise LitmusError(f"unknown memory model '{model}' (choose from {', '.join(ENGINE_MODELS)})")
     prog = to_program(test, table=table, witness=witness, unroll=unroll)
-    if get_model(model.lower()).lkmm_events:  # herd7 flags data races under LKMM
-        report_data_races(prog)
+    mm = get_model(model.lower())
     world: _World = prog.lib["litmus_world"]
+    if mm.lkmm_events:  # herd7 flags data races and SRCU misuse under LKMM
+        report_data_races(prog)
+        srcu_flags = getattr(mm, "srcu_flags", None)
+        if srcu_flags is not None:
+            options = {**options, "final_checks": (*options.get("final_checks", ()),
+                                                   _srcu_check(srcu_flags, world))}
     try:
         # herd's states are every outcome: the table is not bounded here
-        res = explore(prog, model.lower(), **{"max_outcomes": None, **options})
+        res = Explorer(prog, mm, Options(**{"max_outcomes": None, **options})).run()
     except _Fail as e:
         raise e.err from None
     except ModelError as e:
