@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks.rcu_chains import rcu_chain
-from rmapwalk.litmus.candidates import AUTO_SPEEDCHECK_CANDIDATES
+from rmapwalk.litmus.candidates import AUTO_SPEEDCHECK_CANDIDATES, AUTO_SPEEDCHECK_COMBOS
 from rmapwalk.litmus.herdout import condition_holds, observation
 from rmapwalk.litmus.runner import LitmusInputError, ModelSpec, run_test
 
@@ -153,7 +153,7 @@ def test_auto_lists_atomic_counters_in_full_as_herd7_does(tmp_path: Path) -> Non
     paths = [list(thread_paths(test, t, domains, regs.get(t.index, {}))) for t in test.threads]
     mem = sorted(loc.name for loc in observed_locations(test) if isinstance(loc, LocMem))
     assert candidate_estimate(paths, mem) > AUTO_SPEEDCHECK_CANDIDATES
-    count = candidate_count(paths, locs, mem, AUTO_SPEEDCHECK_CANDIDATES)
+    count = candidate_count(paths, locs, mem, AUTO_SPEEDCHECK_COMBOS)
     assert count is not None and count <= AUTO_SPEEDCHECK_CANDIDATES
     auto = run_test(path, spec, speedcheck="auto")
     full = run_test(path, spec, speedcheck="false")

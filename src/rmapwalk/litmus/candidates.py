@@ -277,6 +277,13 @@ SPEEDCHECK_MODES = ("false", "true", "fast", "auto")
 #: are estimated (:func:`candidate_estimate`) above this; a count, so the choice never depends
 #: on the machine or its load
 AUTO_SPEEDCHECK_CANDIDATES = 20_000
+#: above that estimate, the candidates are counted (:func:`candidate_count`, over at most this
+#: many combinations of thread paths: a second or two of counting) ...
+AUTO_SPEEDCHECK_COMBOS = 200_000
+#: ... and the test is run in full when candidates times events (what building and checking
+#: them costs: about a minute here at this bound, where herd7 takes about as long) stay below
+#: this.  Also counts: the choice never depends on the machine.
+AUTO_SPEEDCHECK_WORK = 1_000_000
 
 
 def wanted_final_values(test: LitmusTest, *, speedcheck: bool) -> dict[Loc, Value]:
@@ -613,8 +620,9 @@ def run_cat(test: LitmusTest, model: CatModel, model_name: str, *, prune: bool =
     the condition are built (an ``exists`` conjunction's ``loc=v`` atoms fix those reads' and final
     writes' values) and only the executions that decide it are counted, so the verdict is exact
     and the counts are of those executions; ``"fast"`` also stops at the first; ``"auto"`` is
-    ``"false"`` unless both :func:`candidate_estimate` and :func:`candidate_count` are above
-    :data:`AUTO_SPEEDCHECK_CANDIDATES` (or there are more path combinations than that to count).
+    ``"false"`` unless :func:`candidate_estimate` is above :data:`AUTO_SPEEDCHECK_CANDIDATES` and
+    the counted candidates times the events of a candidate are above :data:`AUTO_SPEEDCHECK_WORK`
+    (or there are more than :data:`AUTO_SPEEDCHECK_COMBOS` path combinations to count).
 
     With ``prune`` (and a model that runs cos-opt.cat's ``ConsCo`` check, as LKMM
     does through lock.cat), candidates whose reads-from already makes coherence
@@ -656,8 +664,9 @@ def run_cat(test: LitmusTest, model: CatModel, model_name: str, *, prune: bool =
     if speedcheck == "auto":
         big = candidate_estimate(all_paths, observed_mem) > AUTO_SPEEDCHECK_CANDIDATES
         if big:  # (the estimate is loose: count them where that is cheap)
-            count = candidate_count(all_paths, locs, observed_mem, AUTO_SPEEDCHECK_CANDIDATES)
-            big = count is None or count > AUTO_SPEEDCHECK_CANDIDATES
+            count = candidate_count(all_paths, locs, observed_mem, AUTO_SPEEDCHECK_COMBOS)
+            events = len(locs) + sum(max((len(p.events) for p in ps), default=0) for ps in all_paths)
+            big = count is None or count * events > AUTO_SPEEDCHECK_WORK
         speedcheck = "true" if big else "false"
     res.speedcheck = speedcheck
     wanted = wanted_final_values(test, speedcheck=speedcheck != "false")
