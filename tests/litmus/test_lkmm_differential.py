@@ -404,6 +404,18 @@ KNOWN = [
           "\tr0 = READ_ONCE(*z);\n\tatomic_inc(x);",
           "\tr0 = READ_ONCE(*x);\n\tWRITE_ONCE(*z, 1);",
           locs="0:r2; 1:r0; 2:r0; x"),
+    # the smallest miss yet (5 events): LB through an acquire, with a third write of y.  P0's
+    # acquire reads P2's x and P2 reads P0's y (cat 12 executions, engine 10: both coherence
+    # orders of y with 0:r1=1 2:r0=2 are missed).  Only a load-buffering revisit of P0's read by
+    # P2's write makes that cycle, from a graph where P2 reads y=2; where y=2 is co-last, P1's
+    # y=1 came before it by a coherence alternative (not added maximally) and the revisit
+    # deletes it; where y=1 is co-last, P2 read y=2 by a reads-from alternative, and a deleted
+    # read of the writer's prefix must have been added maximally (see _maximal_masks).  Each
+    # graph leaves the revisit to the other.  Shrunk from a random SRCU campaign (session 12).
+    _prog("\tr1 = smp_load_acquire(x);\n\tWRITE_ONCE(*y, 2);",
+          "\tWRITE_ONCE(*y, 1);",
+          "\tr0 = READ_ONCE(*y);\n\tWRITE_ONCE(*x, 1);",
+          locs="0:r1; 2:r0; x; y"),
 ]
 
 
