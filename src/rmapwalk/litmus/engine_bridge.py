@@ -97,7 +97,7 @@ from rmapwalk.kernel.barriers import (
     smp_wmb,
 )
 from rmapwalk.kernel.once import READ_ONCE, WRITE_ONCE, smp_load_acquire, smp_store_release
-from rmapwalk.kernel.races import report_data_races
+from rmapwalk.kernel.races import check_data_races
 from rmapwalk.litmus.ast import (
     AddrOf,
     Assign,
@@ -143,6 +143,12 @@ State = tuple[tuple[LLoc, Value], ...]
 
 _RMW_MODES = {"MB": MB, "ONCE": RELAXED, "RELAXED": RELAXED, "ACQUIRE": ACQUIRE, "RELEASE": RELEASE,
               "NORETURN": RELAXED}
+#: the flags of linux-kernel.cat, linux-kernel.bell and lock.cat
+LKMM_FLAGS = frozenset({
+    "data-race", "mixed-accesses", "unmatched-rcu-lock", "unmatched-rcu-unlock", "unmatched-srcu-lock",
+    "unmatched-srcu-unlock", "multiple-srcu-matches", "invalid-sleep", "srcu-bad-value-match",
+    "mixed-lock-accesses", "unpaired-LKW", "unpaired-LKR", "lock-final", "unmatched-unlock",
+})
 _FULL_FENCE_TAGS = {"before-atomic", "after-atomic", "after-spinlock", "after-unlock-lock"}
 _ATOMIC_OPS: dict[str, Callable[[Any, Any], Any]] = {
     "+": operator.add, "-": operator.sub, "&": operator.and_, "|": operator.or_, "^": operator.xor,
@@ -879,9 +885,17 @@ class EngineLitmusResult:
                             seconds=self.result.stats.seconds)
 
     def flags(self) -> set[str]:
-        """One herd-style flag per kind of problem found (``deadlock``, ``lock-misuse`` ...)."""
+        """One herd-style flag per kind of problem found (``deadlock``, ``lock-misuse`` ...).
+
+        Under a model with LKMM's own events, only the flags linux-kernel.cat, .bell and lock.cat
+        raise (:data:`LKMM_FLAGS`), as herd7 prints them: its output has no line for the
+        engine's own diagnostics (a deadlock, a lock or RCU misuse: herd7 finds no execution
+        there and says nothing; they stay in the violations and the JSON)."""
         cond = format_condition(self.test.condition)
-        return {k.replace(" ", "-") for k in self.result.property_counts if k != cond}
+        out = {k.replace(" ", "-") for k in self.result.property_counts if k != cond}
+        if get_model(self.model).lkmm_events:
+            out &= LKMM_FLAGS
+        return out
 
     def problems(self) -> list[Violation]:
         """Violations other than the condition itself: lock or RCU misuse, deadlocks..."""
@@ -905,15 +919,20 @@ class EngineLitmusResult:
         return out
 
 
-def _srcu_check(flags: Callable[[Any], list[str]], world: _World) -> Callable[[Any, Final], list[tuple[str, str]]]:
-    """linux-kernel.bell's SRCU flags (``multiple-srcu-matches`` ...) of each complete execution
-    the test's ``filter`` keeps (herd flags no other), as properties named by the flag."""
+def _lkmm_flags(mm: Any, world: _World) -> Callable[[Any, Final], list[tuple[str, str]]]:
+    """LKMM's flags (``data-race``, ``mixed-accesses``, linux-kernel.bell's SRCU flags) of each
+    complete execution the test's ``filter`` keeps: herd7 flags no other (a race only in
+    executions the filter drops raises no flag), as properties named by the flag."""
     filt = world.test.filter
+    srcu_flags = getattr(mm, "srcu_flags", None)
 
     def check(g: Any, final: Final) -> list[tuple[str, str]]:
         if filt is not None and not eval_prop(filt, _final_state(world, dict(final.key()), world.observed)):
             return []
-        return [(f.replace("-", " "), f"{f} (linux-kernel.bell)") for f in flags(g)]
+        out = check_data_races(g, mm)
+        if srcu_flags is not None:
+            out += [(f.replace("-", " "), f"{f} (linux-kernel.bell)") for f in srcu_flags(g)]
+        return out
 
     return check
 
@@ -931,11 +950,7 @@ def run_engine(test: LitmusTest, model: str, *, table: MacroTable | None = None,
     mm = get_model(model.lower())
     world: _World = prog.lib["litmus_world"]
     if mm.lkmm_events:  # herd7 flags data races and SRCU misuse under LKMM
-        report_data_races(prog)
-        srcu_flags = getattr(mm, "srcu_flags", None)
-        if srcu_flags is not None:
-            options = {**options, "final_checks": (*options.get("final_checks", ()),
-                                                   _srcu_check(srcu_flags, world))}
+        options = {**options, "final_checks": (*options.get("final_checks", ()), _lkmm_flags(mm, world))}
     try:
         # herd's states are every outcome: the table is not bounded here
         res = Explorer(prog, mm, Options(**{"max_outcomes": None, **options})).run()
