@@ -133,7 +133,7 @@ def forward(path: str, argv: list[str]) -> tuple[int, bytes, bytes] | None:
         return None
 
 
-def _listening(path: str) -> bool:
+def listening(path: str) -> bool:
     """Does a server accept connections at ``path``?  (One that refused a request is there: it
     exits by itself if it is of other code.)"""
     s = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
@@ -155,7 +155,7 @@ def main() -> None:
         if auto:
             server = default_socket()
         answer = forward(server, argv)
-        if answer is None and auto and not _listening(server):
+        if answer is None and auto and not listening(server):
             start_server(server)
         if answer is not None:
             status, out, err = answer
@@ -172,4 +172,4 @@ def main() -> None:
 
 
 __all__ = ["AUTO", "ENV", "IDLE_DEFAULT", "IDLE_ENV", "SERVED", "code_fingerprint", "decode_request", "default_socket",
-           "encode_reply", "encode_request", "forward", "main", "start_server"]
+           "encode_reply", "encode_request", "forward", "listening", "main", "start_server"]

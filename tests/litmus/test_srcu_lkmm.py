@@ -13,12 +13,11 @@ paulmckrcu/litmus's ``manual/kernel/C-srcu-*`` tests found it.)
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import pytest
 
+from rmapwalk.litmus.candidates import LitmusResult
 from rmapwalk.litmus.herdout import observation
 from rmapwalk.litmus.runner import ModelSpec, run_test
 
@@ -87,35 +86,31 @@ SHAPES = {
 }
 
 
-def test_a_grace_period_inside_a_section_raises_no_flag_as_herd7() -> None:
+def test_a_grace_period_inside_a_section_raises_no_flag_as_herd7(tmp_path: Path) -> None:
     # herd7 flags nothing: LKMM just has no execution in which the grace period ends (the
     # engine's kernel primitive reports "rcu misuse", which herd's output has no line for)
     body = "\trcu_read_lock();\n\tr0 = READ_ONCE(*x);\n\tsynchronize_rcu();\n\tWRITE_ONCE(*y, 1);\n\trcu_read_unlock();"
     other = "\tint r0;\n\tr0 = READ_ONCE(*y);\n\tWRITE_ONCE(*x, 1);"
     text = _test("gp-in-section", "0:r0=1", "\tint r0;\n" + body, other)
-    cat = _run(text, ModelSpec(conf=str(CFG)))
-    eng = _run(text, ModelSpec(engine="lkmm"))
-    assert set(eng.flags) == set(cat.flags) == set()  # type: ignore[attr-defined]
-    assert dict(eng.states) == dict(cat.states)  # type: ignore[attr-defined]
+    cat = _run(tmp_path, text, ModelSpec(conf=str(CFG)))
+    eng = _run(tmp_path, text, ModelSpec(engine="lkmm"))
+    assert set(eng.flags) == set(cat.flags) == set()
+    assert dict(eng.states) == dict(cat.states)
 
 
-def _run(text: str, spec: ModelSpec) -> object:
-    fd, path = tempfile.mkstemp(suffix=".litmus")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        return run_test(path, spec)
-    finally:
-        os.unlink(path)
+def _run(tmp_path: Path, text: str, spec: ModelSpec) -> LitmusResult:
+    path = tmp_path / "t.litmus"
+    path.write_text(text)
+    return run_test(str(path), spec)
 
 
 @pytest.mark.parametrize("name", list(SHAPES))
-def test_srcu_shapes_agree_with_linux_kernel_cat(name: str) -> None:
+def test_srcu_shapes_agree_with_linux_kernel_cat(tmp_path: Path, name: str) -> None:
     text, verdict, flags = SHAPES[name]
-    cat = _run(text, ModelSpec(conf=str(CFG)))
-    eng = _run(text, ModelSpec(engine="lkmm"))
+    cat = _run(tmp_path, text, ModelSpec(conf=str(CFG)))
+    eng = _run(tmp_path, text, ModelSpec(engine="lkmm"))
     assert observation(cat) == verdict, (name, observation(cat))  # (what LKMM says of the shape)
-    assert set(cat.flags) == flags  # type: ignore[attr-defined]
-    assert dict(eng.states) == dict(cat.states)  # type: ignore[attr-defined]
-    assert (eng.positive, eng.negative) == (cat.positive, cat.negative)  # type: ignore[attr-defined]
-    assert set(eng.flags) == set(cat.flags)  # type: ignore[attr-defined]
+    assert set(cat.flags) == flags
+    assert dict(eng.states) == dict(cat.states)
+    assert (eng.positive, eng.negative) == (cat.positive, cat.negative)
+    assert set(eng.flags) == set(cat.flags)

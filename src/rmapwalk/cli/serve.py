@@ -15,7 +15,6 @@ directory only its user can enter; only the commands of :data:`rmapwalk.launch.S
 
 from __future__ import annotations
 
-import _socket
 import contextlib
 import io
 import os
@@ -27,7 +26,16 @@ from typing import Any
 
 import click
 
-from rmapwalk.launch import AUTO, ENV, SERVED, code_fingerprint, decode_request, default_socket, encode_reply
+from rmapwalk.launch import (
+    AUTO,
+    ENV,
+    SERVED,
+    code_fingerprint,
+    decode_request,
+    default_socket,
+    encode_reply,
+    listening,
+)
 
 
 def run_command(argv: list[str], cwd: str) -> tuple[int, str, str]:
@@ -97,17 +105,6 @@ class _Handler(socketserver.StreamRequestHandler):
             self.wfile.write(data)
 
 
-def _answers(path: str) -> bool:
-    s = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
-    try:
-        s.connect(path)
-        return True
-    except OSError:
-        return False
-    finally:
-        s.close()
-
-
 @click.command("serve")
 @click.option("--socket", "path", type=click.Path(dir_okay=False), default=None,
               help="Where to listen (default: $XDG_RUNTIME_DIR/rmapwalk-UID/server.sock, else under $TMPDIR "
@@ -130,7 +127,7 @@ def serve_cmd(path: str | None, idle_exit: float | None, auto: bool) -> None:
     sock = Path(path)
     sock.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     if sock.exists():
-        if auto and _answers(path):
+        if auto and listening(path):
             return  # (another client started one first)
         sock.unlink()
     # what every command would import on its first request
