@@ -351,7 +351,7 @@ class _Thread:
         k = self.k = len(evs)
         #: index in the thread (Ev.idx) -> local number
         self.pos = {e.idx: i for i, e in enumerate(evs)}
-        R = W = F = Plain = Acq = Rel_ = Mb = Noreturn = RMWs = LKR = LKW = UL = Consume = SU = 0
+        R = W = F = Plain = Acq = Rel_ = Mb = Noreturn = RMWs = LKR = LKW = UL = Consume = SL = SU = 0
         fences: dict[str, int] = {}
         loc_of: dict[int, int] = {}
         locs = [-1] * k
@@ -375,6 +375,8 @@ class _Thread:
                     Acq |= b
                 if e.mode == CONSUME:
                     Consume |= b
+                if label == SRCU_LOCK_LABEL:
+                    SL |= b
                 if e.rmw and ok_rmw and label in LOCK_LABELS:
                     LKR |= b
                     Acq |= b
@@ -396,7 +398,7 @@ class _Thread:
             elif e.mode == PLAIN:
                 Plain |= b
         M = R | W
-        self.masks = (R, W, F, Plain, Acq, Rel_, Mb, Noreturn, RMWs, LKR, LKW, UL, Consume)
+        self.masks = (R, W, F, Plain, Acq, Rel_, Mb, Noreturn, RMWs, LKR, LKW, UL, Consume, SL, SU)
         self.fences = fences
         self.locs = locs
         full = (1 << k) - 1
@@ -537,14 +539,14 @@ class _Layout:
 
     def __init__(self, first: int, parts: list[_Thread | None], offs: list[int], n: int) -> None:
         # the threads' own relations, shifted into place
-        R = W = F = Plain = Acq = Rel_ = Mb = Noreturn = RMWs = LKR = LKW = UL = Consume = 0
+        R = W = F = Plain = Acq = Rel_ = Mb = Noreturn = RMWs = LKR = LKW = UL = Consume = SL = SU = 0
         IW = (1 << first) - 1
         fences: dict[str, int] = {k: 0 for k in F_KINDS.values()}
         tmasks: list[int] = []
         pairs = [(p, off) for p, off in zip(parts, offs, strict=True) if p is not None]
         for part, off in pairs:
             tmasks.append(((1 << part.k) - 1) << off)
-            r, w, f, pl, ac, rl, mb, nr, rm, lkr, lkw, ul, cons = part.masks
+            r, w, f, pl, ac, rl, mb, nr, rm, lkr, lkw, ul, cons, sl, su = part.masks
             R |= r << off
             W |= w << off
             F |= f << off
@@ -558,6 +560,8 @@ class _Layout:
             LKW |= lkw << off
             UL |= ul << off
             Consume |= cons << off
+            SL |= sl << off
+            SU |= su << off
             for fk, m in part.fences.items():
                 fences[fk] |= m << off
         zeros = [0] * first
@@ -578,6 +582,8 @@ class _Layout:
         self.Noreturn = Noreturn
         self.Acq, self.Rel_, self.Mb, self.RMWs, self.LKR, self.LKW, self.UL = Acq, Rel_, Mb, RMWs, LKR, LKW, UL
         self.Consume = Consume
+        #: Srcu-lock and Srcu-unlock (srcu_read_lock's read and srcu_read_unlock's write)
+        self.srcu = (SL, SU)
         self.fences = fences
         self.po, self.int_ = po, intm
         self.ext = [M if i < first else (M & ~intm[i] if M >> i & 1 else 0) for i in range(n)]
@@ -636,7 +642,6 @@ class Relations:
                 parts.append(None)
         self.evs = evs
         n = self.n = len(evs)
-        self._srcu: tuple[int, int] | None = None
         self._index: dict[int, int] | None = None
         if cache is not None:
             lkey = tuple(keys)
@@ -652,6 +657,7 @@ class Relations:
         self.Marked_mask = lay.Marked
         self.Noreturn, self.Acq, self.Rel_, self.Mb, self.RMWs = lay.Noreturn, lay.Acq, lay.Rel_, lay.Mb, lay.RMWs
         self.LKR, self.LKW, self.UL, self.Consume, self.fences = lay.LKR, lay.LKW, lay.UL, lay.Consume, lay.fences
+        self._srcu = lay.srcu
         self.po, self.int_, self.ext, self.po_loc = lay.po, lay.int_, lay.ext, lay.po_loc
         self.rmb_raw, self._mb1, self._mb_w, self.gp = lay.rmb_raw, lay._mb1, lay._mb_w, lay.gp
         self.acq_po, self.po_rel, self.rmb, self.wmb = lay.acq_po, lay.po_rel, lay.rmb, lay.wmb
@@ -1024,19 +1030,7 @@ class Relations:
     def srcu_events(self) -> tuple[int, int]:
         """(Srcu-lock, Srcu-unlock): the marked reads and writes of srcu_structs that
         ``srcu_read_lock`` and ``srcu_read_unlock`` make under this model."""
-        got = self._srcu
-        if got is None:
-            sl = su = 0
-            for i, e in enumerate(self.evs):
-                node = e.node
-                if node is None:
-                    continue
-                if e.kind == GR and node.label == SRCU_LOCK_LABEL:
-                    sl |= 1 << i
-                elif e.kind == GW and node.label == SRCU_UNLOCK_LABEL:
-                    su |= 1 << i
-            got = self._srcu = (sl, su)
-        return got
+        return self._srcu
 
     def _srcu_rscs(self) -> tuple[Rel, Rel]:
         """srcu-rscs = ([Srcu-lock] ; carry-srcu-data ; data ; [Srcu-unlock]) & loc, where
