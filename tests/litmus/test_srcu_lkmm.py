@@ -78,6 +78,12 @@ SHAPES = {
                        "\tr0 = READ_ONCE(*y);",
                        "\tint r0;\n\tWRITE_ONCE(*y, 1);\n\tsmp_mb();\n\tr0 = READ_ONCE(*x);"),
                  "Sometimes", set()),
+    # synchronize_srcu() inside an RCU read-side critical section (herd's invalid-sleep)
+    "srcu-gp-in-rcu": (_test("srcu-gp-in-rcu", "0:r0=1 /\\ 1:r1=1",
+                             "\tint r0;\n\trcu_read_lock();\n\tr0 = READ_ONCE(*x);\n\tsynchronize_srcu(s);\n"
+                             "\tWRITE_ONCE(*y, 1);\n\trcu_read_unlock();",
+                             "\tint r1;\n\tr1 = READ_ONCE(*y);\n\tWRITE_ONCE(*x, 1);"),
+                       "Sometimes", {"invalid-sleep"}),
     # one index unlocked twice: one lock matched by two unlocks
     "two-unlocks": (_test("two-unlocks", "0:r0=1",
                           "\tint i;\n\tint r0;\n\ti = srcu_read_lock(s);\n\tr0 = READ_ONCE(*x);\n"

@@ -639,8 +639,8 @@ class Explorer:
     def _maximal(g: Graph, r: Ev, a: Ev, view: list[int]) -> bool:
         """Was every event the revisit deletes (and ``r`` itself) added maximally?
 
-        :meth:`_maximal_in` without load buffering, written out: it runs for every candidate
-        revisit of every write (a third of indexer's time went to building its closures)."""
+        TruSt's rule, event by event: it runs for every candidate revisit of every write (a third
+        of indexer's time once went to building :meth:`_maximal_in`'s closures for it)."""
         if not Explorer._added_max_plain(g, r, a, view):
             return False
         for t, evs in enumerate(g.threads):
@@ -654,7 +654,8 @@ class Explorer:
         """TruSt's maximality of one event ``e`` that a revisit by ``a`` deletes (or of the
         revisited read), keeping the prefix ``view``: it was added reading (or as) the co-latest write,
         and nothing kept other than ``a`` and its own thread's later writes follows that write in
-        co -- what :meth:`_maximal_in` asks when no kept event follows a deleted one."""
+        co (no kept event follows a deleted one without load buffering: none of the bounds of
+        :meth:`_maximal_in` apply)."""
         kind = e.kind
         if kind == GR:
             if not e.added_max:
@@ -679,30 +680,26 @@ class Explorer:
 
     @staticmethod
     def _maximal_in(g: Graph, r: Ev, a: Ev, in_view: Callable[[Ev], bool], deleted: Iterable[Ev],
-                    lb_rev: bool = False, lb_view: list[int] | None = None) -> bool:
-        """Were ``r`` and every event in ``deleted`` added maximally, given what the revisit keeps
-        (``in_view``)?  ``lb_view``: the kept events as bitmasks, in a load-buffering graph, whose
+                    lb_rev: bool, lb_view: list[int]) -> bool:
+        """Were ``r`` and every event in ``deleted`` added maximally, given what a revisit in a
+        load-buffering graph keeps (``in_view``; ``lb_view``: the same as bitmasks)?  Its
         executions are counted once by hash, so rules that may let two graphs make one revisit
-        are allowed (the atomicity rule below); without load buffering TruSt's rules alone
-        apply."""
-        lb = lb_view is not None
+        are allowed (the atomicity rule below).  (Without load buffering, :meth:`_maximal`.)"""
 
         def kept_after(e: Ev) -> bool:
             # (only a load-buffering revisit keeps events after deleted ones in a thread)
-            return lb_view is not None and bool(lb_view[e.tid] >> (e.idx + 1))
+            return bool(lb_view[e.tid] >> (e.idx + 1))
 
-        def co_before_kept(w: Ev, e: Ev, limit: int | None = None) -> bool:
+        def co_before_kept(w: Ev, e: Ev, limit: int) -> bool:
             # (a kept write po-after e in e's own thread does not count: only a load-buffering
             # revisit keeps such writes, and e could never have read them)
             co = g.co[w.loc]
             i = co.index(w)
-            if limit is None:
-                limit = len(co)
             for j in range(i + 1, min(limit, len(co))):
                 s = co[j]
                 if s is not a and in_view(s) and not (s.tid == e.tid and s.idx > e.idx):
                     # (both need a kept event after a deleted one in a thread: load buffering)
-                    if lb and (forced_before(co, i, s) or (e.kind == GR and e.rmw and taken(s, e))):
+                    if forced_before(co, i, s) or (e.kind == GR and e.rmw and taken(s, e)):
                         continue
                     return True
             return False
@@ -757,9 +754,7 @@ class Explorer:
 
         def check(e: Ev) -> bool:
             if e.kind == GR:
-                # (without load buffering no kept event follows a deleted one in its thread:
-                # no bound, and no scan for one)
-                limit = read_limit(e) if lb else len(g.co[e.loc])
+                limit = read_limit(e)
                 if not e.added_max and (e is r or limit == len(g.co[e.loc])):
                     # (a deleted read whose choices a kept later access of its thread bounds
                     # counts as maximal if it read the last write below that bound, checked
@@ -780,7 +775,7 @@ class Explorer:
                     # (the write half of the read a load-buffering revisit changes: atomicity put
                     # it right after what r read, no choice of its own)
                     return True
-                limit = forced_limit(e) if lb else len(g.co[e.loc])
+                limit = forced_limit(e)
                 if not e.added_max and limit == len(g.co[e.loc]):
                     return False
                 return not co_before_kept(e, e, limit)

@@ -657,7 +657,8 @@ class Relations:
         self.Marked_mask = lay.Marked
         self.Noreturn, self.Acq, self.Rel_, self.Mb, self.RMWs = lay.Noreturn, lay.Acq, lay.Rel_, lay.Mb, lay.RMWs
         self.LKR, self.LKW, self.UL, self.Consume, self.fences = lay.LKR, lay.LKW, lay.UL, lay.Consume, lay.fences
-        self._srcu = lay.srcu
+        #: Srcu-lock and Srcu-unlock (srcu_read_lock's read and srcu_read_unlock's write)
+        self.SL, self.SU = lay.srcu
         self.po, self.int_, self.ext, self.po_loc = lay.po, lay.int_, lay.ext, lay.po_loc
         self.rmb_raw, self._mb1, self._mb_w, self.gp = lay.rmb_raw, lay._mb1, lay._mb_w, lay.gp
         self.acq_po, self.po_rel, self.rmb, self.wmb = lay.acq_po, lay.po_rel, lay.rmb, lay.wmb
@@ -689,7 +690,7 @@ class Relations:
             # (data ; [~Srcu-unlock] ; rfi)* ; dep: a value stored and read back by the same
             # thread carries its dependencies (not an SRCU index stored back by its unlock: the
             # next section's lock reads it, and is no part of the section before)
-            su = self.srcu_events()[1]
+            su = self.SU
             carry = plus(rfi_after(rng(data, ~su) if su else data, rfi))
             addr = star_seq(carry, addr)
             ctrl = star_seq(carry, ctrl)
@@ -931,8 +932,7 @@ class Relations:
         """x ; strong.  Every part of strong has rows that shrink along po (on M for mb but the
         fully ordered RMW writes, on those for their own part, on every event for gp): in each
         thread only the first event of ``x`` in each part counts."""
-        M, MbW, mb1, mb_w, gp = self.M, self.Mb & self.W, self._mb1, self._mb_w, self.gp
-        sr = self.fences["Sync-rcu"] | self.fences["Sync-srcu"]
+        M, MbW, mb1, mb_w, gp, sr = self.M, self.Mb & self.W, self._mb1, self._mb_w, self.gp, self._grace_periods
         out = 0
         for tm in self.tmasks:
             y = x & tm
@@ -1027,10 +1027,23 @@ class Relations:
         """The Sync-rcu and Sync-srcu events."""
         return self.fences["Sync-rcu"] | self.fences["Sync-srcu"]
 
-    def srcu_events(self) -> tuple[int, int]:
-        """(Srcu-lock, Srcu-unlock): the marked reads and writes of srcu_structs that
-        ``srcu_read_lock`` and ``srcu_read_unlock`` make under this model."""
-        return self._srcu
+    def _rcu_rscs(self) -> Rel:
+        """rcu-rscs: each rcu_read_lock() to the rcu_read_unlock() that matches it (they nest;
+        :func:`_closed_threads` closed the sections a thread left open)."""
+        rscs = [0] * self.n
+        stack: list[int] = []
+        cur_tm = 0
+        for i, e in enumerate(self.evs):
+            if e.kind != GF:
+                continue
+            if not self.int_[i] == cur_tm:
+                cur_tm = self.int_[i]
+                stack = []
+            if e.mode == "rcu-lock":
+                stack.append(i)
+            elif e.mode == "rcu-unlock" and stack:
+                rscs[stack.pop()] |= 1 << i
+        return rscs
 
     def _srcu_rscs(self) -> tuple[Rel, Rel]:
         """srcu-rscs = ([Srcu-lock] ; carry-srcu-data ; data ; [Srcu-unlock]) & loc, where
@@ -1039,7 +1052,7 @@ class Relations:
         srcu_struct need not nest, and one may end on another CPU).  Also ``& loc`` on the SRCU
         events: each one's row of the events of its own srcu_struct."""
         n, evs = self.n, self.evs
-        sl, su = self.srcu_events()
+        sl, su = self.SL, self.SU
         sync = self.fences["Sync-srcu"]
         sameloc = [0] * n
         by_loc: dict[int, int] = {}
@@ -1065,20 +1078,7 @@ class Relations:
             self._rcu = True
         else:
             po = self.po
-            evs = self.evs
-            rscs = [0] * n
-            stack: list[int] = []
-            cur_tm = 0
-            for i, e in enumerate(evs):
-                if e.kind != GF:
-                    continue
-                if not self.int_[i] == cur_tm:
-                    cur_tm = self.int_[i]
-                    stack = []
-                if e.mode == "rcu-lock":
-                    stack.append(i)
-                elif e.mode == "rcu-unlock" and stack:
-                    rscs[stack.pop()] |= 1 << i
+            rscs = self._rcu_rscs()
             rscsi = inv(rscs)
             gp_id = ident(n, sr)
             po_opt = opt(po)
@@ -1302,8 +1302,7 @@ class Relations:
         for k in ("Barrier", "Rmb", "Wmb", "Mb", "Sync-rcu", "Sync-srcu", "Before-atomic", "After-atomic",
                   "Rcu-lock", "Rcu-unlock"):
             barrier_ev |= fences[k]
-        sl, su = self.srcu_events()
-        barrier_ev |= sl | su
+        barrier_ev |= self.SL | self.SU
         fb = self.fencerel(barrier_ev)
         PW = Plain & self.W
         out: list[tuple[int, int]] = []
@@ -1613,7 +1612,7 @@ class LKMM(MemoryModel):
         ``unmatched-srcu-unlock``, ``multiple-srcu-matches``, ``srcu-bad-value-match``, and
         ``invalid-sleep`` (synchronize_srcu() inside an RCU read-side critical section)."""
         rel = self.relations(g)
-        sl, su = rel.srcu_events()
+        sl, su = rel.SL, rel.SU
         sync = rel.fences["Sync-srcu"]
         if not (sl or su or sync):
             return []
@@ -1634,20 +1633,9 @@ class LKMM(MemoryModel):
         if any(evs[i].rf is not None and evs[i].rf.val != evs[j].val  # type: ignore[union-attr]
                for i, row in enumerate(rscs) for j in _bits(row)):
             out.append("srcu-bad-value-match")
-        if sync:
-            depth_at, tid = 0, -2
-            for e in evs:  # (po ; [Sync-srcu] ; po) inside an RCU section
-                if e.tid != tid:
-                    depth_at, tid = 0, e.tid
-                if e.kind != GF:
-                    continue
-                if e.mode == "rcu-lock":
-                    depth_at += 1
-                elif e.mode == "rcu-unlock" and depth_at:
-                    depth_at -= 1
-                elif e.mode == "sync-srcu" and depth_at:
-                    out.append("invalid-sleep")
-                    break
+        # rcu-rscs & (po ; [Sync-srcu] ; po): a grace period of SRCU inside an RCU section
+        if sync and any(rel.po[i] & sync & ~rel.po[_bits(row)[0]] for i, row in enumerate(rel._rcu_rscs()) if row):
+            out.append("invalid-sleep")
         return out
 
     def mixed_accesses(self, g: Graph) -> list[tuple[Ev, Ev]]:

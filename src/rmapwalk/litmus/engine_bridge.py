@@ -924,15 +924,12 @@ def _lkmm_flags(mm: Any, world: _World) -> Callable[[Any, Final], list[tuple[str
     complete execution the test's ``filter`` keeps: herd7 flags no other (a race only in
     executions the filter drops raises no flag), as properties named by the flag."""
     filt = world.test.filter
-    srcu_flags = getattr(mm, "srcu_flags", None)
 
     def check(g: Any, final: Final) -> list[tuple[str, str]]:
         if filt is not None and not eval_prop(filt, _final_state(world, dict(final.key()), world.observed)):
             return []
-        out = check_data_races(g, mm)
-        if srcu_flags is not None:
-            out += [(f.replace("-", " "), f"{f} (linux-kernel.bell)") for f in srcu_flags(g)]
-        return out
+        return check_data_races(g, mm) + [(f.replace("-", " "), f"{f} (linux-kernel.bell)")
+                                          for f in mm.srcu_flags(g)]
 
     return check
 
