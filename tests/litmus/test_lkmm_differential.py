@@ -19,7 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rmapwalk.litmus.runner import ModelSpec, run_test
+from rmapwalk.litmus.runner import LB_SEARCHES, ModelSpec, run_test
 
 LKMM = Path(__file__).resolve().parents[2].parent / "shared" / "lkmm"
 CFG = LKMM / "model" / "linux-kernel.cfg"
@@ -384,8 +384,9 @@ FIXED = [
           locs="0:r1; 1:r0; x; y"),
 ]
 
-#: programs the engine still gets wrong (known: see docs/design.md on load buffering); each
-#: misses executions, none counts one too many
+#: programs the optimal load-buffering search gets wrong (see docs/design.md on load buffering):
+#: each misses executions under ``lb_search="optimal"``, none counts one too many; the complete
+#: search, the litmus front end's default, agrees with cat on every one
 KNOWN = [
     # two exchanges of y in an LB cycle through a control dependency: P2's xchg reads P1's y,
     # written under P1's read of P2's z (written after the xchg), and P0's xchg reads P2's
@@ -416,23 +417,58 @@ KNOWN = [
           "\tWRITE_ONCE(*y, 1);",
           "\tr0 = READ_ONCE(*y);\n\tWRITE_ONCE(*x, 1);",
           locs="0:r1; 2:r0; x; y"),
+    # an ordinary revisit that TruSt's maximality rule leaves to another graph, whose own
+    # load-buffering revisits then differ: P1 reads P2's z=1 (an inc po-after P2's inc of x) and
+    # writes x=1 under it, P0's inc reads that, P2's inc of x reads P0's (cat 12 executions,
+    # optimal search 9: 1:r0=1 with x=2 once and x=3 twice).  The revisit of P1's read of z by
+    # P2's inc of z comes from the graph where P1's read of x took P0's write, which is not
+    # maximal (P2's inc of x came after it); the maximal graph's revisit keeps other flags, and
+    # its load-buffering revisits of the two incs of x are never made.  From a campaign of
+    # 3,000 programs (seed 777, session 13)
+    _prog("\tatomic_inc(x);",
+          "\tr0 = READ_ONCE(*z); if (r0) { WRITE_ONCE(*x, 1); } else { r0 = READ_ONCE(*x); }",
+          "\tatomic_inc(x);\n\tatomic_inc(z);",
+          locs="1:r0; x; y"),
 ]
 
 
-def _agree(text: str) -> None:
+def _agree(text: str, lb_search: str = "complete") -> None:
     cat = _run(text, ModelSpec(conf=str(CFG)))
-    eng = _run(text, ModelSpec(engine="lkmm"))
+    eng = _run(text, ModelSpec(engine="lkmm", lb_search=lb_search))
     assert dict(eng.states) == dict(cat.states), text  # type: ignore[attr-defined]
     assert (eng.positive, eng.negative) == (cat.positive, cat.negative), text  # type: ignore[attr-defined]
     assert set(eng.flags) == set(cat.flags), text  # type: ignore[attr-defined]
 
 
+@pytest.mark.parametrize("lb_search", LB_SEARCHES)
 @pytest.mark.parametrize("text", FIXED, ids=[f"fixed{i}" for i in range(len(FIXED))])
-def test_fixed_programs_agree(text: str) -> None:
-    _agree(text)
+def test_fixed_programs_agree(text: str, lb_search: str) -> None:
+    _agree(text, lb_search)
 
 
-@pytest.mark.xfail(strict=True, reason="load-buffering revisits are not yet complete (see KNOWN)")
 @pytest.mark.parametrize("text", KNOWN, ids=[f"known{i}" for i in range(len(KNOWN))])
-def test_known_wrong_programs(text: str) -> None:
-    _agree(text)
+def test_complete_search_agrees_where_the_optimal_one_misses(text: str) -> None:
+    _agree(text, "complete")
+
+
+@pytest.mark.xfail(strict=True, reason="the optimal load-buffering search misses executions (see KNOWN)")
+@pytest.mark.parametrize("text", KNOWN, ids=[f"known{i}" for i in range(len(KNOWN))])
+def test_optimal_search_misses_known_programs(text: str) -> None:
+    _agree(text, "optimal")
+
+
+@pytest.mark.parametrize("text", KNOWN, ids=[f"known{i}" for i in range(len(KNOWN))])
+def test_optimal_search_finds_a_subset(text: str) -> None:
+    """What the optimal search misses it misses whole: every execution it counts the complete
+    one counts too, each once."""
+    opt = _run(text, ModelSpec(engine="lkmm", lb_search="optimal"))
+    full = _run(text, ModelSpec(engine="lkmm", lb_search="complete"))
+    assert all(n <= full.states.get(s, 0) for s, n in opt.states.items()), text  # type: ignore[attr-defined]
+    assert sum(opt.states.values()) < sum(full.states.values()), text  # type: ignore[attr-defined]
+
+
+def test_lb_search_names_agree() -> None:
+    """The litmus runner names the engine's searches without importing it (start-up)."""
+    from rmapwalk.engine.explore import LB_SEARCHES as ENGINE_LB_SEARCHES
+
+    assert LB_SEARCHES == ENGINE_LB_SEARCHES

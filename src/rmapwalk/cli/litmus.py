@@ -19,6 +19,7 @@ from rmapwalk.litmus.herdout import herd_lines, json_record
 from rmapwalk.litmus.parser import LitmusError
 from rmapwalk.litmus.runner import (
     ENGINE_MODELS,
+    LB_SEARCHES,
     LitmusInputError,
     ModelSpec,
     litmus_files,
@@ -54,7 +55,7 @@ def _witness(path: str, spec: ModelSpec, replay_dir: str) -> str | None:
     assert spec.engine is not None
     test = load_test(path, spec)
     try:
-        r = run_engine(test, spec.engine, witness=True, unroll=2)
+        r = run_engine(test, spec.engine, witness=True, unroll=2, lb_search=spec.lb_search)
     except (LitmusError, ModelError) as e:
         return f"(no trace: {' '.join(str(e).split())})"
     if not r.result.violations:
@@ -91,15 +92,21 @@ def _witness(path: str, spec: ModelSpec, replay_dir: str) -> str | None:
                    "condition (exact verdict; Always/Never cannot be told from Sometimes), 'fast' stops "
                    "at the first, 'false' runs every execution; 'auto' is 'false' unless a cat model's test has "
                    "more than 20,000 candidate executions (engine models explore every execution).")
+@click.option("--lb-search", type=click.Choice(LB_SEARCHES), default="complete", show_default=True,
+              help="Engine models with load buffering (lkmm, lkmm-alpha): 'complete' makes every revisit "
+                   "and counts each execution once (herd7's counts); 'optimal' is faster and can miss "
+                   "load-buffering executions (docs/design.md).")
 @click.argument("paths", nargs=-1, required=True)
 def litmus(memory_model: str | None, conf: str | None, cat_file: str | None, as_json: bool, jobs: int,
-           no_time: bool, trace: bool, replay_dir: str, speedcheck: str, paths: tuple[str, ...]) -> None:
+           no_time: bool, trace: bool, replay_dir: str, speedcheck: str, lb_search: str,
+           paths: tuple[str, ...]) -> None:
     """Run C litmus tests (files or directories of *.litmus) and print herd7's output."""
     chosen = [o for o in (memory_model, conf, cat_file) if o]
     if len(chosen) > 1:
         click.echo("rmapwalk: give one of --model, --conf, --cat", err=True)
         raise SystemExit(EXIT_ERROR)
-    spec = ModelSpec(engine=memory_model or (None if (conf or cat_file) else "sc"), conf=conf, cat=cat_file)
+    spec = ModelSpec(engine=memory_model or (None if (conf or cat_file) else "sc"), conf=conf, cat=cat_file,
+                     lb_search=lb_search)
     err = model_setup_error(spec)
     if err is not None:
         click.echo(f"rmapwalk: {' '.join(err.split())}", err=True)

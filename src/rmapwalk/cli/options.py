@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 from rmapwalk.cli.common import DEFAULT_MAX_EVENTS, DEFAULT_REPLAY_DIR, OUTPUT_META, warn
+from rmapwalk.engine.explore import LB_SEARCHES
 from rmapwalk.engine.result import DEFAULT_MAX_OUTCOMES
 from rmapwalk.loader import show_path
 from rmapwalk.report import narrow, text
@@ -36,6 +37,11 @@ def exploration_options(f: Any) -> Any:
                      show_default=True, metavar="DIR", help="Where to save replay files of violations."),
         click.option("--full-trace", is_flag=True,
                      help=f"Print traces in full (longer than {text.TRACE_ROWS} steps they are shortened)."),
+        click.option("--lb-search", type=click.Choice(LB_SEARCHES), default="optimal", show_default=True,
+                     expose_value=False, callback=_keep_scale_option,
+                     help="How models with load buffering (lkmm, lkmm-alpha) are searched: 'optimal' is fast and "
+                          "can miss load-buffering executions; 'complete' makes every revisit and counts each "
+                          "execution once, at 2-15x the time (docs/design.md)."),
         click.option("--all-outcomes", is_flag=True, expose_value=False, callback=_keep_scale_option,
                      help=f"Table every distinct final outcome (default: the {DEFAULT_MAX_OUTCOMES} least, so "
                           "that memory does not grow with them; the executions of the others are counted)."),

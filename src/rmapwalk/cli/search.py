@@ -43,6 +43,8 @@ def search(prog: Program, loaded: Any, model: str, opts: Options, as_json: bool,
     given = so["given"]
     if so.get("all_outcomes"):
         opts.max_outcomes = None
+    if so.get("lb_search"):
+        opts.lb_search = so["lb_search"]
     if not so.get("random_search"):
         bad = [n for n in RANDOM_ONLY if n in given and n != "seed"]
         if bad:
@@ -68,7 +70,7 @@ def search(prog: Program, loaded: Any, model: str, opts: Options, as_json: bool,
         if source is None:
             source = ProgramSource(path=loaded.path, symbol=loaded.symbol, sha256=loaded.sha256)
         config = SearchConfig(source, model, max_events=opts.max_events, keep_violations=opts.keep_violations,
-                              stop_on_first=opts.stop_on_first)
+                              stop_on_first=opts.stop_on_first, lb_search=opts.lb_search)
         parallel = ParallelSearch(config, prog, jobs=worker_count(jobs), cluster=so.get("cluster"),
                                   timeout=opts.timeout, max_executions=opts.max_executions,
                                   slice_executions=so.get("slice_executions"),

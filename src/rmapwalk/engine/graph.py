@@ -59,6 +59,7 @@ class Ev:
         "unverified",
         "lb",
         "lb_revisitable",
+        "revisitor",
     )
 
     def __init__(self, tid: int, idx: int, kind: int, loc: int, val: Any, mode: str, node: Node | None,
@@ -91,6 +92,9 @@ class Ev:
         #: the dependency prefix of a write that revisited a read: ``revisitable`` is the same
         #: for the (po | rf)-prefix and ordinary revisits)
         self.lb_revisitable = True
+        #: this write revisited a read: its (po | rf)-prefix is why events are not
+        #: ``revisitable`` (read again when a load-buffering revisit shrinks that prefix)
+        self.revisitor = False
 
     def copy(self) -> Ev:
         """A fresh event with this one's identity, value, stamp and flags, for a copy of its
@@ -116,6 +120,7 @@ class Ev:
         ne.unverified = self.unverified
         ne.lb = self.lb
         ne.lb_revisitable = self.lb_revisitable
+        ne.revisitor = self.revisitor
         return ne
 
     @property

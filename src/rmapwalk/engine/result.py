@@ -93,6 +93,8 @@ class Result:
     #: name -> whether some complete execution satisfied it (herd's ``exists``)
     exists: dict[str, bool] = field(default_factory=dict)
     incomplete_reason: str | None = None
+    #: how load buffering was searched (``Options.lb_search``); None for models without it
+    lb_search: str | None = None
     #: at most this many distinct outcomes are tabled in ``outcomes`` (None: every one)
     max_outcomes: int | None = None
     #: complete executions whose outcome is not in ``outcomes`` (the table was full)
@@ -161,6 +163,7 @@ class Result:
             "lb_dropped": self.stats.lb_dropped,
             "lb_duplicates": self.stats.lb_duplicates,
             "moot": self.stats.moot,
+            "lb_search": self.lb_search,
             "events": self.stats.events,
             "seconds": round(self.stats.seconds, 6),
             "incomplete_reason": self.incomplete_reason,

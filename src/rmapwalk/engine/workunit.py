@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from rmapwalk.engine.events import ALLOC, FENCE, FREE, OBSERVE, READ, RMW, SPECIAL, WRITE
-from rmapwalk.engine.explore import Explorer, Options
+from rmapwalk.engine.explore import LB_SEARCHES, Explorer, Options
 from rmapwalk.engine.graph import GF, GO, GR, GW, Ev, Graph
 from rmapwalk.engine.program import Program
 from rmapwalk.engine.result import HOLDS, Result, Stats, Violation
@@ -60,6 +60,8 @@ _RMW = 16
 #: load-buffering revisit gave its write (see ``Ev``)
 _NOT_LB_REVISITABLE = 32
 _LB = 64
+#: a write that revisited a read (``Ev.revisitor``)
+_REVISITOR = 128
 
 
 class UnitError(Exception):
@@ -133,13 +135,16 @@ class SearchConfig:
     max_events: int = 1000
     keep_violations: int = 1
     stop_on_first: bool = False
+    lb_search: str = "optimal"
 
     def key(self) -> str:
-        return repr((self.source, self.model, self.max_events, self.keep_violations, self.stop_on_first))
+        return repr((self.source, self.model, self.max_events, self.keep_violations, self.stop_on_first,
+                     self.lb_search))
 
     def as_json(self) -> dict[str, Any]:
         return {"source": self.source.as_json(), "model": self.model, "max_events": self.max_events,
-                "keep_violations": self.keep_violations, "stop_on_first": self.stop_on_first}
+                "keep_violations": self.keep_violations, "stop_on_first": self.stop_on_first,
+                "lb_search": self.lb_search}
 
     @classmethod
     def from_json(cls, d: Any) -> SearchConfig:
@@ -157,7 +162,11 @@ class SearchConfig:
                 raise UnitError(f"search configuration: {name!r} should be a positive integer")
         if not isinstance(so, bool):
             raise UnitError("search configuration: 'stop_on_first' should be true or false")
-        return cls(src, model, me, kv, so)  # type: ignore[arg-type]
+        # (absent from checkpoints written before the complete search existed: those searched so)
+        lbs = d.get("lb_search", "optimal")
+        if lbs not in LB_SEARCHES:
+            raise UnitError(f"search configuration: 'lb_search' should be one of {', '.join(LB_SEARCHES)}")
+        return cls(src, model, me, kv, so, lbs)  # type: ignore[arg-type]
 
 
 # -- graphs as data ------------------------------------------------------------------------------
@@ -167,7 +176,8 @@ def graph_to_data(g: Graph) -> dict[str, Any]:
         rows: list[list[int]] = []
         for e in evs:
             flags = e.kind | (_REVISITABLE if e.revisitable else 0) | (_ADDED_MAX if e.added_max else 0) | (
-                _RMW if e.rmw else 0) | (0 if e.lb_revisitable else _NOT_LB_REVISITABLE) | (_LB if e.lb else 0)
+                _RMW if e.rmw else 0) | (0 if e.lb_revisitable else _NOT_LB_REVISITABLE) | (_LB if e.lb else 0) | (
+                _REVISITOR if e.revisitor else 0)
             if e.kind == GR:
                 w = e.rf
                 assert w is not None
@@ -257,6 +267,7 @@ def _graph_from_data(prog: Program, beh: list[Any], data: Any) -> Graph:
                 e.added_max = bool(flags & _ADDED_MAX)
                 e.lb_revisitable = not flags & _NOT_LB_REVISITABLE
                 e.lb = bool(flags & _LB)
+                e.revisitor = bool(flags & _REVISITOR)
                 evs.append(e)
                 g.advance(t)
                 progress = True
@@ -341,7 +352,7 @@ class UnitRunner:
         self.prog = prog if prog is not None else config.source.load()
         self.explorer = Explorer(self.prog, config.model, Options(
             max_events=config.max_events, keep_violations=config.keep_violations,
-            stop_on_first=config.stop_on_first))
+            stop_on_first=config.stop_on_first, lb_search=config.lb_search))
 
     def run(self, unit: Unit, slice_seconds: float | None = None, max_executions: int | None = None,
             hungry: Callable[[], bool] | None = None) -> UnitOutcome:

@@ -26,6 +26,9 @@ if TYPE_CHECKING:
     from rmapwalk.cat import CatModel
 
 ENGINE_MODELS = ("sc", "tso", "pso", "weak", "lkmm", "lkmm-alpha")
+#: ``rmapwalk.engine.explore.LB_SEARCHES``, not imported here for the same reason (a test keeps
+#: the two equal)
+LB_SEARCHES = ("optimal", "complete")
 
 
 class LitmusInputError(Exception):
@@ -39,6 +42,9 @@ class ModelSpec:
     engine: str | None = None
     conf: str | None = None
     cat: str | None = None
+    #: how an engine model with load buffering searches (``Options.lb_search``): herd's counts
+    #: are exact, so completely by default
+    lb_search: str = "complete"
 
     @property
     def name(self) -> str:
@@ -103,7 +109,7 @@ def run_test(path: str, spec: ModelSpec, *, speedcheck: str = "false") -> Litmus
         if spec.engine:
             from rmapwalk.litmus.engine_bridge import run_engine_result
 
-            return run_engine_result(test, spec.engine, speedcheck=speedcheck)
+            return run_engine_result(test, spec.engine, speedcheck=speedcheck, lb_search=spec.lb_search)
         model, _ = _cat_setup(spec.conf, spec.cat)
         return run_cat(test, model, spec.name, speedcheck=speedcheck)
     except LitmusSemanticsError as e:

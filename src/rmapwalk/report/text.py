@@ -121,6 +121,10 @@ def stats_lines(result: Result) -> list[str]:
         rows.append(("executions over the event bound", str(s.bounded)))
     if s.redundant:
         rows.append(("redundant executions", str(s.redundant)))
+    if result.lb_search == "optimal":
+        rows.append(("load-buffering search", "optimal (it can miss executions: --lb-search complete)"))
+    elif result.lb_search:
+        rows.append(("load-buffering search", result.lb_search))
     rows += [
         ("events", str(s.events)),
         ("seconds", f"{s.seconds:.3f}"),
