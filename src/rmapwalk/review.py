@@ -148,13 +148,13 @@ class Run:
 
 
 def run_one(sc: Scenario, settings: Mapping[str, Any], model: str, *, max_executions: int | None = None,
-            timeout: float | None = None) -> Run:
+            timeout: float | None = None, lb_search: str = "optimal") -> Run:
     sw = sc.switches(**dict(settings))
     prog = sc.build(sw)
     t0 = time.perf_counter()
     try:
         result = Explorer(prog, model, Options(max_executions=max_executions, timeout=timeout,
-                                               keep_violations=KEEP_VIOLATIONS)).run()
+                                               keep_violations=KEEP_VIOLATIONS, lb_search=lb_search)).run()
     except ModelError as e:
         # The model broke in some execution of this run (a cache too small for it, a function
         # used outside its contract): the run has no verdict, the others still do.  It shows
@@ -222,20 +222,21 @@ def columns(sc: Scenario, runs: Sequence[Run], models: Sequence[str]) -> list[st
 def run_review(scenarios: Sequence[Scenario], models: Sequence[str] | None, *, max_executions: int | None = None,
                timeout: float | None = None, progress: Callable[[Run], None] | None = None,
                starting: Callable[[Scenario, Mapping[str, Any], str], None] | None = None,
-               jobs: int = 1, full: bool = False) -> list[Run]:
+               jobs: int = 1, full: bool = False, lb_search: str = "optimal") -> list[Run]:
     """Every run of :func:`plan`, in the plan's order; ``starting`` is called before each run,
     ``progress`` after it.  With ``jobs > 1`` the runs are shared out among that many worker
     processes (each run is one exhaustive exploration, independent of the others, so the
     verdicts, counts and kept traces are those of a single process); ``progress`` is then called
-    as runs finish, ``starting`` as they are handed out."""
+    as runs finish, ``starting`` as they are handed out.  ``lb_search``: how the models with load
+    buffering search (``Options.lb_search``)."""
     planned = plan(scenarios, models, full)
     if jobs > 1 and len(planned) > 1:
-        return _run_parallel(planned, jobs, max_executions, timeout, progress, starting)
+        return _run_parallel(planned, jobs, max_executions, timeout, progress, starting, lb_search)
     runs = []
     for sc, settings, m in planned:
         if starting is not None:
             starting(sc, settings, m)
-        r = run_one(sc, settings, m, max_executions=max_executions, timeout=timeout)
+        r = run_one(sc, settings, m, max_executions=max_executions, timeout=timeout, lb_search=lb_search)
         if progress is not None:
             progress(r)
         runs.append(r)
@@ -243,17 +244,19 @@ def run_review(scenarios: Sequence[Scenario], models: Sequence[str] | None, *, m
 
 
 def _run_in_worker(name: str, settings: dict[str, Any], model: str, max_executions: int | None,
-                   timeout: float | None) -> Run:
+                   timeout: float | None, lb_search: str = "optimal") -> Run:
     """:func:`run_one` in a worker process; the scenario travels back by name (its build function
     is a closure, which does not pickle)."""
-    r = run_one(SCENARIOS[name], settings, model, max_executions=max_executions, timeout=timeout)
+    r = run_one(SCENARIOS[name], settings, model, max_executions=max_executions, timeout=timeout,
+                lb_search=lb_search)
     r.scenario = name  # type: ignore[assignment]
     return r
 
 
 def _run_parallel(planned: Sequence[tuple[Scenario, dict[str, Any], str]], jobs: int, max_executions: int | None,
                   timeout: float | None, progress: Callable[[Run], None] | None,
-                  starting: Callable[[Scenario, Mapping[str, Any], str], None] | None) -> list[Run]:
+                  starting: Callable[[Scenario, Mapping[str, Any], str], None] | None,
+                  lb_search: str = "optimal") -> list[Run]:
     from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 
     out: list[Run | None] = [None] * len(planned)
@@ -262,7 +265,8 @@ def _run_parallel(planned: Sequence[tuple[Scenario, dict[str, Any], str]], jobs:
         for i, (sc, settings, m) in enumerate(planned):
             if starting is not None:
                 starting(sc, settings, m)
-            pending[pool.submit(_run_in_worker, sc.name, dict(settings), m, max_executions, timeout)] = i
+            pending[pool.submit(_run_in_worker, sc.name, dict(settings), m, max_executions, timeout,
+                                lb_search)] = i
         while pending:
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
             for f in done:
@@ -804,6 +808,12 @@ def markdown_mutations(mutations: Any) -> str:
     return "\n" + mm.markdown_report(mutations).rstrip("\n") + "\n"
 
 
+#: said of a review whose LKMM runs searched load buffering optimally
+LB_OPTIMAL_NOTE = ("The LKMM runs search load buffering optimally (`--lb-search optimal`, the fast default): "
+                   "that search can miss load-buffering executions, so their counts are lower bounds; "
+                   "`--lb-search complete` misses none, at 2-15 times the time (docs/design.md).")
+
+
 def _markdown_2013(runs: Sequence[Run], scenarios: Sequence[Scenario], total_seconds: float,
                    models: Sequence[str]) -> str:
     out = [
@@ -822,6 +832,7 @@ def _markdown_2013(runs: Sequence[Run], scenarios: Sequence[Scenario], total_sec
         "",
         f"{len(runs)} runs, {sum(r.executions for r in runs)} executions, {total_seconds:.1f} s in all.",
         "",
+        *([LB_OPTIMAL_NOTE, ""] if any(r.result.lb_search == "optimal" for r in runs) else []),
         "## Summary",
         "",
     ]

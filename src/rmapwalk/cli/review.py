@@ -20,6 +20,7 @@ from rmapwalk.cli.common import (
     write_atomic,
 )
 from rmapwalk.cli.search import worker_count
+from rmapwalk.engine.explore import LB_SEARCHES
 from rmapwalk.engine.models import MODELS
 from rmapwalk.engine.result import INCOMPLETE
 from rmapwalk.loader import show_path
@@ -57,10 +58,13 @@ from rmapwalk.report import narrow, progress, review_html, review_text
               help="Add the mutation table (`rmapwalk mutate kvm` under these models and LKMM).")
 @click.option("--jobs", "-j", type=click.IntRange(min=0), is_flag=False, flag_value=0, default=None, metavar="N",
               help="Worker processes for the runs and --mutations (--jobs alone or 0: one per core).")
+@click.option("--lb-search", type=click.Choice(LB_SEARCHES), default="optimal", show_default=True,
+              help="How the LKMM runs search load buffering: 'optimal' can miss load-buffering executions "
+                   "(counts are then lower bounds); 'complete' misses none, at 2-15x the time (docs/design.md).")
 def review_cmd(markdown: bool, html_file: str | None, models_text: str | None, scenario_names: tuple[str, ...],
                max_executions: int | None, timeout: float | None, traces: str, layout: str, width: int | None,
                full_trace: bool, verbose: bool, verbose_compat: bool, full: bool, mutations: bool,
-               jobs: int | None) -> None:
+               jobs: int | None, lb_search: str) -> None:
     """Answer the 2013 review's questions (and, in a section "2025: lockless aging", those of the
     2025 series): run every scenario's proposal and broken alternatives.
 
@@ -93,7 +97,8 @@ def review_cmd(markdown: bool, html_file: str | None, models_text: str | None, s
             runs = review.run_review(chosen, asked, max_executions=max_executions, timeout=timeout,
                                      progress=show, starting=lambda sc, st, m: bar.start(
                                          f"{sc.name} [{review.describe_settings(st)}] @{m}"),
-                                     jobs=worker_count(jobs) if jobs is not None else 1, full=full)
+                                     jobs=worker_count(jobs) if jobs is not None else 1, full=full,
+                                     lb_search=lb_search)
         total = time.perf_counter() - t0
         if markdown:
             # the review first, the mutation table after it: the answers are written (and kept)

@@ -287,7 +287,8 @@ class ParallelSearch:
         self.checkpoint = checkpoint
         self.checkpoint_interval = checkpoint_interval
         self.stats = Stats()
-        self.result = Result(prog.name, self.model.name, HOLDS, stats=self.stats, max_outcomes=DEFAULT_MAX_OUTCOMES)
+        self.result = Result(prog.name, self.model.name, HOLDS, stats=self.stats, max_outcomes=DEFAULT_MAX_OUTCOMES,
+                             lb_search=config.lb_search if self.model.load_buffering else None)
         for c in prog.conditions:
             if c.kind == "exists":
                 self.result.exists[c.name] = False
