@@ -109,3 +109,19 @@ def test_litmus_searches_completely_by_default(tmp_path: Path) -> None:
     assert "Observation LB-inc Sometimes 2 10" in default
     optimal = cli("litmus", "--model", "lkmm", "--no-time", "--lb-search", "optimal", str(f)).stdout
     assert "Observation LB-inc Never 0 9" in optimal
+
+
+def test_pytest_plugin_searches_completely_by_default() -> None:
+    from rmapwalk.loader import load_program
+    from rmapwalk.pytest_plugin import CheckSettings, run_check
+
+    prog, _ = load_program(LB_INC)
+    assert run_check(prog, CheckSettings(model="lkmm")).result.stats.complete == 12
+    prog, _ = load_program(LB_INC)
+    assert run_check(prog, CheckSettings(model="lkmm", lb_search="optimal")).result.stats.complete == 9
+
+
+def test_check_kvm_searches_optimally_by_default_and_says_so(tmp_path: Path) -> None:
+    res = cli("check", "kvm", "--scenario", "sp-rcu", "--set", "sp_free=immediate", "--model", "lkmm", "--json",
+              "--replay-dir", str(tmp_path))
+    assert json.loads(res.stdout)["lb_search"] == "optimal"

@@ -76,6 +76,9 @@ class CheckSettings:
     max_events: int = 1000
     timeout: float | None = None
     allow_incomplete: bool = False
+    #: how ``lkmm``/``lkmm-alpha`` search load buffering (``Options.lb_search``): completely, so a
+    #: test never passes on an execution the search missed
+    lb_search: str = "complete"
 
 
 def _valid(s: CheckSettings) -> CheckSettings:
@@ -88,6 +91,8 @@ def _valid(s: CheckSettings) -> CheckSettings:
         raise ValueError("max_events must be at least 1")
     if s.timeout is not None and s.timeout <= 0:
         raise ValueError("timeout must be positive")
+    if s.lb_search not in ("optimal", "complete"):
+        raise ValueError(f"lb_search must be 'optimal' or 'complete', not {s.lb_search!r}")
     return replace(s, model=model)
 
 
@@ -97,19 +102,22 @@ def model_check(fn: F, /) -> F: ...
 
 @overload
 def model_check(*, model: str = "sc", max_executions: int | None = None, max_events: int = 1000,
-                timeout: float | None = None, allow_incomplete: bool = False) -> Callable[[F], F]: ...
+                timeout: float | None = None, allow_incomplete: bool = False,
+                lb_search: str = "complete") -> Callable[[F], F]: ...
 
 
 def model_check(fn: Any = None, /, *, model: str = "sc", max_executions: int | None = None, max_events: int = 1000,
-                timeout: float | None = None, allow_incomplete: bool = False) -> Any:
+                timeout: float | None = None, allow_incomplete: bool = False, lb_search: str = "complete") -> Any:
     """Turn a function returning a :class:`Program` into a test that model-checks it.
 
     ``model``: ``sc``, ``tso``, ``pso`` or ``weak``; ``max_executions``, ``max_events`` (per
     thread) and ``timeout`` (seconds) bound the exploration; with ``allow_incomplete`` a bounded
-    (incomplete) exploration without a violation passes with a warning instead of failing.
+    (incomplete) exploration without a violation passes with a warning instead of failing;
+    ``lb_search``: how ``lkmm``/``lkmm-alpha`` search load buffering (``"complete"``, or the
+    faster ``"optimal"``, which can miss executions).
     Usable bare (``@model_check``) or with arguments.
     """
-    settings = _valid(CheckSettings(model, max_executions, max_events, timeout, allow_incomplete))
+    settings = _valid(CheckSettings(model, max_executions, max_events, timeout, allow_incomplete, lb_search))
 
     def decorate(builder: F) -> F:
         @functools.wraps(builder)
@@ -151,7 +159,8 @@ def run_check(prog: Any, settings: CheckSettings, *, name: str = "", replay_dir:
 
     if not isinstance(prog, Program):
         raise TypeError(f"{name or 'the test'} must return a rmapwalk Program, not {type(prog).__name__}")
-    opts = Options(max_executions=settings.max_executions, max_events=settings.max_events, timeout=settings.timeout)
+    opts = Options(max_executions=settings.max_executions, max_events=settings.max_events, timeout=settings.timeout,
+                   lb_search=settings.lb_search)
     result = Explorer(prog, settings.model, opts).run()
     files: list[str] = []
     for n, v in enumerate(result.violations, 1):

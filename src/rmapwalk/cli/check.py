@@ -61,9 +61,11 @@ def check_kvm(scenario_name: str, preset: str | None, sets: tuple[str, ...], mem
         model = model_name(memory_model)
         sw = kvm_switches(sc, preset, parse_sets(sets))
         prog = sc.build(sw)
+        # (the KVM scenarios under LKMM take minutes already: the optimal search by default, which
+        # the output names)
         opts = Options(max_executions=max_executions, timeout=timeout, max_events=max_events,
                        stop_on_first=stop_on_first,
-                       keep_violations=sys.maxsize if all_violations else 1)
+                       keep_violations=sys.maxsize if all_violations else 1, lb_search="optimal")
         from rmapwalk.engine.workunit import ProgramSource
 
         workers_source = ProgramSource(module="rmapwalk.kvm.scenarios", function="scenario_program",
@@ -92,6 +94,7 @@ def check_kvm(scenario_name: str, preset: str | None, sets: tuple[str, ...], mem
                 "property_counts": dict(sorted(result.property_counts.items())),
                 "executions": result.stats.executions,
                 "blocked": result.stats.blocked,
+                "lb_search": result.lb_search,
                 "seconds": round(result.stats.seconds, 6),
                 "incomplete_reason": result.incomplete_reason,
                 "program": result.program,

@@ -37,11 +37,12 @@ def exploration_options(f: Any) -> Any:
                      show_default=True, metavar="DIR", help="Where to save replay files of violations."),
         click.option("--full-trace", is_flag=True,
                      help=f"Print traces in full (longer than {text.TRACE_ROWS} steps they are shortened)."),
-        click.option("--lb-search", type=click.Choice(LB_SEARCHES), default="optimal", show_default=True,
-                     expose_value=False, callback=_keep_scale_option,
-                     help="How models with load buffering (lkmm, lkmm-alpha) are searched: 'optimal' is fast and "
-                          "can miss load-buffering executions; 'complete' makes every revisit and counts each "
-                          "execution once, at 2-15x the time (docs/design.md)."),
+        click.option("--lb-search", type=click.Choice(LB_SEARCHES), default=None, expose_value=False,
+                     callback=_keep_scale_option,
+                     help="How models with load buffering (lkmm, lkmm-alpha) are searched: 'complete' makes every "
+                          "revisit and counts each execution once; 'optimal' is faster (2-15x on the KVM "
+                          "scenarios) and can miss load-buffering executions (docs/design.md).  Default: "
+                          "complete for run, optimal for check kvm."),
         click.option("--all-outcomes", is_flag=True, expose_value=False, callback=_keep_scale_option,
                      help=f"Table every distinct final outcome (default: the {DEFAULT_MAX_OUTCOMES} least, so "
                           "that memory does not grow with them; the executions of the others are counted)."),

@@ -46,6 +46,7 @@ def run(model_file: str, memory_model: str, program_name: str | None, as_json: b
             max_events=max_events,
             stop_on_first=stop_on_first,
             keep_violations=sys.maxsize if all_violations else 1,
+            lb_search="complete",  # (a model file is usually small: exact counts by default)
         )
         result = explore(search(prog, loaded, memory_model.lower(), opts, as_json))
         for n, v in enumerate(result.violations, 1):
