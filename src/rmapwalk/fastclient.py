@@ -181,8 +181,10 @@ def write(path: str, python: str | None = None, package: str | None = None, cc: 
     directory, else the Python client itself.  Byte-compiles ``launch.py`` too, so that no client
     compiles it (Python does not cache what it loads under ``$PYTHONDONTWRITEBYTECODE``).  Returns
     "native" or "python"; raises OSError if ``path`` cannot be written."""
-    python = python or sys.executable
-    package = package or os.path.dirname(os.path.abspath(__file__))
+    # absolute, as the clients compare them with launch.py's own (not resolved: a venv's python
+    # is a link that must stay one, and an editable install's path is the one site finds)
+    python = os.path.abspath(python or sys.executable)
+    package = os.path.abspath(package or os.path.dirname(os.path.abspath(__file__)))
     try:
         py_compile.compile(os.path.join(package, "launch.py"), doraise=True)
     except (OSError, py_compile.PyCompileError):
