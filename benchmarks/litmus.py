@@ -32,6 +32,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
@@ -111,6 +112,16 @@ def _command() -> list[str]:
     return [str(script)] if script.is_file() else [sys.executable, "-m", "rmapwalk.cli"]
 
 
+class Served(NamedTuple):
+    """One served pass of the folder: wall seconds, the clients' and the server's CPU seconds
+    (None: not measured), and herd7's (wall, CPU) seconds in the pass just before it."""
+
+    wall: float
+    client_cpu: float
+    server_cpu: float | None
+    herd: tuple[float, float] | None
+
+
 #: pip's console script for ``rmapwalk.launch:main`` (what the command is without the fast client)
 PIP_SCRIPT = """#!{python}
 import sys
@@ -176,16 +187,19 @@ def per_process(tests: list[Path], cfg: Path, one_cat: float, one_eng: float, he
         (cold, cold_cpu), (warm, warm_cpu) = totals[back, "cold"], totals[back, "warm"]
         print(f"  {label:12} cold {cold:6.2f} s ({cold / n:.3f} s/test, CPU {cold_cpu / n:.3f}), "
               f"warm {warm:6.2f} s ({warm / n:.3f} s/test, CPU {warm_cpu / n:.3f}); one process {one:.2f} s")
-    herd = herd_near if herd_near is not None else herd_s
-    print("served, one process per test (the server started first; client CPU: the processes' own)"
-          + (f"; herd7 {herd:.2f} s ({herd / n * 1000:.1f} ms/test) timed just before each served pass "
-             f"(average of the {len(served)} passes)" if herd_near is not None else "") + ":")
-    for (back, how), (wall, cpu, herd_pass) in served.items():
+    print("served, one process per test (the server started first), wall seconds and CPU milliseconds a test "
+          "(the clients' and the server's, which a loaded machine does not inflate), against herd7 timed just "
+          "before each pass" + (f" (mean {herd_near:.2f} s, {herd_near / n * 1000:.1f} ms/test)" if herd_near else "")
+          + ":")
+    for (back, how), p in served.items():
         label = "LKMM (cat)" if back == "cat" else "engine LKMM"
         warm = totals[back, "warm"][0]
-        vs = f"; {wall / herd_pass:.2f}x herd7's {herd_pass:.2f} s" if herd_pass else ""
-        print(f"  {label:12} {how:38} {wall:6.2f} s ({wall / n * 1000:5.1f} ms/test, client CPU "
-              f"{cpu / n * 1000:4.1f} ms){vs}; {warm / wall:4.1f}x faster than warm")
+        cpu = f"CPU {p.client_cpu / n * 1000:4.1f}" + (f" + {p.server_cpu / n * 1000:4.1f}" if p.server_cpu is not None
+                                                     else " + server start")
+        vs = (f"; {p.wall / p.herd[0]:.2f}x herd7's {p.herd[0]:.2f} s (CPU {p.herd[1] / n * 1000:4.1f})"
+              if p.herd else "")
+        print(f"  {label:12} {how:38} {p.wall:5.2f} s ({p.wall / n * 1000:5.1f} ms/test, {cpu}){vs}; "
+              f"{warm / p.wall:4.1f}x faster than warm")
     if herd_s is not None:
         print(f"  herd7        {herd_s:6.2f} s in the first pass ({herd_s / n:.3f} s/test); "
               f"rmapwalk warm cat/herd7 = {totals['cat', 'warm'][0] / herd_s:.2f}x")
@@ -194,33 +208,40 @@ def per_process(tests: list[Path], cfg: Path, one_cat: float, one_eng: float, he
           + ", ".join(f"{name} {dt:.3f}/{cpu:.3f}" for dt, cpu, name in warm_cat[:10]))
 
 
-def _herd(tests: list[Path], cfg: Path) -> float | None:
-    """herd7's wall seconds on the tests, one process each as the kernel's scripts run it; None
-    if it is not on the PATH."""
+def _herd(tests: list[Path], cfg: Path) -> tuple[float, float] | None:
+    """herd7's wall and CPU seconds on the tests, one process each as the kernel's scripts run
+    it; None if it is not on the PATH."""
     herd = shutil.which("herd7")
     if herd is None:
         return None
-    t = time.perf_counter()
+    c, t = _children_cpu(), time.perf_counter()
     for path in tests:
         subprocess.run([herd, "-conf", str(cfg), str(path)], capture_output=True, cwd=cfg.parent, check=False)
-    return time.perf_counter() - t
+    return time.perf_counter() - t, _children_cpu() - c
+
+
+def _cpu_of(pid: int) -> float:
+    """CPU seconds (user and system) a running process has used so far, from /proc."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _served(tests: list[Path], cfg: Path, clients: dict[str, list[str]], env: dict[str, str], tmp: str
-            ) -> tuple[dict[tuple[str, str], tuple[float, float, float | None]], float | None]:
+            ) -> tuple[dict[tuple[str, str], Served], float | None]:
     """The same processes with ``$RMAPWALK_SERVER`` naming a running ``rmapwalk serve`` (started
     first, its start-up not counted: it is paid once for any number of tests), for each client,
     herd7 timed just before each pass (this machine's load drifts); then ``RMAPWALK_SERVER=auto``
-    with the installed command, the server's start counted.  Every pass checks that each test
-    was served (``$RMAPWALK_DEBUG`` would say otherwise) and, for the native client, that its
-    request is launch's own (it would otherwise hand each test to the Python client).
-    Returns {(back end, how): (wall s, client CPU s, herd7 s)} and herd7's mean."""
+    with the last client, the server's start counted.  Every pass checks that each test was
+    served (``$RMAPWALK_DEBUG`` would say otherwise) and, for the native client, that its request
+    is launch's own (it would otherwise hand each test to the Python client).  Returns
+    {(back end, how): Served} and herd7's mean wall seconds."""
     sock = os.path.join(tmp, "serve.sock")
     proc = subprocess.Popen([sys.executable, "-m", "rmapwalk.cli", "serve", "--socket", sock], env=env,
                             stderr=subprocess.PIPE, text=True)
     assert proc.stderr is not None
     proc.stderr.readline()  # the server says where it listens once it does
-    out: dict[tuple[str, str], tuple[float, float, float | None]] = {}
+    out: dict[tuple[str, str], Served] = {}
     herds: list[float] = []
     try:
         senv = {**env, "RMAPWALK_SERVER": sock, "RMAPWALK_DEBUG": "1"}
@@ -229,13 +250,15 @@ def _served(tests: list[Path], cfg: Path, clients: dict[str, list[str]], env: di
         for back, args in (("cat", ["--conf", str(cfg)]), ("lkmm", ["--model", "lkmm"])):
             for how, cmd in clients.items():
                 subprocess.run([*cmd, "litmus", *args, str(tests[0])], capture_output=True, env=senv, check=False)
-                herd_s = _herd(tests, cfg)
-                if herd_s is not None:
-                    herds.append(herd_s)
+                herd = _herd(tests, cfg)
+                if herd is not None:
+                    herds.append(herd[0])
+                server_cpu = _cpu_of(proc.pid)
                 runs = _one_process_each(cmd, args, tests, senv)
+                server_cpu = _cpu_of(proc.pid) - server_cpu
                 for _, _, path, r in runs:
                     assert b"Observation" in r.stdout and b"running here" not in r.stderr, (how, path, r.stderr)
-                out[back, how] = (sum(r[0] for r in runs), sum(r[1] for r in runs), herd_s)
+                out[back, how] = Served(sum(r[0] for r in runs), sum(r[1] for r in runs), server_cpu, herd)
     finally:
         proc.terminate()
         proc.wait()
@@ -244,9 +267,10 @@ def _served(tests: list[Path], cfg: Path, clients: dict[str, list[str]], env: di
     os.mkdir(run_dir)
     aenv = {**env, "RMAPWALK_SERVER": "auto", "XDG_RUNTIME_DIR": run_dir, "RMAPWALK_SERVER_IDLE": "2"}
     how = list(clients)[-1]
-    herd_s = _herd(tests, cfg)
+    herd = _herd(tests, cfg)
     runs = _one_process_each(clients[how], ["--conf", str(cfg)], tests, aenv)
-    out["cat", f"{how}, RMAPWALK_SERVER=auto"] = (sum(r[0] for r in runs), sum(r[1] for r in runs), herd_s)
+    out["cat", f"{how}, RMAPWALK_SERVER=auto"] = Served(sum(r[0] for r in runs), sum(r[1] for r in runs), None,
+                                                          herd)
     sock = os.path.join(run_dir, f"rmapwalk-{os.getuid()}", "server.sock")
     deadline = time.monotonic() + 60
     while os.path.exists(sock) and time.monotonic() < deadline:  # (it exits once idle)
