@@ -145,10 +145,12 @@ def _clients(tmp: str) -> dict[str, list[str]]:
     pip.chmod(0o755)
     out = {"pip's console script": [str(pip)]}
     python = os.path.join(tmp, "py", "bin", "rmapwalk")
+    native = os.path.join(tmp, "c", "bin", "rmapwalk")
+    for command in (python, native):
+        os.makedirs(os.path.dirname(command))
     fastclient.write(python, python=sys.executable, package=package, cc=None)
     out["Python client (-S)"] = [python]
     cc = fastclient.compiler()
-    native = os.path.join(tmp, "c", "bin", "rmapwalk")
     if cc is not None and fastclient.write(native, python=sys.executable, package=package, cc=cc) == "native":
         out["native client"] = [native]
     return out

@@ -49,6 +49,7 @@ if __name__ == '__main__':
 
 def _write(directory: Path, kind: str, package: Path = PACKAGE) -> Path:
     command = directory / "bin" / "rmapwalk"
+    command.parent.mkdir(parents=True)
     got = fastclient.write(str(command), python=sys.executable, package=str(package),
                            cc=CC if kind == "native" else None)
     assert got == kind
@@ -245,6 +246,15 @@ def test_the_writer_reports_bad_use_in_one_line(tmp_path: Path) -> None:
         r = subprocess.run([sys.executable, "-m", "rmapwalk.fastclient", *args], capture_output=True, text=True,
                            check=False)
         assert r.returncode == 2 and r.stderr.count("\n") == 1 and "Traceback" not in r.stderr, (args, r.stderr)
+
+
+def test_a_compiler_that_fails_leaves_the_python_client(tmp_path: Path) -> None:
+    (tmp_path / "bin").mkdir()
+    command = tmp_path / "bin" / "rmapwalk"
+    assert fastclient.write(str(command), python=sys.executable, package=str(PACKAGE), cc="/bin/false") == "python"
+    assert command.read_text().startswith(f"#!{sys.executable} -S\n")
+    r = _run(command, ["--version"], tmp_path, None)
+    assert (r.returncode, r.stdout) == (0, b"rmapwalk, version 0.1.0\n")
 
 
 def test_long_interpreter_paths_get_a_sh_trampoline() -> None:

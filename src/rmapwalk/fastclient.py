@@ -32,6 +32,7 @@ effect is that ``multiprocessing``'s spawned workers start with ``-S`` too, and 
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import py_compile
@@ -146,10 +147,10 @@ def config_header(python: str, script_path: str, package: str) -> str:
 
 
 def _replace(path: str, write: Callable[[str], object]) -> None:
-    """Create ``path`` through a temporary file in its directory, renamed over it (a process
-    starting meanwhile runs the old file or the new one, whole); ``write(tmp)`` fills it."""
+    """Create ``path`` through a temporary file in its directory (which must exist), renamed over
+    it (a process starting meanwhile runs the old file or the new one, whole); ``write(tmp)``
+    fills it."""
     directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=".rmapwalk-")
     os.close(fd)
     try:
@@ -185,6 +186,9 @@ def write(path: str, python: str | None = None, package: str | None = None, cc: 
     # is a link that must stay one, and an editable install's path is the one site finds)
     python = os.path.abspath(python or sys.executable)
     package = os.path.abspath(package or os.path.dirname(os.path.abspath(__file__)))
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):  # (checked first: nothing is written then)
+        raise FileNotFoundError(errno.ENOENT, "no such directory", directory)
     try:
         py_compile.compile(os.path.join(package, "launch.py"), doraise=True)
     except (OSError, py_compile.PyCompileError):
@@ -204,6 +208,7 @@ def write(path: str, python: str | None = None, package: str | None = None, cc: 
             except (OSError, subprocess.CalledProcessError, ValueError):
                 built = None
             if built is not None and built.returncode == 0:
+                os.makedirs(libexec, exist_ok=True)
                 _replace(script_path, _write_text(text))
                 _replace(path, lambda t: shutil.copyfile(binary, t))
                 return "native"
@@ -227,7 +232,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         write(paths[0], cc=None if python_only else compiler())
     except OSError as e:
-        print(f"rmapwalk.fastclient: {e.filename or paths[0]}: {e.strerror}", file=sys.stderr)
+        where = e.filename if e.filename and not os.path.basename(e.filename).startswith(".rmapwalk-") else None
+        print(f"rmapwalk.fastclient: cannot write {paths[0]}: {where + ': ' if where else ''}{e.strerror}",
+              file=sys.stderr)
         return 2
     return 0
 
