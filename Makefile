@@ -6,8 +6,13 @@ BIN := $(VENV)/bin
 # test and lint tools of the `dev` extra (make test, lint)
 RUN_STAMP := $(VENV)/.installed-run
 STAMP := $(VENV)/.installed
+# pip writes $(BIN)/rmapwalk as its console script; this writes it over as the fast client
+# (docs/litmus.md, "Start-up and the cache"): native where the C compiler (CC, default cc) builds
+# client.c, else a `python -S` script. Run after every pip install, which writes pip's back.
+WRITE_CLIENT = CC='$(CC)' $(BIN)/python -m rmapwalk.fastclient $(BIN)/rmapwalk
+CLIENT_STAMP := $(VENV)/.client
 
-.PHONY: demo test lint bench docs clean sysdeps tour campaign
+.PHONY: demo test lint bench docs clean sysdeps tour campaign client
 
 # Debian packages some tests use (headless Chromium renders the --html page, Graphviz the --dot
 # graph). Installed when apt-get can run (root); otherwise those tests skip and say why.
@@ -19,21 +24,32 @@ $(BIN)/python:
 
 $(RUN_STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e .
+	$(WRITE_CLIENT)
 	@touch $(RUN_STAMP)
 
 $(STAMP): pyproject.toml $(RUN_STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(WRITE_CLIENT)
 	@touch $(STAMP)
 
+# the client again when its sources change (or `make client`, after a pip install by hand)
+$(CLIENT_STAMP): src/rmapwalk/fastclient.py src/rmapwalk/client.c $(RUN_STAMP)
+	$(WRITE_CLIENT)
+	@touch $(CLIENT_STAMP)
+
+client: $(RUN_STAMP)
+	$(WRITE_CLIENT)
+	@touch $(CLIENT_STAMP)
+
 # the main job: the review on the terminal, and as one page (review.html)
-demo: $(RUN_STAMP)
+demo: $(CLIENT_STAMP)
 	$(BIN)/rmapwalk review --jobs --html review.html
 
 # the engine-only tour of the tutorial's examples
-tour: $(RUN_STAMP)
+tour: $(CLIENT_STAMP)
 	$(BIN)/python -m rmapwalk.demo
 
-docs: $(RUN_STAMP)
+docs: $(CLIENT_STAMP)
 	$(BIN)/rmapwalk review --full --mutations --jobs --markdown > docs/review.md
 	$(BIN)/rmapwalk switches --markdown > docs/switches.md
 
@@ -50,7 +66,7 @@ sysdeps:
 			>/dev/null) || echo "could not install$$missing: the tests that need them will skip"; \
 	else echo "not root: not installing$$missing; the tests that need them will skip"; fi
 
-test: $(STAMP) lint sysdeps
+test: $(STAMP) $(CLIENT_STAMP) lint sysdeps
 	$(BIN)/pytest
 
 # exactness, not speed: the engine under LKMM against linux-kernel.cat on random programs
@@ -59,7 +75,7 @@ SEED ?= 4242
 campaign: $(STAMP)
 	$(BIN)/python benchmarks/lkmm_campaign.py --programs $(PROGRAMS) --seed $(SEED)
 
-bench: $(RUN_STAMP)
+bench: $(CLIENT_STAMP)
 	$(BIN)/python benchmarks/run.py
 	$(BIN)/python benchmarks/litmus.py
 	$(BIN)/python benchmarks/rcu_chains.py
