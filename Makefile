@@ -79,6 +79,7 @@ bench: $(CLIENT_STAMP)
 	$(BIN)/python benchmarks/run.py
 	$(BIN)/python benchmarks/litmus.py
 	$(BIN)/python benchmarks/rcu_chains.py
+	$(BIN)/python benchmarks/lb_search.py
 	$(BIN)/python benchmarks/memory.py
 	$(BIN)/python benchmarks/parallel.py
 	$(BIN)/python benchmarks/mutate.py
