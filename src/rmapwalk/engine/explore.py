@@ -645,6 +645,12 @@ class Explorer:
                 if (w is not None and w.kind == GW and w.rmw and not m >> i & 1 and m >> (i - 1) & 1
                         and evs[i - 1] is not r):
                     m |= 1 << i
+                # and an RMW write half goes with its read: an exchange's write does not depend
+                # on what it read, but its thread makes it again only after the read
+                elif w is not None and w.kind == GW and w.rmw and m >> i & 1 and not m >> (i - 1) & 1:
+                    if w is a:
+                        return None
+                    m &= ~(1 << i)
             view[t] = m
         return view, prefix
 
