@@ -70,19 +70,6 @@ def clients(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return out
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    sock = str(tmp_path_factory.mktemp("srv") / "s.sock")
-    proc = subprocess.Popen([sys.executable, "-m", "rmapwalk.cli", "serve", "--socket", sock],
-                            stderr=subprocess.PIPE, text=True)
-    assert proc.stderr is not None
-    line = proc.stderr.readline()  # written once the socket listens
-    assert f"export RMAPWALK_SERVER={sock}" in line, line
-    yield sock
-    proc.terminate()
-    proc.wait()
-
-
 def _env(server: str | None, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("RMAPWALK_SERVER", "RMAPWALK_DEBUG")}
     if server is not None:

@@ -11,7 +11,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -54,20 +54,6 @@ def test_requests_and_replies_round_trip() -> None:
     with pytest.raises(ValueError):
         decode_request(b"fp\0only")
     assert encode_reply(1, "é", "x").startswith(b"ok 1 2 1\n")
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    sock = str(tmp_path_factory.mktemp("srv") / "s.sock")
-    proc = subprocess.Popen([sys.executable, "-m", "rmapwalk.cli", "serve", "--socket", sock],
-                            stderr=subprocess.PIPE, text=True)
-    assert proc.stderr is not None
-    line = proc.stderr.readline()  # written once the socket listens
-    assert f"export RMAPWALK_SERVER={sock}" in line, line
-    yield sock
-    proc.terminate()
-    proc.wait()
-    assert not os.path.exists(sock)  # removed on SIGTERM
 
 
 def _run(args: list[str], cwd: Path, server: str | None) -> subprocess.CompletedProcess[bytes]:
