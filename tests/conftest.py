@@ -30,3 +30,14 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     proc.terminate()
     proc.wait()
     assert not os.path.exists(sock)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked ``slow`` (tens of seconds each) run only with ``RMAPWALK_SLOW=1``, as CI's
+    slow step runs them (``.ci/run``): the default suite stays within ten minutes."""
+    if os.environ.get("RMAPWALK_SLOW"):
+        return
+    skip = pytest.mark.skip(reason="slow: RMAPWALK_SLOW=1 (run by .ci/run)")
+    for item in items:
+        if item.get_closest_marker("slow") is not None:
+            item.add_marker(skip)

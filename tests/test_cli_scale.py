@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner, Result
 
 from rmapwalk.cli import main
@@ -112,7 +113,10 @@ def test_cluster(tmp_path: Path) -> None:
     assert _summary(par.stdout) == _summary(seq.stdout)
 
 
-def test_cluster_unreachable(tmp_path: Path) -> None:
+def test_cluster_unreachable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from rmapwalk.engine import parallel
+
+    monkeypatch.setattr(parallel, "CONNECT_TIMEOUT", "1s")  # (the message, not the wait, is tested)
     res = cli("run", SB, "--cluster", "tcp://127.0.0.1:9", "--replay-dir", str(tmp_path))
     assert res.exit_code == 2
     assert "cannot reach the Dask scheduler" in res.stderr

@@ -340,6 +340,7 @@ def test_differential_3x3(desc: Desc) -> None:
     check_against_brute_force(desc)
 
 
+@pytest.mark.slow  # (15-40 s: in CI's slow step, RMAPWALK_SLOW=1)
 @settings(max_examples=250, derandomize=True, **_COMMON)
 @given(program_desc(max_threads=4, max_events=4, asserts=False))
 def test_differential_4x4(desc: Desc) -> None:

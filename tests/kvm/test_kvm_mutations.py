@@ -513,6 +513,7 @@ def test_the_whole_table() -> None:
     assert got == EXPECTED
 
 
+@pytest.mark.slow  # (15-40 s: in CI's slow step, RMAPWALK_SLOW=1)
 def test_review_includes_the_mutation_table(monkeypatch: pytest.MonkeyPatch) -> None:
     # (only the two sites looked at below: every site of sp-free under SC and LKMM takes minutes;
     # the whole table is test_the_whole_table's, and make docs')

@@ -320,6 +320,7 @@ def test_a_verdict_that_differs_from_the_expected_table_is_marked_and_not_answer
     assert "1 verdict differs from the expected tables" in out.split("\n")[1]
 
 
+@pytest.mark.slow  # (15-40 s: in CI's slow step, RMAPWALK_SLOW=1)
 def test_runs_shared_among_worker_processes_give_the_same_review() -> None:
     """``--jobs``: the same runs in the same order, with the same verdicts, counts and kept
     shortest counterexamples as in one process."""

@@ -62,6 +62,10 @@ CLUSTER_SLICE_SECONDS = 2.0
 MAX_WORKER_DEATHS = 3
 
 
+#: how long a Dask client tries to reach a scheduler before the search fails (Dask retries a
+#: refused connection until then)
+CONNECT_TIMEOUT = "10s"
+
 class SearchError(Exception):
     """The distributed search cannot go on (workers keep dying, the cluster is gone, ...)."""
 
@@ -200,7 +204,7 @@ class _DaskPool:
             raise SearchError(f"--cluster needs dask.distributed: {e}") from None
         self.address = address
         try:
-            self.client = Client(address, timeout="10s", set_as_default=False)
+            self.client = Client(address, timeout=CONNECT_TIMEOUT, set_as_default=False)
         except (OSError, TimeoutError) as e:
             raise SearchError(f"cannot reach the Dask scheduler at {address}: {e}") from None
         self.fixed = jobs
