@@ -330,3 +330,17 @@ def test_runs_shared_among_worker_processes_give_the_same_review() -> None:
             for r in two] == [(r.scenario.name, r.settings, r.model, r.verdict, r.executions, r.properties, r.trace)
                               for r in one]
     assert all(r.scenario is review.SCENARIOS[r.scenario.name] for r in two)
+
+
+@pytest.mark.parametrize(("models", "search", "noted"), [(["lkmm"], "optimal", True), (["lkmm"], "complete", False),
+                                                       (["sc"], "optimal", False)])
+def test_reports_say_when_lkmm_counts_are_lower_bounds(models: list[str], search: str, noted: bool) -> None:
+    """Under the optimal load-buffering search the LKMM counts may miss executions: the terminal
+    report, the Markdown and the page say so (and only then)."""
+    scs = review.select(["age-vs-add"])
+    rs = review.run_review(scs, models, lb_search=search)
+    assert all(r.result.lb_search == (search if models == ["lkmm"] else None) for r in rs)
+    outs = (review_text.render(rs, scs, 1.0, models), review.markdown_report(rs, scs, 1.0, models),
+            review_html.render(rs, scs, 1.0, models))
+    for out in outs:
+        assert ("lower bounds" in " ".join(out.split())) == noted

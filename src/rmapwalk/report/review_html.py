@@ -169,6 +169,10 @@ def render(runs: Sequence[review.Run], scenarios: Sequence[Scenario], total_seco
         '<p class="meta">Each run explores every execution of the scenario under the memory model; "holds" '
         "means no execution violates a checked invariant, a bounded run shows as incomplete. Each setting "
         "is given over the scenario's own base switches.</p>",
+    ]
+    if any(r.result.lb_search == "optimal" for r in runs):
+        out.append(f'<p class="meta">{_inline(review.LB_OPTIMAL_NOTE)}</p>')
+    out += [
         '<nav id="toc"><h2>Questions</h2><ol>',
     ]
     for sc in scenarios:
