@@ -814,7 +814,7 @@ def markdown_mutations(mutations: Any) -> str:
 #: said of a review whose LKMM runs searched load buffering optimally
 LB_OPTIMAL_NOTE = ("The LKMM runs search load buffering optimally (`--lb-search optimal`, the fast default): "
                    "that search can miss load-buffering executions, so their counts are lower bounds; "
-                   "`--lb-search complete` misses none, at 2-15 times the time (docs/design.md).")
+                   "`--lb-search complete` misses none, at 1-8 times the time (docs/design.md).")
 
 
 def _markdown_2013(runs: Sequence[Run], scenarios: Sequence[Scenario], total_seconds: float,
