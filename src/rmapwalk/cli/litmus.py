@@ -93,8 +93,8 @@ def _witness(path: str, spec: ModelSpec, replay_dir: str) -> str | None:
                    "at the first, 'false' runs every execution; 'auto' is 'false' unless a cat model's test has "
                    "more than 20,000 candidate executions (engine models explore every execution).")
 @click.option("--lb-search", type=click.Choice(LB_SEARCHES), default="complete", show_default=True,
-              help="Engine models with load buffering (lkmm, lkmm-alpha): 'complete' makes every revisit "
-                   "and counts each execution once (herd7's counts); 'optimal' is faster and can miss "
+              help="Engine models with load buffering (lkmm, lkmm-alpha): 'complete' finds every execution, "
+                   "each counted once (herd7's counts); 'optimal' is faster on large programs and can miss "
                    "load-buffering executions (docs/design.md).")
 @click.argument("paths", nargs=-1, required=True)
 def litmus(memory_model: str | None, conf: str | None, cat_file: str | None, as_json: bool, jobs: int,
