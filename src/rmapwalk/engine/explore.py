@@ -86,7 +86,7 @@ class Options:
 #: revisits keep TruSt's rule but leave what they keep open to load-buffering revisits, and a read
 #: leaves the (po | rf)-prefix that made it unrevisitable once a load-buffering revisit takes it
 #: out; each graph and each execution is explored once by hash.  No execution is missed (no
-#: campaign has shown one), at about the same time on litmus tests and 2-8x on KVM rows.
+#: campaign has shown one), at about the same time on litmus tests and 1-8x on KVM rows.
 #: Models without load buffering search the same way under both.
 LB_SEARCHES = ("optimal", "complete")
 
@@ -114,7 +114,7 @@ class Explorer:
         self.lb = self.model.load_buffering
         if self.opt.lb_search not in LB_SEARCHES:
             raise ValueError(f"lb_search must be one of {', '.join(LB_SEARCHES)}, not {self.opt.lb_search!r}")
-        #: every revisit is made under load buffering, see :data:`LB_SEARCHES`
+        #: the complete load-buffering search, see :data:`LB_SEARCHES`
         self.lb_complete = self.lb and self.opt.lb_search == "complete"
         self.await_aware = self.opt.await_aware
         self.hb_ahead = getattr(self.model, "hb_ahead", None) if self.model.prune_choices else None
@@ -245,6 +245,8 @@ class Explorer:
         else:
             r, a = e1, e2
             g.restrict(self._revisit_stamp(g, r, a) if self.lb else a.stamp)
+            # (a load-buffering revisit: r is in a's (po | rf)-prefix)
+            lb_rev = self.lb and r.idx <= g.porf_view(a)[r.tid]
             if self.lb:
                 view, prefix = self._lb_view(g, r, a)  # type: ignore[misc]
                 # The complete search leaves the reads an ordinary revisit keeps in its write's
@@ -252,7 +254,7 @@ class Explorer:
                 # deleted later, and its marks with it, by another path to the same graph, whose
                 # load-buffering revisits TruSt's rule then leaves to the marked one (cat 12
                 # executions, 9 with the marks; see KNOWN of the differential test)
-                lb_marks = not self.lb_complete or r.idx <= g.porf_view(a)[r.tid]
+                lb_marks = not self.lb_complete or lb_rev
                 deps = g.dep_masks(a)
                 g2, copies = g.copy_masks(view)
                 r2, a2 = copies[id(r)], copies[id(a)]
@@ -288,11 +290,11 @@ class Explorer:
             g2.set_rf(r2, a2)
             a2.revisitor = True
             r_stamp = r2.stamp
-            if self.lb and not r.idx <= g.porf_view(a)[r.tid]:
+            if self.lb and not lb_rev:
                 r2.stamp = g2.next_stamp
                 g2.next_stamp += 1
                 r2.revisited = True
-            if self.lb and r.idx <= g.porf_view(a)[r.tid]:
+            if lb_rev:
                 # A load-buffering revisit keeps events after r: a happens-before cycle through
                 # them shows now, not after the threads have run on (check the whole graph).
                 r2.lb = True
