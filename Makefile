@@ -25,12 +25,12 @@ $(BIN)/python:
 $(RUN_STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e .
 	$(WRITE_CLIENT)
-	@touch $(RUN_STAMP)
+	@touch $(RUN_STAMP) $(CLIENT_STAMP)
 
 $(STAMP): pyproject.toml $(RUN_STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	$(WRITE_CLIENT)
-	@touch $(STAMP)
+	@touch $(STAMP) $(CLIENT_STAMP)
 
 # the client again when its sources change (or `make client`, after a pip install by hand)
 $(CLIENT_STAMP): src/rmapwalk/fastclient.py src/rmapwalk/client.c $(RUN_STAMP)

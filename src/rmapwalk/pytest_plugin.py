@@ -91,8 +91,10 @@ def _valid(s: CheckSettings) -> CheckSettings:
         raise ValueError("max_events must be at least 1")
     if s.timeout is not None and s.timeout <= 0:
         raise ValueError("timeout must be positive")
-    if s.lb_search not in ("optimal", "complete"):
-        raise ValueError(f"lb_search must be 'optimal' or 'complete', not {s.lb_search!r}")
+    from rmapwalk.engine.explore import LB_SEARCHES
+
+    if s.lb_search not in LB_SEARCHES:
+        raise ValueError(f"lb_search must be one of {', '.join(LB_SEARCHES)}, not {s.lb_search!r}")
     return replace(s, model=model)
 
 

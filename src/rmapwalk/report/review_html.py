@@ -170,8 +170,9 @@ def render(runs: Sequence[review.Run], scenarios: Sequence[Scenario], total_seco
         "means no execution violates a checked invariant, a bounded run shows as incomplete. Each setting "
         "is given over the scenario's own base switches.</p>",
     ]
-    if any(r.result.lb_search == "optimal" for r in runs):
-        out.append(f'<p class="meta">{_inline(review.LB_OPTIMAL_NOTE)}</p>')
+    note = review.lb_note(runs)
+    if note:
+        out.append(f'<p class="meta">{_inline(note)}</p>')
     out += [
         '<nav id="toc"><h2>Questions</h2><ol>',
     ]

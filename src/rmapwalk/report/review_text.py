@@ -252,10 +252,9 @@ def render(runs: Sequence[review.Run], scenarios: Sequence[Scenario], total_seco
              f"{wrong} verdict{'s differ' if wrong != 1 else ' differs'} from the expected tables")
     state += "; every run exhaustive" if not incomplete else f"; {incomplete} run{'s' * (incomplete != 1)} incomplete"
     intro += wrap(f"{len(runs)} runs, {execs:,} executions, {total_seconds:.1f} s: {state}.", width)
-    if any(r.result.lb_search == "optimal" for r in runs):
-        intro += wrap("Load buffering was searched optimally (fast): the LKMM counts are lower bounds, "
-                      "as that search can miss load-buffering executions (--lb-search complete misses none).",
-                      width)
+    note = review.lb_note(runs)
+    if note:
+        intro += wrap(note.replace("`", ""), width)
     if traces == "key":
         intro += wrap("Each broken setting's shortest counterexample shows the steps where threads interact, "
                       "nearest the violation first; step numbers are those of the whole trace, "
