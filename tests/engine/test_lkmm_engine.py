@@ -369,3 +369,45 @@ def test_a_load_buffering_cycle_through_an_rmw_replays() -> None:
     g = rebuild(build(), v.replay)
     reads = {(e.tid, e.idx): e.rf.ref for evs in g.threads for e in evs if e.kind == 0}  # type: ignore[union-attr]
     assert reads == {(0, 0): (1, 3), (1, 0): (0, 3)}
+
+
+@pytest.mark.parametrize("lb_search", ["optimal", "complete"])
+def test_prefix_verdicts_are_remembered(lb_search: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The explorer asks LKMM about the same graph many times (three lockers: each spin of a
+    lock makes again graphs asked before); a verdict is kept by the graph's name and thread
+    paths, so fewer relations are built, and the executions are the ones found without."""
+    from rmapwalk.engine import lkmm
+    from rmapwalk.engine.explore import Explorer, Options
+
+    def lockers() -> Program:
+        p = Program("three lockers")
+        x, y, lk = p.var("x"), p.var("y"), p.var("l", observe=False)
+
+        def body(i: int) -> None:
+            spin_lock(lk)
+            WRITE_ONCE(x, READ_ONCE(x) + 1)
+            spin_unlock(lk)
+            WRITE_ONCE(y, i)
+
+        for i in range(3):
+            p.thread(body, i, name=f"P{i}")
+        return p
+
+    built = [0]
+
+    class Counted(lkmm.Relations):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            built[0] += 1
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(lkmm, "Relations", Counted)
+    runs = {}
+    for kept in (0, 1 << 18):
+        monkeypatch.setattr(lkmm, "_VERDICTS_KEPT", kept)
+        built[0] = 0
+        res = Explorer(lockers(), "lkmm", Options(lb_search=lb_search)).run()
+        runs[kept] = (res.stats.complete, res.outcomes, built[0])
+    (n0, out0, built0), (n1, out1, built1) = runs[0], runs[1 << 18]
+    assert (n1, out1) == (n0, out0)
+    assert n1 == 36  # 3! orders of the critical sections, times 3! orders of the y writes
+    assert built1 < 0.7 * built0
