@@ -148,7 +148,7 @@ class Run:
 
 
 def run_one(sc: Scenario, settings: Mapping[str, Any], model: str, *, max_executions: int | None = None,
-            timeout: float | None = None, lb_search: str = "optimal") -> Run:
+            timeout: float | None = None, lb_search: str = "complete") -> Run:
     sw = sc.switches(**dict(settings))
     prog = sc.build(sw)
     t0 = time.perf_counter()
@@ -222,7 +222,7 @@ def columns(sc: Scenario, runs: Sequence[Run], models: Sequence[str]) -> list[st
 def run_review(scenarios: Sequence[Scenario], models: Sequence[str] | None, *, max_executions: int | None = None,
                timeout: float | None = None, progress: Callable[[Run], None] | None = None,
                starting: Callable[[Scenario, Mapping[str, Any], str], None] | None = None,
-               jobs: int = 1, full: bool = False, lb_search: str = "optimal") -> list[Run]:
+               jobs: int = 1, full: bool = False, lb_search: str = "complete") -> list[Run]:
     """Every run of :func:`plan`, in the plan's order; ``starting`` is called before each run,
     ``progress`` after it.  With ``jobs > 1`` the runs are shared out among that many worker
     processes (each run is one exhaustive exploration, independent of the others, so the
@@ -244,7 +244,7 @@ def run_review(scenarios: Sequence[Scenario], models: Sequence[str] | None, *, m
 
 
 def _run_in_worker(name: str, settings: dict[str, Any], model: str, max_executions: int | None,
-                   timeout: float | None, lb_search: str = "optimal") -> Run:
+                   timeout: float | None, lb_search: str = "complete") -> Run:
     """:func:`run_one` in a worker process; the scenario travels back by name (its build function
     is a closure, which does not pickle)."""
     r = run_one(SCENARIOS[name], settings, model, max_executions=max_executions, timeout=timeout,
@@ -256,7 +256,7 @@ def _run_in_worker(name: str, settings: dict[str, Any], model: str, max_executio
 def _run_parallel(planned: Sequence[tuple[Scenario, dict[str, Any], str]], jobs: int, max_executions: int | None,
                   timeout: float | None, progress: Callable[[Run], None] | None,
                   starting: Callable[[Scenario, Mapping[str, Any], str], None] | None,
-                  lb_search: str = "optimal") -> list[Run]:
+                  lb_search: str = "complete") -> list[Run]:
     from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 
     out: list[Run | None] = [None] * len(planned)
@@ -813,9 +813,9 @@ def markdown_mutations(mutations: Any) -> str:
 
 #: said of a review whose LKMM runs searched load buffering optimally (Markdown: the text and
 #: HTML reports render its code spans their own ways)
-LB_OPTIMAL_NOTE = ("The LKMM runs search load buffering optimally (`--lb-search optimal`, the fast default): "
-                   "that search can miss load-buffering executions, so their counts are lower bounds; "
-                   "`--lb-search complete` misses none, at 1-8 times the time (docs/design.md).")
+LB_OPTIMAL_NOTE = ("The LKMM runs searched load buffering optimally (`--lb-search optimal`): that search can "
+                   "miss load-buffering executions, so their counts are lower bounds; the default, "
+                   "`--lb-search complete`, misses none (docs/design.md).")
 
 
 def lb_note(runs: Sequence[Run]) -> str | None:
