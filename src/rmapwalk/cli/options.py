@@ -40,8 +40,8 @@ def exploration_options(f: Any) -> Any:
         click.option("--lb-search", type=click.Choice(LB_SEARCHES), default=None, expose_value=False,
                      callback=_keep_scale_option,
                      help="How models with load buffering (lkmm, lkmm-alpha) are searched: 'complete' (the "
-                          "default) finds every execution, each counted once; 'optimal' is faster (1-3x on "
-                          "the KVM scenarios) and can miss load-buffering executions (docs/design.md)."),
+                          "default) finds every execution, each counted once; 'optimal' is faster (up to 3-5x "
+                          "on a KVM row) and can miss load-buffering executions (docs/design.md)."),
         click.option("--all-outcomes", is_flag=True, expose_value=False, callback=_keep_scale_option,
                      help=f"Table every distinct final outcome (default: the {DEFAULT_MAX_OUTCOMES} least, so "
                           "that memory does not grow with them; the executions of the others are counted)."),

@@ -60,8 +60,8 @@ from rmapwalk.report import narrow, progress, review_html, review_text
               help="Worker processes for the runs and --mutations (--jobs alone or 0: one per core).")
 @click.option("--lb-search", type=click.Choice(LB_SEARCHES), default="complete", show_default=True,
               help="How the LKMM runs search load buffering: 'complete' finds every execution, each counted "
-                   "once; 'optimal' is faster (1-3x on the default review's rows) but can miss load-buffering "
-                   "executions (counts are then lower bounds; docs/design.md).")
+                   "once; 'optimal' is faster (1.2x on the default review's rows in all, up to 3.4x on one) but "
+                   "can miss load-buffering executions (counts are then lower bounds; docs/design.md).")
 def review_cmd(markdown: bool, html_file: str | None, models_text: str | None, scenario_names: tuple[str, ...],
                max_executions: int | None, timeout: float | None, traces: str, layout: str, width: int | None,
                full_trace: bool, verbose: bool, verbose_compat: bool, full: bool, mutations: bool,
