@@ -76,8 +76,7 @@ def setting_name(settings: dict[str, Any]) -> str:
     return " ".join(f"{k}={v}" for k, v in settings.items()) or "base"
 
 
-def run_config(cfg: tuple[str, dict[str, Any], str], budget: float | None = None,
-               lb_search: str = "complete") -> dict[str, Any]:
+def run_config(cfg: tuple[str, dict[str, Any], str], budget: float | None, lb_search: str) -> dict[str, Any]:
     """Explore one configuration (keeping one violation: the benchmark measures the exploration,
     not the trace rendering), exhaustively or for at most ``budget`` seconds, LKMM with the
     ``lb_search`` load-buffering search; a model that fails gives a row with ``error`` set."""
@@ -114,14 +113,15 @@ def run_config(cfg: tuple[str, dict[str, Any], str], budget: float | None = None
 
 
 def _run_in_fresh_process(cfg: tuple[str, dict[str, Any], str], budget: float | None = None,
-                          lb_search: str = "complete") -> dict[str, Any]:
+                          lb_search: str = "optimal") -> dict[str, Any]:
+    """:func:`run_config` in a fresh process (``lb_search`` matters to the LKMM rows only)."""
     ctx = mp.get_context("spawn")
     with ctx.Pool(1) as pool:
         return pool.apply(run_config, (cfg, budget, lb_search))
 
 
 def lkmm_table(names: list[str] | None, budget: float, pso_seconds: dict[tuple[str, str], float],
-               lb_search: str = "complete") -> int:
+               lb_search: str) -> int:
     """Print the LKMM table (see the module docstring); ``pso_seconds`` holds the PSO times
     measured in this run (the missing ones are measured here).  Returns how many rows missed
     the goal (over it, incomplete at the budget, or failed)."""
@@ -159,13 +159,15 @@ def lkmm_table(names: list[str] | None, budget: float, pso_seconds: dict[tuple[s
 
 
 def main(argv: list[str] | None = None) -> int:
+    from rmapwalk.engine.explore import DEFAULT_LB_SEARCH, LB_SEARCHES
+
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--models", default=",".join(MODELS), help="comma-separated memory models (default sc,pso)")
     ap.add_argument("--lkmm-budget", type=float, default=LIMITS["lkmm"],
                     help="seconds an LKMM row may take before it stops as INCOMPLETE (default: the goal, 60)")
     ap.add_argument("--no-lkmm", action="store_true", help="skip the LKMM table")
-    ap.add_argument("--lb-search", choices=("complete", "optimal"), default="complete",
-                    help="how the LKMM rows search load buffering (default: complete, the review's default)")
+    ap.add_argument("--lb-search", choices=LB_SEARCHES, default=DEFAULT_LB_SEARCH,
+                    help=f"how the LKMM rows search load buffering (default: {DEFAULT_LB_SEARCH}, the review's)")
     ap.add_argument("--lkmm-only", action="store_true", help="only the LKMM table (with its PSO runs)")
     ap.add_argument("names", nargs="*", help="only these scenarios")
     args = ap.parse_args(argv)

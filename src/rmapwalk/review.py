@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from rmapwalk.engine.explore import Explorer, Options
+from rmapwalk.engine.explore import DEFAULT_LB_SEARCH, Explorer, Options
 from rmapwalk.engine.graph import Graph
 from rmapwalk.engine.program import Program
 from rmapwalk.engine.replay import ReplayError, rebuild
@@ -148,7 +148,7 @@ class Run:
 
 
 def run_one(sc: Scenario, settings: Mapping[str, Any], model: str, *, max_executions: int | None = None,
-            timeout: float | None = None, lb_search: str = "complete") -> Run:
+            timeout: float | None = None, lb_search: str = DEFAULT_LB_SEARCH) -> Run:
     sw = sc.switches(**dict(settings))
     prog = sc.build(sw)
     t0 = time.perf_counter()
@@ -222,7 +222,7 @@ def columns(sc: Scenario, runs: Sequence[Run], models: Sequence[str]) -> list[st
 def run_review(scenarios: Sequence[Scenario], models: Sequence[str] | None, *, max_executions: int | None = None,
                timeout: float | None = None, progress: Callable[[Run], None] | None = None,
                starting: Callable[[Scenario, Mapping[str, Any], str], None] | None = None,
-               jobs: int = 1, full: bool = False, lb_search: str = "complete") -> list[Run]:
+               jobs: int = 1, full: bool = False, lb_search: str = DEFAULT_LB_SEARCH) -> list[Run]:
     """Every run of :func:`plan`, in the plan's order; ``starting`` is called before each run,
     ``progress`` after it.  With ``jobs > 1`` the runs are shared out among that many worker
     processes (each run is one exhaustive exploration, independent of the others, so the
@@ -244,7 +244,7 @@ def run_review(scenarios: Sequence[Scenario], models: Sequence[str] | None, *, m
 
 
 def _run_in_worker(name: str, settings: dict[str, Any], model: str, max_executions: int | None,
-                   timeout: float | None, lb_search: str = "complete") -> Run:
+                   timeout: float | None, lb_search: str = DEFAULT_LB_SEARCH) -> Run:
     """:func:`run_one` in a worker process; the scenario travels back by name (its build function
     is a closure, which does not pickle)."""
     r = run_one(SCENARIOS[name], settings, model, max_executions=max_executions, timeout=timeout,
@@ -256,7 +256,7 @@ def _run_in_worker(name: str, settings: dict[str, Any], model: str, max_executio
 def _run_parallel(planned: Sequence[tuple[Scenario, dict[str, Any], str]], jobs: int, max_executions: int | None,
                   timeout: float | None, progress: Callable[[Run], None] | None,
                   starting: Callable[[Scenario, Mapping[str, Any], str], None] | None,
-                  lb_search: str = "complete") -> list[Run]:
+                  lb_search: str = DEFAULT_LB_SEARCH) -> list[Run]:
     from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 
     out: list[Run | None] = [None] * len(planned)

@@ -468,7 +468,11 @@ def test_optimal_search_finds_a_subset(text: str) -> None:
 
 
 def test_lb_search_names_agree() -> None:
-    """The litmus runner names the engine's searches without importing it (start-up)."""
+    """The litmus runner and the pytest plugin name the engine's searches, and its front ends'
+    default, without importing it (start-up)."""
+    from rmapwalk.engine.explore import DEFAULT_LB_SEARCH
     from rmapwalk.engine.explore import LB_SEARCHES as ENGINE_LB_SEARCHES
+    from rmapwalk.pytest_plugin import CheckSettings
 
     assert LB_SEARCHES == ENGINE_LB_SEARCHES
+    assert ModelSpec().lb_search == CheckSettings().lb_search == DEFAULT_LB_SEARCH

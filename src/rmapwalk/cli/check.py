@@ -22,7 +22,7 @@ from rmapwalk.cli.common import (
 from rmapwalk.cli.kvm import find_scenario, kvm_switches, parse_sets, scenario_source
 from rmapwalk.cli.options import exploration_options, output_options, scale_options
 from rmapwalk.cli.search import explore, search
-from rmapwalk.engine.explore import Options
+from rmapwalk.engine.explore import DEFAULT_LB_SEARCH, Options
 from rmapwalk.engine.models import MODELS
 from rmapwalk.kvm.presets import PRESETS
 from rmapwalk.kvm.switches import SWITCHES
@@ -61,11 +61,9 @@ def check_kvm(scenario_name: str, preset: str | None, sets: tuple[str, ...], mem
         model = model_name(memory_model)
         sw = kvm_switches(sc, preset, parse_sets(sets))
         prog = sc.build(sw)
-        # (the complete load-buffering search by default, as everywhere: exact counts, no missed
-        # execution; the output names the search)
         opts = Options(max_executions=max_executions, timeout=timeout, max_events=max_events,
                        stop_on_first=stop_on_first,
-                       keep_violations=sys.maxsize if all_violations else 1, lb_search="complete")
+                       keep_violations=sys.maxsize if all_violations else 1, lb_search=DEFAULT_LB_SEARCH)
         from rmapwalk.engine.workunit import ProgramSource
 
         workers_source = ProgramSource(module="rmapwalk.kvm.scenarios", function="scenario_program",

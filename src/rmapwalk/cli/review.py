@@ -20,7 +20,7 @@ from rmapwalk.cli.common import (
     write_atomic,
 )
 from rmapwalk.cli.search import worker_count
-from rmapwalk.engine.explore import LB_SEARCHES
+from rmapwalk.engine.explore import DEFAULT_LB_SEARCH, LB_SEARCHES
 from rmapwalk.engine.models import MODELS
 from rmapwalk.engine.result import INCOMPLETE
 from rmapwalk.loader import show_path
@@ -58,7 +58,7 @@ from rmapwalk.report import narrow, progress, review_html, review_text
               help="Add the mutation table (`rmapwalk mutate kvm` under these models and LKMM).")
 @click.option("--jobs", "-j", type=click.IntRange(min=0), is_flag=False, flag_value=0, default=None, metavar="N",
               help="Worker processes for the runs and --mutations (--jobs alone or 0: one per core).")
-@click.option("--lb-search", type=click.Choice(LB_SEARCHES), default="complete", show_default=True,
+@click.option("--lb-search", type=click.Choice(LB_SEARCHES), default=DEFAULT_LB_SEARCH, show_default=True,
               help="How the LKMM runs search load buffering: 'complete' finds every execution, each counted "
                    "once; 'optimal' is faster (1.2x on the default review's rows in all, up to 3.4x on one) but "
                    "can miss load-buffering executions (counts are then lower bounds; docs/design.md).")

@@ -10,7 +10,7 @@ import click
 from rmapwalk.cli.common import EXIT_ERROR, EXIT_FOR_VERDICT, guard, replay_record, safe_name, save_violation
 from rmapwalk.cli.options import exploration_options, output_options, scale_options
 from rmapwalk.cli.search import explore, search
-from rmapwalk.engine.explore import Options
+from rmapwalk.engine.explore import DEFAULT_LB_SEARCH, Options
 from rmapwalk.engine.models import MODELS
 from rmapwalk.loader import load_model, show_path
 from rmapwalk.report import jsonout, text
@@ -46,7 +46,7 @@ def run(model_file: str, memory_model: str, program_name: str | None, as_json: b
             max_events=max_events,
             stop_on_first=stop_on_first,
             keep_violations=sys.maxsize if all_violations else 1,
-            lb_search="complete",  # (a model file is usually small: exact counts by default)
+            lb_search=DEFAULT_LB_SEARCH,
         )
         result = explore(search(prog, loaded, memory_model.lower(), opts, as_json))
         for n, v in enumerate(result.violations, 1):

@@ -86,9 +86,14 @@ class Options:
 #: revisits keep TruSt's rule but leave what they keep open to load-buffering revisits, and a read
 #: leaves the (po | rf)-prefix that made it unrevisitable once a load-buffering revisit takes it
 #: out; each graph and each execution is explored once by hash.  No execution is missed (no
-#: campaign has shown one), at about the same time on litmus tests and 1-8x on KVM rows.
+#: campaign has shown one), at about the same time on litmus tests, 1.2x on the default review's
+#: LKMM rows in all and up to 3-5x on a heavy KVM row (docs/design.md).
 #: Models without load buffering search the same way under both.
 LB_SEARCHES = ("optimal", "complete")
+#: how every command and the pytest plugin search load buffering unless told (exact counts,
+#: no missed execution).  ``Options`` keep ``optimal``: the tests' counts and the mutation
+#: table's event budgets were measured so.
+DEFAULT_LB_SEARCH = "complete"
 
 
 class _Stop(Exception):

@@ -532,6 +532,17 @@ def _thread_key(t: list[Ev]) -> tuple[object, ...]:
     return tuple([(e.node, e.kind, e.wr is None, e.idx) for e in t if e is not None and e.kind <= GF])
 
 
+def _graph_name(g: Graph) -> tuple[object, ...]:
+    """What :class:`Relations` of ``g`` are a function of: its name (reads-from, coherence,
+    shape) and, for each event, what :func:`_thread_key` names of it but its index (the place in
+    the tuple gives that): its node (by serial number, as a node may be let go and its ``id``
+    reused), kind, and whether an RMW read has its write.  (The nodes too because a
+    load-buffering graph keeps its reads-from and coherence while the thread paths, and so the
+    dependencies, of kept events change.)"""
+    return (g.key(), tuple(None if e is None else (-1 if e.node is None else e.node.serial, e.kind, e.wr is None)
+                           for evs in g.threads for e in evs))
+
+
 class _Layout:
     """The relations that the threads' own events give (:class:`_Thread`), shifted into place
     after ``first`` initial writes: everything of :class:`Relations` but what reads-from and
@@ -1456,17 +1467,17 @@ class LKMM(MemoryModel):
         #: name and thread paths (see _VERDICT_*): bounded, emptied when full
         self._verdicts: dict[int, int] = {}
 
-    def relations(self, g: Graph) -> Relations:
-        """The relations of ``g`` (the last graph's are kept: the explorer asks for the
-        axioms, then the races, of one finished execution)."""
-        # (the nodes too: a load-buffering graph keeps its reads-from and coherence while the
-        # thread paths, and so the dependencies, of kept events change)
-        key = (g.key(), g.next_stamp, tuple(id(e.node) for evs in g.threads for e in evs if e is not None))
+    def relations(self, g: Graph, name: tuple[object, ...] | None = None) -> Relations:
+        """The relations of ``g``, whose :func:`_graph_name` is ``name`` if given (the last
+        graph's are kept: the explorer asks for the axioms, then the races, of one finished
+        execution)."""
+        if name is None:
+            name = _graph_name(g)
         last = self._last
-        if last is not None and last[0] is g and last[1] == key:
+        if last is not None and last[0] is g and last[1] == name:
             return last[2]
         rel = Relations(g, self.alpha, self._threads)
-        self._last = (g, key, rel)
+        self._last = (g, name, rel)
         return rel
 
     def consistent(self, g: Graph) -> bool:
@@ -1515,12 +1526,10 @@ class LKMM(MemoryModel):
         # The explorer asks the same graph again and again: each state a load-buffering revisit
         # makes is explored once, but states that differ only in the search's own flags make
         # the same graphs (large-spte zap/allow, complete search: 9,121 questions about 2,370
-        # graphs).  The relations are a function of the graph's name and of what _thread_key
-        # names of each event (its program path's node, kind, and whether an RMW read has its
-        # write), so a verdict is kept by those (hashed: one word a graph).
-        key = hash((g.key(), tuple(None if e is None else (e.node.serial if e.node is not None else -1, e.kind,
-                                                          e.wr is None)
-                                   for evs in g.threads for e in evs)))
+        # graphs).  The relations are a function of _graph_name, so a verdict is kept by it
+        # (hashed: one word a graph).
+        name = _graph_name(g)
+        key = hash(name)
         verdicts = self._verdicts
         known = verdicts.get(key, _VERDICT_NEW)
         if known == _VERDICT_FAILS:
@@ -1529,7 +1538,7 @@ class LKMM(MemoryModel):
             return True
         rel: Relations | None = None
         if known == _VERDICT_NEW:
-            rel = self.relations(g)
+            rel = self.relations(g, name)
             if not rel.prefix_consistent_but_plain():
                 self._remember(key, _VERDICT_FAILS)
                 return False
@@ -1544,7 +1553,7 @@ class LKMM(MemoryModel):
         if self._plain_hits * 32 >= self._plain_asks or self._plain_calls % 16 == 0:
             self._plain_asks += 1
             if rel is None:
-                rel = self.relations(g)
+                rel = self.relations(g, name)
             if not rel.plain_ok:
                 self._plain_hits += 1
                 self._remember(key, _VERDICT_FAILS)

@@ -65,7 +65,7 @@ from typing import Any
 from rmapwalk.engine import ONCE, Program, Result, Violation
 from rmapwalk.engine.deps import ctrl_region, register_library_dir, with_deps
 from rmapwalk.engine.events import ACQUIRE, CONSUME, F_SYNC_RCU, F_SYNC_SRCU, MB, NO_WRITE, PLAIN, RELAXED, RELEASE
-from rmapwalk.engine.explore import Explorer, Options
+from rmapwalk.engine.explore import DEFAULT_LB_SEARCH, Explorer, Options
 from rmapwalk.engine.models import get_model
 from rmapwalk.engine.ops import (
     assume,
@@ -951,7 +951,7 @@ def run_engine(test: LitmusTest, model: str, *, table: MacroTable | None = None,
     try:
         # herd's states are every outcome: the table is not bounded here; and herd's counts are
         # exact, so load buffering is searched completely (litmus tests are small: 1.2x the time)
-        res = Explorer(prog, mm, Options(**{"max_outcomes": None, "lb_search": "complete", **options})).run()
+        res = Explorer(prog, mm, Options(**{"max_outcomes": None, "lb_search": DEFAULT_LB_SEARCH, **options})).run()
     except _Fail as e:
         raise e.err from None
     except ModelError as e:
