@@ -60,7 +60,7 @@ from rmapwalk.report import narrow, progress, review_html, review_text
               help="Worker processes for the runs and --mutations (--jobs alone or 0: one per core).")
 @click.option("--lb-search", type=click.Choice(LB_SEARCHES), default=DEFAULT_LB_SEARCH, show_default=True,
               help="How the LKMM runs search load buffering: 'complete' finds every execution, each counted "
-                   "once; 'optimal' is faster (1.2x on the default review's rows in all, up to 3.4x on one) but "
+                   "once; 'optimal' is faster (1.3x on the default review's rows in all, up to 3.4x on one) but "
                    "can miss load-buffering executions (counts are then lower bounds; docs/design.md).")
 def review_cmd(markdown: bool, html_file: str | None, models_text: str | None, scenario_names: tuple[str, ...],
                max_executions: int | None, timeout: float | None, traces: str, layout: str, width: int | None,

@@ -82,12 +82,13 @@ class Options:
 #: ``optimal``: TruSt's maximality rule, extended to the revisits that keep events po-after the
 #: read they change; fast, but it can miss executions (docs/design.md, "Load buffering": the
 #: differential campaigns miss 0.1% of random programs, and KVM rows lose executions).
-#: ``complete``: load-buffering revisits are all made (no maximality rule for them), ordinary
-#: revisits keep TruSt's rule but leave what they keep open to load-buffering revisits, and a read
+#: ``complete``: no maximality rule under load buffering -- every revisit a write may make is
+#: made; ordinary revisits leave what they keep open to load-buffering revisits, and a read
 #: leaves the (po | rf)-prefix that made it unrevisitable once a load-buffering revisit takes it
 #: out; each graph and each execution is explored once by hash.  No execution is missed (no
-#: campaign has shown one), at about the same time on litmus tests, 1.2x on the default review's
-#: LKMM rows in all and up to 3-5x on a heavy KVM row (docs/design.md).
+#: campaign or KVM row has shown one), at about the same time on the kernel's litmus tests, 1.3x
+#: on the default review's LKMM rows in all, up to 3-5x on a heavy KVM row and 11x on
+#: lock-heavy random programs (docs/design.md).
 #: Models without load buffering search the same way under both.
 LB_SEARCHES = ("optimal", "complete")
 #: how every command and the pytest plugin search load buffering unless told (exact counts,
@@ -687,7 +688,7 @@ class Explorer:
             view, prefix = got
             if succ is not None and not view[succ.tid] >> succ.idx & 1:
                 continue  # the write's co-successor would be deleted
-            if ((self.lb_complete and lb_rev) or (kept_after is not None and r.stamp > kept_after and lb_rev)
+            if (self.lb_complete or (kept_after is not None and r.stamp > kept_after and lb_rev)
                     or self._maximal_masks(g, r, a, view, lb_rev, prefix if lb_rev else None)):
                 wl.append((_BREV, r, a, tainted))
 
